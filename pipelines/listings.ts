@@ -1,0 +1,80 @@
+/**
+ * The listings pipeline:
+ *   ingest -> listings.raw -> normalize -> listings.normalized -> images -> listings.enriched
+ *   -> publish -> listings.published (+ PostgreSQL view) -> price-changes -> listings.price-changes
+ *
+ * Topology only: operators live in operators/, the runtime in runtime/.
+ */
+import { definePipeline } from '../runtime/pipeline';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export default definePipeline({
+  name: 'listings',
+  topics: {
+    'listings.ingest-jobs': { partitions: 3, schema: 'IngestJob', retentionMs: 7 * DAY_MS },
+    'listings.ingest-status': { partitions: 3, schema: 'IngestJobStatus', compact: true },
+    'listings.raw': { partitions: 6, schema: 'RawListing', retentionMs: 7 * DAY_MS },
+    'listings.normalized': { partitions: 6, schema: 'Listing', retentionMs: 7 * DAY_MS },
+    'listings.enriched': { partitions: 6, schema: 'EnrichedListing', retentionMs: 7 * DAY_MS },
+    'listings.published': { partitions: 6, schema: 'PublishedListing', compact: true },
+    'listings.price-changes': { partitions: 3, schema: 'PriceChanged', retentionMs: 30 * DAY_MS },
+  },
+  steps: [
+    {
+      id: 'ingest',
+      operator: 'ingest',
+      input: 'listings.ingest-jobs',
+      outputs: { raw: 'listings.raw', status: 'listings.ingest-status' },
+      concurrency: 1,
+      timeoutMs: 30 * 60 * 1000,
+      retry: { maxAttempts: 5, initialBackoffMs: 1000, maxBackoffMs: 60_000 },
+      replicas: 1,
+      resources: { cpu: '250m', memory: '256Mi', memoryLimit: '512Mi' },
+    },
+    {
+      id: 'normalize',
+      operator: 'normalize',
+      input: 'listings.raw',
+      outputs: { listings: 'listings.normalized' },
+      concurrency: 16,
+      timeoutMs: 10_000,
+      retry: { maxAttempts: 3, initialBackoffMs: 200, maxBackoffMs: 5_000 },
+      replicas: 2,
+      resources: { cpu: '250m', memory: '256Mi', memoryLimit: '512Mi' },
+    },
+    {
+      id: 'images',
+      operator: 'images',
+      input: 'listings.normalized',
+      outputs: { enriched: 'listings.enriched' },
+      concurrency: 4,
+      timeoutMs: 120_000,
+      retry: { maxAttempts: 5, initialBackoffMs: 1000, maxBackoffMs: 30_000 },
+      replicas: 2,
+      resources: { cpu: '1', memory: '1Gi', cpuLimit: '2', memoryLimit: '2Gi' },
+    },
+    {
+      id: 'publish',
+      operator: 'publish',
+      input: 'listings.enriched',
+      outputs: { published: 'listings.published' },
+      concurrency: 1,
+      timeoutMs: 30_000,
+      retry: { maxAttempts: 8, initialBackoffMs: 500, maxBackoffMs: 30_000 },
+      replicas: 1,
+      resources: { cpu: '250m', memory: '256Mi', memoryLimit: '512Mi' },
+    },
+    {
+      id: 'price-changes',
+      operator: 'price-changes',
+      input: 'listings.published',
+      outputs: { changes: 'listings.price-changes' },
+      concurrency: 8,
+      timeoutMs: 10_000,
+      retry: { maxAttempts: 3, initialBackoffMs: 200, maxBackoffMs: 5_000 },
+      replicas: 1,
+      resources: { cpu: '100m', memory: '128Mi', memoryLimit: '256Mi' },
+    },
+  ],
+});

@@ -1,0 +1,84 @@
+import { defineConfig, envName, field, fromEnv, parseConfig } from './config';
+import { ConfigError } from './errors';
+
+const spec = defineConfig(
+  {
+    concurrency: field.int({ description: 'Jobs in flight.', min: 1, max: 256, default: 8 }),
+    format: field.enum(['webp', 'avif'] as const, { description: 'Output format.', default: 'webp' }),
+    root: field.string({ description: 'Root folder.', example: '/data' }),
+    hosts: field.list({ description: 'Allowed hosts.', default: [], allowEmpty: true }),
+    url: field.url({ description: 'Registry.', protocols: ['http:', 'https:'], default: 'http://x' }),
+    password: field.optional(field.string({ description: 'Secret.', secret: true })),
+  },
+  [(c) => (c.format === 'avif' && c.concurrency > 4 ? 'avif needs concurrency <= 4' : undefined)],
+);
+
+describe('parseConfig', () => {
+  test('applies defaults and parses env strings', () => {
+    const c = parseConfig(spec, { root: '/r', concurrency: '16', hosts: 'a, b' }, { where: 'x' });
+    expect(c).toEqual({
+      concurrency: 16,
+      format: 'webp',
+      root: '/r',
+      hosts: ['a', 'b'],
+      url: 'http://x',
+      password: undefined,
+    });
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  test.each([
+    {
+      raw: { root: '/r', concurrency: 'lots' },
+      message:
+        'Expected integer between 1 and 256 for LISTFLOW_IMAGES_CONCURRENCY but received "lots" of type string. Fix: set LISTFLOW_IMAGES_CONCURRENCY to e.g. 8.',
+    },
+    {
+      raw: { root: '/r', format: 'gif' },
+      message:
+        'Expected one of webp, avif for LISTFLOW_IMAGES_FORMAT but received "gif" of type string. Fix: set LISTFLOW_IMAGES_FORMAT to e.g. webp.',
+    },
+    {
+      raw: {},
+      message: 'Missing required LISTFLOW_IMAGES_ROOT (Root folder.). Fix: set it, e.g. LISTFLOW_IMAGES_ROOT=/data.',
+    },
+    { raw: { root: '/r', colour: 'red' }, message: 'Unknown option LISTFLOW_IMAGES_COLOUR.' },
+    {
+      raw: { root: '/r', url: 'ftp://x' },
+      message: 'Expected URL with protocol http: or https: for LISTFLOW_IMAGES_URL',
+    },
+    { raw: { root: '/r', password: 'hunter2', concurrency: 0 }, message: 'received 0 of type number' },
+    { raw: { root: '/r', format: 'avif', concurrency: 8 }, message: 'avif needs concurrency <= 4' },
+  ])('rejects $raw', ({ raw, message }) => {
+    let err: unknown;
+    try {
+      parseConfig(spec, raw, { where: 'images config', envPrefix: 'LISTFLOW_IMAGES_' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).code).toBe('CONFIG_INVALID');
+    expect((err as ConfigError).message).toContain(message);
+    expect((err as ConfigError).message).not.toContain('hunter2');
+  });
+
+  test('reports every problem at once', () => {
+    expect(() => parseConfig(spec, { concurrency: '-1', format: 'x' }, { where: 'w' })).toThrow(
+      /concurrency[\s\S]*format[\s\S]*root/,
+    );
+  });
+});
+
+describe('fromEnv', () => {
+  test('maps variables and keeps unknown ones under the prefix so they are rejected', () => {
+    const raw = fromEnv(
+      spec,
+      { LISTFLOW_IMAGES_CONCURRENCY: '4', LISTFLOW_IMAGES_CONCURENCY: '5', OTHER: 'x' },
+      'LISTFLOW_IMAGES_',
+    );
+    expect(raw).toEqual({ concurrency: '4', CONCURENCY: '5' });
+  });
+  test('envName', () => {
+    expect(envName('LISTFLOW_', 'maxBytesPerPartition')).toBe('LISTFLOW_MAX_BYTES_PER_PARTITION');
+  });
+});

@@ -1,0 +1,232 @@
+/**
+ * The one catalogue of Listflow error codes, and the typed errors that carry them.
+ *
+ * Every failure that reaches a dead letter, a log line or the `listflow_records_failed_total` metric
+ * names one of these codes. Codes are stable: rename one and downstream alerting breaks, so add new
+ * codes instead. Each entry says what it means and whether the runtime retries it:
+ * - `retriable`: transient (network, timeouts, 5xx, broker). Retried with capped, jittered backoff for a
+ *   bounded number of attempts, then dead-lettered.
+ * - `permanent`: the input itself is wrong (validation, undecodable bytes, corrupt image). Dead-lettered at once.
+ * - `bug`: the code is wrong (TypeError and its kin, output not matching its schema). Never retried blindly:
+ *   dead-lettered at once with the stack, so that a fix plus `listflow dlq redrive` recovers the message.
+ * - `fatal`: the worker cannot continue safely (dead-letter topic unwritable, bad config). It stops without
+ *   committing, so nothing is lost.
+ */
+
+export type ErrorKind = 'retriable' | 'permanent' | 'bug' | 'fatal';
+
+interface CatalogueEntry {
+  readonly kind: ErrorKind;
+  readonly description: string;
+}
+
+const entry = (kind: ErrorKind, description: string): CatalogueEntry => ({ kind, description });
+
+export const errorCatalogue = {
+  // --- Runtime: decoding and encoding (serde) ---
+  SERDE_BAD_MAGIC_BYTE: entry(
+    'permanent',
+    'The message value does not start with the Confluent wire-format magic byte 0.',
+  ),
+  SERDE_UNKNOWN_SCHEMA_ID: entry(
+    'permanent',
+    'The schema id in the message header is not known to the schema registry.',
+  ),
+  SERDE_CORRUPT_AVRO: entry('permanent', 'The Avro body could not be decoded with its writer schema.'),
+  SERDE_SCHEMA_MISMATCH: entry('permanent', "The writer schema cannot be resolved to the operator's reader schema."),
+  SERDE_ENCODE_FAILED: entry('bug', 'An operator emitted a value that does not match its output schema.'),
+  REGISTRY_UNAVAILABLE: entry('retriable', 'The schema registry did not answer or answered 5xx.'),
+
+  // --- Runtime: processing and Kafka ---
+  JOB_TIMEOUT: entry('retriable', "The job ran past its deadline (the operator's timeoutMs) and was aborted."),
+  OPERATOR_BUG: entry(
+    'bug',
+    'The operator threw a TypeError, ReferenceError, RangeError or SyntaxError: a defect, not bad input.',
+  ),
+  UNCLASSIFIED_ERROR: entry(
+    'retriable',
+    'The operator threw an error that carries no Listflow code; retried as if transient.',
+  ),
+  KAFKA_PRODUCE_FAILED: entry('retriable', 'Kafka did not acknowledge an output record.'),
+  DLQ_WRITE_FAILED: entry('fatal', 'A dead letter could not be written; the worker stops without committing.'),
+  CONFIG_INVALID: entry('fatal', 'Configuration failed validation at startup.'),
+  PIPELINE_INVALID: entry('fatal', 'The pipeline definition failed validation.'),
+
+  // --- ingest ---
+  INGEST_URI_INVALID: entry('permanent', 'The job URI is not a valid file://, http:// or https:// URI.'),
+  INGEST_FEED_NOT_FOUND: entry('permanent', 'The feed does not exist (missing file, HTTP 404 or 410).'),
+  INGEST_FEED_FORBIDDEN: entry(
+    'permanent',
+    'The feed may not be read: permission denied, HTTP 401/403, or a file:// path outside the configured root.',
+  ),
+  INGEST_FEED_UNREACHABLE: entry(
+    'retriable',
+    'The feed could not be fetched for a transient reason (network error, timeout, HTTP 5xx or 429).',
+  ),
+  INGEST_FEED_TOO_LARGE: entry('permanent', 'The feed is larger than the configured maximum size.'),
+  INGEST_FEED_FORMAT_INVALID: entry(
+    'permanent',
+    'The feed as a whole cannot be parsed in its format (e.g. not a JSON array, no CSV header).',
+  ),
+  INGEST_RECORD_UNPARSEABLE: entry(
+    'permanent',
+    'One record of the feed could not be parsed; the rest of the feed goes on.',
+  ),
+  INGEST_RECORD_NO_LISTING_KEY: entry(
+    'permanent',
+    'One record of the feed has no ListingKey; the rest of the feed goes on.',
+  ),
+
+  // --- normalize ---
+  NORMALIZE_PAYLOAD_INVALID: entry('permanent', 'The raw payload is not a JSON object.'),
+  NORMALIZE_STATUS_UNKNOWN: entry(
+    'permanent',
+    'StandardStatus (or MlsStatus) is missing or not a known RESO or legacy status.',
+  ),
+  NORMALIZE_PROPERTY_TYPE_UNKNOWN: entry('permanent', 'PropertyType is not a known RESO property type.'),
+  NORMALIZE_PRICE_INVALID: entry('permanent', 'ListPrice is missing, non-numeric, zero or negative.'),
+  NORMALIZE_CURRENCY_INVALID: entry('permanent', 'The currency is neither USD nor CAD.'),
+  NORMALIZE_ADDRESS_INVALID: entry('permanent', 'No street address or city could be built from the record.'),
+  NORMALIZE_REGION_UNKNOWN: entry(
+    'permanent',
+    'StateOrProvince is not a US state, DC, or a Canadian province or territory.',
+  ),
+  NORMALIZE_COUNTRY_UNKNOWN: entry(
+    'permanent',
+    'Country is not the US or Canada, or contradicts the region, or cannot be inferred.',
+  ),
+  NORMALIZE_POSTAL_CODE_INVALID: entry(
+    'permanent',
+    "PostalCode fits neither a US ZIP nor a Canadian postal code for the listing's country.",
+  ),
+  NORMALIZE_MODIFIED_AT_INVALID: entry('permanent', 'ModificationTimestamp is missing or not an ISO 8601 date-time.'),
+  NORMALIZE_NUMBER_INVALID: entry(
+    'permanent',
+    'A numeric field (bedrooms, bathrooms, year built, area) is not a number.',
+  ),
+
+  // --- images (asset reason codes; a failed photo never fails its listing) ---
+  IMAGE_FETCH_FAILED: entry(
+    'permanent',
+    'The photo could not be fetched (HTTP error, network error after retries, missing file).',
+  ),
+  IMAGE_FETCH_TIMEOUT: entry('permanent', 'Fetching the photo exceeded its connect or read timeout.'),
+  IMAGE_BLOCKED_URL: entry(
+    'permanent',
+    'The photo URL is refused: private, loopback or link-local address, bad scheme, or a file:// path outside the root.',
+  ),
+  IMAGE_TOO_LARGE: entry('permanent', 'The photo exceeds the byte limit or the pixel limit (decompression bomb).'),
+  IMAGE_UNSUPPORTED: entry('permanent', 'The bytes are not a supported raster image (SVG, text, unknown format).'),
+  IMAGE_CORRUPT: entry('permanent', 'The image could not be decoded (truncated, zero bytes, corrupt).'),
+  BLOBSTORE_UNAVAILABLE: entry('retriable', 'The blob store could not be read or written.'),
+
+  // --- publish ---
+  PUBLISH_DB_UNAVAILABLE: entry(
+    'retriable',
+    'PostgreSQL did not answer, or the transaction failed for a transient reason.',
+  ),
+  PUBLISH_DB_REJECTED: entry('permanent', 'PostgreSQL refused the row (constraint or data error).'),
+} as const satisfies Record<string, CatalogueEntry>;
+
+export type ErrorCode = keyof typeof errorCatalogue;
+
+export const isErrorCode = (s: string): s is ErrorCode => Object.hasOwn(errorCatalogue, s);
+
+/** Base of every error Listflow raises on purpose. `code` comes from the catalogue; `kind` follows from it. */
+export class ListflowError extends Error {
+  readonly code: ErrorCode;
+  readonly detail: Readonly<Record<string, string>>;
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; detail?: Record<string, string> } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.detail = options.detail ?? {};
+  }
+  get kind(): ErrorKind {
+    return errorCatalogue[this.code].kind;
+  }
+  get retriable(): boolean {
+    return this.kind === 'retriable';
+  }
+}
+
+/** Transient failure: the runtime retries it. Use a code whose kind is `retriable`. */
+export class RetriableError extends ListflowError {}
+
+/** The input is wrong and retrying cannot help: the runtime dead-letters it at once. */
+export class PermanentError extends ListflowError {}
+
+/** A retriable error that failed on every allowed attempt. */
+export class RetriesExhaustedError extends ListflowError {
+  readonly attempts: number;
+  constructor(last: ListflowError, attempts: number) {
+    super(last.code, `${last.message} (gave up after ${attempts} attempts)`, { cause: last, detail: last.detail });
+    this.attempts = attempts;
+  }
+}
+
+/**
+ * A startup configuration problem. The message names the field, the value received and the fix,
+ * e.g. `Expected integer between 1 and 256 for images.concurrency but received "lots" of type string.
+ * Fix: set LISTFLOW_IMAGES_CONCURRENCY to a whole number such as 4.`
+ */
+export class ConfigError extends ListflowError {
+  readonly problems: readonly string[];
+  constructor(where: string, problems: string[]) {
+    super('CONFIG_INVALID', `Invalid ${where}:\n  - ${problems.join('\n  - ')}`);
+    this.problems = problems;
+  }
+}
+
+const BUG_TYPES = [TypeError, ReferenceError, RangeError, SyntaxError];
+
+export interface ClassifiedError {
+  readonly code: ErrorCode;
+  readonly kind: ErrorKind;
+  readonly message: string;
+  readonly error: Error;
+}
+
+/**
+ * Maps anything thrown by an operator or the runtime to a catalogue code and kind.
+ * AbortError from the job deadline becomes JOB_TIMEOUT; TypeError and its kin are bugs; any other
+ * uncoded Error is UNCLASSIFIED_ERROR (retried a bounded number of times, then dead-lettered).
+ */
+export function classifyError(thrown: unknown): ClassifiedError {
+  // DOMException (AbortSignal.timeout's reason) is error-like but may come from another realm.
+  const errorLike =
+    thrown instanceof Error ||
+    (typeof thrown === 'object' && thrown !== null && 'name' in thrown && 'message' in thrown);
+  const error = errorLike ? (thrown as Error) : new Error(`non-Error thrown: ${safeString(thrown)}`);
+  if (error instanceof ListflowError) return { code: error.code, kind: error.kind, message: error.message, error };
+  if (error.name === 'AbortError' || error.name === 'TimeoutError') {
+    return { code: 'JOB_TIMEOUT', kind: 'retriable', message: error.message, error };
+  }
+  if (BUG_TYPES.some((t) => error instanceof t)) {
+    return { code: 'OPERATOR_BUG', kind: 'bug', message: `${error.name}: ${error.message}`, error };
+  }
+  return { code: 'UNCLASSIFIED_ERROR', kind: 'retriable', message: error.message, error };
+}
+
+function safeString(v: unknown): string {
+  try {
+    return typeof v === 'string' ? v : JSON.stringify(v);
+  } catch {
+    return String(v);
+  }
+}
+
+/**
+ * Describes a value the way sharp's errors do: `"spoons" of type string`, `-1 of type number`.
+ */
+export function describeValue(v: unknown): string {
+  if (v === undefined) return 'undefined';
+  if (v === null) return 'null';
+  const shown = typeof v === 'string' ? JSON.stringify(v.length > 80 ? `${v.slice(0, 77)}...` : v) : safeString(v);
+  return `${shown} of type ${Array.isArray(v) ? 'array' : typeof v}`;
+}
+
+/** "Expected <what> for <field> but received <value>." plus an optional fix, in one shape everywhere. */
+export function invalidParameterMessage(field: string, expected: string, received: unknown, fix?: string): string {
+  return `Expected ${expected} for ${field} but received ${describeValue(received)}.${fix ? ` Fix: ${fix}` : ''}`;
+}

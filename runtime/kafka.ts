@@ -1,0 +1,54 @@
+/** Builds the kafkajs client from worker settings: plaintext locally, TLS and SASL for real clusters. */
+import { readFileSync } from 'node:fs';
+import { Kafka, type KafkaConfig, logLevel, type SASLOptions } from 'kafkajs';
+import type { Logger } from './operator';
+import type { WorkerSettings } from './settings';
+
+type KafkaSettings = Pick<
+  WorkerSettings,
+  | 'kafkaBrokers'
+  | 'kafkaClientId'
+  | 'kafkaSsl'
+  | 'kafkaSslCaFile'
+  | 'kafkaSaslMechanism'
+  | 'kafkaSaslUsername'
+  | 'kafkaSaslPassword'
+>;
+
+const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+};
+
+export function createKafka(settings: KafkaSettings, clientId: string, logger?: Logger): Kafka {
+  const config: KafkaConfig = {
+    clientId: `${settings.kafkaClientId}-${clientId}`,
+    brokers: [...settings.kafkaBrokers],
+    connectionTimeout: 5000,
+    requestTimeout: 30000,
+    retry: { initialRetryTime: 300, retries: 8, maxRetryTime: 10_000 },
+    logLevel: logger ? logLevel.WARN : logLevel.NOTHING,
+  };
+  if (logger) {
+    // kafkajs logs through ours, so its warnings carry operator and step.
+    config.logCreator =
+      () =>
+      ({ level, log }) => {
+        const { message, ...extra } = log;
+        logger[LEVELS[level] ?? 'info']({ kafkajs: extra }, message);
+      };
+  }
+  if (settings.kafkaSsl) {
+    config.ssl = settings.kafkaSslCaFile ? { ca: [readFileSync(settings.kafkaSslCaFile, 'utf8')] } : true;
+  }
+  if (settings.kafkaSaslMechanism !== 'none') {
+    config.sasl = {
+      mechanism: settings.kafkaSaslMechanism,
+      username: settings.kafkaSaslUsername ?? '',
+      password: settings.kafkaSaslPassword ?? '',
+    } as SASLOptions;
+  }
+  return new Kafka(config);
+}

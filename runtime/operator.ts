@@ -1,0 +1,172 @@
+/**
+ * The operator contract: what an operator folder declares, and the `ctx` through which `process` reaches the world.
+ *
+ * An operator is pure business logic. It never touches Kafka, the environment or globals: the runtime
+ * (runtime/worker) decodes its input, calls `process(record, ctx)`, encodes and produces what it returns,
+ * waits for Kafka's acknowledgement and only then commits. A unit test calls `process` with plain objects.
+ */
+import type { ConfigFields, ConfigOf, ConfigSpec } from './config';
+import type { ErrorCode } from './errors';
+import type { SchemaName, SchemaTypes } from '../schemas/generated/types';
+
+/** Structured logger (pino-compatible subset). */
+export interface Logger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  child(bindings: Record<string, unknown>): Logger;
+}
+
+export interface Clock {
+  now(): Date;
+}
+
+/** Where the record being processed came from. */
+export interface InputMeta {
+  readonly topic: string;
+  readonly partition: number;
+  /** 64-bit offset as a decimal string. */
+  readonly offset: string;
+  readonly key: string | null;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly timestamp: string;
+}
+
+export interface OperatorContext<Cfg, Svc> {
+  readonly config: Cfg;
+  readonly services: Svc;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  /** Aborted when the job passes its deadline, or the worker is shutting down past its grace period. */
+  readonly signal: AbortSignal;
+  /** 1 on the first attempt; retries count up. */
+  readonly attempt: number;
+  readonly input: InputMeta;
+}
+
+/** A record for one of the operator's output ports. The pipeline maps ports to topics. */
+export interface OutputEmit<Port extends string = string, V = unknown> {
+  readonly kind: 'output';
+  readonly port: Port;
+  /** Deterministic: a replay must write the same key. */
+  readonly key: string;
+  /** null produces a tombstone (compacted topics). */
+  readonly value: V | null;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/**
+ * A part of the input that cannot be processed while the rest can (e.g. one bad line of a feed).
+ * The runtime writes `payload` to the operator's dead-letter topic with the code, message and detail as headers.
+ */
+export interface RejectEmit {
+  readonly kind: 'reject';
+  readonly code: ErrorCode;
+  readonly message: string;
+  readonly payload: string | Buffer;
+  readonly detail: Readonly<Record<string, string>>;
+}
+
+export type OutputPorts = Record<string, SchemaName>;
+
+export type EmitFor<P extends OutputPorts> =
+  | { [K in keyof P & string]: OutputEmit<K, SchemaTypes[P[K]]> }[keyof P & string]
+  | RejectEmit;
+
+/** What `process` may return: a list, a promise of one, or a stream (for jobs with many outputs, like a feed). */
+export type ProcessResult<E> = Iterable<E> | Promise<Iterable<E>> | AsyncIterable<E>;
+
+export interface BatchItem<In> {
+  readonly record: In;
+  readonly input: InputMeta;
+}
+
+export interface OperatorDefinition<
+  I extends SchemaName = SchemaName,
+  P extends OutputPorts = OutputPorts,
+  S extends ConfigFields = ConfigFields,
+  Svc = unknown,
+> {
+  /** Stable name: used in logs, metrics, consumer group ids, k8s labels and dead-letter headers. */
+  readonly name: string;
+  /** One line for `--help` and the README. */
+  readonly summary: string;
+  /** Schema of the input topic's values. */
+  readonly input: I;
+  /** Output ports and their schemas. */
+  readonly outputs: P;
+  readonly config: ConfigSpec<S>;
+  /**
+   * Builds the services `ctx.services` carries (fetcher, blob store, database pool). Called once at
+   * startup by the runtime; tests pass plain objects instead. `close` is called on shutdown.
+   */
+  readonly services?: (config: ConfigOf<S>, logger: Logger) => Promise<Svc> | Svc;
+  readonly closeServices?: (services: Svc) => Promise<void>;
+  /** Per-record processing. Exactly one of `process` and `processBatch` is given. */
+  readonly process?: (record: SchemaTypes[I], ctx: OperatorContext<ConfigOf<S>, Svc>) => ProcessResult<EmitFor<P>>;
+  /**
+   * Batch processing, for sinks that must write many records in one transaction (publish). Returns one
+   * list of emits per input item, in order. It fails or succeeds as a whole.
+   */
+  readonly processBatch?: (
+    items: ReadonlyArray<BatchItem<SchemaTypes[I]>>,
+    ctx: Omit<OperatorContext<ConfigOf<S>, Svc>, 'input'>,
+  ) => Promise<ReadonlyArray<ReadonlyArray<EmitFor<P>>>>;
+}
+
+/** Identity with type inference: `export default defineOperator({...})`. Checks the process/processBatch rule. */
+export function defineOperator<I extends SchemaName, P extends OutputPorts, S extends ConfigFields, Svc = undefined>(
+  def: OperatorDefinition<I, P, S, Svc>,
+): OperatorDefinition<I, P, S, Svc> {
+  if (!def.process === !def.processBatch) {
+    throw new TypeError(`operator ${def.name}: define exactly one of process and processBatch`);
+  }
+  return def;
+}
+
+/** Typed emit helpers for operator code. */
+export const emit = {
+  output<Port extends string, V>(
+    port: Port,
+    key: string,
+    value: V | null,
+    headers?: Record<string, string>,
+  ): OutputEmit<Port, V> {
+    return headers ? { kind: 'output', port, key, value, headers } : { kind: 'output', port, key, value };
+  },
+  reject(code: ErrorCode, message: string, payload: string | Buffer, detail: Record<string, string> = {}): RejectEmit {
+    return { kind: 'reject', code, message, payload, detail };
+  },
+};
+
+/** Test and dry-run helper: a context made of plain objects. */
+export function plainContext<Cfg, Svc>(
+  config: Cfg,
+  services: Svc,
+  overrides: Partial<OperatorContext<Cfg, Svc>> = {},
+): OperatorContext<Cfg, Svc> {
+  const silent: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
+  return {
+    config,
+    services,
+    logger: silent,
+    clock: { now: () => new Date('2026-01-01T00:00:00Z') },
+    signal: new AbortController().signal,
+    attempt: 1,
+    input: { topic: 'test', partition: 0, offset: '0', key: null, headers: {}, timestamp: '0' },
+    ...overrides,
+  };
+}
+
+/** Collects everything a ProcessResult yields, in order. */
+export async function collect<E>(result: ProcessResult<E>): Promise<E[]> {
+  const r = await result;
+  const out: E[] = [];
+  if (Symbol.asyncIterator in (r as object)) {
+    for await (const e of r as AsyncIterable<E>) out.push(e);
+  } else {
+    for (const e of r as Iterable<E>) out.push(e);
+  }
+  return out;
+}

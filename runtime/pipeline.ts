@@ -1,0 +1,64 @@
+/**
+ * Pipeline definitions: topology only. Topics, which operator step reads and writes what, and each
+ * step's concurrency, retry and dead-letter policy. Topic provisioning (`listflow topics apply`),
+ * local runs and Kubernetes manifests are all derived from this one definition.
+ */
+import type { SchemaName } from '../schemas/generated/types';
+
+export interface TopicSpec {
+  /** Partitions bound the parallelism: replicas of a reading step never exceed them. */
+  readonly partitions: number;
+  /** Schema of the values (subject `<topic>-value`). */
+  readonly schema: SchemaName;
+  /** Compacted topics keep the latest value per key (cleanup.policy=compact). */
+  readonly compact?: boolean;
+  /** retention.ms; omitted means the broker default. Ignored for compacted topics. */
+  readonly retentionMs?: number;
+}
+
+export interface RetryPolicy {
+  /** Total attempts including the first; then the message is dead-lettered. */
+  readonly maxAttempts: number;
+  readonly initialBackoffMs: number;
+  readonly maxBackoffMs: number;
+}
+
+export interface StepSpec {
+  /** Stable id: consumer group `listflow.<pipeline>.<id>`, k8s Deployment name, metrics label. */
+  readonly id: string;
+  /** Operator name from operators/index.ts. */
+  readonly operator: string;
+  readonly input: string;
+  /** Operator output port -> topic. */
+  readonly outputs: Readonly<Record<string, string>>;
+  /** Jobs in flight per partition (p-limit). Same-key jobs never overlap. */
+  readonly concurrency: number;
+  /** Per-job deadline. */
+  readonly timeoutMs: number;
+  readonly retry: RetryPolicy;
+  /** Desired worker processes (consumer-group members); at most the input topic's partitions. */
+  readonly replicas: number;
+  /** Kubernetes sizing hint for this step's pods. */
+  readonly resources?: {
+    readonly cpu: string;
+    readonly memory: string;
+    readonly cpuLimit?: string;
+    readonly memoryLimit?: string;
+  };
+}
+
+export interface PipelineSpec {
+  readonly name: string;
+  readonly topics: Readonly<Record<string, TopicSpec>>;
+  readonly steps: readonly StepSpec[];
+}
+
+/** Dead-letter topic of a step: `<input-topic>.dlq`, created with the input's partition count. */
+export const dlqTopic = (inputTopic: string): string => `${inputTopic}.dlq`;
+
+/** Consumer group of a step. */
+export const groupId = (pipeline: PipelineSpec, step: StepSpec): string => `listflow.${pipeline.name}.${step.id}`;
+
+export function definePipeline(spec: PipelineSpec): PipelineSpec {
+  return spec;
+}

@@ -1,0 +1,84 @@
+/**
+ * Starts one worker process for one pipeline step: the code behind `listflow run --operator NAME`.
+ * Parses every setting once, up front (worker settings from LISTFLOW_*, operator config from
+ * LISTFLOW_<OPERATOR>_*), installs SIGTERM/SIGINT handlers and resolves with the process exit code.
+ */
+import { readFileSync } from 'node:fs';
+import { fromEnv, parseConfig } from './config';
+import { PermanentError } from './errors';
+import type { OperatorDefinition } from './operator';
+import type { PipelineSpec, StepSpec } from './pipeline';
+import { loadWorkerSettings, operatorEnvPrefix, type WorkerSettings } from './settings';
+import { Worker } from './worker';
+
+// biome-ignore lint/suspicious/noExplicitAny: operators of every type.
+type Registry = Record<string, OperatorDefinition<any, any, any, any>>;
+
+/** The pipeline: the built-in one, or LISTFLOW_PIPELINE_FILE (JSON, e.g. from a Kubernetes ConfigMap). */
+export function resolvePipeline(builtIn: PipelineSpec, settings: Pick<WorkerSettings, 'pipelineFile'>): PipelineSpec {
+  if (!settings.pipelineFile) return builtIn;
+  try {
+    return JSON.parse(readFileSync(settings.pipelineFile, 'utf8')) as PipelineSpec;
+  } catch (e) {
+    throw new PermanentError(
+      'PIPELINE_INVALID',
+      `cannot read pipeline file ${settings.pipelineFile}: ${(e as Error).message}`,
+    );
+  }
+}
+
+export function findStep(pipeline: PipelineSpec, name: string): StepSpec {
+  const step = pipeline.steps.find((s) => s.id === name) ?? pipeline.steps.find((s) => s.operator === name);
+  if (!step) {
+    throw new PermanentError(
+      'PIPELINE_INVALID',
+      `Unknown operator or step ${JSON.stringify(name)}. Fix: use one of ${pipeline.steps.map((s) => s.id).join(', ')}.`,
+    );
+  }
+  return step;
+}
+
+export interface PreparedWorker {
+  readonly worker: Worker;
+  readonly step: StepSpec;
+}
+
+/** Validates all configuration and builds the worker (without connecting). */
+export function prepareWorker(
+  builtIn: PipelineSpec,
+  registry: Registry,
+  stepName: string,
+  env: NodeJS.ProcessEnv,
+): PreparedWorker {
+  const settings = loadWorkerSettings(env, Object.keys(registry));
+  const pipeline = resolvePipeline(builtIn, settings);
+  const step = findStep(pipeline, stepName);
+  const operator = registry[step.operator];
+  if (!operator)
+    throw new PermanentError(
+      'PIPELINE_INVALID',
+      `step ${step.id} names operator ${step.operator}, which is not in operators/index.ts`,
+    );
+  const prefix = operatorEnvPrefix(operator.name);
+  const operatorConfig = parseConfig(operator.config, fromEnv(operator.config, env, prefix), {
+    where: `${operator.name} config (environment)`,
+    envPrefix: prefix,
+  });
+  return { worker: new Worker({ pipeline, step, operator, operatorConfig, settings }), step };
+}
+
+/** Runs until SIGTERM/SIGINT or a crash; resolves with the exit code. */
+export async function runWorker(prepared: PreparedWorker): Promise<number> {
+  const { worker } = prepared;
+  const onSignal = (signal: NodeJS.Signals) => void worker.stop(signal);
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  try {
+    await worker.start();
+  } catch (e) {
+    worker.logger.error({ err: e }, 'worker failed to start');
+    await worker.stop('start failed');
+    throw e;
+  }
+  return worker.done;
+}

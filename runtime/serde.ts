@@ -1,0 +1,245 @@
+/**
+ * Avro in the Confluent wire format: byte 0 is the magic byte 0, bytes 1-4 the schema id (big-endian),
+ * then the Avro body. Schema ids for outputs are looked up once at startup; writer schemas of inputs are
+ * fetched by id once and cached, with a resolver from each writer schema to the operator's reader schema.
+ *
+ * Decoding never throws: it returns a Result, so the runtime can dead-letter undecodable bytes with a
+ * precise code (bad magic byte, unknown schema id, schema mismatch, corrupt body).
+ */
+import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import avro from 'avsc';
+import { avroSchemas, type SchemaName } from '../schemas/generated/types';
+import { ListflowError, PermanentError, RetriableError } from './errors';
+
+/** timestamp-millis <-> Date (avsc leaves logical types as plain longs unless told). */
+class TimestampMillisType extends avro.types.LogicalType {
+  protected override _fromValue(val: number): Date {
+    return new Date(val);
+  }
+  protected override _toValue(val: unknown): number | undefined {
+    if (val instanceof Date) return val.getTime();
+    return typeof val === 'number' ? val : undefined;
+  }
+  protected override _resolve(type: avro.Type): ((v: number) => Date) | undefined {
+    if (avro.Type.isType(type, 'long', 'int', 'logical:timestamp-millis')) return (v: number) => this._fromValue(v);
+    return undefined;
+  }
+}
+
+/** Fresh options per parse: avsc stores its named-type registry on the options object it is given. */
+export const avroTypeOptions = (): Partial<avro.ForSchemaOptions> => ({
+  logicalTypes: { 'timestamp-millis': TimestampMillisType },
+  wrapUnions: 'auto',
+});
+
+const readerTypes = new Map<SchemaName, avro.Type>();
+
+/** The avsc Type of one of our own schemas (schemas/*.avsc), with logical types. Cached. */
+export function readerType(name: SchemaName): avro.Type {
+  let t = readerTypes.get(name);
+  if (!t) {
+    t = avro.Type.forSchema(avroSchemas[name] as avro.Schema, avroTypeOptions());
+    readerTypes.set(name, t);
+  }
+  return t;
+}
+
+export const subjectFor = (topic: string): string => `${topic}-value`;
+
+export type DecodeResult<T> =
+  | { ok: true; value: T; schemaId: number }
+  | { ok: false; error: ListflowError; schemaId?: number };
+
+export interface RegistryOptions {
+  url: string;
+  username?: string | undefined;
+  password?: string | undefined;
+}
+
+export interface Registry {
+  readonly client: SchemaRegistry;
+  readonly options: RegistryOptions;
+}
+
+export function createRegistry(opts: RegistryOptions): Registry {
+  const client = new SchemaRegistry({
+    host: opts.url,
+    ...(opts.username ? { auth: { username: opts.username, password: opts.password ?? '' } } : {}),
+    retry: { retries: 3 },
+  });
+  return { client, options: opts };
+}
+
+/** GET on the registry's Confluent API, with basic auth when configured. Throws an error carrying `status`. */
+async function registryGet(opts: RegistryOptions, path: string): Promise<unknown> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (opts.username)
+    headers.authorization = `Basic ${Buffer.from(`${opts.username}:${opts.password ?? ''}`).toString('base64')}`;
+  const res = await fetch(`${opts.url.replace(/\/$/, '')}${path}`, { headers, signal: AbortSignal.timeout(10_000) });
+  if (!res.ok) throw Object.assign(new Error(`GET ${path}: HTTP ${res.status}`), { status: res.status });
+  return res.json();
+}
+
+/** HTTP status of an error thrown by the registry client, if it carries one. */
+function httpStatus(e: unknown): number | undefined {
+  const s = (e as { status?: unknown }).status;
+  return typeof s === 'number' ? s : undefined;
+}
+
+function registryError(e: unknown, what: string): ListflowError {
+  const status = httpStatus(e);
+  if (status !== undefined && status >= 400 && status < 500) {
+    return new PermanentError('SERDE_UNKNOWN_SCHEMA_ID', `${what}: the registry answered ${status}`, { cause: e });
+  }
+  return new RetriableError('REGISTRY_UNAVAILABLE', `${what}: ${(e as Error).message ?? String(e)}`, { cause: e });
+}
+
+export class AvroSerde {
+  private readonly writers = new Map<number, Promise<avro.Type>>();
+  private readonly resolvers = new Map<string, avro.Resolver>();
+
+  constructor(private readonly registry: Registry) {}
+
+  /**
+   * The registry id of `schema` under `<topic>-value`. With `register`, registers it first (local runs);
+   * otherwise the schema must already be registered (`listflow schemas register`), which is what deploys do.
+   */
+  async schemaIdFor(topic: string, schema: SchemaName, register: boolean): Promise<number> {
+    const subject = subjectFor(topic);
+    const body = avroSchemas[schema];
+    try {
+      if (register) {
+        const { id } = await this.registry.client.register(
+          { type: SchemaType.AVRO, schema: JSON.stringify(body) },
+          { subject },
+        );
+        return id;
+      }
+      return await this.registry.client.getRegistryIdBySchema(subject, {
+        type: SchemaType.AVRO,
+        schema: JSON.stringify(body),
+      });
+    } catch (e) {
+      const status = httpStatus(e);
+      if (status === 404) {
+        throw new PermanentError(
+          'SERDE_UNKNOWN_SCHEMA_ID',
+          `Schema ${schema} is not registered under subject ${subject}. Fix: run \`listflow schemas register\`.`,
+          { cause: e },
+        );
+      }
+      if (status === 409) {
+        throw new PermanentError(
+          'SERDE_SCHEMA_MISMATCH',
+          `Schema ${schema} is not compatible with what is registered under ${subject}. Fix: run \`listflow schemas check\` and evolve the schema compatibly.`,
+          { cause: e },
+        );
+      }
+      throw registryError(e, `looking up schema ${schema} under ${subject}`);
+    }
+  }
+
+  encode(schemaId: number, name: SchemaName, value: unknown): Buffer {
+    const type = readerType(name);
+    let body: Buffer;
+    try {
+      body = type.toBuffer(value);
+    } catch (e) {
+      const paths: string[] = [];
+      type.isValid(value, {
+        errorHook: (path: string[], v: unknown) => paths.push(`${path.join('.') || '(root)'}=${JSON.stringify(v)}`),
+      });
+      throw new ListflowError(
+        'SERDE_ENCODE_FAILED',
+        `value does not match schema ${name}${paths.length ? ` at ${paths.slice(0, 5).join(', ')}` : ''}: ${(e as Error).message}`,
+      );
+    }
+    const header = Buffer.allocUnsafe(5);
+    header.writeUInt8(0, 0);
+    header.writeInt32BE(schemaId, 1);
+    return Buffer.concat([header, body]);
+  }
+
+  /** Decodes with the writer schema named in the header, resolved to our reader schema `name`. */
+  async decode<T>(bytes: Buffer, name: SchemaName): Promise<DecodeResult<T>> {
+    if (bytes.length < 5 || bytes[0] !== 0) {
+      return {
+        ok: false,
+        error: new PermanentError(
+          'SERDE_BAD_MAGIC_BYTE',
+          `not Confluent wire format: expected magic byte 0 and a 4-byte schema id, got ${bytes.length} bytes starting 0x${bytes.subarray(0, 5).toString('hex')}`,
+        ),
+      };
+    }
+    const schemaId = bytes.readInt32BE(1);
+    let writer: avro.Type;
+    try {
+      writer = await this.writerType(schemaId);
+    } catch (e) {
+      return {
+        ok: false,
+        error: e instanceof ListflowError ? e : registryError(e, `fetching schema id ${schemaId}`),
+        schemaId,
+      };
+    }
+    const reader = readerType(name);
+    const resolverKey = `${schemaId}:${name}`;
+    let resolver = this.resolvers.get(resolverKey);
+    if (!resolver && writer !== reader) {
+      try {
+        resolver = reader.createResolver(writer);
+        this.resolvers.set(resolverKey, resolver);
+      } catch (e) {
+        return {
+          ok: false,
+          error: new PermanentError(
+            'SERDE_SCHEMA_MISMATCH',
+            `writer schema id ${schemaId} cannot be read as ${name}: ${(e as Error).message}`,
+          ),
+          schemaId,
+        };
+      }
+    }
+    try {
+      return { ok: true, value: reader.fromBuffer(bytes.subarray(5), resolver) as T, schemaId };
+    } catch (e) {
+      return {
+        ok: false,
+        error: new PermanentError(
+          'SERDE_CORRUPT_AVRO',
+          `Avro body does not decode with schema id ${schemaId}: ${(e as Error).message}`,
+        ),
+        schemaId,
+      };
+    }
+  }
+
+  private writerType(id: number): Promise<avro.Type> {
+    let p = this.writers.get(id);
+    if (!p) {
+      p = this.fetchWriterType(id);
+      p.catch(() => this.writers.delete(id)); // a failure is not cached: the next message asks again
+      this.writers.set(id, p);
+    }
+    return p;
+  }
+
+  private async fetchWriterType(id: number): Promise<avro.Type> {
+    let body: unknown;
+    try {
+      body = await registryGet(this.registry.options, `/schemas/ids/${id}`);
+    } catch (e) {
+      if (httpStatus(e) === 404)
+        throw new PermanentError('SERDE_UNKNOWN_SCHEMA_ID', `schema id ${id} is not known to the registry`);
+      throw registryError(e, `fetching schema id ${id}`);
+    }
+    try {
+      return avro.Type.forSchema(JSON.parse((body as { schema: string }).schema) as avro.Schema, avroTypeOptions());
+    } catch (e) {
+      throw new PermanentError(
+        'SERDE_UNKNOWN_SCHEMA_ID',
+        `schema id ${id} is not a usable Avro schema: ${(e as Error).message}`,
+      );
+    }
+  }
+}
