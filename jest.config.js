@@ -19,6 +19,7 @@ module.exports = {
       testMatch: [
         '<rootDir>/{operators,runtime,pipelines,schemas,cli,infra,k8s}/**/*.test.ts',
         '<rootDir>/test/unit/**/*.test.ts',
+        '<rootDir>/test/k8s/**/*.test.ts',
       ],
     },
     {

@@ -53,7 +53,12 @@ export const errorCatalogue = {
   PIPELINE_INVALID: entry('fatal', 'The pipeline definition failed validation.'),
 
   // --- ingest ---
+  INGEST_JOB_INVALID: entry('permanent', 'The ingest job itself is invalid (empty source or jobId, unknown format).'),
   INGEST_URI_INVALID: entry('permanent', 'The job URI is not a valid file://, http:// or https:// URI.'),
+  INGEST_FEED_REFUSED: entry(
+    'permanent',
+    'The feed server refused the request with a 4xx status other than 401, 403, 404, 408, 410 and 429.',
+  ),
   INGEST_FEED_NOT_FOUND: entry('permanent', 'The feed does not exist (missing file, HTTP 404 or 410).'),
   INGEST_FEED_FORBIDDEN: entry(
     'permanent',

@@ -1,0 +1,89 @@
+#!/usr/bin/env node
+/**
+ * The `listflow` CLI. Commands live in cli/commands/, one file per area; this file only routes argv to
+ * them and turns errors into exit codes (0 ok, 1 failure, 2 bad usage) without stack traces for user errors.
+ */
+import { ListflowError } from '../runtime/errors';
+import { type Command, helpFor, type Io, parseCommandArgs, UsageError } from './command';
+import { infraCommands } from './commands/infra';
+
+export const commands: Command[] = [...infraCommands];
+
+function topLevelHelp(): string {
+  const lines = ['Usage: listflow <command> [options]', '', 'Commands:'];
+  for (const c of commands) lines.push(`  ${c.path.join(' ').padEnd(22)} ${c.summary}`);
+  lines.push('', 'Run `listflow <command> --help` for the options of one command.');
+  return lines.join('\n');
+}
+
+/** Longest match of argv's leading words against command paths. */
+export function findCommand(argv: readonly string[]): { cmd: Command; rest: string[] } | undefined {
+  let best: Command | undefined;
+  for (const c of commands) {
+    if (c.path.every((w, i) => argv[i] === w) && (!best || c.path.length > best.path.length)) best = c;
+  }
+  return best ? { cmd: best, rest: argv.slice(best.path.length) } : undefined;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const json = argv.includes('--json');
+  const io: Io = {
+    out: (line) => {
+      if (!json) process.stdout.write(`${line}\n`);
+    },
+    err: (line) => process.stderr.write(`${line}\n`),
+    json,
+    isTty: Boolean(process.stderr.isTTY),
+  };
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+    process.stdout.write(`${topLevelHelp()}\n`);
+    return argv.length === 0 ? 2 : 0;
+  }
+  const found = findCommand(argv);
+  if (!found) {
+    const group = commands.filter((c) => c.path[0] === argv[0]);
+    const hint = group.length > 0 ? `\nDid you mean one of: ${group.map((c) => c.path.join(' ')).join(', ')}?` : '';
+    process.stderr.write(
+      `listflow: unknown command ${JSON.stringify(argv.filter((a) => !a.startsWith('-')).join(' '))}.${hint}\nRun \`listflow --help\` for the list of commands.\n`,
+    );
+    return 2;
+  }
+  try {
+    const args = parseCommandArgs(found.cmd, found.rest);
+    if (args.values.help) {
+      process.stdout.write(`${helpFor(found.cmd)}\n`);
+      return 0;
+    }
+    return await found.cmd.run(args, io);
+  } catch (err) {
+    return reportError(err, found.cmd, json);
+  }
+}
+
+function reportError(err: unknown, cmd: Command, json: boolean): number {
+  const usage = err instanceof UsageError;
+  const e = err instanceof Error ? err : new Error(String(err));
+  const code = e instanceof ListflowError ? e.code : usage ? 'USAGE' : undefined;
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ error: { code: code ?? 'ERROR', message: e.message } }, null, 2)}\n`);
+  } else {
+    process.stderr.write(`listflow ${cmd.path.join(' ')}: ${code && !usage ? `[${code}] ` : ''}${e.message}\n`);
+    if (usage) process.stderr.write(`Run \`listflow ${cmd.path.join(' ')} --help\` for usage.\n`);
+    // Bugs (not ListflowError, not usage) keep their stack for the bug report; user errors do not.
+    const isBug = e instanceof TypeError || e instanceof RangeError || e instanceof ReferenceError;
+    if ((isBug || process.env.LISTFLOW_DEBUG) && e.stack) process.stderr.write(`${e.stack}\n`);
+  }
+  return usage ? 2 : 1;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`listflow: ${(err as Error).stack ?? String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

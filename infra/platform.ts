@@ -1,0 +1,184 @@
+/**
+ * `listflow infra up|down|status`: the local platform (Kafka, Apicurio Registry, PostgreSQL) on one machine,
+ * with no Docker. `up` is idempotent: a service already running from this folder is reused. `down` stops
+ * exactly the recorded pids. Every service counts as up only once it answers a real request.
+ */
+import { mkdirSync } from 'node:fs';
+import { connect } from 'node:net';
+import { ensureKafkaJars, kafkaAnswers, requireJava, startKafka, waitForKafka } from './kafka';
+import { type PlatformLayout, platformEndpoints } from './layout';
+import { ensureListflowDatabase, postgresAnswers, startPostgres, waitForPostgres } from './postgres';
+import { forgetRecord, isRunning, type ProcessRecord, readRecord, stopProcess } from './processes';
+import {
+  ensureApicurio,
+  globalCompatibility,
+  registryAnswers,
+  setGlobalCompatibility,
+  startRegistry,
+  waitForRegistry,
+} from './registry';
+
+export type ServiceName = 'kafka' | 'registry' | 'postgres';
+export const serviceNames: readonly ServiceName[] = ['kafka', 'registry', 'postgres'];
+
+export interface ServiceStatus {
+  readonly name: ServiceName;
+  readonly state: 'running' | 'stopped' | 'unresponsive';
+  readonly pid: number | null;
+  readonly endpoint: string;
+  readonly log: string | null;
+  /** For `up`: 'started' or 'reused', and how long it took to answer. */
+  readonly action?: 'started' | 'reused';
+  readonly readyMs?: number;
+}
+
+const ports = (l: PlatformLayout): Record<ServiceName, number> => ({
+  kafka: l.kafkaPort,
+  registry: l.registryPort,
+  postgres: l.postgresPort,
+});
+
+const answers: Record<ServiceName, (l: PlatformLayout) => Promise<boolean>> = {
+  kafka: kafkaAnswers,
+  registry: registryAnswers,
+  postgres: postgresAnswers,
+};
+
+function endpoint(l: PlatformLayout, name: ServiceName): string {
+  const e = platformEndpoints(l);
+  if (name === 'kafka') return e.LISTFLOW_KAFKA_BROKERS ?? '';
+  if (name === 'registry') return e.LISTFLOW_REGISTRY_URL ?? '';
+  return e.LISTFLOW_POSTGRES_URL ?? '';
+}
+
+function portInUse(port: number): Promise<boolean> {
+  return new Promise((resolvePort) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.setTimeout(1000);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolvePort(true);
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolvePort(false);
+    });
+    socket.once('error', () => resolvePort(false));
+  });
+}
+
+const envVarFor: Record<ServiceName, string> = {
+  kafka: 'LISTFLOW_INFRA_KAFKA_PORT',
+  registry: 'LISTFLOW_INFRA_REGISTRY_PORT',
+  postgres: 'LISTFLOW_INFRA_POSTGRES_PORT',
+};
+
+async function bringUp(l: PlatformLayout, name: ServiceName, say: (msg: string) => void): Promise<ServiceStatus> {
+  const existing = readRecord(l.run, name);
+  const started = Date.now();
+  let record: ProcessRecord | undefined;
+  let action: 'started' | 'reused';
+  if (existing && isRunning(existing)) {
+    record = existing;
+    action = 'reused';
+  } else {
+    if (existing) forgetRecord(l.run, name);
+    if (await portInUse(ports(l)[name])) {
+      throw new Error(
+        `Port ${ports(l)[name]} (${name}) is already in use by a process this project did not start. Stop it, or pick another port with ${envVarFor[name]}=<port>.`,
+      );
+    }
+    record =
+      name === 'kafka'
+        ? await startKafka(l, say)
+        : name === 'registry'
+          ? await startRegistry(l, say)
+          : await startPostgres(l, say);
+    action = 'started';
+    say(`${name}: started (pid ${record.pid}), waiting until it answers...`);
+  }
+  if (name === 'kafka') await waitForKafka(l, record);
+  else if (name === 'registry') {
+    await waitForRegistry(l, record);
+    await setGlobalCompatibility(l, 'BACKWARD');
+  } else {
+    await waitForPostgres(l, record);
+    await ensureListflowDatabase(l);
+  }
+  return {
+    name,
+    state: 'running',
+    pid: record.pid,
+    endpoint: endpoint(l, name),
+    log: record.log,
+    action,
+    readyMs: Date.now() - started,
+  };
+}
+
+export async function up(
+  l: PlatformLayout,
+  say: (msg: string) => void,
+  only: readonly ServiceName[] = serviceNames,
+): Promise<ServiceStatus[]> {
+  for (const d of [l.home, l.cache, l.logs, l.run]) mkdirSync(d, { recursive: true });
+  const needsJava = only.some((n) => n !== 'postgres' && !isRunningRecord(l, n));
+  if (needsJava) await requireJava();
+  // Maven downloads run one at a time: two mvn processes writing the same ~/.m2 can corrupt it.
+  if (only.includes('kafka') && !isRunningRecord(l, 'kafka')) await ensureKafkaJars(l, say);
+  if (only.includes('registry') && !isRunningRecord(l, 'registry')) await ensureApicurio(l, say);
+  const results = await Promise.allSettled(only.map((n) => bringUp(l, n, say)));
+  const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
+  if (failures.length > 0) {
+    throw new Error(failures.map((f) => f.message).join('\n\n'));
+  }
+  return results.map((r) => (r as PromiseFulfilledResult<ServiceStatus>).value);
+}
+
+function isRunningRecord(l: PlatformLayout, name: ServiceName): boolean {
+  const r = readRecord(l.run, name);
+  return r !== undefined && isRunning(r);
+}
+
+/** Stops in reverse dependency order; each by its recorded pid only. */
+export async function down(
+  l: PlatformLayout,
+  say: (msg: string) => void,
+): Promise<{ name: ServiceName; result: 'not-running' | 'stopped' | 'killed' }[]> {
+  const out: { name: ServiceName; result: 'not-running' | 'stopped' | 'killed' }[] = [];
+  for (const name of ['registry', 'kafka', 'postgres'] as const) {
+    const record = readRecord(l.run, name);
+    if (!record) {
+      out.push({ name, result: 'not-running' });
+      continue;
+    }
+    // PostgreSQL's fast shutdown is SIGINT; the JVMs shut down cleanly on SIGTERM.
+    const result = await stopProcess(record, name === 'postgres' ? 'SIGINT' : 'SIGTERM', 30_000);
+    forgetRecord(l.run, name);
+    say(`${name}: ${result === 'not-running' ? 'was not running' : `${result} (pid ${record.pid})`}`);
+    out.push({ name, result });
+  }
+  return out;
+}
+
+export async function status(l: PlatformLayout): Promise<(ServiceStatus & { compatibility?: string })[]> {
+  return Promise.all(
+    serviceNames.map(async (name) => {
+      const record = readRecord(l.run, name);
+      const alive = record !== undefined && isRunning(record);
+      const ok = alive ? await answers[name](l).catch(() => false) : false;
+      const base: ServiceStatus = {
+        name,
+        state: alive ? (ok ? 'running' : 'unresponsive') : 'stopped',
+        pid: alive ? record.pid : null,
+        endpoint: endpoint(l, name),
+        log: record?.log ?? null,
+      };
+      if (name === 'registry' && ok) {
+        const compatibility = await globalCompatibility(l).catch(() => undefined);
+        return compatibility ? { ...base, compatibility } : base;
+      }
+      return base;
+    }),
+  );
+}

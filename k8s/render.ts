@@ -1,0 +1,551 @@
+/**
+ * Kubernetes manifests derived from a pipeline definition: one Deployment, PodDisruptionBudget and KEDA
+ * ScaledObject per step, the setup Job (topics apply, schemas check, schemas register), the pipeline ConfigMap
+ * (a JSON rendering of the pipeline) and the shared objects (ServiceAccount, metrics Service, blob store PVC).
+ *
+ * Why generated: names, replicas, scaling limits, consumer groups and topics all come from pipelines/*.ts, so
+ * there is no second, hand-kept copy of that truth. `node --import ./k8s/register-ts.mjs k8s/generate.ts`
+ * writes k8s/base and k8s/components/keda; test/k8s checks the committed files equal this output.
+ *
+ * Objects are typed with kubernetes-models' interfaces so a misspelt field fails the typecheck; the rendered
+ * overlays are validated again against the schemas in test/k8s.
+ */
+import { createHash } from 'node:crypto';
+import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
+import type { IJob } from 'kubernetes-models/batch/v1/Job';
+import type { IContainer } from 'kubernetes-models/v1/Container';
+import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
+import type { IPersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClaim';
+import type { IPodSecurityContext } from 'kubernetes-models/v1/PodSecurityContext';
+import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
+import type { ISecurityContext } from 'kubernetes-models/v1/SecurityContext';
+import type { IService } from 'kubernetes-models/v1/Service';
+import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
+import type { IVolume } from 'kubernetes-models/v1/Volume';
+import type { IVolumeMount } from 'kubernetes-models/v1/VolumeMount';
+import type { IScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject';
+import type { ITriggerAuthentication } from '@kubernetes-models/keda/keda.sh/v1alpha1/TriggerAuthentication';
+import YAML from 'yaml';
+import { envName } from '../runtime/config';
+import { groupId, type PipelineSpec, type StepSpec } from '../runtime/pipeline';
+import { operatorEnvPrefix, WORKER_ENV_PREFIX, workerSettingsSpec } from '../runtime/settings';
+
+/** A Kubernetes object as rendered: apiVersion, kind and metadata.name are always set. */
+export interface K8sObject {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly metadata: { readonly name: string; readonly labels?: Record<string, string> } & Record<string, unknown>;
+  readonly [field: string]: unknown;
+}
+
+export interface RenderOptions {
+  /** Image without tag; overlays replace it with kustomize `images:`. */
+  readonly imageName: string;
+  /** Image tag: the package version, never `latest`. */
+  readonly imageTag: string;
+}
+
+type WorkerSetting = keyof typeof workerSettingsSpec.fields;
+
+/** `kafkaBrokers` -> `LISTFLOW_KAFKA_BROKERS`; typed so a setting that does not exist fails the typecheck. */
+export const workerEnv = (key: WorkerSetting): string => envName(WORKER_ENV_PREFIX, key);
+
+const defaultOf = <T>(key: WorkerSetting): T => {
+  const d = workerSettingsSpec.fields[key].default;
+  if (d === undefined) throw new Error(`worker setting ${key} has no default`);
+  return d as T;
+};
+
+export const HTTP_PORT: number = defaultOf<number>('httpPort');
+export const APP = 'listflow';
+export const SERVICE_ACCOUNT = 'listflow';
+export const PIPELINE_CONFIGMAP = 'listflow-pipeline';
+export const ENV_CONFIGMAP = 'listflow-env';
+export const METRICS_SERVICE = 'listflow-metrics';
+export const BLOB_STORE_PVC = 'listflow-blobs';
+/** Where the pipeline ConfigMap is mounted; LISTFLOW_PIPELINE_FILE points at the JSON in it. */
+export const PIPELINE_MOUNT = '/etc/listflow/pipeline';
+export const PIPELINE_FILE = `${PIPELINE_MOUNT}/pipeline.json`;
+export const KAFKA_CA_MOUNT = '/etc/listflow/kafka-ca';
+export const BLOB_MOUNT = '/var/lib/listflow/blobs';
+/** Numeric, so `runAsNonRoot` can be verified by the kubelet without reading /etc/passwd; matches the Dockerfile. */
+export const RUN_AS_USER = 10001;
+/** Seconds the preStop hook waits so the pod leaves endpoints and scrapers before SIGTERM starts the drain. */
+export const PRE_STOP_SECONDS = 5;
+/** Seconds after the drain for the final offset commit, producer flush and group leave. */
+export const COMMIT_MARGIN_SECONDS = 15;
+/** Upper bound of a step's drain: long jobs (ingest) are aborted and redelivered rather than waited for. */
+export const MAX_DRAIN_MS = 300_000;
+
+/** Operators that write the filesystem blob store (the RWX volume). */
+export const BLOB_STORE_OPERATORS: ReadonlySet<string> = new Set(['images']);
+
+/** Secrets the workers read by reference; none is part of the manifests. */
+export const SECRETS = {
+  kafka: 'listflow-kafka',
+  kafkaCa: 'listflow-kafka-ca',
+  registry: 'listflow-registry',
+  postgres: 'listflow-postgres',
+} as const;
+
+export const POSTGRES_URL_ENV = 'LISTFLOW_POSTGRES_URL';
+
+const commonLabels = (pipeline: PipelineSpec): Record<string, string> => ({
+  'app.kubernetes.io/name': APP,
+  'app.kubernetes.io/part-of': APP,
+  'app.kubernetes.io/managed-by': 'listflow-k8s-render',
+  'listflow.io/pipeline': pipeline.name,
+});
+
+export const deploymentName = (step: StepSpec): string => `${APP}-${step.id}`;
+
+const selectorLabels = (pipeline: PipelineSpec, step: StepSpec): Record<string, string> => ({
+  'app.kubernetes.io/name': APP,
+  'listflow.io/pipeline': pipeline.name,
+  'listflow.io/step': step.id,
+});
+
+const stepLabels = (pipeline: PipelineSpec, step: StepSpec): Record<string, string> => ({
+  ...commonLabels(pipeline),
+  ...selectorLabels(pipeline, step),
+  'app.kubernetes.io/component': step.id,
+  'listflow.io/operator': step.operator,
+  'listflow.io/role': 'worker',
+});
+
+/** A step's drain: its job deadline, at least the runtime default and at most MAX_DRAIN_MS. */
+export function shutdownGraceMs(step: StepSpec): number {
+  return Math.min(MAX_DRAIN_MS, Math.max(defaultOf<number>('shutdownGraceMs'), step.timeoutMs));
+}
+
+/** preStop + drain + commit margin: the kubelet never SIGKILLs a worker that is still committing. */
+export function terminationGraceSeconds(step: StepSpec): number {
+  return PRE_STOP_SECONDS + Math.ceil(shutdownGraceMs(step) / 1000) + COMMIT_MARGIN_SECONDS;
+}
+
+/** Consumer lag per replica that KEDA aims for: ten waiting messages per job slot. */
+export const lagThreshold = (step: StepSpec): number => Math.max(10, step.concurrency * 10);
+
+function millicores(q: string): number {
+  const m = /^(\d+(?:\.\d+)?)(m?)$/.exec(q);
+  if (!m)
+    throw new Error(`unsupported CPU quantity ${JSON.stringify(q)}; use cores ("1", "0.5") or millicores ("250m")`);
+  return m[2] === 'm' ? Number(m[1]) : Math.round(Number(m[1]) * 1000);
+}
+
+const cpuQuantity = (mc: number): string => (mc % 1000 === 0 ? String(mc / 1000) : `${mc}m`);
+
+function mebibytes(q: string): number {
+  const m = /^(\d+)(Mi|Gi)$/.exec(q);
+  if (!m) throw new Error(`unsupported memory quantity ${JSON.stringify(q)}; use Mi or Gi ("512Mi", "2Gi")`);
+  return Number(m[1]) * (m[2] === 'Gi' ? 1024 : 1);
+}
+
+const DEFAULT_RESOURCES = { cpu: '250m', memory: '256Mi' } as const;
+
+/** Requests from the step; limits from the step, else twice the CPU request and the memory request. */
+export function stepResources(step: StepSpec): {
+  requests: { cpu: string; memory: string };
+  limits: { cpu: string; memory: string };
+} {
+  const r = step.resources ?? DEFAULT_RESOURCES;
+  const cpuLimit = step.resources?.cpuLimit ?? cpuQuantity(millicores(r.cpu) * 2);
+  const memoryLimit = step.resources?.memoryLimit ?? r.memory;
+  if (millicores(cpuLimit) < millicores(r.cpu) || mebibytes(memoryLimit) < mebibytes(r.memory)) {
+    throw new Error(`step ${step.id}: resource limits are below the requests`);
+  }
+  return { requests: { cpu: r.cpu, memory: r.memory }, limits: { cpu: cpuLimit, memory: memoryLimit } };
+}
+
+/** The pipeline as the JSON file workers read from LISTFLOW_PIPELINE_FILE. */
+export function renderPipelineJson(pipeline: PipelineSpec): string {
+  return `${JSON.stringify(pipeline, null, 2)}\n`;
+}
+
+const pipelineHash = (pipeline: PipelineSpec): string =>
+  createHash('sha256').update(renderPipelineJson(pipeline)).digest('hex').slice(0, 8);
+
+/** Throws when the pipeline cannot be deployed as defined (replicas above partitions, unknown topics). */
+export function checkDeployable(pipeline: PipelineSpec): void {
+  const ids = new Set<string>();
+  for (const step of pipeline.steps) {
+    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(step.id) || step.id.length > 40) {
+      throw new Error(`step id ${JSON.stringify(step.id)} is not a valid Kubernetes name part (lowercase, digits, -)`);
+    }
+    if (ids.has(step.id)) throw new Error(`step id ${step.id} is used twice`);
+    ids.add(step.id);
+    const input = pipeline.topics[step.input];
+    if (!input) throw new Error(`step ${step.id} reads topic ${step.input}, which the pipeline does not define`);
+    if (step.replicas < 1 || step.replicas > input.partitions) {
+      throw new Error(
+        `step ${step.id} asks for ${step.replicas} replicas but its input ${step.input} has ${input.partitions} partitions; replicas must be 1..${input.partitions}`,
+      );
+    }
+  }
+}
+
+const restrictedContainerSecurity: ISecurityContext = {
+  runAsNonRoot: true,
+  runAsUser: RUN_AS_USER,
+  runAsGroup: RUN_AS_USER,
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  privileged: false,
+  capabilities: { drop: ['ALL'] },
+  seccompProfile: { type: 'RuntimeDefault' },
+};
+
+const podSecurity: IPodSecurityContext = {
+  runAsNonRoot: true,
+  runAsUser: RUN_AS_USER,
+  runAsGroup: RUN_AS_USER,
+  fsGroup: RUN_AS_USER,
+  fsGroupChangePolicy: 'OnRootMismatch',
+  seccompProfile: { type: 'RuntimeDefault' },
+};
+
+const secretEnv = (name: string, secret: string, key: string, optional: boolean): IEnvVar => ({
+  name,
+  valueFrom: { secretKeyRef: { name: secret, key, optional } },
+});
+
+/** Credentials by reference. Optional where a cluster may not use them (no SASL, open registry). */
+const credentialEnv = (): IEnvVar[] => [
+  secretEnv(workerEnv('kafkaSaslUsername'), SECRETS.kafka, 'username', true),
+  secretEnv(workerEnv('kafkaSaslPassword'), SECRETS.kafka, 'password', true),
+  secretEnv(workerEnv('registryUsername'), SECRETS.registry, 'username', true),
+  secretEnv(workerEnv('registryPassword'), SECRETS.registry, 'password', true),
+  secretEnv(POSTGRES_URL_ENV, SECRETS.postgres, 'url', true),
+];
+
+const sharedVolumes = (): IVolume[] => [
+  { name: 'pipeline', configMap: { name: PIPELINE_CONFIGMAP } },
+  { name: 'kafka-ca', secret: { secretName: SECRETS.kafkaCa, optional: true } },
+  { name: 'tmp', emptyDir: { sizeLimit: '256Mi' } },
+];
+
+const sharedMounts = (): IVolumeMount[] => [
+  { name: 'pipeline', mountPath: PIPELINE_MOUNT, readOnly: true },
+  { name: 'kafka-ca', mountPath: KAFKA_CA_MOUNT, readOnly: true },
+  { name: 'tmp', mountPath: '/tmp' },
+];
+
+const image = (o: RenderOptions): string => `${o.imageName}:${o.imageTag}`;
+
+/** A short CLI run (init containers, the setup Job): same image, env and hardening as the workers. */
+function cliContainer(name: string, args: string[], o: RenderOptions): IContainer {
+  return {
+    name,
+    image: image(o),
+    imagePullPolicy: 'IfNotPresent',
+    args,
+    envFrom: [{ configMapRef: { name: ENV_CONFIGMAP } }],
+    env: credentialEnv(),
+    resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '500m', memory: '256Mi' } },
+    securityContext: restrictedContainerSecurity,
+    volumeMounts: sharedMounts(),
+  };
+}
+
+function renderDeployment(pipeline: PipelineSpec, step: StepSpec, o: RenderOptions): IDeployment & K8sObject {
+  const labels = stepLabels(pipeline, step);
+  const resources = stepResources(step);
+  const heapMb = Math.floor(mebibytes(resources.limits.memory) * 0.75);
+  const usesBlobs = BLOB_STORE_OPERATORS.has(step.operator);
+  const env: IEnvVar[] = [
+    { name: workerEnv('httpPort'), value: String(HTTP_PORT) },
+    { name: workerEnv('shutdownGraceMs'), value: String(shutdownGraceMs(step)) },
+    { name: 'NODE_OPTIONS', value: `--max-old-space-size=${heapMb}` },
+    ...credentialEnv(),
+  ];
+  const volumes = sharedVolumes();
+  const mounts = sharedMounts();
+  if (usesBlobs) {
+    env.push({ name: envName(operatorEnvPrefix(step.operator), 'blobRoot'), value: BLOB_MOUNT });
+    volumes.push({ name: 'blobs', persistentVolumeClaim: { claimName: BLOB_STORE_PVC } });
+    mounts.push({ name: 'blobs', mountPath: BLOB_MOUNT });
+  }
+  const probe = (path: string, periodSeconds: number, failureThreshold: number) => ({
+    httpGet: { path, port: 'http-metrics' },
+    periodSeconds,
+    timeoutSeconds: 3,
+    failureThreshold,
+  });
+  const spec: IPodSpec = {
+    serviceAccountName: SERVICE_ACCOUNT,
+    automountServiceAccountToken: false,
+    enableServiceLinks: false,
+    terminationGracePeriodSeconds: terminationGraceSeconds(step),
+    securityContext: podSecurity,
+    // The gate of a rollout: a worker starts only once the registry holds compatible schemas for its topics.
+    initContainers: [cliContainer('schemas-check', ['schemas', 'check'], o)],
+    containers: [
+      {
+        name: 'worker',
+        image: image(o),
+        imagePullPolicy: 'IfNotPresent',
+        args: ['run', '--operator', step.operator],
+        ports: [{ name: 'http-metrics', containerPort: HTTP_PORT, protocol: 'TCP' }],
+        envFrom: [{ configMapRef: { name: ENV_CONFIGMAP } }],
+        env,
+        resources,
+        startupProbe: probe('/healthz', 5, 24),
+        livenessProbe: probe('/healthz', 10, 3),
+        readinessProbe: probe('/readyz', 5, 3),
+        lifecycle: { preStop: { exec: { command: ['sleep', String(PRE_STOP_SECONDS)] } } },
+        securityContext: restrictedContainerSecurity,
+        volumeMounts: mounts,
+      },
+    ],
+    volumes,
+    topologySpreadConstraints: [
+      {
+        maxSkew: 1,
+        topologyKey: 'kubernetes.io/hostname',
+        whenUnsatisfiable: 'ScheduleAnyway',
+        labelSelector: { matchLabels: selectorLabels(pipeline, step) },
+      },
+    ],
+  };
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: {
+      name: deploymentName(step),
+      labels,
+      annotations: {
+        'listflow.io/input-topic': step.input,
+        'listflow.io/consumer-group': groupId(pipeline, step),
+      },
+    },
+    spec: {
+      replicas: step.replicas,
+      revisionHistoryLimit: 5,
+      selector: { matchLabels: selectorLabels(pipeline, step) },
+      // Surge first: a new pod whose schema check fails never replaces a running one, so the rollout stops.
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+      template: {
+        metadata: {
+          labels,
+          annotations: {
+            'prometheus.io/scrape': 'true',
+            'prometheus.io/port': String(HTTP_PORT),
+            'prometheus.io/path': '/metrics',
+          },
+        },
+        spec,
+      },
+    },
+  };
+}
+
+function renderPdb(pipeline: PipelineSpec, step: StepSpec): IPodDisruptionBudget & K8sObject {
+  return {
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata: { name: deploymentName(step), labels: stepLabels(pipeline, step) },
+    // One member at a time: each eviction is one rebalance, and a single-replica step can still be drained.
+    spec: { maxUnavailable: 1, selector: { matchLabels: selectorLabels(pipeline, step) } },
+  };
+}
+
+/** KEDA: scale each step on its consumer-group lag, never beyond one member per input partition. */
+export function renderScaledObject(pipeline: PipelineSpec, step: StepSpec): IScaledObject & K8sObject {
+  const partitions = pipeline.topics[step.input]!.partitions;
+  return {
+    apiVersion: 'keda.sh/v1alpha1',
+    kind: 'ScaledObject',
+    metadata: { name: deploymentName(step), labels: stepLabels(pipeline, step) },
+    spec: {
+      scaleTargetRef: { name: deploymentName(step), envSourceContainerName: 'worker' },
+      minReplicaCount: 1,
+      maxReplicaCount: partitions,
+      pollingInterval: 15,
+      cooldownPeriod: 300,
+      advanced: {
+        horizontalPodAutoscalerConfig: {
+          behavior: {
+            // Every membership change rebalances the group: remove one member per minute at most.
+            scaleDown: { stabilizationWindowSeconds: 300, policies: [{ type: 'Pods', value: 1, periodSeconds: 60 }] },
+          },
+        },
+      },
+      triggers: [
+        {
+          type: 'kafka',
+          metadata: {
+            bootstrapServersFromEnv: workerEnv('kafkaBrokers'),
+            consumerGroup: groupId(pipeline, step),
+            topic: step.input,
+            lagThreshold: String(lagThreshold(step)),
+            offsetResetPolicy: 'earliest',
+            allowIdleConsumers: 'false',
+            scaleToZeroOnInvalidOffset: 'false',
+          },
+          authenticationRef: { name: 'listflow-kafka' },
+        },
+      ],
+    },
+  };
+}
+
+export function renderTriggerAuthentication(pipeline: PipelineSpec): ITriggerAuthentication & K8sObject {
+  return {
+    apiVersion: 'keda.sh/v1alpha1',
+    kind: 'TriggerAuthentication',
+    metadata: { name: 'listflow-kafka', labels: commonLabels(pipeline) },
+    spec: {
+      secretTargetRef: [
+        { parameter: 'sasl', name: SECRETS.kafka, key: 'keda-sasl' },
+        { parameter: 'username', name: SECRETS.kafka, key: 'username' },
+        { parameter: 'password', name: SECRETS.kafka, key: 'password' },
+        { parameter: 'tls', name: SECRETS.kafka, key: 'keda-tls' },
+        { parameter: 'ca', name: SECRETS.kafkaCa, key: 'ca.crt' },
+      ],
+    },
+  };
+}
+
+/**
+ * The setup Job: `topics apply`, then `schemas check` (a failing check fails the Job), then `schemas register`.
+ * Named after the pipeline's hash because a Job's pod template is immutable: a changed pipeline is a new Job.
+ */
+export function renderSetupJob(pipeline: PipelineSpec, o: RenderOptions): IJob & K8sObject {
+  const labels = { ...commonLabels(pipeline), 'app.kubernetes.io/component': 'setup', 'listflow.io/role': 'setup' };
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { name: `${APP}-setup-${pipelineHash(pipeline)}`, labels },
+    spec: {
+      backoffLimit: 3,
+      activeDeadlineSeconds: 900,
+      ttlSecondsAfterFinished: 3600,
+      template: {
+        metadata: { labels },
+        spec: {
+          restartPolicy: 'Never',
+          serviceAccountName: SERVICE_ACCOUNT,
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          securityContext: podSecurity,
+          initContainers: [
+            cliContainer('topics-apply', ['topics', 'apply'], o),
+            cliContainer('schemas-check', ['schemas', 'check'], o),
+          ],
+          containers: [cliContainer('schemas-register', ['schemas', 'register'], o)],
+          volumes: sharedVolumes(),
+        },
+      },
+    },
+  };
+}
+
+function renderShared(pipeline: PipelineSpec): K8sObject[] {
+  const labels = commonLabels(pipeline);
+  const sa: IServiceAccount & K8sObject = {
+    apiVersion: 'v1',
+    kind: 'ServiceAccount',
+    metadata: { name: SERVICE_ACCOUNT, labels },
+    automountServiceAccountToken: false,
+  };
+  const svc: IService & K8sObject = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: METRICS_SERVICE, labels: { ...labels, 'listflow.io/role': 'metrics' } },
+    spec: {
+      clusterIP: 'None',
+      selector: { 'app.kubernetes.io/name': APP, 'listflow.io/pipeline': pipeline.name, 'listflow.io/role': 'worker' },
+      ports: [{ name: 'http-metrics', port: HTTP_PORT, targetPort: 'http-metrics', protocol: 'TCP' }],
+    },
+  };
+  const pvc: IPersistentVolumeClaim & K8sObject = {
+    apiVersion: 'v1',
+    kind: 'PersistentVolumeClaim',
+    metadata: {
+      name: BLOB_STORE_PVC,
+      labels,
+      annotations: {
+        'listflow.io/note':
+          'Filesystem blob store shared by every images replica (ReadWriteMany). Extension point: an S3-compatible blob store would replace this volume; see k8s/README.md.',
+      },
+    },
+    spec: { accessModes: ['ReadWriteMany'], resources: { requests: { storage: '100Gi' } } },
+  };
+  return [sa, svc, pvc];
+}
+
+/** Every object of the base, in a stable order. ConfigMaps come from the kustomization's generators. */
+export function renderBase(pipeline: PipelineSpec, o: RenderOptions): K8sObject[] {
+  checkDeployable(pipeline);
+  const out: K8sObject[] = [...renderShared(pipeline), renderSetupJob(pipeline, o)];
+  for (const step of pipeline.steps) out.push(renderDeployment(pipeline, step, o), renderPdb(pipeline, step));
+  return out;
+}
+
+/** Literals of the listflow-env ConfigMap; overlays merge their endpoints and TLS/SASL choices over them. */
+export function baseEnvLiterals(): string[] {
+  return [
+    `${workerEnv('kafkaBrokers')}=kafka-bootstrap:9092`,
+    `${workerEnv('registryUrl')}=http://schema-registry:8081`,
+    `${workerEnv('kafkaSsl')}=false`,
+    `${workerEnv('kafkaSaslMechanism')}=none`,
+    `${workerEnv('logLevel')}=info`,
+    `${workerEnv('pipelineFile')}=${PIPELINE_FILE}`,
+  ];
+}
+
+const HEADER = '# Generated by k8s/generate.ts from the pipeline definition. Do not edit: run `npm run k8s:render`.\n';
+
+export const toYamlDocs = (objects: readonly object[]): string =>
+  objects.map((o) => YAML.stringify(o, { lineWidth: 0, aliasDuplicateObjects: false })).join('---\n');
+
+const kustomization = (body: object): string => HEADER + YAML.stringify(body, { lineWidth: 0 });
+
+/** Files under k8s/ that the generator owns, path relative to k8s/ -> content. */
+export function renderFiles(pipeline: PipelineSpec, o: RenderOptions): Map<string, string> {
+  const base = renderBase(pipeline, o);
+  const files = new Map<string, string>();
+  const byFile = new Map<string, K8sObject[]>();
+  const put = (file: string, obj: K8sObject) => byFile.set(file, [...(byFile.get(file) ?? []), obj]);
+  for (const obj of base) {
+    const step = obj.metadata.labels?.['listflow.io/step'];
+    if (step) put(`step-${step}.yaml`, obj);
+    else if (obj.kind === 'Job') put('setup-job.yaml', obj);
+    else put(`${obj.kind.toLowerCase()}.yaml`, obj);
+  }
+  const resources = [...byFile.keys()];
+  for (const [file, objs] of byFile) files.set(`base/${file}`, HEADER + toYamlDocs(objs));
+  files.set('base/pipeline.json', renderPipelineJson(pipeline));
+  files.set(
+    'base/kustomization.yaml',
+    kustomization({
+      apiVersion: 'kustomize.config.k8s.io/v1beta1',
+      kind: 'Kustomization',
+      resources,
+      // Hash-suffixed names: a changed pipeline or setting rolls the workers.
+      configMapGenerator: [
+        { name: PIPELINE_CONFIGMAP, files: ['pipeline.json'] },
+        { name: ENV_CONFIGMAP, literals: baseEnvLiterals() },
+      ],
+    }),
+  );
+  const scaled = [renderTriggerAuthentication(pipeline), ...pipeline.steps.map((s) => renderScaledObject(pipeline, s))];
+  files.set('components/keda/scaledobjects.yaml', HEADER + toYamlDocs(scaled));
+  files.set(
+    'components/keda/kustomization.yaml',
+    kustomization({
+      apiVersion: 'kustomize.config.k8s.io/v1alpha1',
+      kind: 'Component',
+      resources: ['scaledobjects.yaml'],
+      // KEDA's HPA owns replicas: drop them from the Deployments so `kubectl apply` does not fight it.
+      patches: [
+        {
+          target: { kind: 'Deployment', labelSelector: 'listflow.io/role=worker' },
+          patch: YAML.stringify([{ op: 'remove', path: '/spec/replicas' }]),
+        },
+      ],
+    }),
+  );
+  return files;
+}

@@ -1,0 +1,77 @@
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { RetriableError } from '../../runtime/errors';
+import { blobKey, FsBlobStore, type StoredImage } from './blob-store';
+
+const sha = 'ab'.padEnd(64, 'c');
+const image: StoredImage = {
+  sha256: sha,
+  width: 4000,
+  height: 3000,
+  dhash: '0123456789abcdef',
+  variants: [{ name: 'card', width: 800, height: 600, format: 'webp', bytes: 3, uri: 'x' }],
+};
+const tmp = () => mkdtempSync(join(tmpdir(), 'listflow-blobs-'));
+
+describe('blobKey', () => {
+  test.each([
+    [sha, 'card.webp', `ab/${sha}/card.webp`],
+    ['0'.repeat(64), 'manifest.json', `00/${'0'.repeat(64)}/manifest.json`],
+  ])('%s %s -> %s', (s, f, key) => {
+    expect(blobKey(s, f)).toBe(key);
+  });
+  test.each([
+    ['short hash', 'abc', 'card.webp'],
+    ['upper-case hash', 'AB'.padEnd(64, 'C'), 'card.webp'],
+    ['path in the hash', `../${'a'.repeat(61)}`, 'card.webp'],
+  ])('refuses a %s', (_n, s, f) => {
+    expect(() => blobKey(s, f)).toThrow('not a sha256');
+  });
+  test.each([['../x'], ['a/b'], ['']])('refuses the file name %j', (f) => {
+    expect(() => blobKey(sha, f)).toThrow('bad blob file name');
+  });
+});
+
+describe('FsBlobStore', () => {
+  test('writes content-addressed files atomically and returns file:// uris', async () => {
+    const root = tmp();
+    const store = new FsBlobStore({ root });
+    const uri = await store.putVariant(sha, 'card.webp', Buffer.from('abc'));
+    const path = join(root, 'ab', sha, 'card.webp');
+    expect(uri).toBe(pathToFileURL(path).href);
+    expect(readFileSync(path, 'utf8')).toBe('abc');
+    await store.putVariant(sha, 'card.webp', Buffer.from('abc')); // idempotent rewrite
+    expect(readdirSync(join(root, 'ab', sha))).toEqual(['card.webp']); // no temp files left behind
+  });
+
+  test('uses the public base URL when configured', async () => {
+    const store = new FsBlobStore({ root: tmp(), publicBaseUrl: 'https://cdn.example/listings/', fsync: false });
+    expect(await store.putVariant(sha, 'thumb.webp', Buffer.from('x'))).toBe(
+      `https://cdn.example/listings/ab/${sha}/thumb.webp`,
+    );
+  });
+
+  test('a manifest round-trips; absent or damaged manifests read as null', async () => {
+    const root = tmp();
+    const store = new FsBlobStore({ root });
+    expect(await store.get(sha)).toBeNull();
+    await store.putManifest(image);
+    expect(await store.get(sha)).toEqual(image);
+    writeFileSync(join(root, 'ab', sha, 'manifest.json'), '{"sha256": "ab');
+    expect(await store.get(sha)).toBeNull();
+  });
+
+  test.each([
+    ['putVariant', (s: FsBlobStore) => s.putVariant(sha, 'card.webp', Buffer.from('x'))],
+    ['putManifest', (s: FsBlobStore) => s.putManifest(image)],
+  ])('%s on an unwritable root is BLOBSTORE_UNAVAILABLE (retriable)', async (_n, op) => {
+    const dir = tmp();
+    writeFileSync(join(dir, 'file'), 'not a directory');
+    const e = await op(new FsBlobStore({ root: join(dir, 'file') })).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(RetriableError);
+    expect((e as RetriableError).code).toBe('BLOBSTORE_UNAVAILABLE');
+    expect((e as RetriableError).retriable).toBe(true);
+  });
+});

@@ -1,0 +1,125 @@
+/**
+ * Where image variants live: a content-addressed blob store.
+ *
+ * The address of every file comes from the sha256 of the photo's source bytes: `<root>/ab/<sha256>/card.webp`.
+ * So a replay, or the same photo on two listings, writes the same paths with the same bytes, and the store
+ * can tell that an image is already done: `manifest.json`, written last, records the image's dimensions,
+ * hash and variants, and its presence means every variant is in place.
+ *
+ * Any failure of the store itself is a RetriableError(BLOBSTORE_UNAVAILABLE): the runtime retries the listing.
+ *
+ * Extension point: an S3 (or GCS) store implements `BlobStore` with the same keys (`ab/<sha256>/<file>`),
+ * PutObject per variant and the manifest last; `createBlobStore` is where it would be chosen from config.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { PermanentError, RetriableError } from '../../runtime/errors';
+import type { ImageVariant } from '../../schemas/generated/types';
+
+/** What the store remembers about a processed image (everything but where it was listed). */
+export interface StoredImage {
+  readonly sha256: string;
+  readonly width: number;
+  readonly height: number;
+  readonly dhash: string;
+  readonly variants: readonly ImageVariant[];
+}
+
+export interface BlobStore {
+  /** The manifest of an image whose variants are all stored, or null. */
+  get(sha256: string): Promise<StoredImage | null>;
+  /** Stores one variant file (idempotent; atomic) and returns its uri. */
+  putVariant(sha256: string, fileName: string, bytes: Buffer): Promise<string>;
+  /** Records the image as complete. Called after every variant is stored. */
+  putManifest(image: StoredImage): Promise<void>;
+}
+
+const SHA256 = /^[0-9a-f]{64}$/;
+const FILE_NAME = /^[a-z0-9][a-z0-9.-]{0,63}$/;
+
+/** `ab/abcdef…/card.webp`: the key of one file, shared by every store implementation. */
+export function blobKey(sha256: string, fileName: string): string {
+  if (!SHA256.test(sha256)) throw new PermanentError('IMAGE_CORRUPT', `not a sha256: ${JSON.stringify(sha256)}`);
+  if (!FILE_NAME.test(fileName)) throw new TypeError(`bad blob file name ${JSON.stringify(fileName)}`);
+  return `${sha256.slice(0, 2)}/${sha256}/${fileName}`;
+}
+
+const unavailable = (what: string, e: unknown) =>
+  new RetriableError('BLOBSTORE_UNAVAILABLE', `blob store: ${what}: ${(e as NodeJS.ErrnoException).code ?? e}`, {
+    cause: e,
+  });
+
+export interface FsBlobStoreOptions {
+  readonly root: string;
+  /** When set, variant uris are `<publicBaseUrl>/<key>`; otherwise file:// URLs. */
+  readonly publicBaseUrl?: string | undefined;
+  /** fsync each file before it is renamed into place (durable across power loss). Default true. */
+  readonly fsync?: boolean;
+}
+
+/** The default store: files under a root directory, written atomically (temp file, then rename). */
+export class FsBlobStore implements BlobStore {
+  private readonly root: string;
+  private readonly base: string | undefined;
+  private readonly fsync: boolean;
+
+  constructor(opts: FsBlobStoreOptions) {
+    this.root = resolve(opts.root);
+    this.base = opts.publicBaseUrl?.replace(/\/+$/, '');
+    this.fsync = opts.fsync ?? true;
+  }
+
+  pathOf(sha256: string, fileName: string): string {
+    return join(this.root, ...blobKey(sha256, fileName).split('/'));
+  }
+
+  uriOf(sha256: string, fileName: string): string {
+    return this.base ? `${this.base}/${blobKey(sha256, fileName)}` : pathToFileURL(this.pathOf(sha256, fileName)).href;
+  }
+
+  async get(sha256: string): Promise<StoredImage | null> {
+    let text: string;
+    try {
+      text = await readFile(this.pathOf(sha256, 'manifest.json'), 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw unavailable(`reading the manifest of ${sha256}`, e);
+    }
+    try {
+      const m = JSON.parse(text) as StoredImage;
+      return m.sha256 === sha256 && Array.isArray(m.variants) ? m : null;
+    } catch {
+      return null; // a damaged manifest: process the image again, which rewrites it
+    }
+  }
+
+  async putVariant(sha256: string, fileName: string, bytes: Buffer): Promise<string> {
+    await this.writeAtomic(this.pathOf(sha256, fileName), bytes);
+    return this.uriOf(sha256, fileName);
+  }
+
+  async putManifest(image: StoredImage): Promise<void> {
+    await this.writeAtomic(this.pathOf(image.sha256, 'manifest.json'), Buffer.from(JSON.stringify(image)));
+  }
+
+  /** Readers see the old file or the new one, never half of one; two writers of the same key both succeed. */
+  private async writeAtomic(path: string, bytes: Buffer): Promise<void> {
+    const tmp = `${path}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
+    try {
+      await mkdir(dirname(path), { recursive: true });
+      const fh = await open(tmp, 'w', 0o644);
+      try {
+        await fh.writeFile(bytes);
+        if (this.fsync) await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, path);
+    } catch (e) {
+      await rm(tmp, { force: true }).catch(() => undefined);
+      throw unavailable(`writing ${path}`, e);
+    }
+  }
+}

@@ -1,0 +1,259 @@
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pLimit from 'p-limit';
+import sharp from 'sharp';
+import { parseConfig } from '../../runtime/config';
+import { PermanentError, RetriableError } from '../../runtime/errors';
+import { collect, plainContext } from '../../runtime/operator';
+import type { EnrichedListing, Listing } from '../../schemas/generated/types';
+import * as fx from '../../test/fixtures/images/fixtures';
+import { type BlobStore, FsBlobStore } from './blob-store';
+import { imagesConfig } from './config';
+import type { Fetcher } from './fetcher';
+import images from './index';
+import type { ImagesServices } from './process';
+
+const config = parseConfig(imagesConfig, { concurrency: 2 }, { where: 'test' });
+
+function listing(urls: string[], over: Partial<Listing> = {}): Listing {
+  return {
+    id: 'crea:L1',
+    source: 'crea',
+    listingKey: 'L1',
+    status: 'ACTIVE',
+    propertyType: 'RESIDENTIAL',
+    price: { amountMinor: 50_000_000, currency: 'CAD' },
+    address: { line1: '1 Main St', unit: null, city: 'Ottawa', region: 'ON', postalCode: 'K1A 0B1', country: 'CA' },
+    geo: null,
+    livingAreaSqft: null,
+    livingAreaSqm: null,
+    bedrooms: 3,
+    bathroomsTotal: 2,
+    yearBuilt: null,
+    description: null,
+    photos: urls.map((url, i) => ({ url, order: i, caption: null })),
+    modifiedAt: new Date('2026-01-01T00:00:00Z'),
+    fingerprint: 'fp',
+    ...over,
+  };
+}
+
+/** A fetcher serving fixed bytes by URL, counting fetches and the most fetches at once. */
+function fakeFetcher(files: Record<string, Buffer>) {
+  const stats = { calls: 0, inFlight: 0, maxInFlight: 0 };
+  const fetcher: Fetcher = {
+    async fetch(url) {
+      stats.calls++;
+      stats.inFlight++;
+      stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
+      try {
+        await new Promise((r) => setTimeout(r, 5));
+        const b = files[url];
+        if (!b) throw new PermanentError('IMAGE_FETCH_FAILED', `${url} answered HTTP 404`);
+        return b;
+      } finally {
+        stats.inFlight--;
+      }
+    },
+  };
+  return { fetcher, stats };
+}
+
+/** Wraps a store, counting writes. */
+function counting(inner: BlobStore) {
+  const counts = { variants: 0, manifests: 0 };
+  const store: BlobStore = {
+    get: (s) => inner.get(s),
+    putVariant: (s, f, b) => {
+      counts.variants++;
+      return inner.putVariant(s, f, b);
+    },
+    putManifest: (m) => {
+      counts.manifests++;
+      return inner.putManifest(m);
+    },
+  };
+  return { store, counts };
+}
+
+async function run(record: Listing, services: ImagesServices, cfg = config): Promise<EnrichedListing> {
+  const out = await collect(images.process!(record, plainContext(cfg, services)));
+  expect(out).toHaveLength(1);
+  const e = out[0]!;
+  if (e.kind !== 'output') throw new Error('expected an output');
+  expect([e.port, e.key]).toEqual(['enriched', record.id]);
+  return e.value as EnrichedListing;
+}
+
+let files: Record<string, Buffer>;
+beforeAll(async () => {
+  const photo = await fx.photoJpeg(2000, 1500, { exif: fx.gpsExif() });
+  files = {
+    'https://mls.example/good.jpg': photo,
+    'https://cdn.example/same-photo.jpg': photo,
+    'https://mls.example/rotated.jpg': await fx.photoJpeg(1200, 800, { orientation: 6 }),
+    'https://mls.example/truncated.jpg': await fx.truncatedJpeg(),
+    'https://mls.example/empty.jpg': fx.zeroBytes(),
+    'https://mls.example/text.jpg': fx.textNamedJpg(),
+    'https://mls.example/image.svg': fx.svgWithExternalRef(),
+    'https://mls.example/bomb.png': fx.pngBomb(),
+  };
+});
+
+describe('images operator', () => {
+  test('one bad photo fails only its asset; the listing goes on with every asset in order', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'listflow-images-'));
+    const { fetcher } = fakeFetcher(files);
+    const services = { fetcher, blobStore: new FsBlobStore({ root }), imageLimit: pLimit(2) };
+    const urls = [
+      'https://mls.example/good.jpg',
+      'https://mls.example/truncated.jpg',
+      'https://mls.example/empty.jpg',
+      'https://mls.example/text.jpg',
+      'https://mls.example/image.svg',
+      'https://mls.example/bomb.png',
+      'https://mls.example/gone.jpg',
+      'https://mls.example/rotated.jpg',
+    ];
+    const out = await run(listing(urls), services);
+    expect(out.images.map((a) => [a.order, a.status, a.reasonCode])).toEqual([
+      [0, 'OK', null],
+      [1, 'FAILED', 'IMAGE_CORRUPT'],
+      [2, 'FAILED', 'IMAGE_CORRUPT'],
+      [3, 'FAILED', 'IMAGE_UNSUPPORTED'],
+      [4, 'FAILED', 'IMAGE_UNSUPPORTED'],
+      [5, 'FAILED', 'IMAGE_TOO_LARGE'],
+      [6, 'FAILED', 'IMAGE_FETCH_FAILED'],
+      [7, 'OK', null],
+    ]);
+    expect(out.images[6]!.reason).toBe('https://mls.example/gone.jpg answered HTTP 404');
+    expect(out.enrichedAt).toEqual(new Date('2026-01-01T00:00:00Z'));
+
+    const good = out.images[0]!;
+    expect([good.width, good.height, good.sourceUrl]).toEqual([2000, 1500, 'https://mls.example/good.jpg']);
+    expect(good.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(good.dhash).toMatch(/^[0-9a-f]{16}$/);
+    expect(good.variants.map((v) => [v.name, v.width, v.height, v.format])).toEqual([
+      ['thumb', 320, 240, 'webp'],
+      ['card', 800, 600, 'webp'],
+      ['full', 1600, 1200, 'webp'],
+    ]);
+    for (const v of good.variants) {
+      const path = fileURLToPath(v.uri);
+      expect(path).toBe(join(root, good.sha256!.slice(0, 2), good.sha256!, `${v.name}.webp`));
+      const bytes = readFileSync(path);
+      expect(bytes.length).toBe(v.bytes);
+      const m = await sharp(bytes).metadata();
+      expect([m.format, m.width, m.height, m.exif, m.icc]).toEqual(['webp', v.width, v.height, undefined, undefined]);
+      expect(bytes.includes('ListflowCam')).toBe(false); // the GPS-tagged camera EXIF is gone
+    }
+    const rotated = out.images[7]!;
+    expect([rotated.width, rotated.height, rotated.variants[2]!.width, rotated.variants[2]!.height]).toEqual([
+      800, 1200, 800, 1200,
+    ]);
+  }, 30_000);
+
+  test('the same photo under two URLs is processed and stored once; a replay stores nothing', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'listflow-images-'));
+    const { store, counts } = counting(new FsBlobStore({ root }));
+    const { fetcher } = fakeFetcher(files);
+    const services = { fetcher, blobStore: store, imageLimit: pLimit(1) };
+    const record = listing(['https://mls.example/good.jpg', 'https://cdn.example/same-photo.jpg']);
+    const first = await run(record, services);
+    expect(counts).toEqual({ variants: 3, manifests: 1 });
+    expect(first.images[0]!.variants).toEqual(first.images[1]!.variants);
+    expect(first.images.map((a) => a.sourceUrl)).toEqual(record.photos.map((p) => p.url));
+    const sha = first.images[0]!.sha256!;
+    expect(readdirSync(join(root, sha.slice(0, 2), sha)).sort()).toEqual([
+      'card.webp',
+      'full.webp',
+      'manifest.json',
+      'thumb.webp',
+    ]);
+    const again = await run(record, services);
+    expect(counts).toEqual({ variants: 3, manifests: 1 });
+    expect(again.images).toEqual(first.images);
+  }, 30_000);
+
+  test('a stored image is processed again when the configured variants change', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'listflow-images-'));
+    const { store, counts } = counting(new FsBlobStore({ root }));
+    const services = { fetcher: fakeFetcher(files).fetcher, blobStore: store, imageLimit: pLimit(1) };
+    const record = listing(['https://mls.example/good.jpg']);
+    await run(record, services);
+    const jpegCfg = parseConfig(imagesConfig, { format: 'jpeg', variants: 'thumb:200' }, { where: 'test' });
+    const out = await run(record, services, jpegCfg);
+    expect(counts).toEqual({ variants: 4, manifests: 2 });
+    expect(out.images[0]!.variants.map((v) => [v.name, v.width, v.format])).toEqual([['thumb', 200, 'jpeg']]);
+    expect(existsSync(fileURLToPath(out.images[0]!.variants[0]!.uri))).toBe(true);
+  }, 30_000);
+
+  test('photos run under the worker-wide image limit', async () => {
+    const { fetcher, stats } = fakeFetcher(files);
+    const services = {
+      fetcher,
+      blobStore: new FsBlobStore({ root: mkdtempSync(join(tmpdir(), 'listflow-images-')) }),
+      imageLimit: pLimit(2),
+    };
+    const urls = Array.from({ length: 6 }, (_, i) => `https://mls.example/missing-${i}.jpg`);
+    // Two listings at once share one limit.
+    await Promise.all([run(listing(urls), services), run(listing(urls, { id: 'crea:L2' }), services)]);
+    expect(stats.calls).toBe(12);
+    expect(stats.maxInFlight).toBe(2);
+  });
+
+  test('a blob-store outage fails the listing with a retriable error', async () => {
+    const down: BlobStore = {
+      get: async () => {
+        throw new RetriableError('BLOBSTORE_UNAVAILABLE', 'blob store: reading the manifest: EIO');
+      },
+      putVariant: async () => 'never',
+      putManifest: async () => undefined,
+    };
+    const services = { fetcher: fakeFetcher(files).fetcher, blobStore: down, imageLimit: pLimit(2) };
+    const e = await collect(
+      images.process!(listing(['https://mls.example/good.jpg']), plainContext(config, services)),
+    ).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(RetriableError);
+    expect((e as RetriableError).code).toBe('BLOBSTORE_UNAVAILABLE');
+  });
+
+  test('a deleted listing passes through without fetching its photos', async () => {
+    const { fetcher, stats } = fakeFetcher(files);
+    const services = { fetcher, blobStore: counting(new FsBlobStore({ root: tmpdir() })).store, imageLimit: pLimit(1) };
+    const out = await run(listing(['https://mls.example/good.jpg'], { status: 'DELETE' }), services);
+    expect([out.images, stats.calls]).toEqual([[], 0]);
+  });
+});
+
+describe('images config', () => {
+  test('defaults', () => {
+    const c = parseConfig(imagesConfig, {}, { where: 'images config' });
+    expect([c.variants, c.format, c.quality, c.vipsThreads, c.maxRedirects]).toEqual([
+      ['thumb:320', 'card:800', 'full:1600'],
+      'webp',
+      80,
+      1,
+      3,
+    ]);
+    expect(c.concurrency).toBeGreaterThanOrEqual(1);
+  });
+
+  test.each([
+    [
+      { variants: 'thumb:320,huge' },
+      'Expected name:width items (e.g. card:800) for LISTFLOW_IMAGES_VARIANTS but received "huge". Fix: set LISTFLOW_IMAGES_VARIANTS=thumb:320,card:800,full:1600.',
+    ],
+    [{ variants: 'a:100,a:200' }, 'Variant names must be unique in LISTFLOW_IMAGES_VARIANTS'],
+    [
+      { format: 'gif' },
+      'Expected one of webp, avif, jpeg for LISTFLOW_IMAGES_FORMAT but received "gif" of type string.',
+    ],
+  ])('%j is refused', (raw, message) => {
+    expect(() => parseConfig(imagesConfig, raw, { where: 'images config', envPrefix: 'LISTFLOW_IMAGES_' })).toThrow(
+      message,
+    );
+  });
+});

@@ -1,0 +1,36 @@
+/**
+ * ingest: reads one MLS feed per IngestJob and emits every record as a RawListing.
+ *
+ * - Input: IngestJob (listings.ingest-jobs), key jobId.
+ * - Outputs: port `raw` -> RawListing keyed `<source>:<ListingKey>`; port `status` -> IngestJobStatus keyed
+ *   jobId (RUNNING at the start and every `progressEvery` records, then COMPLETED or FAILED with counts).
+ * - Formats: JSON array, NDJSON, CSV with a header row, RESO Web API OData pages (following @odata.nextLink);
+ *   gzip detected from the magic bytes; `auto` sniffs the format. Streaming, so memory stays bounded.
+ * - Idempotency: keys are deterministic, so a retried job rewrites the same keys (the last write wins on
+ *   the compacted view, and normalize is idempotent per key).
+ * - Errors: one unreadable record or one without a ListingKey is a reject (dead letter naming the job,
+ *   position, line and reason; the payload is the record's text) and the feed goes on. A feed that cannot be
+ *   read: transient causes (network, timeout, 5xx, 429) are thrown as RetriableError and retried by the
+ *   runtime; on the last attempt (`maxAttempts`), and at once for permanent causes (404, permission denied,
+ *   a path outside `fileRoot`, a broken frame, too large), the job publishes FAILED and dead-letters the job
+ *   as JSON with the code.
+ * - Security: file:// confined to `fileRoot` (lexically and after symlinks); http(s) with a whole-transfer
+ *   timeout and a byte limit (also after gunzip); remote OData pages may not link to file://.
+ */
+import { defineOperator } from '../../runtime/operator';
+import { ingestConfig } from './config';
+import { type IngestServices, nodeFiles } from './feed-sources';
+import { ingestFeed } from './process';
+
+export default defineOperator({
+  name: 'ingest',
+  summary: 'Reads an MLS feed (JSON, NDJSON, CSV, RESO OData; gzip) into RawListing records.',
+  input: 'IngestJob',
+  outputs: { raw: 'RawListing', status: 'IngestJobStatus' },
+  config: ingestConfig,
+  services: (): IngestServices => ({
+    fetch: (url, init) => fetch(url, { ...init, redirect: 'follow' }),
+    files: nodeFiles,
+  }),
+  process: (job, ctx) => ingestFeed(job, ctx),
+});

@@ -1,0 +1,220 @@
+/**
+ * Address normalization for the US and Canada: line1 from RESO's street parts or parsed from
+ * UnparsedAddress, USPS suffix and directional abbreviations, title case, unit extraction, postal codes,
+ * and the fingerprint that matches the same home across MLSs.
+ */
+import { createHash } from 'node:crypto';
+import type { Address, Country } from '../../schemas/generated/types';
+
+const SUFFIXES: Record<string, string> = {
+  STREET: 'St',
+  ST: 'St',
+  STR: 'St',
+  AVENUE: 'Ave',
+  AVE: 'Ave',
+  AV: 'Ave',
+  AVN: 'Ave',
+  BOULEVARD: 'Blvd',
+  BLVD: 'Blvd',
+  BOUL: 'Blvd',
+  ROAD: 'Rd',
+  RD: 'Rd',
+  DRIVE: 'Dr',
+  DR: 'Dr',
+  DRV: 'Dr',
+  LANE: 'Ln',
+  LN: 'Ln',
+  COURT: 'Ct',
+  CT: 'Ct',
+  CRT: 'Ct',
+  PLACE: 'Pl',
+  PL: 'Pl',
+  TERRACE: 'Ter',
+  TER: 'Ter',
+  TERR: 'Ter',
+  CIRCLE: 'Cir',
+  CIR: 'Cir',
+  CRCL: 'Cir',
+  HIGHWAY: 'Hwy',
+  HWY: 'Hwy',
+  PARKWAY: 'Pkwy',
+  PKWY: 'Pkwy',
+  PKY: 'Pkwy',
+  WAY: 'Way',
+  CRESCENT: 'Cres',
+  CRES: 'Cres',
+  TRAIL: 'Trl',
+  TRL: 'Trl',
+  SQUARE: 'Sq',
+  SQ: 'Sq',
+};
+
+const DIRECTIONS: Record<string, string> = {
+  NORTH: 'N',
+  N: 'N',
+  SOUTH: 'S',
+  S: 'S',
+  EAST: 'E',
+  E: 'E',
+  WEST: 'W',
+  W: 'W',
+  NORTHEAST: 'NE',
+  NE: 'NE',
+  NORTHWEST: 'NW',
+  NW: 'NW',
+  SOUTHEAST: 'SE',
+  SE: 'SE',
+  SOUTHWEST: 'SW',
+  SW: 'SW',
+};
+
+const key = (w: string) => w.toUpperCase().replace(/\./g, '');
+const suffix = (w: string): string | undefined => SUFFIXES[key(w)];
+const direction = (w: string): string | undefined => DIRECTIONS[key(w).replace(/[\s-]/g, '')];
+
+/** Title case by word and hyphen part; "1ST" -> "1st", "12B" stays upper case. */
+export function titleCase(s: string): string {
+  return s
+    .trim()
+    .replace(/\s+/g, ' ')
+    .split(' ')
+    .map((word) =>
+      word
+        .split('-')
+        .map((part) => {
+          if (/^\d/.test(part)) return /^\d+(st|nd|rd|th)$/i.test(part) ? part.toLowerCase() : part.toUpperCase();
+          const lower = part.toLocaleLowerCase('en-US');
+          return lower.charAt(0).toLocaleUpperCase('en-US') + lower.slice(1);
+        })
+        .join('-'),
+    )
+    .join(' ');
+}
+
+const UNIT_RE = /(?:^|[\s,])(?:#\s*|(?:apt|apartment|unit|suite|ste)\.?\s*#?\s*)([A-Za-z0-9][A-Za-z0-9-]*)\s*$/i;
+
+/** "#4", "Apt 4", "Unit 4B", "Suite 200", "4" -> "4", "4B", "200". */
+export function cleanUnit(raw: string): string | undefined {
+  const t = raw.trim();
+  const m = UNIT_RE.exec(` ${t}`);
+  const unit = (m ? m[1]! : t.replace(/^#\s*/, '')).toUpperCase();
+  return /^[A-Z0-9][A-Z0-9-]*$/.test(unit) ? unit : undefined;
+}
+
+/** Splits a trailing unit off a street line: "12 Main St Apt 4" -> ["12 Main St", "4"]. */
+export function splitUnit(street: string): { street: string; unit: string | undefined } {
+  const m = UNIT_RE.exec(street);
+  if (!m) return { street: street.trim(), unit: undefined };
+  return { street: street.slice(0, m.index).replace(/[\s,]+$/, ''), unit: m[1]!.toUpperCase() };
+}
+
+/** Formats words of a street line: directionals and suffixes abbreviated, the rest title case. */
+function formatStreetWords(words: string[]): string {
+  const out = words.map((w) => titleCase(w));
+  const n = words.length;
+  // The first word after the number, and the last word, may be directionals: "N Main St", "Main St NW".
+  const numbered = n > 0 && /^\d/.test(words[0]!);
+  const first = numbered ? 1 : 0;
+  let lastName = n - 1;
+  if (n - first >= 3 && direction(words[n - 1]!)) {
+    out[n - 1] = direction(words[n - 1]!)!;
+    lastName = n - 2;
+  }
+  if (lastName > first && suffix(words[lastName]!)) out[lastName] = suffix(words[lastName]!)!;
+  if (lastName - first >= 2 && direction(words[first]!)) out[first] = direction(words[first]!)!;
+  return out.join(' ');
+}
+
+export interface StreetParts {
+  streetNumber?: string;
+  dirPrefix?: string;
+  streetName?: string;
+  suffix?: string;
+  dirSuffix?: string;
+  unitNumber?: string;
+  unparsed?: string;
+}
+
+/** line1 and unit, from the parts when StreetName is present, otherwise from UnparsedAddress. */
+export function buildStreet(p: StreetParts): { line1: string; unit: string | undefined } | undefined {
+  let unit = p.unitNumber ? cleanUnit(p.unitNumber) : undefined;
+  if (p.streetName) {
+    const name = splitUnit(p.streetName);
+    unit ??= name.unit;
+    const words: string[] = [];
+    if (p.streetNumber) words.push(p.streetNumber.toUpperCase().replace(/\s+/g, ''));
+    if (p.dirPrefix) words.push(direction(p.dirPrefix) ?? titleCase(p.dirPrefix));
+    const nameWords = name.street.split(/\s+/).filter(Boolean);
+    const named = nameWords.map((w) => titleCase(w));
+    // No separate suffix: the name may end with one ("Main Street").
+    if (!p.suffix && nameWords.length > 1 && suffix(nameWords.at(-1)!))
+      named[named.length - 1] = suffix(nameWords.at(-1)!)!;
+    words.push(...named);
+    if (p.suffix) words.push(suffix(p.suffix) ?? titleCase(p.suffix));
+    if (p.dirSuffix) words.push(direction(p.dirSuffix) ?? titleCase(p.dirSuffix));
+    return { line1: words.join(' '), unit };
+  }
+  if (!p.unparsed) return undefined;
+  // UnparsedAddress may carry the city and more after a comma: the street line is the first part,
+  // unless the unit came first ("Unit 4, 12 Main St").
+  const parts = p.unparsed
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  let streetPart = parts[0] ?? '';
+  if (parts.length > 1 && cleanUnitOnly(streetPart)) {
+    unit ??= cleanUnitOnly(streetPart);
+    streetPart = parts[1]!;
+  } else if (parts.length > 1) {
+    const u = cleanUnitOnly(parts[1]!);
+    if (u) unit ??= u;
+  }
+  const split = splitUnit(streetPart);
+  unit ??= split.unit;
+  let street = split.street;
+  // Canadian style "4-123 Main St": unit 4 at number 123.
+  const dash = /^([A-Za-z0-9]+)\s*-\s*(\d+[A-Za-z]?)\s+(.*)$/.exec(street);
+  if (dash) {
+    unit ??= dash[1]!.toUpperCase();
+    street = `${dash[2]} ${dash[3]}`;
+  }
+  const words = street.split(/\s+/).filter(Boolean);
+  if (words.length === 0) return undefined;
+  return { line1: formatStreetWords(words), unit };
+}
+
+/** A part that is only a unit designator: "Apt 4", "#4", "Suite 200". */
+function cleanUnitOnly(part: string): string | undefined {
+  const m = /^(?:#\s*|(?:apt|apartment|unit|suite|ste)\.?\s*#?\s*)([A-Za-z0-9][A-Za-z0-9-]*)$/i.exec(part.trim());
+  return m ? m[1]!.toUpperCase() : undefined;
+}
+
+const CA_POSTAL = /^([ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z])\s*-?\s*(\d[ABCEGHJ-NPRSTV-Z]\d)$/;
+
+/** Normalizes a postal code for its country, or undefined when it fits neither pattern of that country. */
+export function normalizePostalCode(raw: string | number, country: Country): string | undefined {
+  if (country === 'US') {
+    const s = typeof raw === 'number' ? (Number.isInteger(raw) && raw >= 0 ? String(raw) : '') : raw.trim();
+    // Leading zeros lost to numeric coercion: 2134 -> 02134, 21341234 -> 02134-1234.
+    if (/^\d{3,5}$/.test(s)) return s.padStart(5, '0');
+    if (/^\d{8,9}$/.test(s)) {
+      const p = s.padStart(9, '0');
+      return `${p.slice(0, 5)}-${p.slice(5)}`;
+    }
+    const plus4 = /^(\d{5})\s*[-\s]\s*(\d{4})$/.exec(s);
+    return plus4 ? `${plus4[1]}-${plus4[2]}` : undefined;
+  }
+  const m = CA_POSTAL.exec(String(raw).trim().toUpperCase());
+  return m ? `${m[1]} ${m[2]}` : undefined;
+}
+
+/**
+ * Same home, same fingerprint, whichever MLS lists it: country, region, the 5-digit ZIP or full Canadian
+ * postal code, line1 and unit, folded to lower case. The city is left out on purpose: MLSs disagree on it
+ * (municipality or community, "Toronto" or "North York") where the postal code does not.
+ */
+export function fingerprint(a: Pick<Address, 'line1' | 'unit' | 'region' | 'postalCode' | 'country'>): string {
+  const postal = a.country === 'US' ? a.postalCode.slice(0, 5) : a.postalCode.replace(' ', '');
+  const text = [a.country, a.region, postal, a.line1.toLowerCase(), (a.unit ?? '').toLowerCase()].join('|');
+  return createHash('sha256').update(text).digest('hex').slice(0, 32);
+}

@@ -1,0 +1,222 @@
+/**
+ * normalize's rules: one RawListing in, one canonical Listing out, or a PermanentError whose code names
+ * the rule and whose message names the field and the value received. Pure and synchronous.
+ */
+import type { ConfigOf } from '../../runtime/config';
+import { type ErrorCode, invalidParameterMessage, PermanentError } from '../../runtime/errors';
+import type { Country, Currency, Listing, RawListing } from '../../schemas/generated/types';
+import { buildStreet, fingerprint, normalizePostalCode, titleCase } from './address';
+import type { normalizeConfig } from './config';
+import { parseTimestamp } from './dates';
+import { type CanonicalField, type Found, RecordView } from './field-mapping';
+import { areaUnit, livingArea, parseAmount, parseNumber, toGeo, toMinor } from './measures';
+import { photosFrom } from './photos';
+import { lookupCountry, lookupRegion } from './regions';
+import { mapPropertyType, mapStatus } from './status';
+import { cleanDescription } from './text';
+
+export type NormalizeConfig = ConfigOf<(typeof normalizeConfig)['fields']>;
+
+const fail = (code: ErrorCode, field: string, expected: string, received: unknown, fix?: string): never => {
+  throw new PermanentError(code, invalidParameterMessage(field, expected, received, fix), {
+    detail: { field },
+  });
+};
+
+const shown = (f: Found | undefined, fallback: string) => f?.name ?? fallback;
+
+export function normalizeListing(raw: RawListing, config: NormalizeConfig): Listing {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw.payload);
+  } catch {
+    parsed = raw.payload;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    fail('NORMALIZE_PAYLOAD_INVALID', 'payload', 'a JSON object', parsed);
+  }
+  const r = new RecordView(parsed as Record<string, unknown>);
+
+  // Status and property type.
+  const statusF = r.get('StandardStatus');
+  const status = typeof statusF?.value === 'string' ? mapStatus(statusF.value) : undefined;
+  if (!status) {
+    fail(
+      'NORMALIZE_STATUS_UNKNOWN',
+      shown(statusF, 'StandardStatus'),
+      'a RESO StandardStatus such as "Active" or "Closed"',
+      statusF?.value,
+    );
+  }
+  const typeF = r.get('PropertyType');
+  const propertyType = typeof typeF?.value === 'string' ? mapPropertyType(typeF.value) : undefined;
+  if (!propertyType) {
+    fail(
+      'NORMALIZE_PROPERTY_TYPE_UNKNOWN',
+      shown(typeF, 'PropertyType'),
+      'a RESO PropertyType such as "Residential"',
+      typeF?.value,
+    );
+  }
+
+  // Region and country first: the currency and postal code depend on the country.
+  const regionF = r.get('StateOrProvince');
+  const region = typeof regionF?.value === 'string' ? lookupRegion(regionF.value) : undefined;
+  if (!region) {
+    fail(
+      'NORMALIZE_REGION_UNKNOWN',
+      shown(regionF, 'StateOrProvince'),
+      'a US state, DC, or a Canadian province or territory',
+      regionF?.value,
+    );
+  }
+  const countryF = r.get('Country');
+  let country: Country = region!.country;
+  if (countryF) {
+    const named = typeof countryF.value === 'string' ? lookupCountry(countryF.value) : undefined;
+    if (!named)
+      fail('NORMALIZE_COUNTRY_UNKNOWN', countryF.name, 'US, USA, United States, CA, CAN or Canada', countryF.value);
+    if (named !== region!.country) {
+      fail(
+        'NORMALIZE_COUNTRY_UNKNOWN',
+        countryF.name,
+        `a country matching region ${region!.code} (${region!.country})`,
+        countryF.value,
+      );
+    }
+    country = named!;
+  }
+
+  // Price and currency.
+  const priceF = r.get('ListPrice');
+  const amount = parseAmount(priceF?.value);
+  const amountMinor = amount === undefined ? undefined : toMinor(amount);
+  if (amountMinor === undefined) {
+    fail(
+      'NORMALIZE_PRICE_INVALID',
+      shown(priceF, 'ListPrice'),
+      'a price greater than 0, e.g. 450000 or "$450,000"',
+      priceF?.value,
+    );
+  }
+  const currency = pickCurrency(r, raw.defaultCurrency, country);
+
+  // Address.
+  const street = buildStreet({
+    streetNumber: r.text('StreetNumber'),
+    dirPrefix: r.text('StreetDirPrefix'),
+    streetName: r.text('StreetName'),
+    suffix: r.text('StreetSuffix'),
+    dirSuffix: r.text('StreetDirSuffix'),
+    unitNumber: r.text('UnitNumber'),
+    unparsed: r.text('UnparsedAddress'),
+  });
+  if (!street || street.line1 === '') {
+    const f = r.get('StreetName') ?? r.get('UnparsedAddress');
+    fail('NORMALIZE_ADDRESS_INVALID', shown(f, 'StreetName or UnparsedAddress'), 'a street address', f?.value);
+  }
+  const cityF = r.get('City');
+  const city = typeof cityF?.value === 'string' ? titleCase(cityF.value) : '';
+  if (city === '') fail('NORMALIZE_ADDRESS_INVALID', shown(cityF, 'City'), 'a city name', cityF?.value);
+  const postalF = r.get('PostalCode');
+  const postal =
+    typeof postalF?.value === 'string' || typeof postalF?.value === 'number'
+      ? normalizePostalCode(postalF.value, country)
+      : undefined;
+  if (!postal) {
+    fail(
+      'NORMALIZE_POSTAL_CODE_INVALID',
+      shown(postalF, 'PostalCode'),
+      country === 'US' ? 'a US ZIP code such as "02134" or "02134-1234"' : 'a Canadian postal code such as "M5V 2T6"',
+      postalF?.value,
+    );
+  }
+  const address = {
+    line1: street!.line1,
+    unit: street!.unit ?? null,
+    city,
+    region: region!.code,
+    postalCode: postal!,
+    country,
+  };
+
+  // Area: both units or neither.
+  const areaF = r.get('LivingArea');
+  let livingAreaSqft: number | null = null;
+  let livingAreaSqm: number | null = null;
+  if (areaF) {
+    const value = parseNumber(areaF.value);
+    if (value === undefined || value < 0)
+      fail('NORMALIZE_NUMBER_INVALID', areaF.name, 'a non-negative number', areaF.value);
+    const unitF = r.get('LivingAreaUnits');
+    const unit = unitF ? (typeof unitF.value === 'string' ? areaUnit(unitF.value) : undefined) : undefined;
+    if (unitF && !unit)
+      fail(
+        'NORMALIZE_NUMBER_INVALID',
+        unitF.name,
+        'square feet or square metres ("Square Feet", "sqft", "m2")',
+        unitF.value,
+      );
+    if (value! > 0) {
+      const a = livingArea(value!, unit, country);
+      livingAreaSqft = a.sqft;
+      livingAreaSqm = a.sqm;
+    }
+  }
+
+  const modF = r.get('ModificationTimestamp');
+  const modifiedAt = typeof modF?.value === 'string' ? parseTimestamp(modF.value) : undefined;
+  if (!modifiedAt) {
+    fail(
+      'NORMALIZE_MODIFIED_AT_INVALID',
+      shown(modF, 'ModificationTimestamp'),
+      'an ISO 8601 date-time such as "2026-01-31T12:00:00Z"',
+      modF?.value,
+    );
+  }
+
+  const remarks = r.get('PublicRemarks');
+  return {
+    id: `${raw.source}:${raw.listingKey}`,
+    source: raw.source,
+    listingKey: raw.listingKey,
+    status: status!,
+    propertyType: propertyType!,
+    price: { amountMinor: amountMinor!, currency },
+    address,
+    geo: toGeo(r.get('Latitude')?.value, r.get('Longitude')?.value),
+    livingAreaSqft,
+    livingAreaSqm,
+    bedrooms: count(r, 'BedroomsTotal'),
+    bathroomsTotal: count(r, 'BathroomsTotal'),
+    yearBuilt: count(r, 'YearBuilt'),
+    description: typeof remarks?.value === 'string' ? cleanDescription(remarks.value) : null,
+    photos: photosFrom(r.get('Media')?.value, config.allowFilePhotoUrls),
+    modifiedAt: modifiedAt!,
+    fingerprint: fingerprint(address),
+  };
+}
+
+/** The record's currency, else the job's default, else the country's. */
+function pickCurrency(r: RecordView, jobDefault: string | null, country: Country): Currency {
+  const f = r.get('Currency');
+  const check = (name: string, v: unknown): Currency => {
+    const c = typeof v === 'string' ? v.trim().toUpperCase() : undefined;
+    if (c === 'USD' || c === 'CAD') return c;
+    return fail('NORMALIZE_CURRENCY_INVALID', name, 'USD or CAD', v);
+  };
+  if (f) return check(f.name, f.value);
+  if (jobDefault) return check('defaultCurrency (of the ingest job)', jobDefault);
+  return country === 'US' ? 'USD' : 'CAD';
+}
+
+/** A whole count (bedrooms, bathrooms, year built): absent or 0 for year is null; decimals are rounded. */
+function count(r: RecordView, field: CanonicalField): number | null {
+  const f = r.get(field);
+  if (!f) return null;
+  const n = parseNumber(f.value);
+  if (n === undefined || n < 0 || n > 100_000)
+    fail('NORMALIZE_NUMBER_INVALID', f.name, 'a whole number of at least 0', f.value);
+  if (field === 'YearBuilt' && n === 0) return null;
+  return Math.round(n!);
+}

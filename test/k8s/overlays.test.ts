@@ -1,0 +1,326 @@
+/**
+ * Every overlay (and the base) renders with kustomize, every object validates offline against its schema, and
+ * the rendered YAML keeps the deployment policies the runtime relies on.
+ */
+import { join } from 'node:path';
+import type { IContainer } from 'kubernetes-models/v1/Container';
+import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
+import pipeline from '../../pipelines/listings';
+import { groupId } from '../../runtime/pipeline';
+import { POSTGRES_URL_ENV, PRE_STOP_SECONDS, renderPipelineJson, workerEnv } from '../../k8s/render';
+import { workerSettingsSpec } from '../../runtime/settings';
+import type { K8sObject } from '../../k8s/render';
+import { K8S, overlayNames, renderKustomization, schemaProblems, vendoredKinds } from './support';
+
+// Installing a kustomize (scripts/ensure-kubectl.sh) can take a while on a fresh machine.
+jest.setTimeout(600_000);
+
+type Obj = K8sObject & { spec?: Record<string, unknown>; data?: Record<string, string> };
+
+const overlays = overlayNames();
+const targets = ['base', ...overlays.map((o) => `overlays/${o}`)];
+const rendered = new Map<string, Obj[]>();
+const objectsOf = (target: string): Obj[] => {
+  let objs = rendered.get(target);
+  if (!objs) {
+    objs = renderKustomization(join(K8S, target)) as Obj[];
+    rendered.set(target, objs);
+  }
+  return objs;
+};
+
+const ofKind = (objs: Obj[], kind: string) => objs.filter((o) => o.kind === kind);
+const podSpec = (o: Obj): IPodSpec => (o.spec as { template: { spec: IPodSpec } }).template.spec;
+const allContainers = (p: IPodSpec): IContainer[] => [...(p.initContainers ?? []), ...p.containers];
+const stepOf = (o: Obj) => pipeline.steps.find((s) => s.id === o.metadata.labels?.['listflow.io/step'])!;
+const envValue = (objs: Obj[], c: IContainer, name: string): string | undefined => {
+  const direct = c.env?.find((e) => e.name === name);
+  if (direct) return direct.value;
+  for (const from of c.envFrom ?? []) {
+    const cm = ofKind(objs, 'ConfigMap').find((m) => m.metadata.name === from.configMapRef?.name);
+    if (cm?.data?.[name] !== undefined) return cm.data[name];
+  }
+  return undefined;
+};
+
+/** Env names that carry credentials: the worker settings marked secret, their usernames, and the PostgreSQL URL. */
+const CREDENTIAL_ENV = [
+  ...Object.entries(workerSettingsSpec.fields)
+    .filter(([, f]) => f.secret)
+    .map(([k]) => workerEnv(k as keyof typeof workerSettingsSpec.fields)),
+  workerEnv('kafkaSaslUsername'),
+  workerEnv('registryUsername'),
+  POSTGRES_URL_ENV,
+];
+
+test('there are dev and prod overlays, and the vendored CRD schemas', () => {
+  expect(overlays).toEqual(expect.arrayContaining(['dev', 'prod']));
+  expect(vendoredKinds()).toEqual([
+    'keda.sh/v1alpha1/ScaledObject',
+    'keda.sh/v1alpha1/TriggerAuthentication',
+    'monitoring.coreos.com/v1/ServiceMonitor',
+  ]);
+});
+
+describe.each(targets)('k8s/%s', (target) => {
+  const objs = () => objectsOf(target);
+  const deployments = () => ofKind(objs(), 'Deployment');
+  const workloads = () => [...deployments(), ...ofKind(objs(), 'Job')];
+
+  test('renders with kustomize', () => {
+    expect(objs().length).toBeGreaterThan(0);
+  });
+
+  test('every object validates against its schema', () => {
+    expect(schemaProblems(objs())).toEqual([]);
+  });
+
+  test('one Deployment and one PodDisruptionBudget per step, selecting its pods', () => {
+    expect(
+      deployments()
+        .map((d) => stepOf(d)?.id)
+        .sort(),
+    ).toEqual(pipeline.steps.map((s) => s.id).sort());
+    for (const d of deployments()) {
+      const labels = (d.spec as { template: { metadata: { labels: Record<string, string> } } }).template.metadata
+        .labels;
+      const pdbs = ofKind(objs(), 'PodDisruptionBudget').filter((p) => {
+        const sel = (p.spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels;
+        return Object.entries(sel).every(([k, v]) => labels[k] === v);
+      });
+      expect(pdbs.map((p) => p.metadata.name)).toEqual([d.metadata.name]);
+    }
+  });
+
+  test('every container has requests and limits, a non-root read-only securityContext without capabilities', () => {
+    for (const w of workloads()) {
+      const p = podSpec(w);
+      expect([w.metadata.name, p.securityContext?.runAsNonRoot]).toEqual([w.metadata.name, true]);
+      expect(p.securityContext?.runAsUser).toBeGreaterThan(0);
+      for (const c of allContainers(p)) {
+        const where = `${w.metadata.name}/${c.name}`;
+        expect([where, Object.keys(c.resources?.requests ?? {}).sort()]).toEqual([where, ['cpu', 'memory']]);
+        expect([where, Object.keys(c.resources?.limits ?? {}).sort()]).toEqual([where, ['cpu', 'memory']]);
+        expect([where, c.securityContext]).toMatchObject([
+          where,
+          {
+            runAsNonRoot: true,
+            allowPrivilegeEscalation: false,
+            readOnlyRootFilesystem: true,
+            capabilities: { drop: ['ALL'] },
+          },
+        ]);
+        expect(c.securityContext?.runAsUser ?? p.securityContext?.runAsUser).toBeGreaterThan(0);
+      }
+    }
+  });
+
+  test('workers probe /healthz and /readyz on the health port, and are scraped', () => {
+    for (const d of deployments()) {
+      const worker = podSpec(d).containers[0]!;
+      const port = Number(envValue(objs(), worker, workerEnv('httpPort')));
+      const portNumber = worker.ports?.find((p) => p.name === worker.livenessProbe?.httpGet?.port)?.containerPort;
+      expect([d.metadata.name, worker.livenessProbe?.httpGet?.path, worker.readinessProbe?.httpGet?.path]).toEqual([
+        d.metadata.name,
+        '/healthz',
+        '/readyz',
+      ]);
+      expect(portNumber).toBe(port);
+      const ann = (d.spec as { template: { metadata: { annotations: Record<string, string> } } }).template.metadata
+        .annotations;
+      expect(ann).toEqual({
+        'prometheus.io/scrape': 'true',
+        'prometheus.io/port': String(port),
+        'prometheus.io/path': '/metrics',
+      });
+    }
+  });
+
+  test('workers run their step operator and read the pipeline from the mounted ConfigMap', () => {
+    for (const d of deployments()) {
+      const p = podSpec(d);
+      const worker = p.containers[0]!;
+      expect(worker.args).toEqual(['run', '--operator', stepOf(d).operator]);
+      const file = envValue(objs(), worker, workerEnv('pipelineFile'))!;
+      const mount = worker.volumeMounts!.find((m) => file.startsWith(`${m.mountPath}/`))!;
+      const volume = p.volumes!.find((v) => v.name === mount.name)!;
+      const cm = ofKind(objs(), 'ConfigMap').find((m) => m.metadata.name === volume.configMap?.name)!;
+      expect(cm.data?.[file.slice(mount.mountPath.length + 1)]).toBe(renderPipelineJson(pipeline));
+    }
+  });
+
+  test('replicas never exceed the input partitions', () => {
+    for (const d of deployments()) {
+      const replicas = (d.spec as { replicas?: number }).replicas;
+      if (replicas !== undefined) expect(replicas).toBeLessThanOrEqual(pipeline.topics[stepOf(d).input]!.partitions);
+    }
+  });
+
+  test('the grace period covers preStop, the drain and the commit, and preStop is set', () => {
+    for (const d of deployments()) {
+      const p = podSpec(d);
+      const worker = p.containers[0]!;
+      const drainMs = Number(envValue(objs(), worker, workerEnv('shutdownGraceMs')));
+      expect(drainMs).toBeGreaterThanOrEqual(30_000);
+      expect(worker.lifecycle?.preStop?.exec?.command).toEqual(['sleep', String(PRE_STOP_SECONDS)]);
+      expect(p.terminationGracePeriodSeconds! * 1000).toBeGreaterThan(drainMs + PRE_STOP_SECONDS * 1000);
+    }
+  });
+
+  test('no image uses latest or no tag', () => {
+    for (const w of workloads()) {
+      for (const c of allContainers(podSpec(w))) {
+        expect(c.image).toMatch(/^([a-z0-9.-]+(:\d+)?\/)?[a-z0-9._/-]+(:\w[\w.-]{0,127}|@sha256:[a-f0-9]{64})$/);
+        expect(c.image).not.toMatch(/:latest$/);
+      }
+    }
+  });
+
+  test('no secrets inline: credentials come from Secret references, and no Secret is part of the manifests', () => {
+    expect(ofKind(objs(), 'Secret')).toEqual([]);
+    for (const cm of ofKind(objs(), 'ConfigMap')) {
+      expect(Object.keys(cm.data ?? {}).filter((k) => CREDENTIAL_ENV.includes(k))).toEqual([]);
+    }
+    for (const w of workloads()) {
+      for (const c of allContainers(podSpec(w))) {
+        const creds = (c.env ?? []).filter((e) => CREDENTIAL_ENV.includes(e.name));
+        expect(creds.map((e) => e.name).sort()).toEqual([...CREDENTIAL_ENV].sort());
+        for (const e of creds)
+          expect([e.name, e.value, e.valueFrom?.secretKeyRef?.name]).toEqual([e.name, undefined, expect.any(String)]);
+      }
+    }
+  });
+
+  test('a setup Job applies topics, checks and registers schemas; workers wait for the check', () => {
+    const jobs = ofKind(objs(), 'Job');
+    expect(jobs).toHaveLength(1);
+    const p = podSpec(jobs[0]!);
+    expect(allContainers(p).map((c) => c.args)).toEqual([
+      ['topics', 'apply'],
+      ['schemas', 'check'],
+      ['schemas', 'register'],
+    ]);
+    expect(p.restartPolicy).toBe('Never');
+    for (const d of deployments())
+      expect(podSpec(d).initContainers?.map((c) => c.args)).toEqual([['schemas', 'check']]);
+    // Surge first, never take a running member away: a new pod stuck in its check stops the rollout.
+    for (const d of deployments()) {
+      expect((d.spec as { strategy: unknown }).strategy).toEqual({
+        type: 'RollingUpdate',
+        rollingUpdate: { maxSurge: 1, maxUnavailable: 0 },
+      });
+    }
+  });
+
+  test('the images step mounts the blob store volume', () => {
+    const pvc = ofKind(objs(), 'PersistentVolumeClaim').find((v) => v.metadata.name === 'listflow-blobs')!;
+    expect(pvc).toBeDefined();
+    const images = deployments().find((d) => stepOf(d).operator === 'images')!;
+    const worker = podSpec(images).containers[0]!;
+    const root = envValue(objs(), worker, 'LISTFLOW_IMAGES_BLOB_ROOT');
+    const mount = worker.volumeMounts!.find((m) => m.mountPath === root)!;
+    expect(podSpec(images).volumes!.find((v) => v.name === mount.name)?.persistentVolumeClaim?.claimName).toBe(
+      'listflow-blobs',
+    );
+  });
+
+  test('KEDA ScaledObjects, where present, scale each step on its group lag up to its partitions', () => {
+    const scaled = ofKind(objs(), 'ScaledObject');
+    if (scaled.length === 0) return;
+    expect(scaled).toHaveLength(pipeline.steps.length);
+    for (const so of scaled) {
+      const step = stepOf(so);
+      const spec = so.spec as {
+        scaleTargetRef: { name: string };
+        minReplicaCount: number;
+        maxReplicaCount: number;
+        triggers: { type: string; metadata: Record<string, string> }[];
+      };
+      const partitions = pipeline.topics[step.input]!.partitions;
+      expect(spec.maxReplicaCount).toBe(partitions);
+      expect(spec.minReplicaCount).toBeLessThanOrEqual(partitions);
+      expect(deployments().map((d) => d.metadata.name)).toContain(spec.scaleTargetRef.name);
+      expect(spec.triggers[0]).toMatchObject({
+        type: 'kafka',
+        metadata: { consumerGroup: groupId(pipeline, step), topic: step.input },
+      });
+    }
+    // KEDA owns replicas: the Deployments do not set them.
+    for (const d of deployments()) expect((d.spec as { replicas?: number }).replicas).toBeUndefined();
+  });
+});
+
+describe('overlays', () => {
+  test('dev runs one replica per step, without KEDA', () => {
+    const objs = objectsOf('overlays/dev');
+    expect(ofKind(objs, 'ScaledObject')).toEqual([]);
+    expect(ofKind(objs, 'Deployment').map((d) => (d.spec as { replicas: number }).replicas)).toEqual(
+      pipeline.steps.map(() => 1),
+    );
+  });
+
+  test('prod autoscales with KEDA, uses TLS and SASL, and has a ServiceMonitor on the metrics Service', () => {
+    const objs = objectsOf('overlays/prod');
+    expect(ofKind(objs, 'ScaledObject')).toHaveLength(pipeline.steps.length);
+    const env = ofKind(objs, 'ConfigMap').find((m) => m.metadata.name.startsWith('listflow-env'))!.data!;
+    expect(env[workerEnv('kafkaSsl')]).toBe('true');
+    expect(env[workerEnv('kafkaSaslMechanism')]).toBe('scram-sha-512');
+    const [sm] = ofKind(objs, 'ServiceMonitor');
+    const sel = (sm!.spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels;
+    const services = ofKind(objs, 'Service').filter((s) =>
+      Object.entries(sel).every(([k, v]) => s.metadata.labels?.[k] === v),
+    );
+    expect(services.map((s) => s.metadata.name)).toEqual(['listflow-metrics']);
+    const pvc = ofKind(objs, 'PersistentVolumeClaim')[0]!;
+    expect((pvc.spec as { accessModes: string[] }).accessModes).toEqual(['ReadWriteMany']);
+  });
+
+  test.each(overlays)('%s sets a namespace with the restricted Pod Security level', (overlay) => {
+    const objs = objectsOf(`overlays/${overlay}`);
+    const [ns] = ofKind(objs, 'Namespace');
+    expect(ns?.metadata.labels?.['pod-security.kubernetes.io/enforce']).toBe('restricted');
+    for (const o of objs.filter((x) => x.kind !== 'Namespace')) expect(o.metadata['namespace']).toBe(ns!.metadata.name);
+  });
+});
+
+describe('schema validation catches mistakes', () => {
+  test.each([
+    [
+      'a Deployment with a string replica count',
+      {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'x' },
+        spec: { replicas: 'two', selector: {}, template: {} },
+      },
+      'Deployment/x: data/spec/replicas must be integer',
+    ],
+    [
+      'a ScaledObject with a misspelt field',
+      {
+        apiVersion: 'keda.sh/v1alpha1',
+        kind: 'ScaledObject',
+        metadata: { name: 'x' },
+        spec: { scaleTargetRef: { name: 'x' }, triggers: [], maxReplicas: 3 },
+      },
+      'ScaledObject/x/spec: must NOT have additional properties',
+    ],
+    [
+      'a ServiceMonitor without a selector',
+      {
+        apiVersion: 'monitoring.coreos.com/v1',
+        kind: 'ServiceMonitor',
+        metadata: { name: 'x' },
+        spec: { endpoints: [] },
+      },
+      "ServiceMonitor/x/spec: must have required property 'selector'",
+    ],
+    [
+      'an unknown custom resource',
+      { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'x' } },
+      'Widget/x: example.com/v1 is neither a core API nor a vendored CRD schema',
+    ],
+  ])('%s', (_name, obj, problem) => {
+    expect(schemaProblems([obj])).toContain(problem);
+  });
+});
