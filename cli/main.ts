@@ -6,8 +6,28 @@
 import { ListflowError } from '../runtime/errors';
 import { type Command, helpFor, type Io, parseCommandArgs, UsageError } from './command';
 import { infraCommands } from './commands/infra';
+import { topicsCommands } from './commands/topics';
+import { schemasCommands } from './commands/schemas';
+import { runCommands } from './commands/run';
+import { ingestCommands } from './commands/ingest';
+import { statusCommands } from './commands/status';
+import { dryRunCommands } from './commands/dry-run';
+import { dlqCommands } from './commands/dlq';
+import { listingsCommands } from './commands/listings';
+import { k8sCommands } from './commands/k8s';
 
-export const commands: Command[] = [...infraCommands];
+export const commands: Command[] = [
+  ...infraCommands,
+  ...topicsCommands,
+  ...schemasCommands,
+  ...runCommands,
+  ...ingestCommands,
+  ...statusCommands,
+  ...dryRunCommands,
+  ...dlqCommands,
+  ...listingsCommands,
+  ...k8sCommands,
+];
 
 function topLevelHelp(): string {
   const lines = ['Usage: listflow <command> [options]', '', 'Commands:'];

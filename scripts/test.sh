@@ -1,14 +1,62 @@
 #!/usr/bin/env bash
-# The test command (`npm test`): sets up everything it needs on a fresh machine, then runs
-# typecheck, lint, unit, integration and end-to-end suites against the real platform.
+# The test command (`npm test`, and what .ci/run calls). On a fresh machine it sets up everything it needs:
+# Node 24, dependencies, then the static checks and unit tests (no broker), then the real local platform
+# (Kafka, Apicurio Registry, PostgreSQL: `listflow infra up`), the integration and end-to-end suites against
+# it, and finally `infra down` (even when a suite fails) if this command was the one that started it.
+#
+#   LISTFLOW_TEST_SUITES="unit integration e2e"   which jest projects to run (default: all three)
+#   LISTFLOW_KEEP_PLATFORM=1                      leave the platform running afterwards
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/node-env.sh
+suites="${LISTFLOW_TEST_SUITES:-unit integration e2e}"
+started=$(date +%s)
+step() { echo; echo "== test: $* ($(($(date +%s) - started))s)"; }
+
+step "dependencies"
 # Not `npm ci`: the package mirror these machines use answers 404 for other platforms' optional
 # packages (@biomejs/cli-win32-x64, @swc/core-darwin-*...), so the lockfile cannot list them and
 # `npm ci` rejects it as out of sync. `npm install` still installs the lockfile's pinned versions.
-npm install --no-audit --no-fund
-npm run typecheck
-npm run lint
+npm install --no-audit --no-fund --loglevel=error
+
+step "static checks: typecheck, lint, generated schema types, generated k8s manifests"
+npm run --silent typecheck
+npm run --silent lint
 node --disable-warning=MODULE_TYPELESS_PACKAGE_JSON scripts/gen-schemas.ts --check
-npx jest --selectProjects unit
+npm run --silent k8s:render -- --check
+npx tsc -p tsconfig.build.json
+
+if [[ " $suites " == *" unit "* ]]; then
+  step "unit tests (no broker)"
+  npx jest --selectProjects unit
+fi
+
+if [[ " $suites " == *" integration "* || " $suites " == *" e2e "* ]]; then
+  step "local platform"
+  we_started_platform=0
+  if ! node dist/cli/main.js infra status >/dev/null 2>&1; then we_started_platform=1; fi
+  stop_platform() {
+    local rc=$?
+    if [[ $we_started_platform == 1 && -z "${LISTFLOW_KEEP_PLATFORM:-}" ]]; then
+      echo; echo "== test: stopping the local platform"
+      node dist/cli/main.js infra down || true
+    fi
+    exit $rc
+  }
+  trap stop_platform EXIT
+  node dist/cli/main.js infra up
+  # The tests reach the platform through the same variables a worker reads.
+  eval "$(node dist/cli/main.js infra status --json | node -e '
+    const s = JSON.parse(require("fs").readFileSync(0, "utf8"));
+    for (const [k, v] of Object.entries(s.env)) console.log(`export ${k}=${JSON.stringify(v)}`);')"
+
+  if [[ " $suites " == *" integration "* ]]; then
+    step "integration tests (real Kafka, Apicurio, PostgreSQL)"
+    npx jest --selectProjects integration --runInBand
+  fi
+  if [[ " $suites " == *" e2e "* ]]; then
+    step "end-to-end tests (the real CLI)"
+    npx jest --selectProjects e2e --runInBand --passWithNoTests
+  fi
+fi
+step "all passed"

@@ -1,0 +1,4 @@
+/** `listflow dlq ...` commands. */
+import type { Command } from '../command';
+
+export const dlqCommands: Command[] = [];

@@ -1,0 +1,4 @@
+/** `listflow dry-run ...` commands. */
+import type { Command } from '../command';
+
+export const dryRunCommands: Command[] = [];

@@ -1,0 +1,4 @@
+/** `listflow ingest ...` commands. */
+import type { Command } from '../command';
+
+export const ingestCommands: Command[] = [];

@@ -1,0 +1,4 @@
+/** `listflow listings ...` commands. */
+import type { Command } from '../command';
+
+export const listingsCommands: Command[] = [];

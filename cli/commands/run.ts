@@ -1,0 +1,4 @@
+/** `listflow run ...` commands. */
+import type { Command } from '../command';
+
+export const runCommands: Command[] = [];

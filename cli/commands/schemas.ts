@@ -1,0 +1,4 @@
+/** `listflow schemas ...` commands. */
+import type { Command } from '../command';
+
+export const schemasCommands: Command[] = [];

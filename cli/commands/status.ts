@@ -1,0 +1,4 @@
+/** `listflow status ...` commands. */
+import type { Command } from '../command';
+
+export const statusCommands: Command[] = [];

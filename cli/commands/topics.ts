@@ -1,0 +1,4 @@
+/** `listflow topics ...` commands. */
+import type { Command } from '../command';
+
+export const topicsCommands: Command[] = [];

@@ -1,0 +1,69 @@
+/**
+ * What CLI commands share: the worker settings and pipeline, parsed once from the environment exactly as a
+ * worker parses them (so `listflow` and `listflow run` never disagree about where Kafka is), and lazily built
+ * clients for Kafka, the schema registry and PostgreSQL. Commands call `cliContext()` and `close()` it when done.
+ */
+import type { Kafka } from 'kafkajs';
+import { Pool } from 'pg';
+import { operators } from '../operators';
+import builtInPipeline from '../pipelines/listings';
+import { createKafka } from '../runtime/kafka';
+import type { PipelineSpec } from '../runtime/pipeline';
+import { resolvePipeline } from '../runtime/run';
+import { AvroSerde, createRegistry, type Registry } from '../runtime/serde';
+import { loadWorkerSettings, type WorkerSettings } from '../runtime/settings';
+
+/** Default PostgreSQL URL: the local platform's (`listflow infra up`). */
+export const DEFAULT_POSTGRES_URL = 'postgres://listflow@127.0.0.1:15432/listflow';
+
+export interface CliContext {
+  readonly env: NodeJS.ProcessEnv;
+  readonly settings: WorkerSettings;
+  readonly pipeline: PipelineSpec;
+  readonly postgresUrl: string;
+  kafka(): Kafka;
+  registry(): Registry;
+  serde(): AvroSerde;
+  pg(): Pool;
+  close(): Promise<void>;
+}
+
+export function cliContext(env: NodeJS.ProcessEnv = process.env, clientId = 'cli'): CliContext {
+  const settings = loadWorkerSettings(env, Object.keys(operators));
+  const pipeline = resolvePipeline(builtInPipeline, settings);
+  let kafka: Kafka | undefined;
+  let registry: Registry | undefined;
+  let serde: AvroSerde | undefined;
+  let pool: Pool | undefined;
+  const postgresUrl = env.LISTFLOW_POSTGRES_URL || DEFAULT_POSTGRES_URL;
+  const ctx: CliContext = {
+    env,
+    settings,
+    pipeline,
+    postgresUrl,
+    kafka: () => {
+      kafka ??= createKafka(settings, clientId);
+      return kafka;
+    },
+    registry: () => {
+      registry ??= createRegistry({
+        url: settings.registryUrl,
+        username: settings.registryUsername,
+        password: settings.registryPassword,
+      });
+      return registry;
+    },
+    serde: () => {
+      serde ??= new AvroSerde(ctx.registry());
+      return serde;
+    },
+    pg: () => {
+      pool ??= new Pool({ connectionString: postgresUrl, max: 4, connectionTimeoutMillis: 5000 });
+      return pool;
+    },
+    async close() {
+      await pool?.end().catch(() => undefined);
+    },
+  };
+  return ctx;
+}
