@@ -124,7 +124,16 @@ export const operatorEnvPrefix = (operator: string): string =>
   `${WORKER_ENV_PREFIX}${operator.replace(/[^A-Za-z0-9]+/g, '_').toUpperCase()}_`;
 
 /** Variables read by other parts of the system, not by a worker (so they are not reported as unknown). */
-const NOT_WORKER_SETTINGS = ['LISTFLOW_OPERATOR', 'LISTFLOW_NODE_VERSION', 'LISTFLOW_POSTGRES_URL', 'LISTFLOW_HOME'];
+const NOT_WORKER_SETTINGS = [
+  'LISTFLOW_OPERATOR',
+  'LISTFLOW_NODE_VERSION',
+  'LISTFLOW_POSTGRES_URL',
+  'LISTFLOW_HOME',
+  'LISTFLOW_KEEP_PLATFORM',
+  'LISTFLOW_DEBUG',
+];
+/** Prefixes of variables read by the local platform (infra/) and the test command, never by a worker. */
+const NOT_WORKER_PREFIXES = ['LISTFLOW_INFRA_', 'LISTFLOW_TEST_'];
 
 /**
  * Parses worker settings from the environment. Variables under an operator's prefix belong to that operator
@@ -134,7 +143,12 @@ export function loadWorkerSettings(env: NodeJS.ProcessEnv, operatorNames: readon
   const operatorPrefixes = operatorNames.map(operatorEnvPrefix);
   const own: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(env)) {
-    if (NOT_WORKER_SETTINGS.includes(k) || operatorPrefixes.some((p) => k.startsWith(p))) continue;
+    if (
+      NOT_WORKER_SETTINGS.includes(k) ||
+      NOT_WORKER_PREFIXES.some((p) => k.startsWith(p)) ||
+      operatorPrefixes.some((p) => k.startsWith(p))
+    )
+      continue;
     own[k] = v;
   }
   return parseConfig(workerSettingsSpec, fromEnv(workerSettingsSpec, own, WORKER_ENV_PREFIX), {

@@ -19,12 +19,13 @@ step "dependencies"
 # `npm ci` rejects it as out of sync. `npm install` still installs the lockfile's pinned versions.
 npm install --no-audit --no-fund --loglevel=error
 
-step "static checks: typecheck, lint, generated schema types, generated k8s manifests"
+step "static checks: typecheck, lint, generated schema types, k8s manifests and README tables"
 npm run --silent typecheck
 npm run --silent lint
 node --disable-warning=MODULE_TYPELESS_PACKAGE_JSON scripts/gen-schemas.ts --check
 npm run --silent k8s:render -- --check
 npx tsc -p tsconfig.build.json
+node dist/scripts/gen-docs.js --check
 
 if [[ " $suites " == *" unit "* ]]; then
   step "unit tests (no broker)"
