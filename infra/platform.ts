@@ -122,6 +122,18 @@ export async function up(
   only: readonly ServiceName[] = serviceNames,
 ): Promise<ServiceStatus[]> {
   for (const d of [l.home, l.cache, l.logs, l.run]) mkdirSync(d, { recursive: true });
+  // Ports first: a port held by another program is the commonest failure, and it should fail in a second,
+  // not after minutes of downloads.
+  const busy: string[] = [];
+  for (const name of only) {
+    if (isRunningRecord(l, name)) continue;
+    if (await portInUse(ports(l)[name])) {
+      busy.push(
+        `Port ${ports(l)[name]} (${name}) is already in use by a process this project did not start. Stop it, or pick another port with ${envVarFor[name]}=<port>.`,
+      );
+    }
+  }
+  if (busy.length > 0) throw new Error(busy.join('\n'));
   const needsJava = only.some((n) => n !== 'postgres' && !isRunningRecord(l, n));
   if (needsJava) await requireJava();
   // Maven downloads run one at a time: two mvn processes writing the same ~/.m2 can corrupt it.
@@ -181,4 +193,29 @@ export async function status(l: PlatformLayout): Promise<(ServiceStatus & { comp
       return base;
     }),
   );
+}
+
+/**
+ * Restarts the recorded Kafka in place (integration tests of broker outages): SIGTERM to exactly the recorded
+ * pid (a controlled shutdown), then the same start function on the same data directory, and back only once a
+ * metadata request answers again. Throws when no live Kafka of this folder is recorded: it never starts one
+ * that was not running.
+ */
+export async function restartKafka(
+  l: PlatformLayout,
+  say: (msg: string) => void,
+): Promise<{ stoppedPid: number; pid: number; downMs: number }> {
+  const record = readRecord(l.run, 'kafka');
+  if (!record || !isRunning(record)) {
+    throw new Error(`Kafka is not running from ${l.home} (no live pid in ${l.run}/kafka.json); run \`infra up\`.`);
+  }
+  const started = Date.now();
+  const result = await stopProcess(record, 'SIGTERM', 30_000);
+  forgetRecord(l.run, 'kafka');
+  say(`kafka: ${result} (pid ${record.pid}) after ${Date.now() - started} ms; starting it again`);
+  const next = await startKafka(l, say);
+  await waitForKafka(l, next);
+  const downMs = Date.now() - started;
+  say(`kafka: answering again (pid ${next.pid}) after ${downMs} ms down`);
+  return { stoppedPid: record.pid, pid: next.pid, downMs };
 }

@@ -140,18 +140,40 @@ export interface CommandResult {
   readonly stderr: string;
 }
 
+/** Longest a setup command (a Maven download, apt-get install) may take; LISTFLOW_INFRA_SETUP_TIMEOUT_MS overrides it. */
+const SETUP_COMMAND_TIMEOUT_MS = Number(process.env.LISTFLOW_INFRA_SETUP_TIMEOUT_MS) || 15 * 60_000;
+
 /** Runs a setup command to completion (mvn, initdb, apt-get), capturing its output for error messages. */
 export function runCommand(
   command: string,
   args: readonly string[],
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
 ): Promise<CommandResult> {
+  // A hung download or install must fail with a message, never sit until CI's limit.
+  const timeoutMs = opts.timeoutMs ?? SETUP_COMMAND_TIMEOUT_MS;
   return new Promise((resolveResult, reject) => {
     const child = spawn(command, args, {
       cwd: opts.cwd,
       env: opts.env ?? process.env,
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Own process group, so a timeout kills the command and everything it started (mvn's JVM, a shell's sleep).
+      detached: true,
     });
+    const timer = setTimeout(() => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
+      child.stdout.destroy();
+      child.stderr.destroy();
+      reject(
+        new Error(
+          `\`${command} ${args.join(' ')}\` did not finish within ${Math.round(timeoutMs / 1000)}s and was stopped. Check the network access to the package registries, then run it again.`,
+        ),
+      );
+    }, timeoutMs);
+    child.on('close', () => clearTimeout(timer));
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => {
@@ -172,7 +194,7 @@ export async function mustRun(
   what: string,
   command: string,
   args: readonly string[],
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
 ): Promise<string> {
   const r = await runCommand(command, args, opts);
   if (r.code !== 0) {

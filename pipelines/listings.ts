@@ -12,7 +12,8 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 export default definePipeline({
   name: 'listings',
   topics: {
-    'listings.ingest-jobs': { partitions: 3, schema: 'IngestJob', retentionMs: 7 * DAY_MS },
+    // Written by `listflow ingest` (outside the pipeline).
+    'listings.ingest-jobs': { partitions: 3, schema: 'IngestJob', retentionMs: 7 * DAY_MS, external: true },
     'listings.ingest-status': { partitions: 3, schema: 'IngestJobStatus', compact: true },
     'listings.raw': { partitions: 6, schema: 'RawListing', retentionMs: 7 * DAY_MS },
     'listings.normalized': { partitions: 6, schema: 'Listing', retentionMs: 7 * DAY_MS },

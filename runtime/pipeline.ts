@@ -14,6 +14,11 @@ export interface TopicSpec {
   readonly compact?: boolean;
   /** retention.ms; omitted means the broker default. Ignored for compacted topics. */
   readonly retentionMs?: number;
+  /**
+   * Written from outside the pipeline (e.g. `listflow ingest` writes listings.ingest-jobs), so a step may read
+   * it although no step writes it. Validation refuses any other topic that is read but never written.
+   */
+  readonly external?: boolean;
 }
 
 export interface RetryPolicy {
@@ -59,6 +64,10 @@ export const dlqTopic = (inputTopic: string): string => `${inputTopic}.dlq`;
 /** Consumer group of a step. */
 export const groupId = (pipeline: PipelineSpec, step: StepSpec): string => `listflow.${pipeline.name}.${step.id}`;
 
+/**
+ * Identity with type checking. The full check (operators, ports, schemas, topology, ranges) needs the operator
+ * registry, so it runs where a pipeline is used: `assertValidPipeline` in runtime/pipeline-validation.ts.
+ */
 export function definePipeline(spec: PipelineSpec): PipelineSpec {
   return spec;
 }

@@ -8,23 +8,33 @@ import { fromEnv, parseConfig } from './config';
 import { PermanentError } from './errors';
 import type { OperatorDefinition } from './operator';
 import type { PipelineSpec, StepSpec } from './pipeline';
+import { assertValidPipeline } from './pipeline-validation';
 import { loadWorkerSettings, operatorEnvPrefix, type WorkerSettings } from './settings';
 import { Worker } from './worker';
 
 // biome-ignore lint/suspicious/noExplicitAny: operators of every type.
 type Registry = Record<string, OperatorDefinition<any, any, any, any>>;
 
-/** The pipeline: the built-in one, or LISTFLOW_PIPELINE_FILE (JSON, e.g. from a Kubernetes ConfigMap). */
-export function resolvePipeline(builtIn: PipelineSpec, settings: Pick<WorkerSettings, 'pipelineFile'>): PipelineSpec {
-  if (!settings.pipelineFile) return builtIn;
+/**
+ * The pipeline: the built-in one, or LISTFLOW_PIPELINE_FILE (JSON, e.g. from a Kubernetes ConfigMap).
+ * Either is validated against the operator registry; an invalid one throws PIPELINE_INVALID listing every problem.
+ */
+export function resolvePipeline(
+  builtIn: PipelineSpec,
+  settings: Pick<WorkerSettings, 'pipelineFile'>,
+  registry: Registry,
+): PipelineSpec {
+  if (!settings.pipelineFile) return assertValidPipeline(builtIn, registry, 'built-in pipeline');
+  let parsed: unknown;
   try {
-    return JSON.parse(readFileSync(settings.pipelineFile, 'utf8')) as PipelineSpec;
+    parsed = JSON.parse(readFileSync(settings.pipelineFile, 'utf8'));
   } catch (e) {
     throw new PermanentError(
       'PIPELINE_INVALID',
       `cannot read pipeline file ${settings.pipelineFile}: ${(e as Error).message}`,
     );
   }
+  return assertValidPipeline(parsed, registry, `pipeline file ${settings.pipelineFile}`);
 }
 
 export function findStep(pipeline: PipelineSpec, name: string): StepSpec {
@@ -51,7 +61,7 @@ export function prepareWorker(
   env: NodeJS.ProcessEnv,
 ): PreparedWorker {
   const settings = loadWorkerSettings(env, Object.keys(registry));
-  const pipeline = resolvePipeline(builtIn, settings);
+  const pipeline = resolvePipeline(builtIn, settings, registry);
   const step = findStep(pipeline, stepName);
   const operator = registry[step.operator];
   if (!operator)

@@ -120,7 +120,10 @@ export class AvroSerde {
         schema: JSON.stringify(body),
       });
     } catch (e) {
-      const status = httpStatus(e);
+      // getRegistryIdBySchema re-throws a 404 as a bare ConfluentSchemaRegistryError that no longer carries
+      // `status` (its SchemaRegistry.js); every other failure keeps the HTTP status.
+      const status =
+        httpStatus(e) ?? (!register && (e as Error)?.name === 'ConfluentSchemaRegistryError' ? 404 : undefined);
       if (status === 404) {
         throw new PermanentError(
           'SERDE_UNKNOWN_SCHEMA_ID',

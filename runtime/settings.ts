@@ -131,6 +131,8 @@ const NOT_WORKER_SETTINGS = [
   'LISTFLOW_HOME',
   'LISTFLOW_KEEP_PLATFORM',
   'LISTFLOW_DEBUG',
+  // `listflow topics apply`: replication factor of the topics it creates.
+  'LISTFLOW_REPLICATION_FACTOR',
 ];
 /** Prefixes of variables read by the local platform (infra/) and the test command, never by a worker. */
 const NOT_WORKER_PREFIXES = ['LISTFLOW_INFRA_', 'LISTFLOW_TEST_'];

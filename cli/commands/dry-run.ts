@@ -1,4 +1,174 @@
-/** `listflow dry-run ...` commands. */
-import type { Command } from '../command';
+/**
+ * `listflow dry-run <feed-file>`: the pipeline's operators over one feed, in-process, with no Kafka, no
+ * registry and no PostgreSQL (publish runs against an in-memory stand-in of its database). See
+ * runtime/dry-run.ts for what is faithful to a real run and how configs are built.
+ *
+ * Output: one JSON document (to --out, or stdout):
+ *   { feed, source, through, steps, summary: [per step counts], outputs: [what the last step wrote],
+ *     rejects: [every reject / would-be dead letter with step, operator, code, kind, message, input, detail] }
+ * Outputs are { topic, key, value, headers }; values are the decoded Avro records (dates as ISO strings).
+ */
+import { stat, writeFile, rm } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { operators } from '../../operators';
+import { dryRun, type DryRunResult } from '../../runtime/dry-run';
+import { dryRunStandIns } from '../../runtime/dry-run-publish-db';
+import type { FeedFormat } from '../../schemas/generated/types';
+import { type Command, type Io, printJson, stringOption, UsageError } from '../command';
+import { cliContext } from '../context';
 
-export const dryRunCommands: Command[] = [];
+/** A user-facing failure that is not a usage error: one line, exit 1. */
+class DryRunError extends Error {
+  override readonly name = 'DryRunError';
+}
+
+const FORMATS: Record<string, FeedFormat> = {
+  auto: 'auto',
+  json: 'json',
+  ndjson: 'ndjson',
+  csv: 'csv',
+  'reso-odata': 'reso_odata',
+  reso_odata: 'reso_odata',
+};
+
+/** `normalize.allowFilePhotoUrls=true` -> { normalize: { allowFilePhotoUrls: 'true' } } */
+export function parseSets(items: readonly string[]): Record<string, Record<string, string>> {
+  const out: Record<string, Record<string, string>> = {};
+  for (const item of items) {
+    const m = /^([A-Za-z0-9_-]+)\.([A-Za-z0-9_]+)=(.*)$/s.exec(item);
+    if (!m) {
+      throw new UsageError(
+        `Expected --set <operator>.<setting>=<value> (e.g. normalize.allowFilePhotoUrls=true) but received ${JSON.stringify(item)}.`,
+      );
+    }
+    out[m[1]!] ??= {};
+    out[m[1]!]![m[2]!] = m[3]!;
+  }
+  return out;
+}
+
+/** The document written to --out or stdout. */
+export function dryRunDocument(feed: string, source: string, r: DryRunResult) {
+  return {
+    feed,
+    source,
+    through: r.through,
+    steps: r.steps,
+    summary: r.summary,
+    outputs: r.outputs.map((o) => ({ topic: o.topic, key: o.key, value: o.value, headers: o.headers })),
+    rejects: r.rejects,
+  };
+}
+
+function printSummary(io: Io, line: (s: string) => void, r: DryRunResult): void {
+  void io;
+  for (const s of r.summary) {
+    const outs = Object.entries(s.outputs)
+      .map(([t, n]) => `${t}=${n}`)
+      .join(' ');
+    const codes = Object.entries(s.rejectsByCode)
+      .map(([c, n]) => `${c}=${n}`)
+      .join(' ');
+    line(
+      `${s.step.padEnd(14)} in ${String(s.records).padStart(6)}  out ${outs || '-'}  rejects ${s.rejects}${codes ? ` (${codes})` : ''}`,
+    );
+  }
+}
+
+export const dryRunCommands: Command[] = [
+  {
+    path: ['dry-run'],
+    summary: 'Run the pipeline over a feed file in-process (no Kafka, no PostgreSQL) and print what it would publish.',
+    args: '<feed-file>',
+    minPositionals: 1,
+    maxPositionals: 1,
+    options: {
+      source: { type: 'string' },
+      format: { type: 'string' },
+      through: { type: 'string' },
+      out: { type: 'string', short: 'o' },
+      'images-dir': { type: 'string' },
+      set: { type: 'string', multiple: true },
+    },
+    optionHelp: {
+      source: 'Source id, the prefix of every listing id (default dry-run).',
+      format: 'Feed format: auto, json, ndjson, csv, reso-odata (default auto).',
+      through: 'Stop after this step (id or operator name), e.g. normalize. Default: the whole pipeline.',
+      out: 'Write the JSON document to this file instead of stdout (the summary goes to stdout).',
+      'images-dir': 'Blob store for rendered photos (kept). Default: a scratch directory, removed at the end.',
+      set: 'Operator setting, <operator>.<setting>=<value>; repeatable (e.g. normalize.allowFilePhotoUrls=true).',
+    },
+    details: [
+      'Runs the same operator code in the pipeline order, handing each step its inputs through their Avro',
+      'schemas. Operator settings come from LISTFLOW_<OPERATOR>_* as for a worker; the dry run sets ingest',
+      "fileRoot to the feed's directory, images blobRoot to a scratch directory and images fileRoot to the feed's",
+      'directory; --set wins over all. publish writes to an in-memory stand-in, never to PostgreSQL.',
+      '',
+      'Writes one JSON document: { feed, source, through, steps, summary, outputs, rejects }. `outputs` is what',
+      'the last step wrote ({ topic, key, value, headers }); `rejects` lists every record a real run would',
+      'dead-letter, with its step, operator, code, kind and message. Rejects do not change the exit code.',
+    ].join('\n'),
+    async run(args, io) {
+      const feed = resolve(args.positionals[0]!);
+      const formatRaw = stringOption(args, 'format') ?? 'auto';
+      const format = FORMATS[formatRaw];
+      if (!format) {
+        throw new UsageError(
+          `Expected --format auto, json, ndjson, csv or reso-odata but received ${JSON.stringify(formatRaw)}.`,
+        );
+      }
+      const source = stringOption(args, 'source') ?? 'dry-run';
+      if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(source)) {
+        throw new UsageError(
+          `Expected --source of letters, digits, '.', '_' or '-' but received ${JSON.stringify(source)}.`,
+        );
+      }
+      const set = parseSets((args.values.set as string[] | undefined) ?? []);
+      const ctx = cliContext();
+      const through = stringOption(args, 'through');
+      if (through !== undefined && !ctx.pipeline.steps.some((s) => s.id === through || s.operator === through)) {
+        throw new UsageError(
+          `Unknown step ${JSON.stringify(through)} for --through; expected one of ${ctx.pipeline.steps.map((s) => s.id).join(', ')}.`,
+        );
+      }
+      try {
+        const st = await stat(feed);
+        if (!st.isFile()) throw new DryRunError(`${feed} is not a file.`);
+      } catch (e) {
+        if (e instanceof DryRunError) throw e;
+        throw new DryRunError(`Feed file ${feed} does not exist or cannot be read.`);
+      }
+      const imagesDir = stringOption(args, 'images-dir');
+      const out = stringOption(args, 'out');
+      const result = await dryRun({
+        pipeline: ctx.pipeline,
+        operators,
+        feed,
+        source,
+        format,
+        set,
+        env: process.env,
+        standIns: dryRunStandIns,
+        ...(through !== undefined ? { through } : {}),
+        ...(imagesDir !== undefined ? { imagesDir } : {}),
+      });
+      try {
+        const doc = `${JSON.stringify(dryRunDocument(feed, source, result), null, 2)}\n`;
+        if (out) {
+          await writeFile(out, doc);
+          if (io.json) printJson(io, { out: resolve(out), through: result.through, summary: result.summary });
+          else {
+            printSummary(io, io.out, result);
+            io.out(`\n${result.outputs.length} outputs and ${result.rejects.length} rejects written to ${out}`);
+          }
+        } else {
+          process.stdout.write(doc);
+          if (!io.json) printSummary(io, io.err, result);
+        }
+      } finally {
+        if (imagesDir === undefined && result.blobRoot) await rm(result.blobRoot, { recursive: true, force: true });
+      }
+      return 0;
+    },
+  },
+];

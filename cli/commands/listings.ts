@@ -1,4 +1,225 @@
-/** `listflow listings ...` commands. */
-import type { Command } from '../command';
+/**
+ * `listflow listings get|search`: read the published view in PostgreSQL (publish's `listings` table, its
+ * tombstones and the `listing_search` view; see operators/publish/migrations.ts).
+ *
+ * - get <id>: the full published document of any status; a deleted listing or an unknown id exits 1.
+ * - search --city C: listings on the market (the statuses of listing_search) in a city, newest first; with
+ *   --status, that status instead (any ListingStatus). card_url comes from listing_search.
+ */
+import { reviveDocument } from '../../operators/publish/process';
+import { type ListingStatus, ListingStatusValues, type PublishedListing } from '../../schemas/generated/types';
+import { type Command, intOption, printJson, stringOption, UsageError } from '../command';
+import { cliContext } from '../context';
 
-export const listingsCommands: Command[] = [];
+class ListingsError extends Error {
+  override readonly name = 'ListingsError';
+}
+
+export interface Queryable {
+  query<R = Record<string, unknown>>(text: string, values?: unknown[]): Promise<{ rows: R[] }>;
+}
+
+/** The statuses listing_search shows (kept in step with its WHERE clause). */
+export const ON_MARKET: readonly ListingStatus[] = ['ACTIVE', 'ACTIVE_UNDER_CONTRACT', 'PENDING', 'COMING_SOON'];
+
+export interface ListingSummary {
+  readonly id: string;
+  readonly status: string;
+  readonly propertyType: string;
+  readonly priceMinor: number;
+  readonly currency: string;
+  readonly previousPriceMinor: number | null;
+  readonly city: string;
+  readonly region: string;
+  readonly postalCode: string;
+  readonly bedrooms: number | null;
+  readonly bathrooms: number | null;
+  readonly livingAreaSqft: number | null;
+  readonly photoCount: number;
+  readonly cardUrl: string | null;
+  readonly modifiedAt: string;
+  readonly publishedAt: string;
+}
+
+const SUMMARY_COLUMNS = `l.id, l.status, l.property_type, l.price_minor, l.currency, l.previous_price_minor, l.city,
+  l.region, l.postal_code, l.bedrooms, l.bathrooms, l.living_area_sqft, l.photo_count, s.card_url,
+  l.modified_at, l.published_at`;
+
+type SummaryRow = Record<string, unknown>;
+
+const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+
+function summaryOf(r: SummaryRow): ListingSummary {
+  return {
+    id: String(r.id),
+    status: String(r.status),
+    propertyType: String(r.property_type),
+    priceMinor: Number(r.price_minor),
+    currency: String(r.currency),
+    previousPriceMinor: num(r.previous_price_minor),
+    city: String(r.city),
+    region: String(r.region),
+    postalCode: String(r.postal_code),
+    bedrooms: num(r.bedrooms),
+    bathrooms: num(r.bathrooms),
+    livingAreaSqft: num(r.living_area_sqft),
+    photoCount: Number(r.photo_count),
+    cardUrl: (r.card_url as string | null) ?? null,
+    modifiedAt: new Date(r.modified_at as string).toISOString(),
+    publishedAt: new Date(r.published_at as string).toISOString(),
+  };
+}
+
+export type GetResult =
+  | { readonly found: true; readonly summary: ListingSummary; readonly document: PublishedListing }
+  | { readonly found: false; readonly deletedAt?: string; readonly modifiedAt?: string };
+
+export async function getListing(db: Queryable, id: string): Promise<GetResult> {
+  const { rows } = await db.query<SummaryRow>(
+    `SELECT ${SUMMARY_COLUMNS}, l.document FROM listings l LEFT JOIN listing_search s ON s.id = l.id WHERE l.id = $1`,
+    [id],
+  );
+  const row = rows[0];
+  if (row) return { found: true, summary: summaryOf(row), document: reviveDocument(row.document) };
+  const t = await db.query<{ modified_at: Date; deleted_at: Date }>(
+    'SELECT modified_at, deleted_at FROM listing_tombstones WHERE id = $1',
+    [id],
+  );
+  const tomb = t.rows[0];
+  return tomb
+    ? {
+        found: false,
+        deletedAt: new Date(tomb.deleted_at).toISOString(),
+        modifiedAt: new Date(tomb.modified_at).toISOString(),
+      }
+    : { found: false };
+}
+
+export interface SearchOptions {
+  readonly city: string;
+  readonly status?: ListingStatus | undefined;
+  readonly limit: number;
+}
+
+export async function searchListings(db: Queryable, opts: SearchOptions): Promise<ListingSummary[]> {
+  const statuses = opts.status ? [opts.status] : [...ON_MARKET];
+  const { rows } = await db.query<SummaryRow>(
+    `SELECT ${SUMMARY_COLUMNS} FROM listings l LEFT JOIN listing_search s ON s.id = l.id
+     WHERE lower(l.city) = lower($1) AND l.status = ANY($2::text[])
+     ORDER BY l.modified_at DESC, l.id LIMIT $3`,
+    [opts.city.trim(), statuses, opts.limit],
+  );
+  return rows.map(summaryOf);
+}
+
+/** 45000000 USD -> "USD 450,000.00" */
+export const formatPrice = (minor: number, currency: string): string =>
+  `${currency} ${(minor / 100).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+
+export function searchTable(rows: readonly ListingSummary[]): string[] {
+  const table = [
+    ['ID', 'STATUS', 'TYPE', 'PRICE', 'BEDS', 'BATHS', 'CITY', 'REGION', 'PHOTOS', 'MODIFIED'],
+    ...rows.map((r) => [
+      r.id,
+      r.status,
+      r.propertyType,
+      formatPrice(r.priceMinor, r.currency),
+      r.bedrooms === null ? '-' : String(r.bedrooms),
+      r.bathrooms === null ? '-' : String(r.bathrooms),
+      r.city,
+      r.region,
+      String(r.photoCount),
+      r.modifiedAt.replace(/\.\d{3}Z$/, 'Z'),
+    ]),
+  ];
+  const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
+  return table.map((r) =>
+    r
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd(),
+  );
+}
+
+export function listingLines(s: ListingSummary, d: PublishedListing): string[] {
+  const l = d.listing;
+  const a = l.address;
+  const lines = [
+    `${s.id}  ${s.status}  ${s.propertyType}`,
+    `  price      ${formatPrice(s.priceMinor, s.currency)}${s.previousPriceMinor !== null ? ` (was ${formatPrice(s.previousPriceMinor, d.previousPrice?.currency ?? s.currency)})` : ''}`,
+    `  address    ${a.line1}${a.unit ? `, ${a.unit}` : ''}, ${a.city}, ${a.region} ${a.postalCode}, ${a.country}`,
+    `  size       ${s.bedrooms ?? '-'} bd, ${s.bathrooms ?? '-'} ba${s.livingAreaSqft !== null ? `, ${s.livingAreaSqft} ft²` : ''}`,
+    `  photos     ${s.photoCount} (${d.images.filter((i) => i.status === 'OK').length} ready)${s.cardUrl ? `  card ${s.cardUrl}` : ''}`,
+    `  modified   ${s.modifiedAt}   published ${s.publishedAt}`,
+  ];
+  if (l.geo) lines.splice(3, 0, `  geo        ${l.geo.lat}, ${l.geo.lon}`);
+  if (l.description)
+    lines.push(`  ${l.description.length > 160 ? `${l.description.slice(0, 157)}...` : l.description}`);
+  return lines;
+}
+
+export const listingsCommands: Command[] = [
+  {
+    path: ['listings', 'get'],
+    summary: 'Print one published listing from PostgreSQL. Exit code 1 if it is not there.',
+    args: '<id>',
+    minPositionals: 1,
+    maxPositionals: 1,
+    details: 'The id is `<source>:<ListingKey>`. --json prints the summary columns and the full published document.',
+    async run(args, io) {
+      const id = args.positionals[0]!;
+      const ctx = cliContext();
+      try {
+        const r = await getListing(ctx.pg(), id);
+        if (!r.found) {
+          throw new ListingsError(
+            r.deletedAt
+              ? `Listing ${id} was deleted (version ${r.modifiedAt}, at ${r.deletedAt}).`
+              : `No published listing with id ${JSON.stringify(id)}. Ids look like <source>:<ListingKey>; try \`listflow listings search --city <city>\`.`,
+          );
+        }
+        if (io.json) printJson(io, { ...r.summary, document: r.document });
+        else for (const line of listingLines(r.summary, r.document)) io.out(line);
+        return 0;
+      } finally {
+        await ctx.close();
+      }
+    },
+  },
+  {
+    path: ['listings', 'search'],
+    summary: 'Search published listings by city (on the market by default), newest first.',
+    maxPositionals: 0,
+    options: { city: { type: 'string' }, status: { type: 'string' }, limit: { type: 'string' } },
+    optionHelp: {
+      city: 'City, case-insensitive (required).',
+      status: `Only this status (${ListingStatusValues.join(', ')}); default: on the market (${ON_MARKET.join(', ')}).`,
+      limit: 'Most rows (1-1000, default 20).',
+    },
+    async run(args, io) {
+      const city = stringOption(args, 'city');
+      if (!city?.trim()) throw new UsageError('Expected --city <city>, e.g. --city Toronto.');
+      const statusRaw = stringOption(args, 'status');
+      const status = statusRaw
+        ?.trim()
+        .toUpperCase()
+        .replace(/[\s-]+/g, '_');
+      if (status !== undefined && !(ListingStatusValues as readonly string[]).includes(status)) {
+        throw new UsageError(
+          `Expected --status one of ${ListingStatusValues.join(', ')} but received ${JSON.stringify(statusRaw)}.`,
+        );
+      }
+      const limit = intOption(args, 'limit', 1, 1000) ?? 20;
+      const ctx = cliContext();
+      try {
+        const rows = await searchListings(ctx.pg(), { city, status: status as ListingStatus | undefined, limit });
+        if (io.json) printJson(io, { count: rows.length, listings: rows });
+        else if (rows.length === 0) io.out(`No ${status ?? 'on-market'} listings in ${city}.`);
+        else for (const line of searchTable(rows)) io.out(line);
+        return 0;
+      } finally {
+        await ctx.close();
+      }
+    },
+  },
+];

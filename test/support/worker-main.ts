@@ -12,7 +12,7 @@ export function testPipeline(input: string, output: string, partitions: number, 
   return definePipeline({
     name: 'itest',
     topics: {
-      [input]: { partitions, schema: 'RawListing' },
+      [input]: { partitions, schema: 'RawListing', external: true },
       [output]: { partitions, schema: 'RawListing' },
     },
     steps: [
