@@ -1,6 +1,6 @@
 /** Builds the kafkajs client from worker settings: plaintext locally, TLS and SASL for real clusters. */
 import { readFileSync } from 'node:fs';
-import { Kafka, type KafkaConfig, logLevel, type SASLOptions } from 'kafkajs';
+import { Kafka, type KafkaConfig, logLevel, type RetryOptions, type SASLOptions } from 'kafkajs';
 import type { Logger } from './operator';
 import type { WorkerSettings } from './settings';
 
@@ -22,13 +22,14 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
-export function createKafka(settings: KafkaSettings, clientId: string, logger?: Logger): Kafka {
+/** `retry` overrides the workers' patient policy (the CLI answers within seconds when Kafka is down). */
+export function createKafka(settings: KafkaSettings, clientId: string, logger?: Logger, retry?: RetryOptions): Kafka {
   const config: KafkaConfig = {
     clientId: `${settings.kafkaClientId}-${clientId}`,
     brokers: [...settings.kafkaBrokers],
     connectionTimeout: 5000,
     requestTimeout: 30000,
-    retry: { initialRetryTime: 300, retries: 8, maxRetryTime: 10_000 },
+    retry: retry ?? { initialRetryTime: 300, retries: 8, maxRetryTime: 10_000 },
     logLevel: logger ? logLevel.WARN : logLevel.NOTHING,
   };
   if (logger) {

@@ -1,4 +1,413 @@
-/** `listflow ingest ...` commands. */
-import type { Command } from '../command';
+/**
+ * `listflow ingest <uri>`: submit a feed as an IngestJob, print its id at once, and with --wait follow every
+ * listing of it to listings.published or a dead-letter topic (see cli/job-tracker.ts for how).
+ * `listflow ingest samples`: write the sample feeds (every format, broken records and photos included), ingest
+ * them all, follow them and print the summary `npm run local` ends with.
+ */
+import { randomUUID } from 'node:crypto';
+import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Admin } from 'kafkajs';
+import { expectedOutcome, writeSampleSet } from '../../operators/sample-feeds/local-set';
+import { TRACE_HEADER } from '../../runtime/dead-letter';
+import { PermanentError } from '../../runtime/errors';
+import { dlqTopic } from '../../runtime/pipeline';
+import type { FeedFormat, IngestJob } from '../../schemas/generated/types';
+import { type Command, type Io, intOption, printJson, stringOption, UsageError } from '../command';
+import { type CliContext, cliContext } from '../context';
+import { type JobProgress, JobTracker, pipelineTopics } from '../job-tracker';
+import { connectAdmin, connectProducer, sleep, withKafka } from '../kafka-io';
+import { progressView, summaryLines, type Totals, totals } from '../progress';
 
-export const ingestCommands: Command[] = [];
+const FORMATS: Record<string, FeedFormat> = {
+  auto: 'auto',
+  json: 'json',
+  ndjson: 'ndjson',
+  csv: 'csv',
+  'reso-odata': 'reso_odata',
+};
+const SOURCE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+/**
+ * A local path or a file://, http:// or https:// URI, checked before anything is sent: a path becomes an
+ * absolute file:// URI and must name an existing file.
+ */
+export function feedUri(input: string, cwd = process.cwd()): string {
+  const hasScheme = /^[A-Za-z][A-Za-z0-9+.-]*:/.test(input) && !/^[A-Za-z]:[\\/]/.test(input);
+  let url: URL;
+  if (hasScheme) {
+    try {
+      url = new URL(input);
+    } catch {
+      throw new PermanentError('INGEST_URI_INVALID', `${JSON.stringify(input)} is not a valid URI.`);
+    }
+    if (!['file:', 'http:', 'https:'].includes(url.protocol)) {
+      throw new PermanentError(
+        'INGEST_URI_INVALID',
+        `${JSON.stringify(input)} uses ${url.protocol.slice(0, -1)}:; expected a local path or a file://, http:// or https:// URI.`,
+      );
+    }
+    if (url.protocol !== 'file:') {
+      if (!url.hostname) throw new PermanentError('INGEST_URI_INVALID', `${JSON.stringify(input)} names no host.`);
+      return url.href;
+    }
+  } else {
+    url = pathToFileURL(resolve(cwd, input));
+  }
+  const path = fileURLToPath(url);
+  if (!existsSync(path)) throw new PermanentError('INGEST_FEED_NOT_FOUND', `no such file: ${path}`);
+  if (!statSync(path).isFile()) throw new PermanentError('INGEST_FEED_NOT_FOUND', `not a regular file: ${path}`);
+  return url.href;
+}
+
+export interface JobRequest {
+  readonly uri: string;
+  readonly source: string;
+  readonly format: FeedFormat;
+  readonly country: string | null;
+  readonly currency: string | null;
+}
+
+/** Produces the jobs, keyed by jobId, with the job id as trace id (what --wait follows). */
+export async function submitJobs(ctx: CliContext, requests: readonly JobRequest[]): Promise<IngestJob[]> {
+  const topic = pipelineTopics(ctx.pipeline).jobs;
+  const jobs = requests.map(
+    (r): IngestJob => ({
+      jobId: randomUUID(),
+      source: r.source,
+      uri: r.uri,
+      format: r.format,
+      submittedAt: new Date(),
+      defaultCountry: r.country,
+      defaultCurrency: r.currency,
+    }),
+  );
+  // Kafka first: when it is down, that is the one error worth reporting.
+  const producer = await connectProducer(ctx);
+  try {
+    const serde = ctx.serde();
+    const schemaId = await serde.schemaIdFor(topic, 'IngestJob', ctx.settings.registerSchemas);
+    await withKafka(ctx, () =>
+      producer.send({
+        topic,
+        acks: -1,
+        messages: jobs.map((j) => ({
+          key: j.jobId,
+          value: serde.encode(schemaId, 'IngestJob', j),
+          headers: { [TRACE_HEADER]: j.jobId },
+        })),
+      }),
+    );
+  } finally {
+    await producer.disconnect().catch(() => undefined);
+  }
+  return jobs;
+}
+
+export interface FollowResult {
+  readonly jobs: JobProgress[];
+  readonly totals: Totals;
+  readonly wallMs: number;
+  readonly inPostgres: number | null;
+  readonly deadLetters: Record<string, number>;
+}
+
+/** Follows the tracker's jobs until all are finished (or the signal aborts), drawing progress on stderr. */
+export async function followJobs(
+  ctx: CliContext,
+  tracker: JobTracker,
+  jobIds: readonly string[],
+  io: Io,
+  started: number,
+  signal?: AbortSignal,
+): Promise<FollowResult> {
+  const view = progressView((s) => process.stderr.write(s), io.isTty, started);
+  await tracker.start();
+  let lastDraw = 0;
+  for (;;) {
+    await tracker.poll();
+    const jobs = jobIds.map((id) => tracker.progress(id));
+    const t = totals(jobs);
+    if (t.finished || Date.now() - lastDraw >= (io.isTty ? 250 : 1000)) {
+      view.update(t);
+      lastDraw = Date.now();
+    }
+    if (t.finished) {
+      view.done();
+      const wallMs = Date.now() - started;
+      const ids = [...new Set(jobs.flatMap((j) => j.publishedIds))];
+      return { jobs, totals: t, wallMs, inPostgres: await countInPostgres(ctx, ids), deadLetters: deadLetters(ctx, t) };
+    }
+    if (signal?.aborted) throw signal.reason;
+    await sleep(100);
+  }
+}
+
+/** Dead letters of the followed jobs, by dead-letter topic. */
+function deadLetters(ctx: CliContext, t: Totals): Record<string, number> {
+  const p = pipelineTopics(ctx.pipeline);
+  const out: Record<string, number> = { [dlqTopic(p.jobs)]: t.ingestRejects };
+  for (const s of p.stages) out[s.dlq] = t.stages[s.name].failed;
+  return out;
+}
+
+/** How many of `ids` the published view in PostgreSQL holds; null when PostgreSQL cannot be asked. */
+async function countInPostgres(ctx: CliContext, ids: readonly string[]): Promise<number | null> {
+  if (ids.length === 0) return 0;
+  try {
+    const r = await ctx
+      .pg()
+      .query<{ n: string }>('SELECT count(*) AS n FROM listings WHERE id = ANY($1::text[])', [ids]);
+    return Number(r.rows[0]?.n ?? 0);
+  } catch {
+    return null;
+  }
+}
+
+/** Stops following on Ctrl-C / SIGTERM without cancelling the job: it goes on in the pipeline. */
+function abortOnSignal(): { signal: AbortSignal; dispose(): void } {
+  const c = new AbortController();
+  const on = (sig: NodeJS.Signals) => c.abort(new FollowInterrupted(sig));
+  process.once('SIGINT', on);
+  process.once('SIGTERM', on);
+  return {
+    signal: c.signal,
+    dispose() {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+    },
+  };
+}
+
+class FollowInterrupted extends Error {
+  constructor(readonly sig: NodeJS.Signals) {
+    super(`interrupted by ${sig}`);
+  }
+}
+
+const NEXT_STEPS = (city: string) => [
+  'Where to look next:',
+  `  listflow listings search --city ${city}    published listings (PostgreSQL)`,
+  '  listflow dlq list                          dead letters and their reasons',
+  '  listflow status                            lag and dead letters per step',
+];
+
+async function follow(
+  ctx: CliContext,
+  tracker: JobTracker,
+  ids: string[],
+  io: Io,
+  started: number,
+): Promise<FollowResult | 'interrupted'> {
+  const stop = abortOnSignal();
+  try {
+    return await followJobs(ctx, tracker, ids, io, started, stop.signal);
+  } catch (e) {
+    if (e instanceof FollowInterrupted) {
+      io.err(
+        `\nStopped following; the job(s) go on in the pipeline. Check with: ${ids.map((i) => `listflow status ${i}`).join(' ; ')}`,
+      );
+      return 'interrupted';
+    }
+    throw e;
+  } finally {
+    stop.dispose();
+  }
+}
+
+function resultJson(r: FollowResult) {
+  const secs = r.wallMs / 1000;
+  return {
+    jobs: r.jobs.map(({ publishedIds, ...j }) => ({ ...j, published: publishedIds.length })),
+    totals: r.totals,
+    publishedInPostgres: r.inPostgres,
+    deadLetters: r.deadLetters,
+    wallMs: r.wallMs,
+    recordsPerSecond: Number((r.totals.feedRecords / Math.max(secs, 0.001)).toFixed(1)),
+  };
+}
+
+const ingestOne: Command = {
+  path: ['ingest'],
+  summary: 'Submit a feed (local path or file/http(s) URI) as an ingest job; --wait follows it to the end.',
+  args: '<uri>',
+  minPositionals: 1,
+  maxPositionals: 1,
+  options: {
+    source: { type: 'string' },
+    format: { type: 'string' },
+    wait: { type: 'boolean' },
+    country: { type: 'string' },
+    currency: { type: 'string' },
+  },
+  optionHelp: {
+    source: 'Feed or MLS id (required); prefixes every listing id, e.g. crea-ddf.',
+    format: 'auto (default), json, ndjson, csv or reso-odata.',
+    wait: 'Follow the job until every listing is published or dead-lettered, with live progress on stderr.',
+    country: 'US or CA: country of records that name none and whose region does not tell.',
+    currency: 'USD or CAD: currency of records that name none.',
+  },
+  details:
+    'Prints the job id at once (stdout). With --wait it returns only when every listing of the job is in\nlistings.published (and PostgreSQL) or a dead-letter topic; exit 1 if the job FAILED.',
+  async run(args, io) {
+    const source = stringOption(args, 'source');
+    if (!source) throw new UsageError('--source is required (the feed or MLS id, e.g. --source crea-ddf).');
+    if (!SOURCE.test(source)) {
+      throw new UsageError(
+        `Expected letters, digits, '.', '_' or '-' for --source but received ${JSON.stringify(source)}.`,
+      );
+    }
+    const formatName = stringOption(args, 'format') ?? 'auto';
+    const format = FORMATS[formatName];
+    if (!format) {
+      throw new UsageError(
+        `Expected one of ${Object.keys(FORMATS).join(', ')} for --format but received ${JSON.stringify(formatName)}.`,
+      );
+    }
+    const country = stringOption(args, 'country') ?? null;
+    if (country !== null && !['US', 'CA'].includes(country)) {
+      throw new UsageError(`Expected US or CA for --country but received ${JSON.stringify(country)}.`);
+    }
+    const currency = stringOption(args, 'currency') ?? null;
+    if (currency !== null && !['USD', 'CAD'].includes(currency)) {
+      throw new UsageError(`Expected USD or CAD for --currency but received ${JSON.stringify(currency)}.`);
+    }
+    const uri = feedUri(args.positionals[0]!);
+    const root = process.env.LISTFLOW_INGEST_FILE_ROOT;
+    if (root && uri.startsWith('file:') && !fileURLToPath(uri).startsWith(`${resolve(root)}/`)) {
+      io.err(
+        `warning: ${fileURLToPath(uri)} is outside LISTFLOW_INGEST_FILE_ROOT (${root}); the ingest worker will refuse it.`,
+      );
+    }
+    const ctx = cliContext();
+    const wait = args.values.wait === true;
+    let admin: Admin | null = null;
+    let tracker: JobTracker | null = null;
+    try {
+      if (wait) {
+        admin = await connectAdmin(ctx);
+        tracker = await withKafka(ctx, () => JobTracker.prepare(ctx, admin!));
+      }
+      const started = Date.now();
+      const [job] = await submitJobs(ctx, [{ uri, source, format, country, currency }]);
+      const jobId = job!.jobId;
+      if (io.json && !wait) printJson(io, { jobId, source, uri, format: formatName });
+      io.out(jobId);
+      if (!wait || !admin || !tracker) return 0;
+      tracker.add(jobId);
+      const r = await follow(ctx, tracker, [jobId], io, started);
+      if (r === 'interrupted') return 130;
+      const j = r.jobs[0]!;
+      if (io.json) printJson(io, { jobId, source, uri, state: j.state, ...resultJson(r) });
+      io.out(`job ${jobId} ${j.state}${j.message ? `: ${j.message}` : ''}`);
+      for (const l of summaryLines(r.totals, r)) io.out(`  ${l}`);
+      return j.state === 'COMPLETED' ? 0 : 1;
+    } finally {
+      await tracker?.close();
+      await admin?.disconnect().catch(() => undefined);
+      await ctx.close();
+    }
+  },
+};
+
+const ingestSamples: Command = {
+  path: ['ingest', 'samples'],
+  summary: 'Write the sample feeds (JSON, NDJSON, CSV, OData; US and CA; broken records and photos) and ingest them.',
+  maxPositionals: 0,
+  options: {
+    count: { type: 'string' },
+    seed: { type: 'string' },
+    dir: { type: 'string' },
+    'source-prefix': { type: 'string' },
+  },
+  optionHelp: {
+    count: 'Records per feed (default 100; four feeds).',
+    seed: 'Generator seed (default 1): the same seed writes the same feeds.',
+    dir: 'Where to write them (default .listflow/samples). Workers need it inside LISTFLOW_INGEST_FILE_ROOT and LISTFLOW_IMAGES_FILE_ROOT.',
+    'source-prefix': 'Sources are <prefix>-json, <prefix>-ndjson, <prefix>-csv, <prefix>-odata (default sample).',
+  },
+  details:
+    'Follows the four jobs to the end, then prints what was ingested, normalized, rejected (top reasons),\npublished (and found in PostgreSQL), photos processed and failed, dead letters, wall time and throughput,\nand checks every count against what the generator says the feeds contain (exit 1 if one differs).',
+  async run(args, io) {
+    const count = intOption(args, 'count', 1, 1_000_000) ?? 100;
+    const seed = intOption(args, 'seed', 0, 1_000_000) ?? 1;
+    const dir = resolve(stringOption(args, 'dir') ?? '.listflow/samples');
+    const prefix = stringOption(args, 'source-prefix') ?? 'sample';
+    if (!SOURCE.test(prefix)) {
+      throw new UsageError(
+        `Expected letters, digits, '.', '_' or '-' for --source-prefix but received ${JSON.stringify(prefix)}.`,
+      );
+    }
+    io.err(`samples: writing 4 feeds of ${count} records (seed ${seed}) to ${dir}`);
+    const set = await writeSampleSet({ dir, seed, count, sourcePrefix: prefix });
+    const expected = await expectedOutcome(set);
+    const ctx = cliContext();
+    let admin: Admin | null = null;
+    let tracker: JobTracker | null = null;
+    try {
+      admin = await connectAdmin(ctx);
+      tracker = await withKafka(ctx, () => JobTracker.prepare(ctx, admin!));
+      const started = Date.now();
+      const jobs = await submitJobs(
+        ctx,
+        set.feeds.map((f) => ({ uri: f.uri, source: f.source, format: 'auto', country: null, currency: null })),
+      );
+      jobs.forEach((j, i) => {
+        tracker!.add(j.jobId);
+        io.err(`samples: job ${j.jobId}  ${set.feeds[i]!.format.padEnd(10)} ${set.feeds[i]!.total} records  ${j.uri}`);
+      });
+      const r = await follow(
+        ctx,
+        tracker,
+        jobs.map((j) => j.jobId),
+        io,
+        started,
+      );
+      if (r === 'interrupted') return 130;
+      const t = r.totals;
+      const photosFailed = Object.values(expected.photosFailed).reduce((a, b) => a + b, 0);
+      const checks: [string, number, number | null][] = [
+        ['feed records', expected.feedRecords, t.feedRecords],
+        ['ingested', expected.ingested, t.ingested],
+        ['rejected by ingest', expected.feedRecords - expected.ingested, t.ingestRejects],
+        ['normalized', expected.normalized, t.stages.normalize.output],
+        ['rejected by normalize', expected.ingested - expected.normalized, t.stages.normalize.failed],
+        ['photos processed', expected.photosOk, t.photos.ok],
+        ['photos failed', photosFailed, t.photos.failed],
+        ['published', expected.normalized, t.stages.publish.output],
+        ['rows in PostgreSQL', expected.listingIds.length, r.inPostgres],
+      ];
+      const mismatches = checks.filter(([, want, got]) => want !== got);
+      const failedJobs = r.jobs.filter((j) => j.state !== 'COMPLETED');
+      if (io.json) {
+        printJson(io, {
+          ...resultJson(r),
+          expected,
+          mismatches: mismatches.map(([what, want, got]) => ({ what, expected: want, actual: got })),
+        });
+      }
+      io.out('');
+      io.out(
+        `Sample run: ${r.jobs.length} jobs, ${failedJobs.length === 0 ? 'all COMPLETED' : `${failedJobs.length} not COMPLETED`}`,
+      );
+      for (const l of summaryLines(t, r)) io.out(`  ${l}`);
+      io.out(
+        mismatches.length === 0
+          ? `  check             every count matches what the generator put in the feeds`
+          : `  check             MISMATCH: ${mismatches.map(([w, want, got]) => `${w} expected ${want}, got ${got}`).join('; ')}`,
+      );
+      io.out('');
+      for (const l of NEXT_STEPS('Toronto')) io.out(l);
+      if (mismatches.length > 0)
+        io.err(`samples: ${mismatches.length} count(s) differ from the generator's expectation`);
+      return mismatches.length === 0 && failedJobs.length === 0 ? 0 : 1;
+    } finally {
+      await tracker?.close();
+      await admin?.disconnect().catch(() => undefined);
+      await ctx.close();
+    }
+  },
+};
+
+export const ingestCommands: Command[] = [ingestOne, ingestSamples];

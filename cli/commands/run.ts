@@ -1,4 +1,147 @@
-/** `listflow run ...` commands. */
-import type { Command } from '../command';
+/**
+ * `listflow run --operator NAME`: one worker in this process (what a Kubernetes pod runs).
+ * `listflow run --all`: one child process per pipeline step, supervised (cli/supervisor.ts): ports
+ * base+index, logs in .listflow/logs/<step>.log, restarts with capped backoff, signals forwarded.
+ */
+import { join, resolve } from 'node:path';
+import { platformLayout } from '../../infra/layout';
+import { operators } from '../../operators';
+import builtInPipeline from '../../pipelines/listings';
+import { fromEnv, parseConfig } from '../../runtime/config';
+import { dlqTopic, type PipelineSpec } from '../../runtime/pipeline';
+import { findStep, prepareWorker, runWorker } from '../../runtime/run';
+import { operatorEnvPrefix } from '../../runtime/settings';
+import { type Command, intOption, stringOption, UsageError } from '../command';
+import { type CliContext, cliContext } from '../context';
+import { connectAdmin, withKafka } from '../kafka-io';
+import { Supervisor } from '../supervisor';
 
-export const runCommands: Command[] = [];
+/** Checks every step's operator config now, so a missing setting is one clear error, not a crash loop. */
+function validateSteps(pipeline: PipelineSpec, env: NodeJS.ProcessEnv): void {
+  for (const step of pipeline.steps) {
+    findStep(pipeline, step.id);
+    const operator = operators[step.operator as keyof typeof operators];
+    if (!operator) throw new UsageError(`step ${step.id} names operator ${step.operator}, which does not exist.`);
+    const prefix = operatorEnvPrefix(operator.name);
+    parseConfig(operator.config, fromEnv(operator.config, env, prefix), {
+      where: `${operator.name} config (environment)`,
+      envPrefix: prefix,
+    });
+  }
+}
+
+/** Every topic the workers need: declared topics plus each step's dead-letter topic. */
+function neededTopics(pipeline: PipelineSpec): Map<string, { partitions: number; compact: boolean }> {
+  const out = new Map<string, { partitions: number; compact: boolean }>();
+  for (const [name, t] of Object.entries(pipeline.topics)) {
+    out.set(name, { partitions: t.partitions, compact: t.compact === true });
+  }
+  for (const s of pipeline.steps) {
+    out.set(dlqTopic(s.input), { partitions: pipeline.topics[s.input]?.partitions ?? 1, compact: false });
+  }
+  return out;
+}
+
+/** Fails fast (one line) when Kafka is unreachable or topics are missing; creates them with --create-topics. */
+async function checkTopics(ctx: CliContext, create: boolean, log: (l: string) => void): Promise<void> {
+  const admin = await connectAdmin(ctx);
+  try {
+    const existing = new Set(await withKafka(ctx, () => admin.listTopics()));
+    const missing = [...neededTopics(ctx.pipeline)].filter(([t]) => !existing.has(t));
+    if (missing.length === 0) return;
+    if (!create) {
+      throw new Error(
+        `topics missing: ${missing.map(([t]) => t).join(', ')}. Fix: run \`listflow topics apply\` (or pass --create-topics).`,
+      );
+    }
+    await withKafka(ctx, () =>
+      admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map(([topic, t]) => ({
+          topic,
+          numPartitions: t.partitions,
+          replicationFactor: 1,
+          configEntries: t.compact ? [{ name: 'cleanup.policy', value: 'compact' }] : [],
+        })),
+      }),
+    );
+    log(`run: created ${missing.length} missing topic(s): ${missing.map(([t]) => t).join(', ')}`);
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+export const runCommands: Command[] = [
+  {
+    path: ['run'],
+    summary: 'Run one worker (--operator NAME) in this process, or every step as supervised child processes (--all).',
+    maxPositionals: 0,
+    options: {
+      operator: { type: 'string' },
+      all: { type: 'boolean' },
+      'base-port': { type: 'string' },
+      'log-dir': { type: 'string' },
+      'echo-logs': { type: 'boolean' },
+      'ready-file': { type: 'string' },
+      'max-restarts': { type: 'string' },
+      'create-topics': { type: 'boolean' },
+    },
+    optionHelp: {
+      operator: 'Step id or operator name to run in this process (ingest, normalize, images, publish, price-changes).',
+      all: 'Start one child process per pipeline step and supervise them until SIGTERM/SIGINT.',
+      'base-port': '--all: HTTP port of the first child (LISTFLOW_HTTP_PORT); the others get base+1, base+2...',
+      'log-dir': '--all: where <step>.log files go (default .listflow/logs).',
+      'echo-logs': '--all: also copy every child log line to stderr, prefixed with [step].',
+      'ready-file': '--all: write this JSON file once every worker answers /readyz.',
+      'max-restarts': '--all: consecutive crashes of one step before giving up (default 5).',
+      'create-topics': '--all: create missing topics instead of failing (local runs; deploys use `topics apply`).',
+    },
+    details:
+      "Worker settings come from LISTFLOW_* and operator settings from LISTFLOW_<OPERATOR>_* (see docs).\nExit code: the worker's (0 after a clean drain); with --all, 1 if a step kept crashing or did not drain.",
+    async run(args, io) {
+      const operator = stringOption(args, 'operator');
+      const all = args.values.all === true;
+      if (!!operator === all) throw new UsageError('Pass exactly one of --operator NAME or --all.');
+      if (operator) {
+        const prepared = prepareWorker(builtInPipeline, operators, operator, process.env);
+        const code = await runWorker(prepared);
+        // A library handle left open must not keep a stopped worker alive.
+        setTimeout(() => process.exit(code), 2000).unref();
+        return code;
+      }
+      const ctx = cliContext(process.env, 'run');
+      validateSteps(ctx.pipeline, process.env);
+      await checkTopics(ctx, args.values['create-topics'] === true, io.err);
+      const basePort = intOption(args, 'base-port', 1, 65000) ?? ctx.settings.httpPort;
+      const logDir = resolve(stringOption(args, 'log-dir') ?? platformLayout().logs);
+      const main = process.argv[1];
+      if (!main) throw new Error('cannot tell which script to run the workers with (process.argv[1] is empty)');
+      const readyFile = stringOption(args, 'ready-file');
+      const supervisor = new Supervisor({
+        log: io.err,
+        echo: args.values['echo-logs'] === true,
+        maxRestarts: intOption(args, 'max-restarts', 0, 1000) ?? 5,
+        graceMs: ctx.settings.shutdownGraceMs + 5000,
+        readyFile: readyFile ? resolve(readyFile) : undefined,
+        children: ctx.pipeline.steps.map((step, i) => ({
+          name: step.id,
+          command: process.execPath,
+          args: [...process.execArgv, main, 'run', '--operator', step.id],
+          env: { ...process.env, LISTFLOW_HTTP_PORT: String(basePort + i) },
+          port: basePort + i,
+          logFile: join(logDir, `${step.id}.log`),
+        })),
+      });
+      const onSignal = (sig: NodeJS.Signals) => void supervisor.stop(sig);
+      process.on('SIGTERM', onSignal);
+      process.on('SIGINT', onSignal);
+      supervisor.start();
+      const code = await supervisor.done;
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      if (supervisor.failure) throw new Error(`gave up: ${supervisor.failure}`);
+      io.err(`run: all workers stopped (exit ${code})`);
+      return code;
+    },
+  },
+];

@@ -1,4 +1,212 @@
-/** `listflow status ...` commands. */
-import type { Command } from '../command';
+/**
+ * `listflow status [JOB_ID]`.
+ * - With a job id: the job's latest IngestJobStatus from the compacted listings.ingest-status topic (PENDING
+ *   when the job was submitted to listings.ingest-jobs but has no status yet).
+ * - Without: per step, consumer-group state and members, lag (committed offsets vs high watermarks), the
+ *   commit rate over a short sample, and how many dead letters `<input>.dlq` holds.
+ */
+import type { Admin } from 'kafkajs';
+import type { IngestJobStatus } from '../../schemas/generated/types';
+import { dlqTopic, groupId } from '../../runtime/pipeline';
+import { type Command, intOption, type Io, printJson } from '../command';
+import { type CliContext, cliContext } from '../context';
+import { pipelineTopics } from '../job-tracker';
+import { connectAdmin, sleep, topicSize, withKafka } from '../kafka-io';
+import { endOffsets, type Offsets, startOffsets, TopicReader } from '../topic-reader';
 
-export const statusCommands: Command[] = [];
+interface StepStatus {
+  readonly step: string;
+  readonly input: string;
+  readonly group: string;
+  readonly state: string;
+  readonly members: number;
+  readonly lag: number | null;
+  readonly ratePerSecond: number | null;
+  readonly deadLetters: number | null;
+}
+
+/** Committed offsets of a group on a topic; partitions without a commit count from the low watermark. */
+async function committed(admin: Admin, group: string, topic: string): Promise<Map<number, bigint>> {
+  const [res] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+  return new Map((res?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
+}
+
+function lagOf(ends: Map<number, { low: bigint; high: bigint }>, commits: Map<number, bigint>): number {
+  let lag = 0n;
+  for (const [p, { low, high }] of ends) {
+    const c = commits.get(p) ?? -1n;
+    const from = c < low ? low : c;
+    if (high > from) lag += high - from;
+  }
+  return Number(lag);
+}
+
+const sum = (m: Map<number, bigint>, low: Map<number, { low: bigint }>) =>
+  [...low.keys()].reduce((n, p) => {
+    const c = m.get(p) ?? -1n;
+    const l = low.get(p)!.low;
+    return n + (c < l ? l : c);
+  }, 0n);
+
+async function pipelineStatus(ctx: CliContext, admin: Admin, sampleMs: number): Promise<StepStatus[]> {
+  const existing = new Set(await admin.listTopics());
+  const steps = ctx.pipeline.steps.filter((s) => existing.has(s.input));
+  const groups = steps.map((s) => groupId(ctx.pipeline, s));
+  const described = groups.length ? (await admin.describeGroups(groups)).groups : [];
+  const ends = new Map<string, Map<number, { low: bigint; high: bigint }>>();
+  const first = new Map<string, Map<number, bigint>>();
+  for (const s of steps) {
+    const offsets = await admin.fetchTopicOffsets(s.input);
+    ends.set(s.input, new Map(offsets.map((p) => [p.partition, { low: BigInt(p.low), high: BigInt(p.high) }])));
+    first.set(s.id, await committed(admin, groupId(ctx.pipeline, s), s.input));
+  }
+  let second: Map<string, Map<number, bigint>> | null = null;
+  if (sampleMs > 0) {
+    await sleep(sampleMs);
+    second = new Map();
+    for (const s of steps) second.set(s.id, await committed(admin, groupId(ctx.pipeline, s), s.input));
+  }
+  const out: StepStatus[] = [];
+  for (const step of ctx.pipeline.steps) {
+    const group = groupId(ctx.pipeline, step);
+    if (!existing.has(step.input)) {
+      out.push({
+        step: step.id,
+        input: step.input,
+        group,
+        state: 'NO TOPIC',
+        members: 0,
+        lag: null,
+        ratePerSecond: null,
+        deadLetters: null,
+      });
+      continue;
+    }
+    const d = described.find((g) => g.groupId === group);
+    const e = ends.get(step.input)!;
+    const latest = (second ?? first).get(step.id)!;
+    const rate = second ? Number(sum(second.get(step.id)!, e) - sum(first.get(step.id)!, e)) / (sampleMs / 1000) : null;
+    out.push({
+      step: step.id,
+      input: step.input,
+      group,
+      state: d?.state ?? 'Unknown',
+      members: d?.members.length ?? 0,
+      lag: lagOf(e, latest),
+      ratePerSecond: rate === null ? null : Number(rate.toFixed(1)),
+      deadLetters: await topicSize(admin, dlqTopic(step.input), existing),
+    });
+  }
+  return out;
+}
+
+export interface JobStatusView {
+  readonly jobId: string;
+  readonly state: IngestJobStatus['state'] | 'UNKNOWN';
+  readonly status: IngestJobStatus | null;
+}
+
+/** Reads `topics` from their start to their current end, calling `onMessage` for each record. */
+async function readToEnd(
+  ctx: CliContext,
+  admin: Admin,
+  topics: string[],
+  onMessage: ConstructorParameters<typeof TopicReader>[3],
+): Promise<void> {
+  const from: Offsets = await startOffsets(admin, topics);
+  const to: Offsets = await endOffsets(admin, topics);
+  const empty = [...to].every(([t, parts]) => [...parts].every(([p, end]) => end <= (from.get(t)?.get(p) ?? 0n)));
+  if (empty) return;
+  const reader = new TopicReader(ctx, 'status', from, onMessage);
+  try {
+    await reader.start();
+    const deadline = Date.now() + 60_000;
+    while (!reader.caughtUp(to)) {
+      if (reader.error) throw reader.error;
+      if (Date.now() > deadline) throw new Error(`reading ${topics.join(', ')} took over 60 s; try again`);
+      await sleep(100);
+    }
+  } finally {
+    await reader.close(admin);
+  }
+}
+
+export async function jobStatus(ctx: CliContext, admin: Admin, jobId: string): Promise<JobStatusView> {
+  const t = pipelineTopics(ctx.pipeline);
+  const existing = new Set(await admin.listTopics());
+  let latest: IngestJobStatus | null = null;
+  let submitted = false;
+  await readToEnd(
+    ctx,
+    admin,
+    [t.status, t.jobs].filter((x) => existing.has(x)),
+    async ({ topic, message }) => {
+      if (message.key?.toString('utf8') !== jobId) return;
+      if (topic === t.jobs) {
+        submitted = true;
+        return;
+      }
+      if (!message.value) return;
+      const d = await ctx.serde().decode<IngestJobStatus>(message.value, 'IngestJobStatus');
+      if (d.ok && (!latest || latest.updatedAt <= d.value.updatedAt)) latest = d.value;
+    },
+  );
+  const status = latest as IngestJobStatus | null;
+  return { jobId, state: status?.state ?? (submitted ? 'PENDING' : 'UNKNOWN'), status };
+}
+
+function printPipeline(io: Io, steps: StepStatus[]): void {
+  io.out(
+    `${'step'.padEnd(14)} ${'group state'.padEnd(20)} ${'members'.padStart(7)} ${'lag'.padStart(8)} ${'rate/s'.padStart(8)} ${'dead letters'.padStart(12)}`,
+  );
+  for (const s of steps) {
+    io.out(
+      `${s.step.padEnd(14)} ${s.state.padEnd(20)} ${String(s.members).padStart(7)} ${String(s.lag ?? '-').padStart(8)} ${String(s.ratePerSecond ?? '-').padStart(8)} ${String(s.deadLetters ?? '-').padStart(12)}`,
+    );
+  }
+}
+
+export const statusCommands: Command[] = [
+  {
+    path: ['status'],
+    summary: "A job's state (with JOB_ID), or the pipeline's: lag, rate and dead letters per step.",
+    args: '[JOB_ID]',
+    maxPositionals: 1,
+    options: { 'sample-ms': { type: 'string' } },
+    optionHelp: { 'sample-ms': 'Pipeline view: measure the commit rate over this many ms (default 1000; 0 skips it).' },
+    details: 'Exit code 1 for an unknown job id or a FAILED job.',
+    async run(args, io) {
+      const ctx = cliContext(process.env, 'status');
+      const admin = await connectAdmin(ctx);
+      try {
+        const jobId = args.positionals[0];
+        if (jobId !== undefined) {
+          const v = await withKafka(ctx, () => jobStatus(ctx, admin, jobId));
+          if (io.json) printJson(io, v);
+          if (v.state === 'UNKNOWN') {
+            io.err(`listflow status: no job ${jobId} in ${pipelineTopics(ctx.pipeline).jobs} or its status topic.`);
+            return 1;
+          }
+          const s = v.status;
+          io.out(`job ${jobId}: ${v.state}`);
+          if (s) {
+            io.out(`  source   ${s.source}`);
+            io.out(`  uri      ${s.uri}`);
+            io.out(`  records  ${s.records}   rejects ${s.rejects}`);
+            if (s.errorCode) io.out(`  error    [${s.errorCode}] ${s.message ?? ''}`);
+            io.out(`  updated  ${s.updatedAt.toISOString()}`);
+          }
+          return v.state === 'FAILED' ? 1 : 0;
+        }
+        const sampleMs = intOption(args, 'sample-ms', 0, 60_000) ?? 1000;
+        const steps = await withKafka(ctx, () => pipelineStatus(ctx, admin, sampleMs));
+        if (io.json) printJson(io, { pipeline: ctx.pipeline.name, steps });
+        else printPipeline(io, steps);
+        return 0;
+      } finally {
+        await admin.disconnect().catch(() => undefined);
+        await ctx.close();
+      }
+    },
+  },
+];

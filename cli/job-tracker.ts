@@ -1,0 +1,319 @@
+/**
+ * Follows ingest jobs through the pipeline until every listing they produced is published or dead-lettered.
+ *
+ * How records are tied to a job (the correlation):
+ * - The CLI produces the IngestJob with header `listflow.trace-id` = jobId. The runtime gives every output the
+ *   trace id of its input (`runtime/worker.ts` toRecord: `meta.headers[TRACE_HEADER]`), and a dead letter keeps
+ *   the original headers. So every RawListing, Listing, EnrichedListing, PublishedListing and every dead letter
+ *   that descends from the job carries the job id in that header, whatever its key. Only Listing and later
+ *   lack a jobId field, and a listing id (`<source>:<ListingKey>`) is not enough on its own: two jobs can carry
+ *   the same listing. The header is read without decoding, so following a job costs little.
+ * - Within a job, records are counted per listing key and capped by what entered the stage, so a record
+ *   processed twice (at-least-once redelivery after a worker restart) is not counted twice.
+ * - A stage may consume a record and emit nothing (publish ignores a version older than the stored one). Such a
+ *   record would never show up downstream, so waiting for outputs alone could hang. The tracker therefore also
+ *   asks Kafka for the stage's committed offsets: a record below the committed offset has been fully handled
+ *   (the runtime commits only after its outputs or dead letter were acknowledged). Once the reader has read the
+ *   output and dead-letter topics up to their ends taken after that commit, a handled record with no output
+ *   or dead letter was dropped on purpose ("skipped"), and counts as done.
+ * A job is done when its status is COMPLETED or FAILED, every RawListing and feed reject it announced has been
+ * seen, and every record of it that entered normalize, images and publish is done there.
+ */
+import type { Admin } from 'kafkajs';
+import { headersToStrings, TRACE_HEADER } from '../runtime/dead-letter';
+import { dlqTopic, groupId, type PipelineSpec, type StepSpec } from '../runtime/pipeline';
+import type { EnrichedListing, IngestJobStatus } from '../schemas/generated/types';
+import type { CliContext } from './context';
+import { endOffsets, type Offsets, type ReadMessage, TopicReader } from './topic-reader';
+
+export const STAGES = ['normalize', 'images', 'publish'] as const;
+export type StageName = (typeof STAGES)[number];
+
+interface StageDef {
+  readonly name: StageName;
+  readonly step: StepSpec;
+  readonly input: string;
+  readonly output: string;
+  readonly dlq: string;
+  readonly group: string;
+}
+
+export interface PipelineTopics {
+  readonly ingest: StepSpec;
+  readonly jobs: string;
+  readonly status: string;
+  readonly raw: string;
+  readonly stages: readonly StageDef[];
+}
+
+/** The ingest -> normalize -> images -> publish chain of the pipeline, by walking topics from the ingest step. */
+export function pipelineTopics(pipeline: PipelineSpec): PipelineTopics {
+  const ingest = pipeline.steps.find((s) => s.operator === 'ingest');
+  if (!ingest?.outputs.raw || !ingest.outputs.status) {
+    throw new Error(`pipeline ${pipeline.name} has no ingest step with outputs raw and status`);
+  }
+  const stages: StageDef[] = [];
+  let topic = ingest.outputs.raw;
+  for (const name of STAGES) {
+    const step = pipeline.steps.find((s) => s.input === topic && s.operator === name);
+    if (!step) throw new Error(`pipeline ${pipeline.name} has no ${name} step reading ${topic}`);
+    const outs = Object.values(step.outputs);
+    if (outs.length !== 1) throw new Error(`step ${step.id} must have exactly one output to be followed`);
+    stages.push({
+      name,
+      step,
+      input: topic,
+      output: outs[0]!,
+      dlq: dlqTopic(topic),
+      group: groupId(pipeline, step),
+    });
+    topic = outs[0]!;
+  }
+  return { ingest, jobs: ingest.input, status: ingest.outputs.status, raw: ingest.outputs.raw, stages };
+}
+
+export interface StageProgress {
+  /** Records of the job that entered the stage. */
+  readonly entered: number;
+  /** Handled: output written, dead-lettered or skipped. */
+  readonly done: number;
+  readonly output: number;
+  readonly failed: number;
+  readonly skipped: number;
+  readonly inFlight: number;
+  readonly reasons: Record<string, number>;
+}
+
+export interface JobProgress {
+  readonly jobId: string;
+  readonly state: IngestJobStatus['state'];
+  /** RawListing records the job announced (status) and the ones seen on the raw topic. */
+  readonly records: number;
+  readonly rawSeen: number;
+  /** Feed records ingest dead-lettered (announced, seen) and their codes. */
+  readonly rejects: number;
+  readonly rejectReasons: Record<string, number>;
+  readonly errorCode: string | null;
+  readonly message: string | null;
+  readonly stages: Record<StageName, StageProgress>;
+  readonly photos: { readonly ok: number; readonly failed: number; readonly reasons: Record<string, number> };
+  /** Ids of listings published with a value (not tombstones): what PostgreSQL should hold. */
+  readonly publishedIds: readonly string[];
+  readonly finished: boolean;
+}
+
+const inc = (m: Map<string, number>, k: string, n = 1) => m.set(k, (m.get(k) ?? 0) + n);
+const toRecord = (m: Map<string, number>) => Object.fromEntries([...m].sort((a, b) => b[1] - a[1]));
+
+class StageState {
+  /** Per listing key: records that entered, outputs, dead letters, and inputs the stage committed. */
+  readonly entered = new Map<string, number>();
+  readonly out = new Map<string, number>();
+  readonly dlq = new Map<string, number>();
+  readonly handled = new Map<string, number>();
+  readonly reasons = new Map<string, number>();
+  /** Input positions of the job's records, to compare with the stage's committed offsets. */
+  readonly inputs: { partition: number; offset: bigint; key: string }[] = [];
+
+  progress(): StageProgress {
+    let entered = 0;
+    let done = 0;
+    let output = 0;
+    let failed = 0;
+    let skipped = 0;
+    for (const [key, n] of this.entered) {
+      const o = Math.min(n, this.out.get(key) ?? 0);
+      const f = Math.min(n - o, this.dlq.get(key) ?? 0);
+      const d = Math.min(n, Math.max(o + f, this.handled.get(key) ?? 0));
+      entered += n;
+      output += o;
+      failed += f;
+      skipped += d - o - f;
+      done += d;
+    }
+    return { entered, done, output, failed, skipped, inFlight: entered - done, reasons: toRecord(this.reasons) };
+  }
+}
+
+class JobState {
+  status: IngestJobStatus | null = null;
+  readonly rawByKey = new Map<string, number>();
+  rawSeen = 0;
+  rejectsSeen = 0;
+  readonly rejectReasons = new Map<string, number>();
+  readonly stages = new Map<StageName, StageState>(STAGES.map((s) => [s, new StageState()]));
+  readonly photos = new Map<string, { ok: number; failed: number; reasons: string[] }>();
+  readonly published = new Map<string, boolean>();
+}
+
+export class JobTracker {
+  private readonly topics: PipelineTopics;
+  private readonly jobs = new Map<string, JobState>();
+  private reader: TopicReader | null = null;
+  /** A pending check of committed offsets: done once the reader has caught up with `ends`. */
+  private pending: { committed: Map<StageName, Map<number, bigint>>; ends: Offsets } | null = null;
+  private lastCheck = 0;
+
+  private constructor(
+    private readonly ctx: CliContext,
+    private readonly admin: Admin,
+    private readonly from: Offsets,
+  ) {
+    this.topics = pipelineTopics(ctx.pipeline);
+  }
+
+  /** Topics read: the status, every stage's input and output, and the dead-letter topics that exist. */
+  static followedTopics(t: PipelineTopics, existing: ReadonlySet<string>): string[] {
+    const wanted = [t.status, t.raw, dlqTopic(t.jobs)];
+    for (const s of t.stages) wanted.push(s.output, s.dlq);
+    return [...new Set(wanted)].filter((x) => existing.has(x));
+  }
+
+  /**
+   * Call BEFORE producing the jobs: remembers where every followed topic ends now, so that nothing the jobs
+   * cause can be missed and nothing older is read.
+   */
+  static async prepare(ctx: CliContext, admin: Admin): Promise<JobTracker> {
+    const t = pipelineTopics(ctx.pipeline);
+    const existing = new Set(await admin.listTopics());
+    const missing = [t.jobs, t.status, t.raw, ...t.stages.map((s) => s.output)].filter((x) => !existing.has(x));
+    if (missing.length > 0) {
+      throw new Error(`topics missing: ${missing.join(', ')}. Fix: run \`listflow topics apply\`.`);
+    }
+    return new JobTracker(ctx, admin, await endOffsets(admin, JobTracker.followedTopics(t, existing)));
+  }
+
+  add(jobId: string): void {
+    if (!this.jobs.has(jobId)) this.jobs.set(jobId, new JobState());
+  }
+
+  async start(): Promise<void> {
+    this.reader = new TopicReader(this.ctx, 'wait', this.from, (m) => this.onMessage(m));
+    await this.reader.start();
+  }
+
+  private async onMessage({ topic, partition, message }: ReadMessage): Promise<void> {
+    const headers = headersToStrings(message.headers);
+    const job = this.jobs.get(headers[TRACE_HEADER] ?? '');
+    if (!job) return;
+    const key = message.key?.toString('utf8') ?? '';
+    const t = this.topics;
+    if (topic === t.status) {
+      if (!message.value) return;
+      const d = await this.ctx.serde().decode<IngestJobStatus>(message.value, 'IngestJobStatus');
+      if (d.ok && (!job.status || job.status.updatedAt <= d.value.updatedAt)) job.status = d.value;
+      return;
+    }
+    if (topic === dlqTopic(t.jobs)) {
+      // Feed records ingest could not read carry their position; the job's own dead letter (FAILED) does not.
+      if (headers['listflow.detail.position'] !== undefined) {
+        job.rejectsSeen++;
+        inc(job.rejectReasons, headers['listflow.error.code'] ?? 'UNKNOWN');
+      }
+      return;
+    }
+    if (topic === t.raw) {
+      job.rawSeen++;
+      inc(job.rawByKey, key);
+    }
+    for (const s of t.stages) {
+      const st = job.stages.get(s.name)!;
+      if (topic === s.input) {
+        inc(st.entered, key);
+        st.inputs.push({ partition, offset: BigInt(message.offset), key });
+      }
+      if (topic === s.dlq) {
+        inc(st.dlq, key);
+        inc(st.reasons, headers['listflow.error.code'] ?? 'UNKNOWN');
+      }
+      if (topic === s.output) {
+        inc(st.out, key);
+        if (s.name === 'images' && message.value) await this.countPhotos(job, key, message.value);
+        if (s.name === 'publish') job.published.set(key, message.value !== null);
+      }
+    }
+  }
+
+  private async countPhotos(job: JobState, key: string, value: Buffer): Promise<void> {
+    const d = await this.ctx.serde().decode<EnrichedListing>(value, 'EnrichedListing');
+    if (!d.ok) return;
+    const failed = d.value.images.filter((i) => i.status !== 'OK');
+    job.photos.set(key, {
+      ok: d.value.images.length - failed.length,
+      failed: failed.length,
+      reasons: failed.map((i) => i.reasonCode ?? 'UNKNOWN'),
+    });
+  }
+
+  progress(jobId: string): JobProgress {
+    const job = this.jobs.get(jobId);
+    if (!job) throw new Error(`job ${jobId} is not followed`);
+    const stages = Object.fromEntries(STAGES.map((s) => [s, job.stages.get(s)!.progress()])) as Record<
+      StageName,
+      StageProgress
+    >;
+    const photos = { ok: 0, failed: 0, reasons: new Map<string, number>() };
+    for (const p of job.photos.values()) {
+      photos.ok += p.ok;
+      photos.failed += p.failed;
+      for (const r of p.reasons) inc(photos.reasons, r);
+    }
+    const s = job.status;
+    const terminal = s !== null && (s.state === 'COMPLETED' || s.state === 'FAILED');
+    const finished =
+      terminal &&
+      job.rawSeen >= Number(s.records) &&
+      job.rejectsSeen >= Number(s.rejects) &&
+      STAGES.every((n) => stages[n].inFlight === 0);
+    return {
+      jobId,
+      state: s?.state ?? 'PENDING',
+      records: Number(s?.records ?? 0),
+      rawSeen: job.rawSeen,
+      rejects: Number(s?.rejects ?? 0),
+      rejectReasons: toRecord(job.rejectReasons),
+      errorCode: s?.errorCode ?? null,
+      message: s?.message ?? null,
+      stages,
+      photos: { ok: photos.ok, failed: photos.failed, reasons: toRecord(photos.reasons) },
+      publishedIds: [...job.published].filter(([, v]) => v).map(([k]) => k),
+      finished,
+    };
+  }
+
+  /**
+   * Advances the committed-offset check (see the header): at most once a second, and only while some record
+   * of a followed job waits in a stage.
+   */
+  async poll(): Promise<void> {
+    if (this.reader?.error) throw this.reader.error;
+    const t = this.topics;
+    if (this.pending && this.reader?.caughtUp(this.pending.ends)) {
+      const { committed } = this.pending;
+      this.pending = null;
+      for (const job of this.jobs.values()) {
+        for (const s of t.stages) {
+          const st = job.stages.get(s.name)!;
+          const parts = committed.get(s.name)!;
+          st.handled.clear();
+          for (const r of st.inputs) if (r.offset < (parts.get(r.partition) ?? 0n)) inc(st.handled, r.key);
+        }
+      }
+    }
+    const waiting = [...this.jobs.keys()].some((id) => STAGES.some((n) => this.progress(id).stages[n].inFlight > 0));
+    if (this.pending || !waiting || Date.now() - this.lastCheck < 1000) return;
+    this.lastCheck = Date.now();
+    const committed = new Map<StageName, Map<number, bigint>>();
+    for (const s of t.stages) {
+      const [res] = await this.admin.fetchOffsets({ groupId: s.group, topics: [s.input] });
+      committed.set(s.name, new Map((res?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)])));
+    }
+    const followed = new Set(this.reader?.topics ?? []);
+    const after = t.stages.flatMap((s) => [s.output, s.dlq]).filter((x) => followed.has(x));
+    this.pending = { committed, ends: await endOffsets(this.admin, after) };
+  }
+
+  async close(): Promise<void> {
+    await this.reader?.close(this.admin);
+  }
+}

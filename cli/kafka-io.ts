@@ -1,0 +1,106 @@
+/**
+ * Kafka access for interactive CLI commands. Workers retry for a long time (a broker restart must not kill
+ * them); a person at a terminal wants a one-line answer within seconds. So every admin, producer and consumer
+ * made here uses a short, bounded retry policy, and connection failures are turned into one message that
+ * names LISTFLOW_KAFKA_BROKERS instead of kafkajs's retry chain.
+ */
+import type { Admin, Consumer, Kafka, Producer, RetryOptions } from 'kafkajs';
+import { Partitioners } from 'kafkajs';
+import { createKafka } from '../runtime/kafka';
+import type { CliContext } from './context';
+
+/** About 3 s in total against a closed port (connection timeout 5 s per broker attempt stays the limit). */
+export const CLI_RETRY: RetryOptions = { retries: 2, initialRetryTime: 250, maxRetryTime: 1000 };
+
+export class KafkaUnavailableError extends Error {
+  override readonly name = 'KafkaUnavailableError';
+}
+
+const CONNECTION_ERRORS = new Set([
+  'KafkaJSConnectionError',
+  'KafkaJSNumberOfRetriesExceeded',
+  'KafkaJSNonRetriableError',
+  'KafkaJSBrokerNotFound',
+  'KafkaJSRequestTimeoutError',
+  'KafkaJSConnectionClosedError',
+]);
+
+/** Deepest message of a kafkajs error chain (retriesExceeded -> connection error -> ECONNREFUSED). */
+function rootMessage(e: unknown): string {
+  let cur = e as { message?: string; originalError?: unknown; cause?: unknown } | undefined;
+  let msg = String((cur as Error | undefined)?.message ?? e);
+  for (let i = 0; i < 5 && cur; i++) {
+    if (cur.message) msg = cur.message;
+    cur = (cur.originalError ?? cur.cause) as typeof cur;
+  }
+  return msg;
+}
+
+/** Rewrites connection-level kafkajs failures as one readable line; anything else passes through. */
+export function explainKafkaError(e: unknown, brokers: readonly string[]): unknown {
+  const name = (e as Error | undefined)?.name ?? '';
+  if (!CONNECTION_ERRORS.has(name)) return e;
+  return new KafkaUnavailableError(
+    `cannot reach Kafka at ${brokers.join(',')} (LISTFLOW_KAFKA_BROKERS): ${rootMessage(e)}. Is the platform up? Try \`listflow infra status\`.`,
+  );
+}
+
+const clients = new WeakMap<CliContext, Kafka>();
+
+/**
+ * The CLI's Kafka client: the context's connection settings with the short retry policy. (The retry policy of
+ * the cluster connection is the client's, not the admin's or producer's, so it has to be set here.)
+ */
+export function cliKafka(ctx: CliContext): Kafka {
+  let k = clients.get(ctx);
+  if (!k) {
+    k = createKafka(ctx.settings, 'cli', undefined, CLI_RETRY);
+    clients.set(ctx, k);
+  }
+  return k;
+}
+
+export async function withKafka<T>(ctx: CliContext, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw explainKafkaError(e, ctx.settings.kafkaBrokers);
+  }
+}
+
+export async function connectAdmin(ctx: CliContext): Promise<Admin> {
+  const admin = cliKafka(ctx).admin({ retry: CLI_RETRY });
+  await withKafka(ctx, () => admin.connect());
+  return admin;
+}
+
+export async function connectProducer(ctx: CliContext): Promise<Producer> {
+  const producer = cliKafka(ctx).producer({
+    retry: CLI_RETRY,
+    allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
+  await withKafka(ctx, () => producer.connect());
+  return producer;
+}
+
+export function cliConsumer(kafka: Kafka, groupId: string): Consumer {
+  return kafka.consumer({
+    groupId,
+    retry: CLI_RETRY,
+    allowAutoTopicCreation: false,
+    // A reader that joins alone: short session, fast rejoin.
+    sessionTimeout: 10_000,
+    heartbeatInterval: 1000,
+    maxWaitTimeInMs: 250,
+  });
+}
+
+/** Sum over partitions of high - low: how many records a topic holds (0 when it does not exist). */
+export async function topicSize(admin: Admin, topic: string, existing: ReadonlySet<string>): Promise<number | null> {
+  if (!existing.has(topic)) return null;
+  const offsets = await admin.fetchTopicOffsets(topic);
+  return offsets.reduce((n, p) => n + Number(BigInt(p.high) - BigInt(p.low)), 0);
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

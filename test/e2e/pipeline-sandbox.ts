@@ -1,0 +1,156 @@
+/**
+ * An isolated copy of the listings pipeline for end-to-end tests: every topic prefixed with a unique id and
+ * a unique pipeline name (so unique consumer groups), handed to the CLI and its workers through
+ * LISTFLOW_PIPELINE_FILE. Other runs on the same platform neither see these records nor steal them.
+ */
+import { type SpawnOptions, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { type KafkaMessage, Kafka as KafkaClient, logLevel } from 'kafkajs';
+import pg from 'pg';
+import builtIn from '../../pipelines/listings';
+import { headersToStrings } from '../../runtime/dead-letter';
+import type { PipelineSpec } from '../../runtime/pipeline';
+
+export const ROOT = resolve(__dirname, '../..');
+export const CLI = join(ROOT, 'dist/cli/main.js');
+export const BROKERS = process.env.LISTFLOW_KAFKA_BROKERS ?? '127.0.0.1:19092';
+export const POSTGRES_URL = process.env.LISTFLOW_POSTGRES_URL ?? 'postgres://listflow@127.0.0.1:15432/listflow';
+
+export interface Sandbox {
+  readonly id: string;
+  readonly pipeline: PipelineSpec;
+  readonly pipelineFile: string;
+  readonly topic: (name: string) => string;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+export function sandbox(label: string, extraEnv: NodeJS.ProcessEnv = {}): Sandbox {
+  const id = `${label}-${randomBytes(3).toString('hex')}`;
+  const topic = (name: string) => `${id}.${name}`;
+  const pipeline: PipelineSpec = {
+    name: `listings-${id}`,
+    topics: Object.fromEntries(Object.entries(builtIn.topics).map(([k, v]) => [topic(k), v])),
+    steps: builtIn.steps.map((s) => ({
+      ...s,
+      input: topic(s.input),
+      outputs: Object.fromEntries(Object.entries(s.outputs).map(([k, v]) => [k, topic(v)])),
+    })),
+  };
+  const dir = join(ROOT, '.listflow', 'e2e', id);
+  mkdirSync(dir, { recursive: true });
+  const pipelineFile = join(dir, 'pipeline.json');
+  writeFileSync(pipelineFile, JSON.stringify(pipeline, null, 2));
+  // Only LISTFLOW_* variables a worker knows may reach it: start from the environment without the others.
+  const base = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.startsWith('LISTFLOW_') || k === 'LISTFLOW_NODE_VERSION'),
+  );
+  return {
+    id,
+    pipeline,
+    pipelineFile,
+    topic,
+    env: {
+      ...base,
+      LISTFLOW_KAFKA_BROKERS: BROKERS,
+      LISTFLOW_POSTGRES_URL: POSTGRES_URL,
+      LISTFLOW_PIPELINE_FILE: pipelineFile,
+      LISTFLOW_LOG_LEVEL: 'warn',
+      ...extraEnv,
+    },
+  };
+}
+
+export interface Run {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly ms: number;
+}
+
+/** Runs a command to its end; past `timeoutMs` it is killed and the run reports code null ("hung"). */
+export function run(
+  command: string,
+  args: readonly string[],
+  opts: SpawnOptions & { timeoutMs?: number } = {},
+): Promise<Run> {
+  const started = Date.now();
+  return new Promise((done, fail) => {
+    const child = spawn(command, [...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+    const timer = opts.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs) : undefined;
+    child.on('exit', () => clearTimeout(timer));
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', fail);
+    child.on('close', (code) => done({ code, stdout, stderr, ms: Date.now() - started }));
+  });
+}
+
+export const cli = (args: readonly string[], env: NodeJS.ProcessEnv, timeoutMs?: number): Promise<Run> =>
+  run(process.execPath, ['--disable-warning=TimeoutNegativeWarning', CLI, ...args], { env, timeoutMs });
+
+export function kafka(): KafkaClient {
+  return new KafkaClient({ clientId: 'e2e', brokers: BROKERS.split(','), logLevel: logLevel.NOTHING });
+}
+
+/** Every record of `topic` now (it is the sandbox's, so all of them belong to the test). */
+export async function readAll(topic: string): Promise<KafkaMessage[]> {
+  const k = kafka();
+  const admin = k.admin();
+  await admin.connect();
+  const ends = await admin.fetchTopicOffsets(topic);
+  await admin.disconnect();
+  const total = ends.reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
+  if (total === 0) return [];
+  const consumer = k.consumer({ groupId: `e2e-read-${randomBytes(4).toString('hex')}` });
+  const out: KafkaMessage[] = [];
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await new Promise<void>((done) => {
+    void consumer.run({
+      eachMessage: async ({ message }) => {
+        out.push(message);
+        if (out.length >= total) done();
+      },
+    });
+  });
+  await consumer.disconnect();
+  return out;
+}
+
+export const codesOf = (messages: readonly KafkaMessage[]): Record<string, number> => {
+  const out: Record<string, number> = {};
+  for (const m of messages) {
+    const code = headersToStrings(m.headers)['listflow.error.code'] ?? '?';
+    out[code] = (out[code] ?? 0) + 1;
+  }
+  return out;
+};
+
+export async function rowsForSources(sources: readonly string[]): Promise<number> {
+  const client = new pg.Client({ connectionString: POSTGRES_URL });
+  await client.connect();
+  try {
+    const r = await client.query<{ n: string }>('SELECT count(*) AS n FROM listings WHERE source = ANY($1::text[])', [
+      sources,
+    ]);
+    return Number(r.rows[0]?.n ?? 0);
+  } finally {
+    await client.end();
+  }
+}
+
+export async function dropTopics(box: Sandbox): Promise<void> {
+  const admin = kafka().admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const mine = [...existing].filter((t) => t.startsWith(`${box.id}.`));
+    if (mine.length > 0) await admin.deleteTopics({ topics: mine });
+  } finally {
+    await admin.disconnect();
+  }
+}
