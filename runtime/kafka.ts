@@ -23,7 +23,26 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
 };
 
 /** `retry` overrides the workers' patient policy (the CLI answers within seconds when Kafka is down). */
+/**
+ * kafkajs 2.2.4 schedules its throttle check with `setTimeout(throttledUntil - Date.now())` while
+ * `throttledUntil` is still its initial -1 (network/requestQueue/index.js), so Node 24 prints a
+ * TimeoutNegativeWarning on every connection. Node clamps the delay to 1 ms, which is what kafkajs wants, so
+ * the warning is noise in every CLI command and worker log; drop that one warning and keep all others.
+ */
+let negativeTimeoutWarningSilenced = false;
+function silenceKafkajsNegativeTimeoutWarning(): void {
+  if (negativeTimeoutWarningSilenced) return;
+  negativeTimeoutWarningSilenced = true;
+  const emit = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    const name = warning instanceof Error ? warning.name : typeof rest[0] === 'string' ? rest[0] : undefined;
+    if (name === 'TimeoutNegativeWarning') return;
+    emit(warning, ...rest);
+  }) as typeof process.emitWarning;
+}
+
 export function createKafka(settings: KafkaSettings, clientId: string, logger?: Logger, retry?: RetryOptions): Kafka {
+  silenceKafkajsNegativeTimeoutWarning();
   const config: KafkaConfig = {
     clientId: `${settings.kafkaClientId}-${clientId}`,
     brokers: [...settings.kafkaBrokers],

@@ -4,6 +4,7 @@
  *
  *   <!-- generated:configuration --> ... <!-- /generated:configuration -->
  *   <!-- generated:errors --> ... <!-- /generated:errors -->
+ *   <!-- generated:cli --> ... <!-- /generated:cli -->   (from the command definitions in cli/commands/)
  *
  * Why: the specs are what the workers actually parse, so a hand-kept table would drift. `--check` exits 1
  * when README.md differs from what the specs say (the test command runs it).
@@ -13,6 +14,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { commands } from '../cli/main';
 import { operators } from '../operators';
 import { type ConfigSpec, type ConfigFields, envName } from '../runtime/config';
 import { errorCatalogue } from '../runtime/errors';
@@ -74,6 +76,19 @@ function errorsSection(): string {
   return out.join('\n');
 }
 
+function cliSection(): string {
+  const out = ['| Command | What it does | Options |', '|---|---|---|'];
+  for (const c of commands) {
+    const usage = `listflow ${c.path.join(' ')}${c.args ? ` ${c.args}` : ''}`;
+    const opts = Object.entries(c.options ?? {})
+      .map(([name, spec]) => `\`--${name}${spec.type === 'string' ? ' <v>' : ''}\``)
+      .join(' ');
+    out.push(`| \`${cell(usage)}\` | ${cell(c.summary)} | ${cell(opts)} |`);
+  }
+  out.push('', 'Every command also takes `--help` and `--json`. `listflow <command> --help` describes each option.');
+  return out.join('\n');
+}
+
 function replaceBetween(text: string, name: string, body: string): string {
   const start = `<!-- generated:${name} -->`;
   const end = `<!-- /generated:${name} -->`;
@@ -85,16 +100,18 @@ function replaceBetween(text: string, name: string, body: string): string {
 
 const current = readFileSync(readmePath, 'utf8');
 const next = replaceBetween(
-  replaceBetween(current, 'configuration', configurationSection()),
-  'errors',
-  errorsSection(),
+  replaceBetween(replaceBetween(current, 'configuration', configurationSection()), 'errors', errorsSection()),
+  'cli',
+  cliSection(),
 );
 if (process.argv.includes('--check')) {
   if (next !== current) {
-    process.stderr.write('README.md configuration or error tables are stale. Fix: run `npm run docs`.\n');
+    process.stderr.write(
+      'The generated tables in README.md (CLI, configuration, errors) are stale. Fix: run `npm run docs`.\n',
+    );
     process.exit(1);
   }
 } else if (next !== current) {
   writeFileSync(readmePath, next);
-  process.stdout.write('wrote README.md (configuration, errors)\n');
+  process.stdout.write('wrote README.md (CLI, configuration, errors)\n');
 }

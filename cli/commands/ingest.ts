@@ -188,9 +188,10 @@ class FollowInterrupted extends Error {
 
 const NEXT_STEPS = (city: string) => [
   'Where to look next:',
-  `  listflow listings search --city ${city}    published listings (PostgreSQL)`,
-  '  listflow dlq list                          dead letters and their reasons',
-  '  listflow status                            lag and dead letters per step',
+  // From a checkout the CLI is `npm run listflow -- <command>` (an installed package has `listflow`).
+  `  npm run listflow -- listings search --city ${city}    published listings (PostgreSQL)`,
+  '  npm run listflow -- dlq list                          dead letters and their reasons',
+  '  npm run listflow -- status                            lag and dead letters per step',
 ];
 
 async function follow(
