@@ -1,39 +1,68 @@
 /**
- * npm run bench:runtime: the runtime's cost, measured side by side in one run.
+ * npm run bench:runtime: the runtime's own cost, measured side by side in one run.
  *
- * 1. Throughput: 200,000 pre-loaded RawListing records (about 1 KB each, Avro) on 6 partitions, copied to an
- *    output topic by (a) a bare kafkajs eachBatch loop written here, which decodes and re-encodes the same
- *    Avro, produces with acks=all and commits after the acknowledgement, and (b) the runtime running its
- *    pass-through operator. Target: (b)/(a) >= 0.8.
- * 2. Concurrency: an operator that awaits 20 ms of I/O per record, at concurrency 1, 2, 4, 8, 16 on one
- *    partition: throughput should rise almost linearly.
- * 3. Context: Kafka's own ProducerPerformance on the same machine, when its jars are present.
+ * 1. Throughput: BENCH_RECORDS (default 200,000) pre-loaded RawListing records of about 1 KB (Avro, Confluent
+ *    wire format) on 6 partitions, copied to a fresh output topic by
+ *    (a) baseline: a bare kafkajs eachBatch loop written here, doing the same work the runtime must do:
+ *        decode and re-encode the Avro, produce with acks=all (idempotent producer), commit after the
+ *        acknowledgement;
+ *    (b) contender: the runtime (runtime/worker.ts) running its pass-through operator.
+ *    Rounds alternate a, b (BENCH_ROUNDS, default 2); the best of each is kept. Target: b/a >= 0.8.
+ * 2. Concurrency: an operator that awaits 20 ms of simulated I/O per record, one partition, at concurrency
+ *    1, 2, 4, 8, 16 (BENCH_IO_RECORDS records per unit of concurrency, default 50): throughput should grow
+ *    almost linearly (ideal: concurrency x 50 records/s).
+ * 3. Context: Kafka's own ProducerPerformance (1 KB records, acks=all) on the same broker, the machine's
+ *    produce ceiling. Its jar (org.apache.kafka:kafka-tools) is fetched once with Maven next to the broker's
+ *    jars; skipped with a note when Java or Maven is missing (BENCH_PRODUCER_PERF=0 skips it too).
+ *
+ * Rates are steady state: from the moment 2% of the output has arrived to the last record (bench/harness).
+ * Every topic it creates is deleted at the end. `-- --write` puts the result table in docs/benchmarks.md.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Partitioners } from 'kafkajs';
-import type { RawListing } from '../schemas/generated/types';
 import { defineConfig } from '../runtime/config';
 import { defineOperator, emit } from '../runtime/operator';
 import { passThrough } from '../runtime/passthrough';
-import { definePipeline } from '../runtime/pipeline';
 import { sleep } from '../runtime/retry';
-import { loadWorkerSettings } from '../runtime/settings';
-import { Worker } from '../runtime/worker';
+import type { RawListing } from '../schemas/generated/types';
 import { createTopics, produceRecords, rawListing, testKafka, testSerde, uniqueName } from '../test/support/streams';
-import { record, steadyRate } from './harness';
+import {
+  type BenchStep,
+  deleteTopics,
+  fmtRate,
+  PeakRss,
+  report,
+  type SteadyRate,
+  startWorker,
+  steadyRate,
+  table,
+} from './harness';
 
 const TOTAL = Number(process.env.BENCH_RECORDS ?? 200_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const IO_PER_UNIT = Number(process.env.BENCH_IO_RECORDS ?? 50);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const PARTITIONS = 6;
-const kafka = testKafka('bench');
+const KAFKA_VERSION = '4.1.1';
+const kafka = testKafka('bench-runtime');
+const created: string[] = [];
+const rss = new PeakRss();
 
-function silentLogger() {
-  const l = { debug() {}, info() {}, warn() {}, error() {}, child: () => l };
-  return l;
+async function topics(spec: Record<string, number>): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await createTopics(admin, spec);
+    created.push(...Object.keys(spec));
+  } finally {
+    await admin.disconnect();
+  }
 }
 
-async function bareLoop(input: string, output: string): Promise<number> {
+/** (a) The baseline: the same work as the runtime, written directly against kafkajs. */
+async function bareLoop(input: string, output: string): Promise<SteadyRate> {
   const admin = kafka.admin();
   await admin.connect();
   const serde = testSerde();
@@ -41,34 +70,41 @@ async function bareLoop(input: string, output: string): Promise<number> {
   const producer = kafka.producer({
     idempotent: true,
     maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
     createPartitioner: Partitioners.DefaultPartitioner,
   });
   await producer.connect();
-  const consumer = kafka.consumer({ groupId: uniqueName('bench-bare'), maxBytesPerPartition: 1024 * 1024 });
+  const consumer = kafka.consumer({
+    groupId: uniqueName('bench-bare'),
+    maxBytesPerPartition: 1024 * 1024,
+    allowAutoTopicCreation: false,
+  });
   await consumer.connect();
   await consumer.subscribe({ topics: [input], fromBeginning: true });
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: false,
     partitionsConsumedConcurrently: PARTITIONS,
-    eachBatch: async ({ batch, resolveOffset, commitOffsetsIfNecessary }) => {
+    eachBatch: async ({ batch, resolveOffset, commitOffsetsIfNecessary, heartbeat }) => {
+      if (batch.messages.length === 0) return;
       const messages = [];
       for (const m of batch.messages) {
         const d = await serde.decode<RawListing>(m.value!, 'RawListing');
         if (!d.ok) throw d.error;
         messages.push({ key: m.key, value: serde.encode(outId, 'RawListing', d.value) });
       }
-      // One request per 800 KB, like the runtime, so no partition batch exceeds the broker's message.max.bytes.
+      // At most 800 KB per request, like the runtime, so no record batch exceeds the broker's message.max.bytes.
       for (let i = 0; i < messages.length; i += 700) {
         await producer.send({ topic: output, acks: -1, messages: messages.slice(i, i + 700) });
       }
       const last = batch.messages[batch.messages.length - 1]!.offset;
+      resolveOffset(last);
       await commitOffsetsIfNecessary({
         topics: [
           { topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(last) + 1n).toString() }] },
         ],
       });
-      resolveOffset(last);
+      await heartbeat();
     },
   });
   const rate = await steadyRate(admin, output, TOTAL);
@@ -78,55 +114,23 @@ async function bareLoop(input: string, output: string): Promise<number> {
   return rate;
 }
 
+/** (b) The contender: the runtime with `operator` on one step. */
 async function runtimeLoop(
   input: string,
   output: string,
-  operator = passThrough('RawListing'),
-  concurrency = Number(process.env.BENCH_CONCURRENCY ?? 16),
-  count = TOTAL,
-  partitions = PARTITIONS,
-): Promise<number> {
+  opts: { operator?: BenchStep['operator']; concurrency: number; count: number; partitions: number },
+): Promise<SteadyRate> {
   const admin = kafka.admin();
   await admin.connect();
-  const pipeline = definePipeline({
-    name: 'bench',
-    topics: { [input]: { partitions, schema: 'RawListing' }, [output]: { partitions, schema: 'RawListing' } },
-    steps: [
-      {
-        id: uniqueName('bench'),
-        operator: operator.name,
-        input,
-        outputs: { out: output },
-        concurrency,
-        timeoutMs: 60_000,
-        retry: { maxAttempts: 3, initialBackoffMs: 100, maxBackoffMs: 1000 },
-        replicas: 1,
-      },
-    ],
+  const worker = await startWorker({
+    input,
+    inputSchema: 'RawListing',
+    outputs: { out: { topic: output, schema: 'RawListing' } },
+    operator: opts.operator ?? passThrough('RawListing'),
+    concurrency: opts.concurrency,
+    partitions: opts.partitions,
   });
-  const settings = loadWorkerSettings(
-    {
-      LISTFLOW_KAFKA_BROKERS: process.env.LISTFLOW_KAFKA_BROKERS,
-      LISTFLOW_REGISTRY_URL: process.env.LISTFLOW_REGISTRY_URL,
-      LISTFLOW_MAX_IN_FLIGHT: process.env.LISTFLOW_MAX_IN_FLIGHT,
-      LISTFLOW_COMMIT_INTERVAL_MS: process.env.LISTFLOW_COMMIT_INTERVAL_MS,
-      LISTFLOW_MAX_BYTES_PER_PARTITION: process.env.LISTFLOW_MAX_BYTES_PER_PARTITION,
-      LISTFLOW_REGISTER_SCHEMAS: 'true',
-      LISTFLOW_HTTP_PORT: '0',
-      LISTFLOW_LOG_LEVEL: 'silent',
-    },
-    [],
-  );
-  const worker = new Worker({
-    pipeline,
-    step: pipeline.steps[0]!,
-    operator,
-    operatorConfig: {},
-    settings,
-    logger: silentLogger(),
-  });
-  await worker.start();
-  const rate = await steadyRate(admin, output, count);
+  const rate = await steadyRate(admin, output, opts.count);
   await worker.stop('bench done');
   await admin.disconnect();
   return rate;
@@ -144,16 +148,45 @@ const ioOperator = defineOperator({
   },
 });
 
-function producerPerformance(): string | undefined {
-  const dir = join(__dirname, '..', '..', '.listflow', 'kafka', 'libs');
-  if (!existsSync(dir) || !readdirSync(dir).some((f) => f.startsWith('kafka-tools'))) return undefined;
+/** The jars of ProducerPerformance: the broker's (infra/kafka) plus kafka-tools, fetched once with Maven. */
+function kafkaToolsClasspath(): { cp?: string; note?: string } {
+  const cache = join(__dirname, '..', '..', '.listflow', 'cache');
+  const libs = join(cache, `kafka-${KAFKA_VERSION}`, 'libs');
+  const tools = join(cache, `kafka-tools-${KAFKA_VERSION}`);
+  if (!existsSync(libs)) return { note: `broker jars not found in ${libs} (run \`npm run infra up\` once)` };
+  if (!existsSync(tools) || !readdirSync(tools).some((f) => f.startsWith('kafka-tools-'))) {
+    mkdirSync(tools, { recursive: true });
+    console.log(`fetching org.apache.kafka:kafka-tools:${KAFKA_VERSION} with Maven (first run only)...`);
+    const r = spawnSync(
+      'mvn',
+      [
+        '-q',
+        '-B',
+        'org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy',
+        `-Dartifact=org.apache.kafka:kafka-tools:${KAFKA_VERSION}`,
+        `-DoutputDirectory=${tools}`,
+      ],
+      { encoding: 'utf8', timeout: 180_000 },
+    );
+    if (r.status !== 0) return { note: `could not fetch kafka-tools with Maven: ${r.error?.message ?? r.stderr}` };
+  }
+  return { cp: `${tools}/*:${libs}/*` };
+}
+
+/** Kafka's own producer benchmark on the same broker; returns its summary line, or a note why it was skipped. */
+async function producerPerformance(): Promise<{ line?: string; rate?: number; note?: string }> {
+  if (process.env.BENCH_PRODUCER_PERF === '0') return { note: 'skipped (BENCH_PRODUCER_PERF=0)' };
+  if (spawnSync('java', ['-version']).status !== 0) return { note: 'skipped: java not found' };
+  const { cp, note } = kafkaToolsClasspath();
+  if (!cp) return { note: `skipped: ${note}` };
   const topic = uniqueName('bench-perf');
+  await topics({ [topic]: PARTITIONS });
   const r = spawnSync(
     'java',
     [
       '-Xmx512m',
       '-cp',
-      `${dir}/*`,
+      cp,
       'org.apache.kafka.tools.ProducerPerformance',
       '--topic',
       topic,
@@ -166,90 +199,117 @@ function producerPerformance(): string | undefined {
       '--producer-props',
       `bootstrap.servers=${process.env.LISTFLOW_KAFKA_BROKERS ?? '127.0.0.1:19092'}`,
       'acks=all',
-      'allow.auto.create.topics=true',
+      'enable.idempotence=true',
     ],
-    { encoding: 'utf8', timeout: 300_000 },
+    { encoding: 'utf8', timeout: 600_000 },
   );
-  const line = (r.stdout ?? '').trim().split('\n').pop();
-  return line && /records\/sec/.test(line) ? line : undefined;
+  const line = (r.stdout ?? '')
+    .trim()
+    .split('\n')
+    .filter((l) => /records sent/.test(l))
+    .pop();
+  const m = line ? /([\d.]+) records\/sec/.exec(line) : null;
+  if (!line || !m) return { note: `skipped: ProducerPerformance failed: ${(r.stderr ?? '').trim().slice(0, 300)}` };
+  return { line, rate: Number(m[1]) };
 }
 
 async function main(): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
-  const input = uniqueName('bench-in');
-  const payload = 'x'.repeat(950);
-  await createTopics(admin, { [input]: PARTITIONS });
-  console.log(`preloading ${TOTAL} records of about 1 KB into ${input}...`);
-  const records = Array.from({ length: TOTAL }, (_, i) => ({
-    key: `k${i % 5000}`,
-    value: rawListing(`k${i % 5000}`, i, payload),
-  }));
-  await produceRecords(kafka, input, 'RawListing', records);
+  try {
+    const input = uniqueName('bench-runtime-in');
+    await topics({ [input]: PARTITIONS, [`${input}.dlq`]: PARTITIONS });
+    const payload = 'x'.repeat(950);
+    console.log(`preloading ${TOTAL} RawListing records of about 1 KB into ${input} (${PARTITIONS} partitions)...`);
+    const records = Array.from({ length: TOTAL }, (_, i) => ({
+      key: `k${i % 5000}`,
+      value: rawListing(`k${i % 5000}`, i, payload),
+    }));
+    await produceRecords(kafka, input, 'RawListing', records);
+    records.length = 0;
 
-  const rounds: { bare: number; runtime: number }[] = [];
-  for (let round = 1; round <= (process.env.BENCH_ONLY ? 1 : 2); round++) {
-    const outBare = uniqueName('bench-bare-out');
-    const outRt = uniqueName('bench-rt-out');
-    await createTopics(admin, { [outBare]: PARTITIONS, [outRt]: PARTITIONS, [`${input}.dlq`]: PARTITIONS }).catch(
-      () => undefined,
-    );
-    await createTopics(admin, { [outRt]: PARTITIONS }).catch(() => undefined);
-    const bare = process.env.BENCH_ONLY === 'runtime' ? 1 : await bareLoop(input, outBare);
-    if (process.env.BENCH_ONLY === 'bare') {
-      console.log(`bare ${bare.toFixed(0)}`);
-      process.exit(0);
+    const rounds: { bare: SteadyRate; rt: SteadyRate; bareRss: number; rtRss: number }[] = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      const outBare = uniqueName('bench-bare-out');
+      const outRt = uniqueName('bench-rt-out');
+      await topics({ [outBare]: PARTITIONS, [outRt]: PARTITIONS });
+      rss.reset();
+      const bare = await bareLoop(input, outBare);
+      const bareRss = rss.value;
+      rss.reset();
+      const rt = await runtimeLoop(input, outRt, { concurrency: CONCURRENCY, count: TOTAL, partitions: PARTITIONS });
+      const rtRss = rss.value;
+      console.log(
+        `round ${round}: bare kafkajs loop ${fmtRate(bare.rate)} records/s, runtime pass-through ${fmtRate(rt.rate)} records/s, ratio ${(rt.rate / bare.rate).toFixed(2)}`,
+      );
+      if (!bare.complete || !rt.complete)
+        console.warn(`round ${round}: incomplete (bare ${bare.count}, runtime ${rt.count})`);
+      rounds.push({ bare, rt, bareRss, rtRss });
     }
-    console.log(`round ${round}: bare kafkajs loop ${bare.toFixed(0)} records/s`);
-    const runtime = await runtimeLoop(input, outRt);
-    console.log(
-      `round ${round}: runtime pass-through ${runtime.toFixed(0)} records/s (ratio ${(runtime / bare).toFixed(2)})`,
-    );
-    rounds.push({ bare, runtime });
-  }
-  const bare = Math.max(...rounds.map((r) => r.bare));
-  const runtime = Math.max(...rounds.map((r) => r.runtime));
-  const ratio = runtime / bare;
+    const bestBare = rounds.reduce((a, b) => (b.bare.rate > a.bare.rate ? b : a));
+    const bestRt = rounds.reduce((a, b) => (b.rt.rate > a.rt.rate ? b : a));
+    const ratio = bestRt.rt.rate / bestBare.bare.rate;
+    const perRound = rounds.map((r) => (r.rt.rate / r.bare.rate).toFixed(2)).join(', ');
 
-  if (process.env.BENCH_ONLY) process.exit(0);
-  console.log('I/O-bound operator (20 ms per record), one partition:');
-  const scaling: string[] = [];
-  let base = 0;
-  for (const c of [1, 2, 4, 8, 16]) {
-    const inT = uniqueName('bench-io-in');
-    const outT = uniqueName('bench-io-out');
-    const n = c * 50;
-    await createTopics(admin, { [inT]: 1, [outT]: 1, [`${inT}.dlq`]: 1 });
-    await produceRecords(
-      kafka,
-      inT,
-      'RawListing',
-      Array.from({ length: n }, (_, i) => ({ key: `io${i}`, value: rawListing(`io${i}`, i) })),
-    );
-    const rate = await runtimeLoop(inT, outT, ioOperator, c, n, 1);
-    if (c === 1) base = rate;
-    const line = `- concurrency ${c}: ${rate.toFixed(1)} records/s (${(rate / base).toFixed(1)}x of concurrency 1; ideal ${c}x)`;
-    console.log(line);
-    scaling.push(line);
-  }
-  const perf = producerPerformance();
-  if (perf) console.log(`Kafka ProducerPerformance (1 KB, acks=all): ${perf}`);
-  await admin.disconnect();
+    console.log('\nI/O-bound operator (20 ms per record), one partition:');
+    const scaling: string[][] = [];
+    let base = 0;
+    for (const c of [1, 2, 4, 8, 16]) {
+      const inT = uniqueName('bench-io-in');
+      const outT = uniqueName('bench-io-out');
+      const n = c * IO_PER_UNIT;
+      await topics({ [inT]: 1, [outT]: 1, [`${inT}.dlq`]: 1 });
+      await produceRecords(
+        kafka,
+        inT,
+        'RawListing',
+        Array.from({ length: n }, (_, i) => ({ key: `io${i}`, value: rawListing(`io${i}`, i) })),
+      );
+      const { rate } = await runtimeLoop(inT, outT, { operator: ioOperator, concurrency: c, count: n, partitions: 1 });
+      if (c === 1) base = rate;
+      const row = [String(c), String(n), fmtRate(rate), `${(rate / base).toFixed(1)}x`, `${c}x (${c * 50} records/s)`];
+      console.log(`- concurrency ${c}: ${fmtRate(rate)} records/s, ${(rate / base).toFixed(1)}x of concurrency 1`);
+      scaling.push(row);
+    }
 
-  const lines = [
-    `Throughput over ${TOTAL} pre-loaded ~1 KB Avro records, ${PARTITIONS} partitions (best of 2 rounds each):`,
-    '',
-    `- bare kafkajs eachBatch loop (decode, re-encode, produce acks=all, commit): ${bare.toFixed(0)} records/s`,
-    `- runtime with the pass-through operator (concurrency 16): ${runtime.toFixed(0)} records/s`,
-    `- **ratio runtime/bare: ${ratio.toFixed(2)}** (target >= 0.8)`,
-    '',
-    'I/O-bound operator awaiting 20 ms per record, one partition:',
-    '',
-    ...scaling,
-    ...(perf ? ['', `Kafka's own ProducerPerformance, same machine (ceiling for context): ${perf}`] : []),
-  ];
-  record('bench:runtime', lines);
-  console.log(`\nratio runtime/bare: ${ratio.toFixed(2)} (target >= 0.8); written to docs/benchmarks.md`);
+    console.log('\nKafka ProducerPerformance (1 KB records, acks=all)...');
+    const perf = await producerPerformance();
+    console.log(perf.line ?? perf.note);
+
+    report('runtime', [
+      `Sizes: ${TOTAL.toLocaleString('en-US')} pre-loaded RawListing records of ~1 KB (Avro), ${PARTITIONS} partitions, runtime concurrency ${CONCURRENCY}, best of ${ROUNDS} alternating rounds; I/O sweep ${IO_PER_UNIT} records per unit of concurrency.`,
+      '',
+      ...table(
+        ['contender', 'records/s', 'peak RSS (process)'],
+        [
+          [
+            '(a) baseline: bare kafkajs eachBatch loop (decode, re-encode, produce acks=all, commit)',
+            fmtRate(bestBare.bare.rate),
+            `${Math.round(bestBare.bareRss / 2 ** 20)} MiB`,
+          ],
+          ['(b) runtime, pass-through operator', fmtRate(bestRt.rt.rate), `${Math.round(bestRt.rtRss / 2 ** 20)} MiB`],
+          ...(perf.rate
+            ? [['Kafka ProducerPerformance, 1 KB, acks=all (produce-only ceiling)', fmtRate(perf.rate), 'JVM']]
+            : []),
+        ],
+      ),
+      '',
+      `**Ratio runtime / bare loop: ${ratio.toFixed(2)}** (target >= 0.8; per round: ${perRound}).`,
+      ...(perf.rate
+        ? [
+            `Runtime / ProducerPerformance: ${(bestRt.rt.rate / perf.rate).toFixed(2)} (context only: that one produces and never consumes).`,
+          ]
+        : [`Kafka ProducerPerformance: ${perf.note}.`]),
+      '',
+      'I/O-bound operator awaiting 20 ms per record, one partition (target: near-linear growth):',
+      '',
+      ...table(['concurrency', 'records', 'records/s', 'vs concurrency 1', 'ideal'], scaling),
+    ]);
+  } finally {
+    rss.stop();
+    await deleteTopics(admin, created);
+    await admin.disconnect();
+  }
   process.exit(0);
 }
 
