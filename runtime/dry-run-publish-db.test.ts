@@ -41,7 +41,11 @@ const run = (ls: Listing[]) =>
   );
 const price = (amountMinor: number) => ({ amountMinor, currency: 'CAD' as const });
 const published = (emits: ReadonlyArray<ReadonlyArray<unknown>>) =>
-  emits.map((e) => (e as { value: PublishedListing | null }[]).map((x) => x.value?.listing.price.amountMinor));
+  emits.map((e) =>
+    (e as { value: PublishedListing | null }[]).map((x) =>
+      x.value === null ? null : x.value.listing.price.amountMinor,
+    ),
+  );
 
 test.each([
   {

@@ -601,6 +601,7 @@ export class Worker {
           step: step.id,
           operator: this.opts.operator.name,
           error: { ...c, stack: c.error.stack },
+          detail: detailOf(c),
           attempts: attempt,
           firstFailure: firstFailure.at,
           lastFailure: now,
@@ -638,6 +639,7 @@ export class Worker {
           step: step.id,
           operator: this.opts.operator.name,
           error: { ...c, stack: c.error.stack },
+          detail: detailOf(c),
           attempts: 1,
           firstFailure: now,
           lastFailure: now,
@@ -731,6 +733,7 @@ export class Worker {
           step: step.id,
           operator: operator.name,
           error: { ...c, stack: c.error.stack },
+          detail: detailOf(c),
           attempts: attempt,
           firstFailure: firstFailure.at,
           lastFailure: now,
@@ -886,6 +889,10 @@ class StaleGenerationError extends Error {
     super(`partition ${partition} changed generation; commit dropped`);
   }
 }
+
+/** The error's own details (normalize's `field`, images' `url`, publish's `sqlstate`) become `listflow.detail.*` headers. */
+const detailOf = (c: ClassifiedError): Readonly<Record<string, string>> | undefined =>
+  c.error instanceof ListflowError ? c.error.detail : undefined;
 
 const logMeta = (m: InputMeta) => ({ topic: m.topic, partition: m.partition, offset: m.offset, key: m.key });
 

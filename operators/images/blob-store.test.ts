@@ -1,9 +1,9 @@
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { RetriableError } from '../../runtime/errors';
-import { blobKey, FsBlobStore, type StoredImage } from './blob-store';
+import { blobKey, FsBlobStore, INCOMING_DIR, type StoredImage } from './blob-store';
 
 const sha = 'ab'.padEnd(64, 'c');
 const image: StoredImage = {
@@ -73,5 +73,21 @@ describe('FsBlobStore', () => {
     expect(e).toBeInstanceOf(RetriableError);
     expect((e as RetriableError).code).toBe('BLOBSTORE_UNAVAILABLE');
     expect((e as RetriableError).retriable).toBe(true);
+  });
+
+  test('writes leave nothing in the incoming folder; a sweep removes only stale temp files', async () => {
+    const root = tmp();
+    const store = new FsBlobStore({ root, fsync: false });
+    await store.putVariant(sha, 'card.webp', Buffer.from('x'));
+    expect(readdirSync(join(root, INCOMING_DIR))).toEqual([]);
+    // What a kill -9 strands: one old temp file, and one a live replica is writing right now.
+    mkdirSync(join(root, INCOMING_DIR), { recursive: true });
+    writeFileSync(join(root, INCOMING_DIR, '111-old.tmp'), 'half');
+    writeFileSync(join(root, INCOMING_DIR, '222-new.tmp'), 'half');
+    const hourAgo = (Date.now() - 2 * 60 * 60 * 1000) / 1000;
+    utimesSync(join(root, INCOMING_DIR, '111-old.tmp'), hourAgo, hourAgo);
+    expect(await store.sweepIncoming(60 * 60 * 1000)).toBe(1);
+    expect(readdirSync(join(root, INCOMING_DIR))).toEqual(['222-new.tmp']);
+    expect(readFileSync(store.pathOf(sha, 'card.webp'), 'utf8')).toBe('x');
   });
 });

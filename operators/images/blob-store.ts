@@ -12,7 +12,7 @@
  * PutObject per variant and the manifest last; `createBlobStore` is where it would be chosen from config.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PermanentError, RetriableError } from '../../runtime/errors';
@@ -59,6 +59,13 @@ export interface FsBlobStoreOptions {
   readonly fsync?: boolean;
 }
 
+/**
+ * Where files are written before they are renamed into place: one folder under the root (so the rename stays
+ * on one filesystem and is atomic), outside the content-addressed tree, so a half-written file left by a
+ * kill -9 can never be mistaken for a variant, and can be swept (see `sweepIncoming`).
+ */
+export const INCOMING_DIR = '.incoming';
+
 /** The default store: files under a root directory, written atomically (temp file, then rename). */
 export class FsBlobStore implements BlobStore {
   private readonly root: string;
@@ -104,10 +111,38 @@ export class FsBlobStore implements BlobStore {
     await this.writeAtomic(this.pathOf(image.sha256, 'manifest.json'), Buffer.from(JSON.stringify(image)));
   }
 
+  /**
+   * Removes temp files older than `olderThanMs` from the incoming folder: what a killed writer stranded. Called
+   * once when a worker starts. The age bound keeps it from deleting a file another replica sharing the volume
+   * is writing right now. Returns how many were removed.
+   */
+  async sweepIncoming(olderThanMs: number, now: number = Date.now()): Promise<number> {
+    const dir = join(this.root, INCOMING_DIR);
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+      throw unavailable('listing the incoming folder', e);
+    }
+    let removed = 0;
+    for (const name of names) {
+      const path = join(dir, name);
+      const info = await stat(path).catch(() => null);
+      if (info && now - info.mtimeMs >= olderThanMs) {
+        await rm(path, { force: true });
+        removed++;
+      }
+    }
+    return removed;
+  }
+
   /** Readers see the old file or the new one, never half of one; two writers of the same key both succeed. */
   private async writeAtomic(path: string, bytes: Buffer): Promise<void> {
-    const tmp = `${path}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
+    const incoming = join(this.root, INCOMING_DIR);
+    const tmp = join(incoming, `${process.pid}-${randomBytes(8).toString('hex')}.tmp`);
     try {
+      await mkdir(incoming, { recursive: true });
       await mkdir(dirname(path), { recursive: true });
       const fh = await open(tmp, 'w', 0o644);
       try {

@@ -28,7 +28,11 @@ export default defineOperator({
   input: 'Listing',
   outputs: { enriched: 'EnrichedListing' },
   config: imagesConfig,
-  services(config, logger): ImagesServices {
+  async services(config, logger): Promise<ImagesServices> {
+    const blobStore = new FsBlobStore({ root: config.blobRoot, publicBaseUrl: config.publicBaseUrl });
+    // Temp files a killed worker left behind; an hour is far longer than any write of a live replica.
+    const swept = await blobStore.sweepIncoming(60 * 60 * 1000);
+    if (swept > 0) logger.info({ swept }, 'images: removed stale temp files from the blob store');
     // Process-wide sharp settings belong to the worker that owns the process, set once here.
     sharp.cache(false);
     sharp.concurrency(config.vipsThreads);
@@ -46,7 +50,7 @@ export default defineOperator({
         allowHosts: config.allowHosts,
         fileRoot: config.fileRoot,
       }),
-      blobStore: new FsBlobStore({ root: config.blobRoot, publicBaseUrl: config.publicBaseUrl }),
+      blobStore,
       imageLimit: pLimit(config.concurrency),
     };
   },

@@ -45,8 +45,17 @@ const ACCEPTED = new Set(['jpeg', 'png', 'webp', 'gif', 'heif']);
 
 export const FILE_EXTENSION: Record<VariantFormat, string> = { webp: 'webp', avif: 'avif', jpeg: 'jpg' };
 
+/**
+ * Only the first line of sharp's message: the lines after it come from libvips's error buffer, which is
+ * process-wide and cleared by whichever decode reads it first, so with photos decoded concurrently the same
+ * bytes got 1 line or 5 (run to run, listing to listing). The asset's reason is part of the published
+ * document, which must be a function of the input (replays, `listflow dry-run`).
+ */
 const corrupt = (e: unknown) =>
-  new PermanentError('IMAGE_CORRUPT', `the image could not be decoded: ${(e as Error).message ?? e}`);
+  new PermanentError(
+    'IMAGE_CORRUPT',
+    `the image could not be decoded: ${String((e as Error).message ?? e).split('\n', 1)[0]}`,
+  );
 
 function isPixelLimitError(e: unknown): boolean {
   return /pixel limit/i.test((e as Error)?.message ?? '');

@@ -1,0 +1,116 @@
+/**
+ * Real operators on the real broker, for integration tests: a copy of the listings pipeline whose topic
+ * names and pipeline name (hence consumer groups) are unique per run, its topics (and the dead-letter topic
+ * of every step) created on the broker, and workers of its steps started as child processes
+ * (dist/test/support/pipeline-worker-main.js, built by `npm run build`), so tests can kill -9 them.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Admin } from 'kafkajs';
+import listings from '../../pipelines/listings';
+import { dlqTopic, groupId, type PipelineSpec, type StepSpec } from '../../runtime/pipeline';
+import { createTopics, type WorkerProcess } from './streams';
+
+export type ListingsTopic = 'ingestJobs' | 'ingestStatus' | 'raw' | 'normalized' | 'enriched' | 'published';
+
+export interface TestPipeline {
+  readonly spec: PipelineSpec;
+  /** The JSON file a worker reads through LISTFLOW_PIPELINE_FILE. */
+  readonly file: string;
+  readonly topics: Readonly<Record<ListingsTopic, string>>;
+  /** `<input>.dlq` of a step. */
+  dlq(stepId: string): string;
+  /** The consumer group of a step. */
+  group(stepId: string): string;
+}
+
+const ROLE: Record<string, ListingsTopic> = {
+  'listings.ingest-jobs': 'ingestJobs',
+  'listings.ingest-status': 'ingestStatus',
+  'listings.raw': 'raw',
+  'listings.normalized': 'normalized',
+  'listings.enriched': 'enriched',
+  'listings.published': 'published',
+};
+
+/**
+ * The listings pipeline (same steps, concurrency, retries, timeouts) with every topic renamed
+ * `itest-<run>.<name>` and the pipeline named `itest-<run>`; `overrides` adjusts steps by id.
+ * Writes it to `<dir>/pipeline.json`.
+ */
+export function testListingsPipeline(dir: string, overrides: Record<string, Partial<StepSpec>> = {}): TestPipeline {
+  const run = `itest-${randomUUID().slice(0, 8)}`;
+  const rename = (t: string) => `${run}.${t.replace(/^listings\./, '')}`;
+  const spec: PipelineSpec = {
+    name: run,
+    topics: Object.fromEntries(Object.entries(listings.topics).map(([t, s]) => [rename(t), s])),
+    steps: listings.steps.map((s) => ({
+      ...s,
+      input: rename(s.input),
+      outputs: Object.fromEntries(Object.entries(s.outputs).map(([p, t]) => [p, rename(t)])),
+      ...overrides[s.id],
+    })),
+  };
+  const topics = Object.fromEntries(Object.entries(ROLE).map(([t, role]) => [role, rename(t)])) as Record<
+    ListingsTopic,
+    string
+  >;
+  const file = join(dir, 'pipeline.json');
+  writeFileSync(file, JSON.stringify(spec, null, 2));
+  const step = (id: string) => {
+    const s = spec.steps.find((x) => x.id === id);
+    if (!s) throw new Error(`no step ${id}`);
+    return s;
+  };
+  return {
+    spec,
+    file,
+    topics,
+    dlq: (id) => dlqTopic(step(id).input),
+    group: (id) => groupId(spec, step(id)),
+  };
+}
+
+/** Creates every topic of the pipeline and the dead-letter topic of every step (same partitions as its input). */
+export async function createPipelineTopics(admin: Admin, p: TestPipeline): Promise<void> {
+  const wanted: Record<string, number> = {};
+  for (const [t, s] of Object.entries(p.spec.topics)) wanted[t] = s.partitions;
+  for (const s of p.spec.steps) wanted[dlqTopic(s.input)] = p.spec.topics[s.input]?.partitions ?? 1;
+  await createTopics(admin, wanted);
+}
+
+const repoRoot = join(__dirname, '..', '..');
+
+/** Starts one worker of a step of `p` as a child process; its output is kept for failure messages. */
+export function startStepWorker(p: TestPipeline, stepId: string, env: Record<string, string>): WorkerProcess {
+  const script = join(repoRoot, 'dist', 'test', 'support', 'pipeline-worker-main.js');
+  const child: ChildProcess = spawn(process.execPath, [script, stepId], {
+    env: {
+      ...process.env,
+      LISTFLOW_PIPELINE_FILE: p.file,
+      LISTFLOW_REGISTER_SCHEMAS: 'true',
+      LISTFLOW_HTTP_PORT: '0',
+      LISTFLOW_LOG_LEVEL: 'warn',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const keep = (d: Buffer) => {
+    out += d.toString();
+    if (out.length > 2_000_000) out = out.slice(-1_000_000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return { child, output: () => out, exited };
+}
+
+/** SIGTERM and the exit code (the worker's graceful drain); the code of an already exited worker. */
+export async function stopWorker(w: WorkerProcess): Promise<number | null> {
+  if (w.child.exitCode !== null || w.child.signalCode !== null) return w.child.exitCode;
+  w.child.kill('SIGTERM');
+  return w.exited;
+}
