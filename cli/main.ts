@@ -3,6 +3,7 @@
  * The `listflow` CLI. Commands live in cli/commands/, one file per area; this file only routes argv to
  * them and turns errors into exit codes (0 ok, 1 failure, 2 bad usage) without stack traces for user errors.
  */
+import { availableParallelism } from 'node:os';
 import { ListflowError } from '../runtime/errors';
 import { type Command, helpFor, type Io, parseCommandArgs, UsageError } from './command';
 import { infraCommands } from './commands/infra';
@@ -15,6 +16,11 @@ import { dryRunCommands } from './commands/dry-run';
 import { dlqCommands } from './commands/dlq';
 import { listingsCommands } from './commands/listings';
 import { k8sCommands } from './commands/k8s';
+
+// libuv's thread pool (default 4) runs sharp's work and async fs; the images step keeps `concurrency` photos in
+// flight, so give the pool at least one thread per core plus headroom. libuv reads this when the pool first
+// starts, which is after this line: module loading above does no async I/O. An explicit setting wins.
+process.env.UV_THREADPOOL_SIZE ??= String(Math.max(4, availableParallelism() + 2));
 
 export const commands: Command[] = [
   ...infraCommands,
