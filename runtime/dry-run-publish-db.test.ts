@@ -6,28 +6,18 @@ import { publishConfig } from '../operators/publish/config';
 import publish from '../operators/publish/index';
 import { upsertListings } from '../operators/publish/sql';
 import type { EnrichedListing, Listing, PublishedListing } from '../schemas/generated/types';
+import { december, testListing } from '../test/support/listings';
 
-const T = (day: number) => new Date(Date.UTC(2025, 11, day));
-const listing = (id: string, day: number, over: Partial<Listing> = {}): Listing => ({
-  id,
-  source: 'crea',
-  listingKey: id.split(':')[1]!,
-  status: 'ACTIVE',
-  propertyType: 'RESIDENTIAL',
-  price: { amountMinor: 50_000_000, currency: 'CAD' },
-  address: { line1: '1 Main St', unit: null, city: 'Ottawa', region: 'ON', postalCode: 'K1A 0B1', country: 'CA' },
-  geo: null,
-  livingAreaSqft: null,
-  livingAreaSqm: null,
-  bedrooms: 3,
-  bathroomsTotal: 2,
-  yearBuilt: null,
-  description: null,
-  photos: [],
-  modifiedAt: T(day),
-  fingerprint: 'fp',
-  ...over,
-});
+const T = december;
+const listing = (id: string, day: number, over: Partial<Listing> = {}): Listing =>
+  testListing(id, {
+    geo: null,
+    livingAreaSqft: null,
+    livingAreaSqm: null,
+    yearBuilt: null,
+    modifiedAt: T(day),
+    ...over,
+  });
 
 const config = parseConfig(publishConfig, {}, { where: 'test' });
 const db = new MemoryPublishDb();

@@ -14,30 +14,20 @@ import { imagesConfig } from './config';
 import type { Fetcher } from './fetcher';
 import images from './index';
 import type { ImagesServices } from './process';
+import { testListing } from '../../test/support/listings';
 
 const config = parseConfig(imagesConfig, { concurrency: 2 }, { where: 'test' });
 
 function listing(urls: string[], over: Partial<Listing> = {}): Listing {
-  return {
-    id: 'crea:L1',
-    source: 'crea',
-    listingKey: 'L1',
-    status: 'ACTIVE',
-    propertyType: 'RESIDENTIAL',
-    price: { amountMinor: 50_000_000, currency: 'CAD' },
-    address: { line1: '1 Main St', unit: null, city: 'Ottawa', region: 'ON', postalCode: 'K1A 0B1', country: 'CA' },
+  return testListing('crea:L1', {
     geo: null,
     livingAreaSqft: null,
     livingAreaSqm: null,
-    bedrooms: 3,
-    bathroomsTotal: 2,
     yearBuilt: null,
-    description: null,
     photos: urls.map((url, i) => ({ url, order: i, caption: null })),
     modifiedAt: new Date('2026-01-01T00:00:00Z'),
-    fingerprint: 'fp',
     ...over,
-  };
+  });
 }
 
 /** A fetcher serving fixed bytes by URL, counting fetches and the most fetches at once. */

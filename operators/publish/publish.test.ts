@@ -8,31 +8,17 @@ import publish from './index';
 import { applyMigrations, migrations } from './migrations';
 import { type Current, planBatch, reviveDocument } from './process';
 import { deleteListings, LISTING_COLUMNS, upsertListings, upsertTombstones } from './sql';
+import { december, testListing } from '../../test/support/listings';
 
 const NOW = new Date('2026-01-01T00:00:00Z');
-const T = (day: number) => new Date(Date.UTC(2025, 11, day));
+const T = december;
 
 function listing(id: string, day: number, over: Partial<Listing> = {}): Listing {
-  return {
-    id,
-    source: 'crea',
-    listingKey: id.split(':')[1]!,
-    status: 'ACTIVE',
-    propertyType: 'RESIDENTIAL',
-    price: { amountMinor: 50_000_000, currency: 'CAD' },
-    address: { line1: '1 Main St', unit: null, city: 'Ottawa', region: 'ON', postalCode: 'K1A 0B1', country: 'CA' },
-    geo: { lat: 45.4, lon: -75.7 },
-    livingAreaSqft: 1200,
-    livingAreaSqm: 111.5,
-    bedrooms: 3,
-    bathroomsTotal: 2,
-    yearBuilt: 1990,
-    description: null,
+  return testListing(id, {
     photos: [{ url: 'https://x/1.jpg', order: 0, caption: null }],
     modifiedAt: T(day),
-    fingerprint: 'fp',
     ...over,
-  };
+  });
 }
 const enriched = (l: Listing): EnrichedListing => ({ listing: l, images: [], enrichedAt: NOW });
 const doc = (l: Listing, previousPrice: PublishedListing['previousPrice'] = null): PublishedListing => ({

@@ -13,6 +13,7 @@ import { createPgDb, type Db } from '../../operators/publish/db';
 import publish from '../../operators/publish/index';
 import { applyMigrations } from '../../operators/publish/migrations';
 import type { EnrichedListing, Listing } from '../../schemas/generated/types';
+import { testListing } from '../support/listings';
 
 const BASE = process.env.LISTFLOW_POSTGRES_URL ?? 'postgres://listflow@127.0.0.1:15432/listflow';
 const SCHEMA = `listings_it_${randomBytes(4).toString('hex')}`;
@@ -23,26 +24,13 @@ let admin: pg.Client;
 let db: Db;
 
 function listing(key: string, city: string, day: number, over: Partial<Listing> = {}): Listing {
-  return {
-    id: `it:${key}`,
-    source: 'it',
-    listingKey: key,
-    status: 'ACTIVE',
-    propertyType: 'RESIDENTIAL',
+  return testListing(`it:${key}`, {
     price: { amountMinor: 45_000_000, currency: 'CAD' },
     address: { line1: '1 Main St', unit: null, city, region: 'ON', postalCode: 'K1A 0B1', country: 'CA' },
-    geo: { lat: 45.4, lon: -75.7 },
-    livingAreaSqft: 1200,
-    livingAreaSqm: 111.5,
-    bedrooms: 3,
-    bathroomsTotal: 2,
-    yearBuilt: 1990,
     description: 'Bright corner unit',
-    photos: [],
     modifiedAt: T(day),
-    fingerprint: 'fp',
     ...over,
-  };
+  });
 }
 
 async function publishAll(ls: Listing[]): Promise<void> {

@@ -12,32 +12,14 @@ import { publishConfig } from '../../operators/publish/config';
 import { createPgDb, type Db } from '../../operators/publish/db';
 import publish from '../../operators/publish/index';
 import { applyMigrations } from '../../operators/publish/migrations';
+import { december, testListing } from '../support/listings';
 
 const URL_ = process.env.LISTFLOW_POSTGRES_URL ?? 'postgres://listflow@127.0.0.1:15432/listflow';
 const SCHEMA = `publish_it_${randomBytes(4).toString('hex')}`;
-const T = (day: number) => new Date(Date.UTC(2025, 11, day));
+const T = december;
 
 function listing(id: string, day: number, over: Partial<Listing> = {}): Listing {
-  return {
-    id,
-    source: 'crea',
-    listingKey: id.split(':')[1]!,
-    status: 'ACTIVE',
-    propertyType: 'RESIDENTIAL',
-    price: { amountMinor: 50_000_000, currency: 'CAD' },
-    address: { line1: '1 Main St', unit: null, city: 'Ottawa', region: 'ON', postalCode: 'K1A 0B1', country: 'CA' },
-    geo: { lat: 45.4, lon: -75.7 },
-    livingAreaSqft: 1200,
-    livingAreaSqm: 111.5,
-    bedrooms: 3,
-    bathroomsTotal: 2,
-    yearBuilt: 1990,
-    description: 'It\'s a "quoted" {house}, with , commas',
-    photos: [],
-    modifiedAt: T(day),
-    fingerprint: 'fp',
-    ...over,
-  };
+  return testListing(id, { description: 'It\'s a "quoted" {house}, with , commas', modifiedAt: T(day), ...over });
 }
 const items = (ls: Listing[]) =>
   ls.map((l, i) => ({
