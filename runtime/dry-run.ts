@@ -25,7 +25,6 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type avro from 'avsc';
 import type { FeedFormat, IngestJob, SchemaName } from '../schemas/generated/types';
 import { fromEnv, parseConfig } from './config';
 import { TRACE_HEADER } from './dead-letter';
@@ -43,7 +42,7 @@ import {
 } from './operator';
 import type { PipelineSpec, StepSpec } from './pipeline';
 import { findStep } from './run';
-import { readerType } from './serde';
+import { encodeAvroBody, readerType } from './serde';
 import { operatorEnvPrefix } from './settings';
 
 // biome-ignore lint/suspicious/noExplicitAny: the harness runs operators of every type, like the worker.
@@ -141,21 +140,7 @@ const BATCH_CHUNK = 500;
 
 /** Encodes and decodes a value with its schema: exactly what crossing a Kafka topic does to it. */
 export function avroRoundTrip(schema: SchemaName, value: unknown): unknown {
-  const type: avro.Type = readerType(schema);
-  let bytes: Buffer;
-  try {
-    bytes = type.toBuffer(value);
-  } catch (e) {
-    const paths: string[] = [];
-    type.isValid(value, {
-      errorHook: (path: string[], v: unknown) => paths.push(`${path.join('.') || '(root)'}=${JSON.stringify(v)}`),
-    });
-    throw new ListflowError(
-      'SERDE_ENCODE_FAILED',
-      `value does not match schema ${schema}${paths.length ? ` at ${paths.slice(0, 5).join(', ')}` : ''}: ${(e as Error).message}`,
-    );
-  }
-  return type.fromBuffer(bytes);
+  return readerType(schema).fromBuffer(encodeAvroBody(schema, value));
 }
 
 /** The steps to run: the pipeline's order, up to and including `through`. */

@@ -44,6 +44,26 @@ export function readerType(name: SchemaName): avro.Type {
   return t;
 }
 
+/**
+ * The Avro binary body of `value` under one of our schemas (no wire-format header). A value that does not fit
+ * is SERDE_ENCODE_FAILED (a bug in the emitting operator), naming the first paths that do not match.
+ */
+export function encodeAvroBody(name: SchemaName, value: unknown): Buffer {
+  const type = readerType(name);
+  try {
+    return type.toBuffer(value);
+  } catch (e) {
+    const paths: string[] = [];
+    type.isValid(value, {
+      errorHook: (path: string[], v: unknown) => paths.push(`${path.join('.') || '(root)'}=${JSON.stringify(v)}`),
+    });
+    throw new ListflowError(
+      'SERDE_ENCODE_FAILED',
+      `value does not match schema ${name}${paths.length ? ` at ${paths.slice(0, 5).join(', ')}` : ''}: ${(e as Error).message}`,
+    );
+  }
+}
+
 export const subjectFor = (topic: string): string => `${topic}-value`;
 
 export type DecodeResult<T> =
@@ -143,20 +163,7 @@ export class AvroSerde {
   }
 
   encode(schemaId: number, name: SchemaName, value: unknown): Buffer {
-    const type = readerType(name);
-    let body: Buffer;
-    try {
-      body = type.toBuffer(value);
-    } catch (e) {
-      const paths: string[] = [];
-      type.isValid(value, {
-        errorHook: (path: string[], v: unknown) => paths.push(`${path.join('.') || '(root)'}=${JSON.stringify(v)}`),
-      });
-      throw new ListflowError(
-        'SERDE_ENCODE_FAILED',
-        `value does not match schema ${name}${paths.length ? ` at ${paths.slice(0, 5).join(', ')}` : ''}: ${(e as Error).message}`,
-      );
-    }
+    const body = encodeAvroBody(name, value);
     const header = Buffer.allocUnsafe(5);
     header.writeUInt8(0, 0);
     header.writeInt32BE(schemaId, 1);
