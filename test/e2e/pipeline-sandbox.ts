@@ -3,30 +3,38 @@
  * a unique pipeline name (so unique consumer groups), handed to the CLI and its workers through
  * LISTFLOW_PIPELINE_FILE. Other runs on the same platform neither see these records nor steal them.
  */
-import { type SpawnOptions, spawn } from 'node:child_process';
+import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type KafkaMessage, Kafka as KafkaClient, logLevel } from 'kafkajs';
 import pg from 'pg';
 import builtIn from '../../pipelines/listings';
 import { headersToStrings } from '../../runtime/dead-letter';
-import type { PipelineSpec } from '../../runtime/pipeline';
+import type { PipelineSpec, StepSpec } from '../../runtime/pipeline';
+import { AvroSerde, createRegistry } from '../../runtime/serde';
+import type { PublishedListing } from '../../schemas/generated/types';
 
 export const ROOT = resolve(__dirname, '../..');
 export const CLI = join(ROOT, 'dist/cli/main.js');
 export const BROKERS = process.env.LISTFLOW_KAFKA_BROKERS ?? '127.0.0.1:19092';
 export const POSTGRES_URL = process.env.LISTFLOW_POSTGRES_URL ?? 'postgres://listflow@127.0.0.1:15432/listflow';
+export const REGISTRY_URL = process.env.LISTFLOW_REGISTRY_URL ?? 'http://127.0.0.1:18081/apis/ccompat/v7';
 
 export interface Sandbox {
   readonly id: string;
+  /** The sandbox's own directory (pipeline file, ready files, worker logs). */
+  readonly dir: string;
   readonly pipeline: PipelineSpec;
   readonly pipelineFile: string;
   readonly topic: (name: string) => string;
   readonly env: NodeJS.ProcessEnv;
 }
 
-export function sandbox(label: string, extraEnv: NodeJS.ProcessEnv = {}): Sandbox {
+/** Step settings (retry, concurrency...) that differ in the sandbox's copy of the pipeline, by step id. */
+export type StepOverrides = Readonly<Record<string, Partial<Omit<StepSpec, 'id' | 'operator' | 'input' | 'outputs'>>>>;
+
+export function sandbox(label: string, extraEnv: NodeJS.ProcessEnv = {}, steps: StepOverrides = {}): Sandbox {
   const id = `${label}-${randomBytes(3).toString('hex')}`;
   const topic = (name: string) => `${id}.${name}`;
   const pipeline: PipelineSpec = {
@@ -34,6 +42,7 @@ export function sandbox(label: string, extraEnv: NodeJS.ProcessEnv = {}): Sandbo
     topics: Object.fromEntries(Object.entries(builtIn.topics).map(([k, v]) => [topic(k), v])),
     steps: builtIn.steps.map((s) => ({
       ...s,
+      ...steps[s.id],
       input: topic(s.input),
       outputs: Object.fromEntries(Object.entries(s.outputs).map(([k, v]) => [k, topic(v)])),
     })),
@@ -48,6 +57,7 @@ export function sandbox(label: string, extraEnv: NodeJS.ProcessEnv = {}): Sandbo
   );
   return {
     id,
+    dir,
     pipeline,
     pipelineFile,
     topic,
@@ -153,4 +163,87 @@ export async function dropTopics(box: Sandbox): Promise<void> {
   } finally {
     await admin.disconnect();
   }
+}
+
+/** Polls `ok` every 200 ms until it holds; past `ms` it throws, naming `what` and the `context()` text. */
+export async function until(
+  what: string,
+  ok: () => boolean | Promise<boolean>,
+  ms = 180_000,
+  context: () => string = () => '',
+): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await ok())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${context().slice(-3000)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** `listflow run --all` in the sandbox, started and ready. */
+export interface Workers {
+  /** What the supervisor wrote to stderr so far. */
+  readonly stderr: () => string;
+  /** SIGTERM, then the supervisor's exit code once every worker drained. */
+  stop(): Promise<number | null>;
+}
+
+let workerRuns = 0;
+
+/** Starts `run --all` with the sandbox's env plus `env` and resolves once every worker answers /readyz. */
+export async function startWorkers(box: Sandbox, basePort: number, env: NodeJS.ProcessEnv = {}): Promise<Workers> {
+  const n = ++workerRuns;
+  const readyFile = join(box.dir, `ready-${n}.json`);
+  const logDir = join(box.dir, `logs-${n}`);
+  let stderr = '';
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [CLI, 'run', '--all', '--base-port', String(basePort), '--ready-file', readyFile, '--log-dir', logDir],
+    { cwd: ROOT, env: { ...box.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const workers: Workers = {
+    stderr: () => stderr,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+  };
+  try {
+    await until(
+      'the workers to be ready',
+      () => {
+        if (child.exitCode !== null) throw new Error(`run --all exited ${child.exitCode}:\n${stderr.slice(-3000)}`);
+        return existsSync(readyFile);
+      },
+      180_000,
+      () => stderr,
+    );
+  } catch (e) {
+    await workers.stop();
+    throw e;
+  }
+  return workers;
+}
+
+/**
+ * The latest value per key of the sandbox's listings.published, decoded through the registry with the
+ * PublishedListing reader schema, as JSON (dates as ISO strings, like `listflow dry-run` writes them).
+ */
+export async function publishedDocuments(box: Sandbox): Promise<Map<string, unknown>> {
+  const serde = new AvroSerde(createRegistry({ url: REGISTRY_URL }));
+  const out = new Map<string, unknown>();
+  const messages = await readAll(box.topic('listings.published'));
+  messages.sort((a, b) => Number(BigInt(a.offset) - BigInt(b.offset)));
+  for (const m of messages) {
+    const key = m.key?.toString('utf8') ?? '';
+    if (m.value === null) {
+      out.delete(key);
+      continue;
+    }
+    const d = await serde.decode<PublishedListing>(m.value, 'PublishedListing');
+    if (!d.ok) throw new Error(`cannot decode published ${key}: ${d.error.code} ${d.error.message}`);
+    out.set(key, JSON.parse(JSON.stringify(d.value)));
+  }
+  return out;
 }
