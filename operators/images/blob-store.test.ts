@@ -11,7 +11,9 @@ const image: StoredImage = {
   width: 4000,
   height: 3000,
   dhash: '0123456789abcdef',
-  variants: [{ name: 'card', width: 800, height: 600, format: 'webp', bytes: 3, uri: 'x' }],
+  variants: [
+    { name: 'card', width: 800, height: 600, format: 'webp', bytes: 3, uri: `https://old.example/ab/${sha}/card.webp` },
+  ],
 };
 const tmp = () => mkdtempSync(join(tmpdir(), 'listflow-blobs-'));
 
@@ -58,7 +60,10 @@ describe('FsBlobStore', () => {
     const store = new FsBlobStore({ root });
     expect(await store.get(sha)).toBeNull();
     await store.putManifest(image);
-    expect(await store.get(sha)).toEqual(image);
+    expect(await store.get(sha)).toEqual({
+      ...image,
+      variants: [{ ...image.variants[0]!, uri: store.uriOf(sha, 'card.webp') }],
+    });
     writeFileSync(join(root, 'ab', sha, 'manifest.json'), '{"sha256": "ab');
     expect(await store.get(sha)).toBeNull();
   });
@@ -73,6 +78,16 @@ describe('FsBlobStore', () => {
     expect(e).toBeInstanceOf(RetriableError);
     expect((e as RetriableError).code).toBe('BLOBSTORE_UNAVAILABLE');
     expect((e as RetriableError).retriable).toBe(true);
+  });
+
+  test('a stored image reads back with uris of the current public base URL, not the one it was stored under', async () => {
+    const root = tmp();
+    const before = new FsBlobStore({ root, fsync: false });
+    const uri = await before.putVariant(sha, 'card.webp', Buffer.from('x'));
+    await before.putManifest({ ...image, variants: [{ ...image.variants[0]!, uri }] });
+    const after = new FsBlobStore({ root, publicBaseUrl: 'https://cdn.example/img' });
+    expect((await after.get(sha))!.variants.map((v) => v.uri)).toEqual([`https://cdn.example/img/ab/${sha}/card.webp`]);
+    expect((await before.get(sha))!.variants.map((v) => v.uri)).toEqual([uri]);
   });
 
   test('writes leave nothing in the incoming folder; a sweep removes only stale temp files', async () => {

@@ -96,7 +96,13 @@ export class FsBlobStore implements BlobStore {
     }
     try {
       const m = JSON.parse(text) as StoredImage;
-      return m.sha256 === sha256 && Array.isArray(m.variants) ? m : null;
+      if (m.sha256 !== sha256 || !Array.isArray(m.variants)) return null;
+      // uris follow today's settings (public base URL, root), not the ones in force when the image was stored.
+      const variants = m.variants.map((v) => ({
+        ...v,
+        uri: this.uriOf(sha256, v.uri.slice(v.uri.lastIndexOf('/') + 1)),
+      }));
+      return { ...m, variants };
     } catch {
       return null; // a damaged manifest: process the image again, which rewrites it
     }

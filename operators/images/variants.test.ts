@@ -132,6 +132,9 @@ describe('renderVariants', () => {
     const err = await renderVariants(await make(), opts).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PermanentError);
     expect((err as PermanentError).code).toBe(code);
+    // One line: it is the asset's reason in the published document, so it must not depend on what libvips's
+    // process-wide error buffer held from other decodes.
+    expect((err as PermanentError).message).not.toContain('\n');
   });
 
   test('the bomb message names the declared size and the limit', async () => {

@@ -198,7 +198,15 @@ async function* ndjsonRecords(chunks: AsyncIterable<string>, maxChars: number): 
   let line = 1;
   let skipping = false; // inside a line that was already rejected as too long
   let first = true;
+  const tooLong = (text: string, n: number): RecordText => ({
+    value: undefined,
+    text: text.slice(0, 1024),
+    line: n,
+    reason: `the line is longer than ${maxChars} characters (maxRecordBytes); the dead letter holds its first 1024`,
+  });
+  // The limit applies to every line, whether it arrived whole in one chunk or across several.
   const lineItem = (text: string, n: number): RecordText | undefined => {
+    if (text.length > maxChars) return tooLong(text, n);
     const t = text.trim();
     return t === '' ? undefined : parseJson(t, n);
   };
@@ -222,12 +230,8 @@ async function* ndjsonRecords(chunks: AsyncIterable<string>, maxChars: number): 
     if (skipping) continue;
     pending += chunk.slice(start);
     if (pending.length > maxChars) {
-      yield {
-        value: undefined,
-        text: pending.slice(0, 1024),
-        line,
-        reason: `the line is longer than ${maxChars} characters (maxRecordBytes); the dead letter holds its first 1024`,
-      };
+      // Stop buffering a runaway line at once: memory stays bounded however long it is.
+      yield tooLong(pending, line);
       pending = '';
       skipping = true;
     }

@@ -123,6 +123,27 @@ describe('ingest reads each feed format', () => {
     expect(rejects(emits)[1]!.message).toContain('the record is a JSON array, not an object');
   });
 
+  test.each([
+    ['a short feed (the long line arrives whole in one read)', 0],
+    ['a feed larger than one read (the long line is split across reads)', 200_000],
+  ])('an NDJSON line over maxRecordBytes is rejected and the feed goes on: %s', async (_name, padding) => {
+    const dir = mkdtempSync(join(tmpdir(), 'ingest-long-'));
+    const ok = (key: string) => JSON.stringify({ ListingKey: key, City: 'Ottawa' });
+    // Padding lines (valid records) push the long line across the stream's read boundary.
+    const pad = Array.from({ length: Math.ceil(padding / 40) }, (_, i) => ok(`P${i}`));
+    const long = JSON.stringify({ ListingKey: 'LONG', PublicRemarks: 'x'.repeat(3000) });
+    writeFileSync(join(dir, 'feed.ndjson'), [...pad, ok('A'), long, ok('B')].join('\n'));
+    const emits = await run(job(fileUri(join(dir, 'feed.ndjson'))), { root: dir, config: { maxRecordBytes: 2048 } });
+    expect(
+      raws(emits)
+        .map((r) => r.key)
+        .slice(-2),
+    ).toEqual(['test-mls:A', 'test-mls:B']);
+    expect(rejects(emits)).toHaveLength(1);
+    expect(rejects(emits)[0]!.message).toContain('the line is longer than 2048 characters (maxRecordBytes)');
+    expect(rejects(emits)[0]!.payload).toHaveLength(1024);
+  });
+
   test('gzip is detected from the bytes, whatever the name', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ingest-gz-'));
     writeFileSync(join(dir, 'feed.csv.gz'), gzipSync(readFileSync(join(fixtures, 'listings.csv'))));
