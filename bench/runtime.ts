@@ -4,8 +4,8 @@
  * 1. Throughput: BENCH_RECORDS (default 200,000) pre-loaded RawListing records of about 1 KB (Avro, Confluent
  *    wire format) on 6 partitions, copied to a fresh output topic by
  *    (a) baseline: a bare kafkajs eachBatch loop written here, doing the same work the runtime must do:
- *        decode and re-encode the Avro, produce with acks=all (idempotent producer), commit after the
- *        acknowledgement;
+ *        decode and re-encode the Avro, write the same output record (key, value, trace-id header),
+ *        produce with acks=all (idempotent producer), commit after the acknowledgement;
  *    (b) contender: the runtime (runtime/worker.ts) running its pass-through operator.
  *    Rounds alternate a, b (BENCH_ROUNDS, default 2); the best of each is kept. Target: b/a >= 0.8.
  * 2. Concurrency: an operator that awaits 20 ms of simulated I/O per record, one partition, at concurrency
@@ -23,6 +23,7 @@ import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Partitioners } from 'kafkajs';
 import { defineConfig } from '../runtime/config';
+import { TRACE_HEADER } from '../runtime/dead-letter';
 import { defineOperator, emit } from '../runtime/operator';
 import { passThrough } from '../runtime/passthrough';
 import { sleep } from '../runtime/retry';
@@ -91,7 +92,14 @@ async function bareLoop(input: string, output: string): Promise<SteadyRate> {
       for (const m of batch.messages) {
         const d = await serde.decode<RawListing>(m.value!, 'RawListing');
         if (!d.ok) throw d.error;
-        messages.push({ key: m.key, value: serde.encode(outId, 'RawListing', d.value) });
+        // The same output record as the runtime's: its contract carries the trace id on every output (the
+        // input's, else one derived from topic, partition and offset), and kafkajs encodes each header.
+        const trace = m.headers?.[TRACE_HEADER]?.toString() ?? `${batch.topic}-${batch.partition}-${m.offset}`;
+        messages.push({
+          key: m.key,
+          value: serde.encode(outId, 'RawListing', d.value),
+          headers: { [TRACE_HEADER]: trace },
+        });
       }
       // At most 800 KB per request, like the runtime, so no record batch exceeds the broker's message.max.bytes.
       for (let i = 0; i < messages.length; i += 700) {

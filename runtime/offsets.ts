@@ -104,3 +104,96 @@ export class PartitionOffsets {
     this.committedIndex = 0;
   }
 }
+
+/** What one partition's commit sends: kafkajs's `commitOffsetsIfNecessary(offsets)` shape. */
+export interface TopicOffsets {
+  readonly topics: { topic: string; partitions: { partition: number; offset: string }[] }[];
+}
+
+interface QueuedCommit {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  /** Still owned, same generation: checked again right before the request goes out. */
+  readonly valid: () => boolean;
+  readonly stale: () => Error;
+  readonly send: (offsets: TopicOffsets) => Promise<void>;
+  readonly resolve: () => void;
+  readonly reject: (e: unknown) => void;
+}
+
+/**
+ * Puts the commits of all partitions into one OffsetCommit request at a time.
+ *
+ * The group coordinator answers one connection's requests in order, so six partitions committing on their
+ * own queue up behind each other, and a partition's end-of-batch commit waited behind the others' (measured:
+ * 50-60 ms from the last acknowledgement to the next fetch, against 10 ms for one commit). Here a commit
+ * waits at most for the request in flight; everything that arrives meanwhile goes in the next one.
+ * Each PartitionOffsets still has one commit of its own in flight, so a partition appears once per request;
+ * partitions no longer owned (or of an older generation) are dropped when the request is built.
+ */
+export class CommitCoalescer {
+  private queued: QueuedCommit[] = [];
+  private inFlight = false;
+  private scheduled = false;
+
+  commit(
+    topic: string,
+    partition: number,
+    offset: string,
+    opts: Pick<QueuedCommit, 'valid' | 'stale' | 'send'>,
+  ): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.queued.push({ topic, partition, offset, ...opts, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** On the next turn, so the commits of partitions finishing in the same turn share the request. */
+  private schedule(): void {
+    if (this.inFlight || this.scheduled || this.queued.length === 0) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.run();
+    });
+  }
+
+  private async run(): Promise<void> {
+    const taken = this.queued;
+    this.queued = [];
+    const live: QueuedCommit[] = [];
+    const byPartition = new Map<string, QueuedCommit>();
+    for (const c of taken) {
+      if (!c.valid()) {
+        c.reject(c.stale());
+        continue;
+      }
+      live.push(c);
+      const key = `${c.topic}\u0000${c.partition}`;
+      const seen = byPartition.get(key);
+      // Never sends two offsets for one partition; the higher one covers both.
+      if (!seen || BigInt(c.offset) > BigInt(seen.offset)) byPartition.set(key, c);
+    }
+    if (live.length === 0) return this.schedule();
+    const topics = new Map<string, { partition: number; offset: string }[]>();
+    for (const c of byPartition.values()) {
+      const list = topics.get(c.topic);
+      if (list) list.push({ partition: c.partition, offset: c.offset });
+      else topics.set(c.topic, [{ partition: c.partition, offset: c.offset }]);
+    }
+    this.inFlight = true;
+    try {
+      // Every partition's send is the same consumer's commit; the newest one is used.
+      await live[live.length - 1]!.send({
+        topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })),
+      });
+      for (const c of live) c.resolve();
+    } catch (e) {
+      for (const c of live) c.reject(e);
+    } finally {
+      this.inFlight = false;
+      this.schedule();
+    }
+  }
+}

@@ -18,11 +18,28 @@ export interface OutRecord {
   readonly message: Message;
 }
 
-interface Pending {
-  readonly records: readonly OutRecord[];
-  readonly bytes: number;
+/**
+ * Sends queued for one request. Every send that joins a group shares the group's promise: one promise per
+ * request instead of one per job, which at tens of thousands of records/s is a visible share of CPU and GC.
+ */
+interface Group {
+  readonly records: OutRecord[];
+  bytes: number;
+  readonly promise: Promise<void>;
   readonly resolve: () => void;
   readonly reject: (e: unknown) => void;
+}
+
+function newGroup(): Group {
+  let resolve!: () => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // Every sender awaits it; this only keeps a failed group without senders left from crashing the process.
+  promise.catch(() => undefined);
+  return { records: [], bytes: 0, promise, resolve, reject };
 }
 
 export interface BatcherOptions {
@@ -42,8 +59,10 @@ const sizeOf = (r: OutRecord): number =>
 export class OutputBatcher {
   private producer: Producer | null = null;
   private connecting: Promise<Producer> | null = null;
-  private queue: Pending[] = [];
+  /** Groups not yet taken by a request, oldest first; only the newest one takes more records. */
+  private queue: Group[] = [];
   private inFlight = 0;
+  private dispatchScheduled = false;
   private readonly idle: (() => void)[] = [];
 
   constructor(
@@ -56,13 +75,31 @@ export class OutputBatcher {
     await this.connected();
   }
 
-  /** Resolves when Kafka acknowledged every record; rejects if the request carrying them failed. */
+  /**
+   * Resolves when Kafka acknowledged every record; rejects if the request carrying them failed. The records
+   * join the newest queued group while it stays within the request limits (a send is never split, so its
+   * records are acknowledged together), otherwise they open a new group.
+   */
   send(records: readonly OutRecord[]): Promise<void> {
     if (records.length === 0) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ records, bytes: records.reduce((n, r) => n + sizeOf(r), 0), resolve, reject });
-      this.dispatch();
-    });
+    let bytes = 0;
+    for (const r of records) bytes += sizeOf(r);
+    let group = this.queue[this.queue.length - 1];
+    if (
+      !group ||
+      (group.records.length > 0 &&
+        (group.records.length + records.length > this.options.maxRecords ||
+          group.bytes + bytes > this.options.maxBytes))
+    ) {
+      group = newGroup();
+      this.queue.push(group);
+    }
+    for (const r of records) group.records.push(r);
+    group.bytes += bytes;
+    // A full group goes out at once (when a request slot is free); the newest one waits for the end of the turn.
+    if (this.queue.length > 1) this.dispatch(false);
+    this.scheduleDispatch();
+    return group.promise;
   }
 
   get queued(): number {
@@ -93,43 +130,44 @@ export class OutputBatcher {
   }
 
   /**
-   * Starts a request when fewer than `maxRequests` are in flight. Two in flight let the next request be
-   * encoded while the previous one waits for the broker; kafkajs still sends them one at a time per broker
-   * connection (maxInFlightRequests 1), so per-partition order holds.
+   * Dispatches the group still taking records on the next turn of the event loop rather than at once (full
+   * groups go at once, see send): jobs finishing in the same turn then share the first request, instead of the first one or two records of every fetch each paying a full
+   * produce round trip on their own (measured: about 20 requests of under 10 records per 50,000 records).
    */
-  private dispatch(): void {
-    while (this.inFlight < this.options.maxRequests && this.queue.length > 0) {
-      const taken: Pending[] = [];
-      let records = 0;
-      let bytes = 0;
-      while (this.queue.length > 0) {
-        const next = this.queue[0]!;
-        if (
-          taken.length > 0 &&
-          (records + next.records.length > this.options.maxRecords || bytes + next.bytes > this.options.maxBytes)
-        )
-          break;
-        taken.push(this.queue.shift()!);
-        records += next.records.length;
-        bytes += next.bytes;
-      }
+  private scheduleDispatch(): void {
+    if (this.dispatchScheduled || this.inFlight >= this.options.maxRequests) return;
+    this.dispatchScheduled = true;
+    setImmediate(() => {
+      this.dispatchScheduled = false;
+      this.dispatch(true);
+    });
+  }
+
+  /**
+   * Starts a request per queued group while fewer than `maxRequests` are in flight (`includingNewest`: also
+   * the group still taking records; after a request completes it holds what queued during the round trip). Two in flight let the
+   * next request be encoded while the previous one waits for the broker; kafkajs still sends them one at a
+   * time per broker connection (maxInFlightRequests 1, and its per-broker lock for idempotent producers), so
+   * per-partition order holds.
+   */
+  private dispatch(includingNewest: boolean): void {
+    while (this.inFlight < this.options.maxRequests && this.queue.length > (includingNewest ? 0 : 1)) {
+      const group = this.queue.shift()!;
       this.inFlight++;
-      void this.request(taken).finally(() => {
+      void this.request(group).finally(() => {
         this.inFlight--;
-        this.dispatch();
+        this.dispatch(true);
         if (this.inFlight === 0 && this.queue.length === 0) for (const r of this.idle.splice(0)) r();
       });
     }
   }
 
-  private async request(taken: Pending[]): Promise<void> {
+  private async request(group: Group): Promise<void> {
     const byTopic = new Map<string, Message[]>();
-    for (const p of taken) {
-      for (const r of p.records) {
-        const list = byTopic.get(r.topic);
-        if (list) list.push(r.message);
-        else byTopic.set(r.topic, [r.message]);
-      }
+    for (const r of group.records) {
+      const list = byTopic.get(r.topic);
+      if (list) list.push(r.message);
+      else byTopic.set(r.topic, [r.message]);
     }
     const topicMessages: TopicMessages[] = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
     try {
@@ -137,17 +175,15 @@ export class OutputBatcher {
       await producer.sendBatch({ topicMessages, acks: -1 });
     } catch (e) {
       // Fail everything still queued too: it would be written after records that were not.
-      const failed = [...taken, ...this.queue];
+      const failed = [group, ...this.queue];
       this.queue = [];
       const broken = this.producer;
       this.producer = null;
       await broken?.disconnect().catch(() => undefined);
-      for (const p of failed) p.reject(e);
+      for (const g of failed) g.reject(e);
       return;
     }
-    for (const p of taken) {
-      this.onAcked(p.records);
-      p.resolve();
-    }
+    this.onAcked(group.records);
+    group.resolve();
   }
 }

@@ -66,6 +66,18 @@ export function encodeAvroBody(name: SchemaName, value: unknown): Buffer {
 
 export const subjectFor = (topic: string): string => `${topic}-value`;
 
+/** Not Confluent wire format (magic byte 0, 4-byte schema id): the permanent decode failure, else undefined. */
+function badMagic(bytes: Buffer): { ok: false; error: ListflowError } | undefined {
+  if (bytes.length >= 5 && bytes[0] === 0) return undefined;
+  return {
+    ok: false,
+    error: new PermanentError(
+      'SERDE_BAD_MAGIC_BYTE',
+      `not Confluent wire format: expected magic byte 0 and a 4-byte schema id, got ${bytes.length} bytes starting 0x${bytes.subarray(0, 5).toString('hex')}`,
+    ),
+  };
+}
+
 export type DecodeResult<T> =
   | { ok: true; value: T; schemaId: number }
   | { ok: false; error: ListflowError; schemaId?: number };
@@ -117,6 +129,8 @@ function registryError(e: unknown, what: string): ListflowError {
 export class AvroSerde {
   private readonly writers = new Map<number, Promise<avro.Type>>();
   private readonly resolvers = new Map<string, avro.Resolver>();
+  /** Writer schemas already fetched (the settled part of `writers`), for `decodeCached`. */
+  private readonly knownWriters = new Map<number, avro.Type>();
 
   constructor(private readonly registry: Registry) {}
 
@@ -172,15 +186,8 @@ export class AvroSerde {
 
   /** Decodes with the writer schema named in the header, resolved to our reader schema `name`. */
   async decode<T>(bytes: Buffer, name: SchemaName): Promise<DecodeResult<T>> {
-    if (bytes.length < 5 || bytes[0] !== 0) {
-      return {
-        ok: false,
-        error: new PermanentError(
-          'SERDE_BAD_MAGIC_BYTE',
-          `not Confluent wire format: expected magic byte 0 and a 4-byte schema id, got ${bytes.length} bytes starting 0x${bytes.subarray(0, 5).toString('hex')}`,
-        ),
-      };
-    }
+    const bad = badMagic(bytes);
+    if (bad) return bad;
     const schemaId = bytes.readInt32BE(1);
     let writer: avro.Type;
     try {
@@ -192,6 +199,23 @@ export class AvroSerde {
         schemaId,
       };
     }
+    return this.decodeWith<T>(bytes, name, schemaId, writer);
+  }
+
+  /**
+   * `decode` without a promise when the writer schema is already known (every message after the first of
+   * each schema id); undefined when it must be fetched, and then the caller awaits `decode`. The worker's
+   * hot path: a promise and two microtask turns per record are measurable at tens of thousands of records/s.
+   */
+  decodeCached<T>(bytes: Buffer, name: SchemaName): DecodeResult<T> | undefined {
+    const bad = badMagic(bytes);
+    if (bad) return bad;
+    const schemaId = bytes.readInt32BE(1);
+    const writer = this.knownWriters.get(schemaId);
+    return writer ? this.decodeWith<T>(bytes, name, schemaId, writer) : undefined;
+  }
+
+  private decodeWith<T>(bytes: Buffer, name: SchemaName, schemaId: number, writer: avro.Type): DecodeResult<T> {
     const reader = readerType(name);
     const resolverKey = `${schemaId}:${name}`;
     let resolver = this.resolvers.get(resolverKey);
@@ -228,7 +252,10 @@ export class AvroSerde {
     let p = this.writers.get(id);
     if (!p) {
       p = this.fetchWriterType(id);
-      p.catch(() => this.writers.delete(id)); // a failure is not cached: the next message asks again
+      p.then(
+        (t) => this.knownWriters.set(id, t),
+        () => this.writers.delete(id), // a failure is not cached: the next message asks again
+      );
       this.writers.set(id, p);
     }
     return p;

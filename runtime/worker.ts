@@ -32,7 +32,7 @@ import type { SchemaName } from '../schemas/generated/types';
 import { type ClassifiedError, classifyError, ListflowError, PermanentError } from './errors';
 import { createKafka } from './kafka';
 import { deadLetter, headersToStrings, TRACE_HEADER } from './dead-letter';
-import { PartitionOffsets } from './offsets';
+import { CommitCoalescer, PartitionOffsets } from './offsets';
 import type {
   BatchItem,
   Clock,
@@ -164,6 +164,7 @@ export class Worker {
   private generation = 0;
   private assignment = new Set<number>();
   private readonly trackers = new Map<number, PartitionOffsets>();
+  private readonly commits = new CommitCoalescer();
   private readonly batchAborts = new Set<AbortController>();
   private draining = false;
   private joined = false;
@@ -174,7 +175,8 @@ export class Worker {
   /** Metric children for this step, resolved once: label lookups per record are measurable at full speed. */
   private readonly hot: {
     readonly recordsIn: { inc(): void };
-    readonly inFlight: { inc(): void; dec(): void };
+    /** Set from `inFlight` on the commit timer, not per job: a gauge update per record costs a label hash each. */
+    readonly inFlight: { set(v: number): void };
     readonly processing: { observe(v: number): void };
     readonly recordsOut: Map<string, { inc(n?: number): void }>;
   };
@@ -211,7 +213,18 @@ export class Worker {
       { maxRecords: 5000, maxBytes: 800 * 1024, maxRequests: 2 },
       (records) => {
         this.lastProgressAt = Date.now();
-        for (const r of records) this.hot.recordsOut.get(r.topic)?.inc();
+        // One counter update per topic and request, not per record.
+        let topic: string | null = null;
+        let n = 0;
+        for (const r of records) {
+          if (r.topic !== topic) {
+            if (topic !== null) this.hot.recordsOut.get(topic)?.inc(n);
+            topic = r.topic;
+            n = 0;
+          }
+          n++;
+        }
+        if (topic !== null) this.hot.recordsOut.get(topic)?.inc(n);
       },
     );
     this.dlq = dlqTopic(step.input);
@@ -425,10 +438,10 @@ export class Worker {
       Math.max(250, this.opts.settings.heartbeatIntervalMs / 2),
     );
 
-    const committer = setInterval(
-      () => tracker.flush().catch((e: unknown) => this.onCommitError(e, partition)),
-      this.opts.settings.commitIntervalMs,
-    );
+    const committer = setInterval(() => {
+      this.hot.inFlight.set(this.inFlight);
+      tracker.flush().catch((e: unknown) => this.onCommitError(e, partition));
+    }, this.opts.settings.commitIntervalMs);
     const ctx: BatchRun = { batch, tracker, abort: abort.signal, stopStarting };
     try {
       if (this.opts.operator.processBatch) await this.runBatchOperator(ctx);
@@ -439,6 +452,7 @@ export class Worker {
       clearInterval(beat);
       clearInterval(committer);
       clearTimeout(drainTimer);
+      this.hot.inFlight.set(this.inFlight);
       this.batchAborts.delete(abort);
     }
     try {
@@ -458,11 +472,19 @@ export class Worker {
     if (rebalance) throw rebalance;
   }
 
-  /** Commits `offset` for the batch's partition, unless the partition moved to another generation. */
+  /**
+   * Commits `offset` for the batch's partition, unless the partition moved to another generation (checked
+   * now and again when the shared request is built). Goes through the function handed to eachBatch.
+   */
   private async commit(payload: EachBatchPayload, gen: number, offset: string): Promise<void> {
     const { topic, partition } = payload.batch;
-    if (gen !== this.generation || !this.assignment.has(partition)) throw new StaleGenerationError(partition);
-    await payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset }] }] });
+    const valid = () => gen === this.generation && this.assignment.has(partition);
+    if (!valid()) throw new StaleGenerationError(partition);
+    await this.commits.commit(topic, partition, offset, {
+      valid,
+      stale: () => new StaleGenerationError(partition),
+      send: (offsets) => payload.commitOffsetsIfNecessary(offsets),
+    });
     // Keep kafkajs's fetch position in step: what is committed is also resolved.
     payload.resolveOffset((BigInt(offset) - 1n).toString());
     const labels = { step: this.opts.step.id, topic, partition: String(partition) };
@@ -500,7 +522,6 @@ export class Worker {
   ): Promise<void> {
     const m = this.hot;
     this.inFlight++;
-    m.inFlight.inc();
     const started = performance.now();
     try {
       const meta = this.inputMeta(run.batch, message);
@@ -517,7 +538,6 @@ export class Worker {
       failed.error ??= e;
     } finally {
       this.inFlight--;
-      m.inFlight.dec();
     }
   }
 
@@ -547,7 +567,8 @@ export class Worker {
       attempt++;
       const deadline = new JobDeadline(step.timeoutMs, run.abort);
       try {
-        const decoded = await this.serde.decode(value, this.opts.operator.input);
+        const input = this.opts.operator.input;
+        const decoded = this.serde.decodeCached(value, input) ?? (await this.serde.decode(value, input));
         if (!decoded.ok) throw decoded.error;
         const records: OutRecord[] = [];
         const ctx = this.context(meta, attempt, deadline);
@@ -745,15 +766,13 @@ export class Worker {
     }
   }
 
-  private async send(records: OutRecord[], meta: InputMeta): Promise<void> {
-    try {
-      await this.batcher.send(records);
-    } catch (e) {
+  private send(records: OutRecord[], meta: InputMeta): Promise<void> {
+    return this.batcher.send(records).catch((e: unknown) => {
       throw new SendFailedError(
         `producing outputs of ${meta.topic}/${meta.partition}@${meta.offset} failed: ${(e as Error).message}`,
         e,
       );
-    }
+    });
   }
 
   private async sendDeadLetters(letters: OutRecord[], c: ClassifiedError): Promise<void> {

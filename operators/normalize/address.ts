@@ -3,7 +3,7 @@
  * UnparsedAddress, USPS suffix and directional abbreviations, title case, unit extraction, postal codes,
  * and the fingerprint that matches the same home across MLSs.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Address, Country } from '../../schemas/generated/types';
 
 const SUFFIXES: Record<string, string> = {
@@ -68,12 +68,52 @@ const DIRECTIONS: Record<string, string> = {
   SW: 'SW',
 };
 
-const key = (w: string) => w.toUpperCase().replace(/\./g, '');
+const key = (w: string) => {
+  const upper = w.toUpperCase();
+  return upper.includes('.') ? upper.replace(/\./g, '') : upper;
+};
 const suffix = (w: string): string | undefined => SUFFIXES[key(w)];
-const direction = (w: string): string | undefined => DIRECTIONS[key(w).replace(/[\s-]/g, '')];
+const direction = (w: string): string | undefined => {
+  const k = key(w);
+  return DIRECTIONS[/[\s-]/.test(k) ? k.replace(/[\s-]/g, '') : k];
+};
+
+/** Words of a text, as `split(/\s+/).filter(Boolean)` gives them; one word needs no split. */
+const wordsOf = (s: string): string[] => (/\s/.test(s) ? s.split(/\s+/).filter(Boolean) : s === '' ? [] : [s]);
+
+const ORDINAL = /^\d+(st|nd|rd|th)$/i;
+/** Printable ASCII words (no space) separated by single spaces: the shape titleCaseAscii handles. */
+const ASCII_WORDS = /^[!-~]+(?: [!-~]+)*$/;
+const ASCII_PART = /[^ -]+/g;
+/** An ASCII part already in title case: an upper-case letter, then no upper-case letter. */
+const TITLED_PART = /^[A-Z][^A-Z]*$/;
 
 /** Title case by word and hyphen part; "1ST" -> "1st", "12B" stays upper case. */
 export function titleCase(s: string): string {
+  if (ASCII_WORDS.test(s)) return titleCaseAscii(s);
+  const tidy = s.trim().replace(/\s+/g, ' ');
+  return ASCII_WORDS.test(tidy) ? titleCaseAscii(tidy) : titleCaseAny(tidy);
+}
+
+/**
+ * titleCase for plain ASCII: toLocaleLowerCase('en-US') goes through ICU and was the slowest step of the
+ * address rules, while for ASCII it is exactly toLowerCase (en-US has no special casing). Same parts,
+ * same rule per part as titleCaseAny.
+ */
+function titleCaseAscii(s: string): string {
+  // Most calls get one word ("Main", "Street"): no need to scan for parts.
+  return s.includes(' ') || s.includes('-') ? s.replace(ASCII_PART, titleCasePart) : titleCasePart(s);
+}
+
+function titleCasePart(part: string): string {
+  const c = part.charCodeAt(0);
+  if (c >= 48 && c <= 57) return ORDINAL.test(part) ? part.toLowerCase() : part.toUpperCase();
+  if (TITLED_PART.test(part)) return part; // what feeds mostly send; saves two new strings
+  return part.charAt(0).toUpperCase() + part.slice(1).toLowerCase();
+}
+
+/** titleCase for any text (accents, other scripts): locale-aware case mapping per word and hyphen part. */
+function titleCaseAny(s: string): string {
   return s
     .trim()
     .replace(/\s+/g, ' ')
@@ -82,7 +122,7 @@ export function titleCase(s: string): string {
       word
         .split('-')
         .map((part) => {
-          if (/^\d/.test(part)) return /^\d+(st|nd|rd|th)$/i.test(part) ? part.toLowerCase() : part.toUpperCase();
+          if (/^\d/.test(part)) return ORDINAL.test(part) ? part.toLowerCase() : part.toUpperCase();
           const lower = part.toLocaleLowerCase('en-US');
           return lower.charAt(0).toLocaleUpperCase('en-US') + lower.slice(1);
         })
@@ -144,7 +184,7 @@ export function buildStreet(p: StreetParts): { line1: string; unit: string | und
     const words: string[] = [];
     if (p.streetNumber) words.push(p.streetNumber.toUpperCase().replace(/\s+/g, ''));
     if (p.dirPrefix) words.push(direction(p.dirPrefix) ?? titleCase(p.dirPrefix));
-    const nameWords = name.street.split(/\s+/).filter(Boolean);
+    const nameWords = wordsOf(name.street);
     const named = nameWords.map((w) => titleCase(w));
     // No separate suffix: the name may end with one ("Main Street").
     if (!p.suffix && nameWords.length > 1 && suffix(nameWords.at(-1)!))
@@ -178,7 +218,7 @@ export function buildStreet(p: StreetParts): { line1: string; unit: string | und
     unit ??= dash[1]!.toUpperCase();
     street = `${dash[2]} ${dash[3]}`;
   }
-  const words = street.split(/\s+/).filter(Boolean);
+  const words = wordsOf(street);
   if (words.length === 0) return undefined;
   return { line1: formatStreetWords(words), unit };
 }
@@ -215,6 +255,7 @@ export function normalizePostalCode(raw: string | number, country: Country): str
  */
 export function fingerprint(a: Pick<Address, 'line1' | 'unit' | 'region' | 'postalCode' | 'country'>): string {
   const postal = a.country === 'US' ? a.postalCode.slice(0, 5) : a.postalCode.replace(' ', '');
-  const text = [a.country, a.region, postal, a.line1.toLowerCase(), (a.unit ?? '').toLowerCase()].join('|');
-  return createHash('sha256').update(text).digest('hex').slice(0, 32);
+  const text = `${a.country}|${a.region}|${postal}|${a.line1.toLowerCase()}|${(a.unit ?? '').toLowerCase()}`;
+  // crypto.hash: the one-shot form of createHash().update().digest(), same digest without the Hash object.
+  return hash('sha256', text, 'hex').slice(0, 32);
 }

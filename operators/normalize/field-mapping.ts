@@ -38,9 +38,45 @@ export type CanonicalField = keyof typeof FIELD_ALIASES;
 
 export const fold = (name: string): string => name.toLowerCase().replace(/[\s_.-]/g, '');
 
-const FOLDED: Record<string, readonly string[]> = Object.fromEntries(
-  Object.entries(FIELD_ALIASES).map(([k, v]) => [k, v.map(fold)]),
-);
+/** Canonical field -> its position in FIELD_ALIASES, so a RecordView can keep its hits in a small array. */
+const FIELD_INDEX = Object.fromEntries(Object.keys(FIELD_ALIASES).map((f, i) => [f, i])) as Record<
+  CanonicalField,
+  number
+>;
+const FIELD_COUNT = Object.keys(FIELD_ALIASES).length;
+
+/** Where a folded alias leads: its field's index and its rank in that field's alias list (0 = RESO's name). */
+interface Slot {
+  readonly index: number;
+  readonly rank: number;
+}
+
+/** Folded alias -> slot, built once. No folded alias belongs to two fields (a test checks this). */
+const SLOTS = new Map<string, Slot>();
+for (const [field, aliases] of Object.entries(FIELD_ALIASES) as [CanonicalField, readonly string[]][]) {
+  aliases.forEach((alias, rank) => {
+    SLOTS.set(fold(alias), { index: FIELD_INDEX[field], rank });
+  });
+}
+
+/**
+ * Record key as written -> its slot, or null for keys normalize does not read (ListingId, ...). Feeds repeat
+ * the same few dozen key spellings on every record, so this saves folding each key of each record. Keys
+ * come from the input, so the cache is bounded: past MAX_CACHED_KEYS it is emptied and refills with the
+ * spellings in use.
+ */
+const slotByKey = new Map<string, Slot | null>();
+const MAX_CACHED_KEYS = 4096;
+
+function slotOf(name: string): Slot | null {
+  let slot = slotByKey.get(name);
+  if (slot === undefined) {
+    slot = SLOTS.get(fold(name)) ?? null;
+    if (slotByKey.size >= MAX_CACHED_KEYS) slotByKey.clear();
+    slotByKey.set(name, slot);
+  }
+  return slot;
+}
 
 export interface Found {
   /** The field name as it appears in the record (for messages). */
@@ -48,24 +84,42 @@ export interface Found {
   readonly value: unknown;
 }
 
-/** Looks fields up by canonical name. Empty strings and null count as absent. */
-export class RecordView {
-  private readonly byFold = new Map<string, Found>();
+class Hit implements Found {
+  constructor(
+    readonly name: string,
+    readonly value: unknown,
+    readonly rank: number,
+  ) {}
+}
 
-  constructor(readonly record: Record<string, unknown>) {
-    for (const [name, value] of Object.entries(record)) {
+/**
+ * Looks fields up by canonical name. Empty strings and null count as absent.
+ *
+ * One pass over the record keeps, per canonical field, the key with the best alias rank; between keys
+ * that fold to the same name, the first one in record order. That is what "first alias, in alias order,
+ * that the record has" means, without a map of every key of the record.
+ */
+export class RecordView {
+  readonly record: Record<string, unknown>;
+  /** By FIELD_INDEX: one small array rather than an object whose keys vary from record to record. */
+  private readonly hits: (Hit | undefined)[] = new Array(FIELD_COUNT);
+
+  constructor(record: Record<string, unknown>) {
+    this.record = record;
+    // for-in rather than Object.keys/entries: V8 reads the values through the object's enum cache, which
+    // halved the cost of this loop. It also visits inherited enumerable keys, hence the hasOwn check.
+    for (const name in record) {
+      const slot = slotOf(name);
+      if (slot === null || !Object.hasOwn(record, name)) continue;
+      const value = record[name];
       if (value === null || value === undefined || (typeof value === 'string' && value.trim() === '')) continue;
-      const f = fold(name);
-      if (!this.byFold.has(f)) this.byFold.set(f, { name, value });
+      const held = this.hits[slot.index];
+      if (held === undefined || slot.rank < held.rank) this.hits[slot.index] = new Hit(name, value, slot.rank);
     }
   }
 
   get(field: CanonicalField): Found | undefined {
-    for (const alias of FOLDED[field]!) {
-      const hit = this.byFold.get(alias);
-      if (hit) return hit;
-    }
-    return undefined;
+    return this.hits[FIELD_INDEX[field]];
   }
 
   /** The value as a trimmed string (numbers are turned into strings), or undefined. */

@@ -1,5 +1,6 @@
 /** Numbers as feeds write them: price in cents, living area in both units, counts, and geo. */
 import type { Country, Geo } from '../../schemas/generated/types';
+import { memoize } from './memo';
 
 /** "$1,250,000", "1250000.00", "C$ 450,000", 450000 -> a positive amount in major units, or undefined. */
 export function parseAmount(raw: unknown): number | undefined {
@@ -57,8 +58,8 @@ const SQM_UNITS = new Set([
   'METRESCARRES',
 ]);
 
-/** 'ft' | 'm' for a LivingAreaUnits value, or undefined when unknown. */
-export function areaUnit(raw: string): 'ft' | 'm' | undefined {
+/** 'ft' | 'm' for a LivingAreaUnits value, or undefined when unknown. Memoized: feeds use a few spellings. */
+export const areaUnit: (raw: string) => 'ft' | 'm' | undefined = memoize((raw) => {
   const k = raw
     .normalize('NFD')
     .replace(/\p{Diacritic}/gu, '')
@@ -67,7 +68,7 @@ export function areaUnit(raw: string): 'ft' | 'm' | undefined {
   if (SQFT_UNITS.has(k)) return 'ft';
   if (SQM_UNITS.has(k)) return 'm';
   return undefined;
-}
+});
 
 /** Both units from one, rounded to 0.1. Without units: square feet in the US, square metres in Canada. */
 export function livingArea(value: number, unit: 'ft' | 'm' | undefined, country: Country) {

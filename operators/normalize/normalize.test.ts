@@ -482,6 +482,7 @@ describe('description', () => {
     ['  lots\n\n of \t space  ', 'lots of space'],
     ['<script>alert(1)</script><p></p>', null],
     ['&lt;b&gt; is text', '<b> is text'],
+    ['unknown &bogus; and &constructor; stay as written', 'unknown &bogus; and &constructor; stay as written'],
   ])('%j -> %j', (text, want) => {
     expect(norm({ PublicRemarks: text }).description).toBe(want);
   });

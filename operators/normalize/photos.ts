@@ -2,9 +2,26 @@
 import type { Photo } from '../../schemas/generated/types';
 import { parseNumber } from './measures';
 
-const pick = (m: Record<string, unknown>, names: string[]): unknown => {
-  for (const n of names) if (m[n] !== undefined && m[n] !== null && m[n] !== '') return m[n];
+const CATEGORY_NAMES = ['MediaCategory', 'MediaType'];
+const URL_NAMES = ['MediaURL', 'MediaUrl', 'Url', 'URL', 'url'];
+const ORDER_NAMES = ['Order', 'order', 'MediaOrder', 'DisplayOrder'];
+const CAPTION_NAMES = ['ShortDescription', 'Caption', 'MediaDescription'];
+const PHOTO_CATEGORY = /photo|image|jpe?g|png|webp/i;
+const WEB_PROTOCOLS = ['http:', 'https:'];
+const WEB_AND_FILE_PROTOCOLS = ['http:', 'https:', 'file:'];
+
+const pick = (m: Record<string, unknown>, names: readonly string[]): unknown => {
+  for (const n of names) {
+    const v = m[n];
+    if (v !== undefined && v !== null && v !== '') return v;
+  }
   return undefined;
+};
+
+/** Trimmed, inner whitespace collapsed; the regex only runs when there is something to collapse. */
+const tidyCaption = (s: string): string => {
+  const t = s.trim();
+  return /\s\s|[^\S ]/.test(t) ? t.replace(/\s+/g, ' ') : t;
 };
 
 /**
@@ -23,38 +40,62 @@ export function photosFrom(media: unknown, allowFile = false): Photo[] {
     }
   }
   if (!Array.isArray(list)) return [];
-  const protocols = allowFile ? ['http:', 'https:', 'file:'] : ['http:', 'https:'];
-  const items: { url: string; order: number; index: number; caption: string | null }[] = [];
-  list.forEach((m, index) => {
-    if (typeof m !== 'object' || m === null) return;
+  const protocols = allowFile ? WEB_AND_FILE_PROTOCOLS : WEB_PROTOCOLS;
+  const items: Item[] = [];
+  for (let index = 0; index < list.length; index++) {
+    // Holes in a sparse array were skipped by forEach; JSON never makes them, but keep it that way.
+    if (!(index in list)) continue;
+    const m: unknown = list[index];
+    if (typeof m !== 'object' || m === null) continue;
     const rec = m as Record<string, unknown>;
-    const category = pick(rec, ['MediaCategory', 'MediaType']);
-    if (typeof category === 'string' && !/photo|image|jpe?g|png|webp/i.test(category)) return;
-    const url = pick(rec, ['MediaURL', 'MediaUrl', 'Url', 'URL', 'url']);
-    if (typeof url !== 'string') return;
-    let parsed: URL;
-    try {
-      parsed = new URL(url.trim());
-    } catch {
-      return;
-    }
-    if (!protocols.includes(parsed.protocol)) return;
-    const order = parseNumber(pick(rec, ['Order', 'order', 'MediaOrder', 'DisplayOrder']));
-    const caption = pick(rec, ['ShortDescription', 'Caption', 'MediaDescription']);
+    const category = pick(rec, CATEGORY_NAMES);
+    if (typeof category === 'string' && !PHOTO_CATEGORY.test(category)) continue;
+    const url = pick(rec, URL_NAMES);
+    if (typeof url !== 'string') continue;
+    const trimmed = url.trim();
+    // URL.parse returns null where `new URL` throws: a bad URL is common input, not an exception.
+    const parsed = URL.parse(trimmed);
+    if (parsed === null || !protocols.includes(parsed.protocol)) continue;
+    const order = parseNumber(pick(rec, ORDER_NAMES));
+    const caption = pick(rec, CAPTION_NAMES);
     items.push({
-      url: url.trim(),
+      url: trimmed,
       order: order ?? Number.POSITIVE_INFINITY,
       index,
-      caption: typeof caption === 'string' && caption.trim() !== '' ? caption.trim().replace(/\s+/g, ' ') : null,
+      caption: typeof caption === 'string' && caption.trim() !== '' ? tidyCaption(caption) : null,
     });
-  });
-  items.sort((a, b) => a.order - b.order || a.index - b.index);
-  const seen = new Set<string>();
+  }
+  sortItems(items);
+  // Duplicates: a Set only pays off for long lists; for a few photos a scan of the output is cheaper.
+  // Either way a URL is dropped exactly when an earlier item already put it in `out`.
+  const seen = items.length > SMALL ? new Set<string>() : undefined;
   const out: Photo[] = [];
   for (const it of items) {
-    if (seen.has(it.url)) continue;
-    seen.add(it.url);
+    if (seen ? seen.has(it.url) : out.some((p) => p.url === it.url)) continue;
+    seen?.add(it.url);
     out.push({ url: it.url, order: out.length, caption: it.caption });
   }
   return out;
+}
+
+type Item = { url: string; order: number; index: number; caption: string | null };
+const SMALL = 16;
+const byOrder = (a: Item, b: Item): number => a.order - b.order || a.index - b.index;
+
+/**
+ * By Order, then position. That order is total (positions are distinct), so every correct sort gives the
+ * same result. Media lists are short, and for a few items Array#sort's setup costs more than the sorting:
+ * insertion sort up to SMALL items.
+ */
+function sortItems(items: Item[]): void {
+  if (items.length > SMALL) {
+    items.sort(byOrder);
+    return;
+  }
+  for (let i = 1; i < items.length; i++) {
+    const it = items[i]!;
+    let j = i - 1;
+    for (; j >= 0 && byOrder(items[j]!, it) > 0; j--) items[j + 1] = items[j]!;
+    items[j + 1] = it;
+  }
 }

@@ -1,5 +1,6 @@
 /** US states, DC, and Canadian provinces and territories; countries. Names match without accents or case. */
 import type { Country } from '../../schemas/generated/types';
+import { memoize } from './memo';
 
 const US: Record<string, string> = {
   AL: 'Alabama',
@@ -103,7 +104,9 @@ export const foldName = (s: string): string =>
     .replace(/[^A-Z0-9]+/g, ' ')
     .trim();
 
-const REGIONS = new Map<string, { code: string; country: Country }>();
+export type Region = { readonly code: string; readonly country: Country };
+
+const REGIONS = new Map<string, Region>();
 for (const [country, table] of [
   ['US', US],
   ['CA', CA],
@@ -116,10 +119,11 @@ for (const [country, table] of [
 for (const [name, code] of Object.entries(EXTRA))
   REGIONS.set(foldName(name), { code, country: code in CA ? 'CA' : 'US' });
 
-export function lookupRegion(raw: string): { code: string; country: Country } | undefined {
+// Memoized: a feed spells its regions a few ways, and foldName (NFD, regexes) is the expensive part.
+export const lookupRegion: (raw: string) => Region | undefined = memoize((raw) => {
   const f = foldName(raw);
   return REGIONS.get(f) ?? REGIONS.get(f.replace(/ /g, ''));
-}
+});
 
 const COUNTRIES: Record<string, Country> = {
   US: 'US',
@@ -134,4 +138,4 @@ const COUNTRIES: Record<string, Country> = {
   CANADA: 'CA',
 };
 
-export const lookupCountry = (raw: string): Country | undefined => COUNTRIES[foldName(raw)];
+export const lookupCountry: (raw: string) => Country | undefined = memoize((raw) => COUNTRIES[foldName(raw)]);

@@ -1,5 +1,6 @@
 /** StandardStatus and PropertyType: RESO values in any case or spacing, plus common legacy values. */
 import type { ListingStatus, PropertyType } from '../../schemas/generated/types';
+import { memoize } from './memo';
 
 /** Upper case letters and digits only: "Active Under Contract", "ActiveUnderContract", "active_under_contract". */
 const compact = (s: string): string =>
@@ -38,7 +39,8 @@ const STATUS: Record<string, ListingStatus> = {
   DELETED: 'DELETE',
 };
 
-export const mapStatus = (raw: string): ListingStatus | undefined => STATUS[compact(raw)];
+// Memoized: feeds repeat a handful of spellings, and compact() (NFD, regexes) is the expensive part.
+export const mapStatus: (raw: string) => ListingStatus | undefined = memoize((raw) => STATUS[compact(raw)]);
 
 const PROPERTY_TYPE: Record<string, PropertyType> = {
   RESIDENTIAL: 'RESIDENTIAL',
@@ -75,4 +77,4 @@ const PROPERTY_TYPE: Record<string, PropertyType> = {
   MANUFACTUREDHOME: 'MANUFACTURED_IN_PARK',
 };
 
-export const mapPropertyType = (raw: string): PropertyType | undefined => PROPERTY_TYPE[compact(raw)];
+export const mapPropertyType: (raw: string) => PropertyType | undefined = memoize((raw) => PROPERTY_TYPE[compact(raw)]);

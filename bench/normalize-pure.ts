@@ -1,0 +1,80 @@
+/**
+ * normalize's pure function alone: no Kafka, no runtime, one thread. Over the same deterministic sample feed
+ * as bench:normalize (seed 5, ~3% broken), it times normalizeListing in alternating warm rounds and prints
+ * records/s and a digest of every outcome (Listing or error code + message), so a speed-up that changes any
+ * output shows up as a different digest.
+ *
+ * Run without a build: `node --import ./k8s/register-ts.mjs bench/normalize-pure.ts`
+ * (add `--cpu-prof --cpu-prof-dir=/tmp/prof` for a profile). Knobs: BENCH_RECORDS (default 50,000),
+ * BENCH_ROUNDS (default 5), BENCH_VARY=1 to rename fields as JSON feeds do (varyFieldNames).
+ */
+import { createHash } from 'node:crypto';
+import { normalizeConfig } from '../operators/normalize/config';
+import { normalizeListing } from '../operators/normalize/process';
+import { sampleListings, varyFieldNames } from '../operators/sample-feeds/generator';
+import { parseConfig } from '../runtime/config';
+import type { RawListing } from '../schemas/generated/types';
+
+const TOTAL = Number(process.env.BENCH_RECORDS ?? 50_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const VARY = process.env.BENCH_VARY === '1';
+
+const records: RawListing[] = [];
+let i = 0;
+for (const s of sampleListings({
+  seed: 5,
+  count: TOTAL,
+  photoUrls: ['https://img.example.com/a.jpg', 'https://img.example.com/b.jpg'],
+})) {
+  const key = String(s.record.ListingKey ?? `nokey-${i}`);
+  const rec = VARY ? varyFieldNames(s.record, i) : s.record;
+  records.push({
+    jobId: 'bench',
+    source: 'bench',
+    listingKey: key,
+    position: i++,
+    receivedAt: new Date(0),
+    defaultCountry: null,
+    defaultCurrency: null,
+    payload: s.unparseable ? '{"ListingKey":' : JSON.stringify(rec),
+  });
+}
+const config = parseConfig(normalizeConfig, {}, { where: 'bench' });
+
+function digest(): { hash: string; thrown: number } {
+  const h = createHash('sha256');
+  let thrown = 0;
+  for (const r of records) {
+    try {
+      h.update(JSON.stringify(normalizeListing(r, config)));
+    } catch (e) {
+      thrown++;
+      const err = e as { code?: string; message?: string; detail?: unknown };
+      h.update(`!${err.code}|${err.message}|${JSON.stringify(err.detail)}`);
+    }
+    h.update('\n');
+  }
+  return { hash: h.digest('hex').slice(0, 16), thrown };
+}
+
+function round(): number {
+  const t0 = performance.now();
+  for (const r of records) {
+    try {
+      normalizeListing(r, config);
+    } catch {
+      // counted by digest()
+    }
+  }
+  return records.length / ((performance.now() - t0) / 1000);
+}
+
+round(); // warm-up: JIT and inline caches
+const rates: number[] = [];
+for (let k = 0; k < ROUNDS; k++) rates.push(round());
+rates.sort((a, b) => a - b);
+const { hash, thrown } = digest();
+const median = rates[Math.floor(rates.length / 2)]!;
+console.log(
+  `normalizeListing over ${records.length} records${VARY ? ' (varied names)' : ''}: median ${Math.round(median)} records/s, best ${Math.round(rates.at(-1)!)} (${(1e6 / median).toFixed(1)} µs/record); ${thrown} thrown; digest ${hash}`,
+);
