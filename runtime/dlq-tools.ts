@@ -147,7 +147,7 @@ export function matchesFilter(l: DeadLetter, f: LetterFilter): boolean {
 export function notRedrivable(l: DeadLetter): string | undefined {
   if (!l.sourceTopic) return `it has no ${DLQ_HEADER.topic} header`;
   const v = l.raw.value;
-  // Rejects (a bad line of a feed, a failed ingest job) carry the rejected text, not the original message:
+  // Rejects of a part of the input (a bad line of a feed) carry the rejected text, not the original message:
   // sending it back would only fail again. Original messages are Confluent wire format (magic byte 0).
   if (v === null || v.length < 5 || v[0] !== 0) return 'its value is not the original message (not Avro wire format)';
   return undefined;

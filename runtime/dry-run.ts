@@ -401,7 +401,12 @@ class StepRunner {
       attempts: 1,
       input: { topic: input.topic, offset: input.offset, key: input.key },
       detail: e.detail,
-      payload: Buffer.isBuffer(e.payload) ? e.payload.toString('utf8') : e.payload,
+      payload:
+        e.payload === null
+          ? JSON.stringify(input.value)
+          : Buffer.isBuffer(e.payload)
+            ? e.payload.toString('utf8')
+            : e.payload,
     };
   }
 

@@ -59,12 +59,14 @@ export interface OutputEmit<Port extends string = string, V = unknown> {
 /**
  * A part of the input that cannot be processed while the rest can (e.g. one bad line of a feed).
  * The runtime writes `payload` to the operator's dead-letter topic with the code, message and detail as headers.
+ * `payload: null` means the input message itself: its original bytes, so the letter can be redriven as it came
+ * (use it when the whole input failed but the operator still has outputs to emit, like ingest's FAILED status).
  */
 export interface RejectEmit {
   readonly kind: 'reject';
   readonly code: ErrorCode;
   readonly message: string;
-  readonly payload: string | Buffer;
+  readonly payload: string | Buffer | null;
   readonly detail: Readonly<Record<string, string>>;
 }
 
@@ -135,7 +137,12 @@ export const emit = {
   ): OutputEmit<Port, V> {
     return headers ? { kind: 'output', port, key, value, headers } : { kind: 'output', port, key, value };
   },
-  reject(code: ErrorCode, message: string, payload: string | Buffer, detail: Record<string, string> = {}): RejectEmit {
+  reject(
+    code: ErrorCode,
+    message: string,
+    payload: string | Buffer | null,
+    detail: Record<string, string> = {},
+  ): RejectEmit {
     return { kind: 'reject', code, message, payload, detail };
   },
 };

@@ -796,7 +796,7 @@ export class Worker {
         this.dlq,
         {
           ...this.failedInputFromMeta(meta, message),
-          value: Buffer.isBuffer(e.payload) ? e.payload : Buffer.from(e.payload),
+          value: e.payload === null ? message.value : Buffer.isBuffer(e.payload) ? e.payload : Buffer.from(e.payload),
         },
         {
           step: this.opts.step.id,

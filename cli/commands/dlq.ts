@@ -551,7 +551,7 @@ export const dlqCommands: Command[] = [
       'failure headers the dead-letter writer added; with listflow.redrive.id and listflow.redrive.of) to its',
       `listflow.source.topic. Each chunk is one Kafka transaction with its ledger entries in ${REDRIVE_LEDGER_TOPIC}`,
       '(compacted, created if missing, key <dlq topic>:<partition>:<offset>); letters in the ledger are skipped',
-      'unless --again. Letters whose value is not the original message (rejected feed lines, failed ingest jobs)',
+      'unless --again. Letters whose value is not the original message (rejected feed lines)',
       'are skipped and counted.',
     ].join('\n'),
     async run(args, io) {

@@ -229,7 +229,9 @@ describe('ingest fails a job it cannot read, with FAILED and a dead letter', () 
     expect(s.at(-1)?.message).toMatch(message);
     const r = rejects(emits).at(-1)!;
     expect(r.code).toBe(code);
-    expect(JSON.parse(r.payload as string)).toMatchObject({ jobId: 'job-1', uri });
+    // null: the dead letter holds the job message's own bytes, so `dlq redrive` can resubmit it.
+    expect(r.payload).toBeNull();
+    expect(r.detail).toMatchObject({ jobId: 'job-1', uri });
   });
 
   test('an invalid source fails the job', async () => {

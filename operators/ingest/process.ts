@@ -88,7 +88,8 @@ export async function* ingestFeed(job: IngestJob, ctx: IngestContext): AsyncGene
     if (c.kind === 'bug' || (c.kind === 'retriable' && ctx.attempt < ctx.config.maxAttempts)) throw thrown;
     const message = `Job ${job.jobId} failed after ${counts.records} records and ${counts.rejects} rejects: ${c.message}`;
     yield status('FAILED', c.code, message);
-    yield emit.reject(c.code, message, JSON.stringify(job), {
+    // The job's own bytes (payload null): after the cause is fixed, `listflow dlq redrive` resubmits it as is.
+    yield emit.reject(c.code, message, null, {
       jobId: job.jobId,
       source: job.source,
       uri: job.uri,
