@@ -18,21 +18,13 @@ import { prng, sampleListings, writeSamplePhotos } from '../../operators/sample-
 import type { EnrichedListing, ImageAsset, PublishedListing, RawListing } from '../../schemas/generated/types';
 import * as fx from '../fixtures/images/fixtures';
 import {
+  allCommitted,
   createPipelineTopics,
   startStepWorker,
   stopWorker,
-  type TestPipeline,
   testListingsPipeline,
 } from '../support/pipeline-workers';
-import {
-  committedOffsets,
-  produceRecords,
-  startReader,
-  testKafka,
-  uniqueName,
-  type WorkerProcess,
-  waitFor,
-} from '../support/streams';
+import { produceRecords, startReader, testKafka, uniqueName, type WorkerProcess, waitFor } from '../support/streams';
 
 const LISTINGS = 500;
 const PHOTOS_PER_LISTING = 3;
@@ -101,14 +93,6 @@ function filesUnder(root: string): string[] {
   return readdirSync(root, { recursive: true, withFileTypes: true })
     .filter((d) => d.isFile())
     .map((d) => relative(root, join(d.parentPath, d.name)));
-}
-
-async function allCommitted(p: TestPipeline, step: string, topic: string): Promise<boolean> {
-  const committed = await committedOffsets(admin, p.group(step), topic);
-  const ends = await admin.fetchTopicOffsets(topic);
-  return ends.every(
-    (e) => committed.get(e.partition) === BigInt(e.high) || (e.high === '0' && committed.get(e.partition) === -1n),
-  );
 }
 
 test('500 listings x 3 photos through normalize, images (killed -9 mid-run) and publish: exact rows, files and failures', async () => {
@@ -202,9 +186,9 @@ test('500 listings x 3 photos through normalize, images (killed -9 mid-run) and 
     const done = await waitFor(
       async () =>
         (await rowCount()) >= LISTINGS &&
-        (await allCommitted(p, 'normalize', p.topics.raw)) &&
-        (await allCommitted(p, 'images', p.topics.normalized)) &&
-        (await allCommitted(p, 'publish', p.topics.enriched)),
+        (await allCommitted(admin, p, 'normalize', p.topics.raw)) &&
+        (await allCommitted(admin, p, 'images', p.topics.normalized)) &&
+        (await allCommitted(admin, p, 'publish', p.topics.enriched)),
       240_000,
       1000,
     );

@@ -13,14 +13,13 @@ import { sampleListings, writeSampleFeed } from '../../operators/sample-feeds';
 import { DLQ_HEADER } from '../../runtime/dead-letter';
 import type { IngestJob, IngestJobStatus, Listing, RawListing } from '../../schemas/generated/types';
 import {
+  allCommitted,
   createPipelineTopics,
   startStepWorker,
   stopWorker,
-  type TestPipeline,
   testListingsPipeline,
 } from '../support/pipeline-workers';
 import {
-  committedOffsets,
   produceRecords,
   type ReadRecord,
   startReader,
@@ -70,15 +69,6 @@ const countBy = (codes: Iterable<string>): Record<string, number> => {
   for (const c of codes) out[c] = (out[c] ?? 0) + 1;
   return out;
 };
-
-/** Offsets committed by a step's group equal the end of every partition of its input (empty ones need none). */
-async function allCommitted(p: TestPipeline, step: string, topic: string): Promise<boolean> {
-  const committed = await committedOffsets(admin, p.group(step), topic);
-  const ends = await admin.fetchTopicOffsets(topic);
-  return ends.every(
-    (e) => committed.get(e.partition) === BigInt(e.high) || (e.high === '0' && committed.get(e.partition) === -1n),
-  );
-}
 
 test('a 10,000-record feed through ingest and normalize: every record is a Listing or a dead letter with its code', async () => {
   const started = Date.now();
@@ -135,16 +125,16 @@ test('a 10,000-record feed through ingest and normalize: every record is a Listi
       async () =>
         completed() &&
         distinctListings() >= expected.ok.size &&
-        (await allCommitted(p, 'ingest', p.topics.ingestJobs)) &&
-        (await allCommitted(p, 'normalize', p.topics.raw)),
+        (await allCommitted(admin, p, 'ingest', p.topics.ingestJobs)) &&
+        (await allCommitted(admin, p, 'normalize', p.topics.raw)),
       240_000,
       500,
     );
     if (!done) {
       console.log(
         `not done: status ${completed()}, listings ${distinctListings()}/${expected.ok.size}, ` +
-          `ingest committed ${await allCommitted(p, 'ingest', p.topics.ingestJobs)}, ` +
-          `normalize committed ${await allCommitted(p, 'normalize', p.topics.raw)}`,
+          `ingest committed ${await allCommitted(admin, p, 'ingest', p.topics.ingestJobs)}, ` +
+          `normalize committed ${await allCommitted(admin, p, 'normalize', p.topics.raw)}`,
       );
       for (const w of workers) console.log(w.output().slice(-3000));
     }

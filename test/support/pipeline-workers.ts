@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { Admin } from 'kafkajs';
 import listings from '../../pipelines/listings';
 import { dlqTopic, groupId, type PipelineSpec, type StepSpec } from '../../runtime/pipeline';
-import { createTopics, type WorkerProcess } from './streams';
+import { committedOffsets, createTopics, type WorkerProcess } from './streams';
 
 export type ListingsTopic = 'ingestJobs' | 'ingestStatus' | 'raw' | 'normalized' | 'enriched' | 'published';
 
@@ -113,4 +113,13 @@ export async function stopWorker(w: WorkerProcess): Promise<number | null> {
   if (w.child.exitCode !== null || w.child.signalCode !== null) return w.child.exitCode;
   w.child.kill('SIGTERM');
   return w.exited;
+}
+
+/** Offsets committed by a step's group equal the end of every partition of its input (empty ones need none). */
+export async function allCommitted(admin: Admin, p: TestPipeline, step: string, topic: string): Promise<boolean> {
+  const committed = await committedOffsets(admin, p.group(step), topic);
+  const ends = await admin.fetchTopicOffsets(topic);
+  return ends.every(
+    (e) => committed.get(e.partition) === BigInt(e.high) || (e.high === '0' && committed.get(e.partition) === -1n),
+  );
 }
