@@ -9,7 +9,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { Admin } from 'kafkajs';
-import type { Logger, OperatorDefinition } from '../runtime/operator';
+import type { AnyOperator, Logger } from '../runtime/operator';
 import { definePipeline } from '../runtime/pipeline';
 import { loadWorkerSettings } from '../runtime/settings';
 import { Worker } from '../runtime/worker';
@@ -150,8 +150,7 @@ export interface BenchStep {
   readonly inputSchema: SchemaName;
   /** Output port -> topic and schema. */
   readonly outputs: Record<string, { readonly topic: string; readonly schema: SchemaName }>;
-  // biome-ignore lint/suspicious/noExplicitAny: a benchmark runs any operator.
-  readonly operator: OperatorDefinition<any, any, any, any>;
+  readonly operator: AnyOperator;
   readonly operatorConfig?: unknown;
   /** Injected services (otherwise the operator's factory builds them). */
   readonly services?: unknown;

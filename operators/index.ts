@@ -2,15 +2,14 @@
  * The operator registry: every operator the runtime can run, by name. Pipelines refer to these names.
  * Each operator lives in its own folder; add one line here when you add an operator.
  */
-import type { OperatorDefinition } from '../runtime/operator';
+import type { AnyOperator } from '../runtime/operator';
 import ingest from './ingest';
 import normalize from './normalize';
 import images from './images';
 import publish from './publish';
 import priceChanges from './price-changes';
 
-// biome-ignore lint/suspicious/noExplicitAny: the registry holds operators of every input/output type.
-export const operators: Record<string, OperatorDefinition<any, any, any, any>> = {
+export const operators: Record<string, AnyOperator> = {
   ingest,
   normalize,
   images,

@@ -30,14 +30,14 @@ import { fromEnv, parseConfig } from './config';
 import { TRACE_HEADER } from './dead-letter';
 import { classifyError, type ErrorKind, errorCatalogue, ListflowError } from './errors';
 import {
+  type AnyContext,
+  type AnyEmit,
+  type AnyOperator,
   type BatchItem,
   type Clock,
   collect,
   type InputMeta,
   type Logger,
-  type OperatorContext,
-  type OperatorDefinition,
-  type OutputEmit,
   type RejectEmit,
 } from './operator';
 import type { PipelineSpec, StepSpec } from './pipeline';
@@ -45,11 +45,7 @@ import { findStep } from './run';
 import { encodeAvroBody, readerType } from './serde';
 import { operatorEnvPrefix } from './settings';
 
-// biome-ignore lint/suspicious/noExplicitAny: the harness runs operators of every type, like the worker.
-type AnyOperator = OperatorDefinition<any, any, any, any>;
-// biome-ignore lint/suspicious/noExplicitAny: see AnyOperator.
-type AnyContext = OperatorContext<any, any>;
-type Emit = OutputEmit | RejectEmit;
+type Emit = AnyEmit;
 
 /** One record written to a topic during the dry run (the value decoded, as the next step reads it). */
 export interface DryRunRecord {

@@ -1,4 +1,4 @@
-import { PartitionOffsets } from './offsets';
+import { CommitCoalescer, PartitionOffsets } from './offsets';
 
 describe('PartitionOffsets', () => {
   const make = () => {
@@ -111,5 +111,81 @@ describe('PartitionOffsets', () => {
     const { t } = make();
     t.begin('3');
     expect(() => t.begin('2')).toThrow('out of order');
+  });
+});
+
+describe('CommitCoalescer', () => {
+  type Sent = { topic: string; partitions: { partition: number; offset: string }[] }[];
+  const recorder = () => {
+    const requests: Sent[] = [];
+    let release: () => void = () => {};
+    const send = (offsets: { topics: Sent }) => {
+      requests.push(offsets.topics);
+      return new Promise<void>((r) => {
+        release = r;
+      });
+    };
+    return { requests, send, release: () => release() };
+  };
+  const turn = () => new Promise((r) => setImmediate(r));
+  const live = { valid: () => true, stale: () => new Error('stale') };
+
+  test('commits arriving in one turn share one request; a partition is sent once, at its highest offset', async () => {
+    const c = new CommitCoalescer();
+    const r = recorder();
+    const done = [
+      c.commit('t', 0, '5', { ...live, send: r.send }),
+      c.commit('t', 1, '9', { ...live, send: r.send }),
+      c.commit('t', 0, '7', { ...live, send: r.send }),
+    ];
+    await turn();
+    expect(r.requests).toEqual([
+      [
+        {
+          topic: 't',
+          partitions: [
+            { partition: 0, offset: '7' },
+            { partition: 1, offset: '9' },
+          ],
+        },
+      ],
+    ]);
+    r.release();
+    await Promise.all(done);
+  });
+
+  test('one request in flight: commits made meanwhile wait and go in the next one', async () => {
+    const c = new CommitCoalescer();
+    const r = recorder();
+    const first = c.commit('t', 0, '1', { ...live, send: r.send });
+    await turn();
+    const second = c.commit('t', 0, '2', { ...live, send: r.send });
+    await turn();
+    expect(r.requests).toHaveLength(1);
+    r.release();
+    await first;
+    await turn();
+    expect(r.requests.map((q) => q[0]!.partitions[0]!.offset)).toEqual(['1', '2']);
+    r.release();
+    await second;
+  });
+
+  test('a commit for a partition no longer owned is rejected and never sent', async () => {
+    const c = new CommitCoalescer();
+    const r = recorder();
+    const lost = c.commit('t', 3, '4', {
+      valid: () => false,
+      stale: () => new Error('partition 3 revoked'),
+      send: r.send,
+    });
+    await expect(lost).rejects.toThrow('partition 3 revoked');
+    expect(r.requests).toEqual([]);
+  });
+
+  test('a failed request rejects every commit it carried, so none counts as committed', async () => {
+    const c = new CommitCoalescer();
+    const fail = () => Promise.reject(new Error('coordinator moved'));
+    const both = [c.commit('t', 0, '3', { ...live, send: fail }), c.commit('t', 1, '3', { ...live, send: fail })];
+    for (const p of both) await expect(p).rejects.toThrow('coordinator moved');
   });
 });

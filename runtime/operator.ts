@@ -117,6 +117,19 @@ export interface OperatorDefinition<
   ) => Promise<ReadonlyArray<ReadonlyArray<EmitFor<P>>>>;
 }
 
+/**
+ * Operators of any type, as the runtime, the dry run and the registry hold them: each operator's types are
+ * checked where it is defined (`defineOperator`), the machinery that runs them is generic.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: see above.
+export type AnyOperator = OperatorDefinition<any, any, any, any>;
+// biome-ignore lint/suspicious/noExplicitAny: see AnyOperator.
+export type AnyContext = OperatorContext<any, any>;
+/** Operators by name (operators/index.ts). */
+export type OperatorRegistry = Readonly<Record<string, AnyOperator>>;
+/** What `process` may emit: an output for a port, or a reject. */
+export type AnyEmit = OutputEmit | RejectEmit;
+
 /** Identity with type inference: `export default defineOperator({...})`. Checks the process/processBatch rule. */
 export function defineOperator<I extends SchemaName, P extends OutputPorts, S extends ConfigFields, Svc = undefined>(
   def: OperatorDefinition<I, P, S, Svc>,

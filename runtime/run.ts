@@ -6,14 +6,11 @@
 import { readFileSync } from 'node:fs';
 import { fromEnv, parseConfig } from './config';
 import { PermanentError } from './errors';
-import type { OperatorDefinition } from './operator';
+import type { OperatorRegistry } from './operator';
 import type { PipelineSpec, StepSpec } from './pipeline';
 import { assertValidPipeline } from './pipeline-validation';
 import { loadWorkerSettings, operatorEnvPrefix, type WorkerSettings } from './settings';
 import { Worker } from './worker';
-
-// biome-ignore lint/suspicious/noExplicitAny: operators of every type.
-type Registry = Record<string, OperatorDefinition<any, any, any, any>>;
 
 /**
  * The pipeline: the built-in one, or LISTFLOW_PIPELINE_FILE (JSON, e.g. from a Kubernetes ConfigMap).
@@ -22,7 +19,7 @@ type Registry = Record<string, OperatorDefinition<any, any, any, any>>;
 export function resolvePipeline(
   builtIn: PipelineSpec,
   settings: Pick<WorkerSettings, 'pipelineFile'>,
-  registry: Registry,
+  registry: OperatorRegistry,
 ): PipelineSpec {
   if (!settings.pipelineFile) return assertValidPipeline(builtIn, registry, 'built-in pipeline');
   let parsed: unknown;
@@ -56,7 +53,7 @@ export interface PreparedWorker {
 /** Validates all configuration and builds the worker (without connecting). */
 export function prepareWorker(
   builtIn: PipelineSpec,
-  registry: Registry,
+  registry: OperatorRegistry,
   stepName: string,
   env: NodeJS.ProcessEnv,
 ): PreparedWorker {

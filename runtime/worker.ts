@@ -33,16 +33,7 @@ import { type ClassifiedError, classifyError, ListflowError, PermanentError } fr
 import { createKafka } from './kafka';
 import { deadLetter, headersToStrings, TRACE_HEADER } from './dead-letter';
 import { CommitCoalescer, PartitionOffsets } from './offsets';
-import type {
-  BatchItem,
-  Clock,
-  InputMeta,
-  Logger,
-  OperatorContext,
-  OperatorDefinition,
-  OutputEmit,
-  RejectEmit,
-} from './operator';
+import type { AnyContext, AnyEmit, AnyOperator, BatchItem, Clock, InputMeta, Logger } from './operator';
 import { createLogger, type HealthState, startHealthServer, WorkerMetrics } from './observability';
 import { dlqTopic, groupId, type PipelineSpec, type StepSpec } from './pipeline';
 import { type OutRecord, OutputBatcher } from './producer';
@@ -51,11 +42,7 @@ import { KeyedScheduler } from './scheduler';
 import { AvroSerde, createRegistry } from './serde';
 import type { WorkerSettings } from './settings';
 
-// biome-ignore lint/suspicious/noExplicitAny: a worker runs any operator; types are checked at the operator's definition.
-type AnyOperator = OperatorDefinition<any, any, any, any>;
-// biome-ignore lint/suspicious/noExplicitAny: see AnyOperator.
-type AnyContext = OperatorContext<any, any>;
-type Emit = OutputEmit | RejectEmit;
+type Emit = AnyEmit;
 
 export interface WorkerOptions {
   readonly pipeline: PipelineSpec;

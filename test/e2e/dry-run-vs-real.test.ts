@@ -13,6 +13,7 @@ import { sampleListings } from '../../operators/sample-feeds/generator';
 import { writeSamplePhotos } from '../../operators/sample-feeds/images';
 import { type FeedSummary, writeSampleFeed } from '../../operators/sample-feeds/writers';
 import {
+  provision,
   cli,
   dropTopics,
   POSTGRES_URL,
@@ -70,13 +71,7 @@ beforeAll(async () => {
     format: 'ndjson',
     name: 'dryreal',
   });
-  for (const args of [
-    ['topics', 'apply'],
-    ['schemas', 'register'],
-  ]) {
-    const r = await cli(args, box.env, 120_000);
-    if (r.code !== 0) throw new Error(`${args.join(' ')} failed: ${r.stderr}`);
-  }
+  await provision(box);
 });
 
 afterAll(async () => {

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type FeedSummary, writeSampleFeed } from '../../operators/sample-feeds/writers';
-import { CLI, cli, codesOf, dropTopics, readAll, ROOT, rowsForSources, sandbox } from './pipeline-sandbox';
+import { provision, CLI, cli, codesOf, dropTopics, readAll, ROOT, rowsForSources, sandbox } from './pipeline-sandbox';
 
 const feedDir = join(ROOT, '.listflow', 'e2e', `wait-feeds-${randomBytes(3).toString('hex')}`);
 const box = sandbox('e2e-wait', {
@@ -44,13 +44,7 @@ beforeAll(async () => {
     badRate: 0.1,
     name: 'wait-feed',
   });
-  for (const args of [
-    ['topics', 'apply'],
-    ['schemas', 'register'],
-  ]) {
-    const r = await cli(args, box.env, 120_000);
-    if (r.code !== 0) throw new Error(`${args.join(' ')} failed: ${r.stderr}`);
-  }
+  await provision(box);
   supervisor = spawn(
     process.execPath,
     [CLI, 'run', '--all', '--base-port', String(basePort), '--ready-file', readyFile],

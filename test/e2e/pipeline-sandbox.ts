@@ -153,6 +153,17 @@ export async function rowsForSources(sources: readonly string[]): Promise<number
   }
 }
 
+/** What a deploy does before workers start, through the real CLI: `topics apply`, then `schemas register`. */
+export async function provision(box: Sandbox): Promise<void> {
+  for (const args of [
+    ['topics', 'apply'],
+    ['schemas', 'register'],
+  ]) {
+    const r = await cli(args, box.env, 120_000);
+    if (r.code !== 0) throw new Error(`${args.join(' ')} failed: ${r.stderr}`);
+  }
+}
+
 export async function dropTopics(box: Sandbox): Promise<void> {
   const admin = kafka().admin();
   await admin.connect();

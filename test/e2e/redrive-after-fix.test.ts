@@ -24,6 +24,7 @@ import { type FeedSummary, writeSampleFeed } from '../../operators/sample-feeds/
 import { AvroSerde, createRegistry } from '../../runtime/serde';
 import type { Listing } from '../../schemas/generated/types';
 import {
+  provision,
   cli,
   codesOf,
   dropTopics,
@@ -80,13 +81,7 @@ beforeAll(async () => {
     name: 'redrive',
   });
   symlinkSync(join(feedDir, 'unmounted-volume', 'blobs'), brokenBlobRoot);
-  for (const args of [
-    ['topics', 'apply'],
-    ['schemas', 'register'],
-  ]) {
-    const r = await cli(args, box.env, 120_000);
-    if (r.code !== 0) throw new Error(`${args.join(' ')} failed: ${r.stderr}`);
-  }
+  await provision(box);
 });
 
 afterAll(async () => {
