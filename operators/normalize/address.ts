@@ -5,6 +5,7 @@
  */
 import { hash } from 'node:crypto';
 import type { Address, Country } from '../../schemas/generated/types';
+import { memoize } from './memo';
 
 const SUFFIXES: Record<string, string> = {
   STREET: 'St',
@@ -95,6 +96,9 @@ export function titleCase(s: string): string {
   return ASCII_WORDS.test(tidy) ? titleCaseAscii(tidy) : titleCaseAny(tidy);
 }
 
+/** titleCase for the City field, memoized: a feed names the same few hundred cities again and again. */
+export const cityName: (raw: string) => string = memoize(titleCase);
+
 /**
  * titleCase for plain ASCII: toLocaleLowerCase('en-US') goes through ICU and was the slowest step of the
  * address rules, while for ASCII it is exactly toLowerCase (en-US has no special casing). Same parts,
@@ -175,23 +179,57 @@ export interface StreetParts {
   unparsed?: string;
 }
 
+/**
+ * The rules for one street part, memoized: feeds repeat the same directions, suffixes, unit numbers and
+ * street names on record after record, and each rule is a few regexes and new strings.
+ */
+const formatDirection = memoize((w: string): string => direction(w) ?? titleCase(w));
+const formatSuffix = memoize((w: string): string => suffix(w) ?? titleCase(w));
+const cleanUnitMemo = memoize(cleanUnit);
+
+interface StreetName {
+  /** The unit written at the end of the name ("Main St Apt 4"), if any. */
+  readonly unit: string | undefined;
+  /** Its words in title case, joined by spaces; undefined when no word is left. */
+  readonly words: string | undefined;
+  /** The same, with a last word that is a suffix abbreviated ("Main Street" -> "Main St"). */
+  readonly wordsSuffixed: string | undefined;
+}
+
+const streetNameOf = memoize((streetName: string): StreetName => {
+  const name = splitUnit(streetName);
+  const nameWords = wordsOf(name.street);
+  if (nameWords.length === 0) return { unit: name.unit, words: undefined, wordsSuffixed: undefined };
+  const named = nameWords.map((w) => titleCase(w));
+  const words = named.join(' ');
+  const last = nameWords.length > 1 ? suffix(nameWords.at(-1)!) : undefined;
+  if (last) named[named.length - 1] = last;
+  return { unit: name.unit, words, wordsSuffixed: last ? named.join(' ') : words };
+});
+
+/** StreetNumber upper case without spaces ("12 b" -> "12B"); digits alone, the usual case, are left as they are. */
+function streetNumberOf(n: string): string {
+  for (let i = 0; i < n.length; i++) {
+    const c = n.charCodeAt(i);
+    if (c < 48 || c > 57) return n.toUpperCase().replace(/\s+/g, '');
+  }
+  return n;
+}
+
 /** line1 and unit, from the parts when StreetName is present, otherwise from UnparsedAddress. */
 export function buildStreet(p: StreetParts): { line1: string; unit: string | undefined } | undefined {
-  let unit = p.unitNumber ? cleanUnit(p.unitNumber) : undefined;
+  let unit = p.unitNumber ? cleanUnitMemo(p.unitNumber) : undefined;
   if (p.streetName) {
-    const name = splitUnit(p.streetName);
+    const name = streetNameOf(p.streetName);
     unit ??= name.unit;
     const words: string[] = [];
-    if (p.streetNumber) words.push(p.streetNumber.toUpperCase().replace(/\s+/g, ''));
-    if (p.dirPrefix) words.push(direction(p.dirPrefix) ?? titleCase(p.dirPrefix));
-    const nameWords = wordsOf(name.street);
-    const named = nameWords.map((w) => titleCase(w));
+    if (p.streetNumber) words.push(streetNumberOf(p.streetNumber));
+    if (p.dirPrefix) words.push(formatDirection(p.dirPrefix));
     // No separate suffix: the name may end with one ("Main Street").
-    if (!p.suffix && nameWords.length > 1 && suffix(nameWords.at(-1)!))
-      named[named.length - 1] = suffix(nameWords.at(-1)!)!;
-    words.push(...named);
-    if (p.suffix) words.push(suffix(p.suffix) ?? titleCase(p.suffix));
-    if (p.dirSuffix) words.push(direction(p.dirSuffix) ?? titleCase(p.dirSuffix));
+    const named = p.suffix ? name.words : name.wordsSuffixed;
+    if (named !== undefined) words.push(named);
+    if (p.suffix) words.push(formatSuffix(p.suffix));
+    if (p.dirSuffix) words.push(formatDirection(p.dirSuffix));
     return { line1: words.join(' '), unit };
   }
   if (!p.unparsed) return undefined;

@@ -5,14 +5,14 @@
  * fall back to the general one.
  */
 import { createHash } from 'node:crypto';
-import { fingerprint, titleCase } from './address';
+import { buildStreet, fingerprint, titleCase } from './address';
 import { parseTimestamp } from './dates';
-import { FIELD_ALIASES, fold, RecordView } from './field-mapping';
+import { FIELD_ALIASES, fold, isBlank, RecordView } from './field-mapping';
 import { memoize } from './memo';
-import { photosFrom } from './photos';
+import { isPlainWebUrl, photosFrom } from './photos';
 import { lookupRegion } from './regions';
 import { mapStatus } from './status';
-import { cleanDescription } from './text';
+import { cleanDescription, decodeEntities } from './text';
 
 describe('parseTimestamp', () => {
   test.each([
@@ -87,6 +87,47 @@ describe('cleanDescription', () => {
   });
 });
 
+describe('decodeEntities', () => {
+  // The regex it replaces, kept here as the specification.
+  const NAMED: Record<string, string> = { amp: '&', lt: '<', eacute: 'é', Eacute: 'É' };
+  const viaRegex = (s: string): string =>
+    s.replace(/&(#x[0-9a-f]+|#\d+|[a-z][a-z0-9]*);/gi, (whole, name: string) => {
+      if (name[0] === '#') {
+        const code = name[1] === 'x' || name[1] === 'X' ? Number.parseInt(name.slice(2), 16) : Number(name.slice(1));
+        return code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : whole;
+      }
+      return Object.hasOwn(NAMED, name) ? NAMED[name]! : whole;
+    });
+
+  test.each([
+    ['no entity', 'no entity'],
+    ['&amp;lt; &&amp; &amp', '&lt; && &amp'],
+    ['&#x27;&#X27;&#39;&#0;&#x;&#;&#x1g;&#1x;&#1114112;&#x10FFFF;', "'''&#0;&#x;&#;&#x1g;&#1x;&#1114112;\u{10ffff}"],
+    [
+      '&eacute;t&Eacute; &EACUTE; &e1; &1a; &a-b; &constructor; &ſ; &\u212a;',
+      'étÉ &EACUTE; &e1; &1a; &a-b; &constructor; &ſ; &\u212a;',
+    ],
+    ['&#55357;&#56832; &#x1F600; tail&', '\ud83d\ude00 \u{1f600} tail&'],
+  ])('%j -> %j', (raw, out) => {
+    expect(viaRegex(raw)).toBe(out);
+    expect(decodeEntities(raw)).toBe(out);
+  });
+
+  test('agrees with the regex on random text made of entity pieces', () => {
+    const pieces = ['&', ';', '#', 'x', 'X', 'amp', 'lt', 'eacute', 'E', 'f', '1', '9', ' ', 'ſ', '-', '&amp;'];
+    let seed = 11;
+    const rnd = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    for (let k = 0; k < 20_000; k++) {
+      let s = '';
+      for (let n = rnd(12); n > 0; n--) s += pieces[rnd(pieces.length)];
+      expect([s, decodeEntities(s)]).toEqual([s, viaRegex(s)]);
+    }
+  });
+});
+
 describe('RecordView', () => {
   test('no folded alias belongs to two fields', () => {
     const folded = Object.values(FIELD_ALIASES).flatMap((aliases) => aliases.map(fold));
@@ -109,6 +150,39 @@ describe('RecordView', () => {
 
   test('inherited keys are not fields of the record', () => {
     expect(new RecordView(Object.create({ City: 'X' })).get('City')).toBeUndefined();
+  });
+});
+
+describe('isBlank', () => {
+  test('is trim() === "" for every UTF-16 code unit, alone and before text', () => {
+    for (let c = 0; c < 0x10000; c++) {
+      const ch = String.fromCharCode(c);
+      expect([c, isBlank(ch), isBlank(`${ch}x`), isBlank(`${ch} `)]).toEqual([
+        c,
+        ch.trim() === '',
+        false,
+        ch.trim() === '',
+      ]);
+    }
+    expect(isBlank('')).toBe(true);
+  });
+});
+
+describe('buildStreet with memoized parts', () => {
+  // Each case twice: the second call is answered from the caches and must give the same.
+  test.each([
+    [{ streetNumber: '12 b', streetName: 'main', suffix: 'street' }, '12B Main St', undefined],
+    [{ streetNumber: '12', streetName: 'Main Street' }, '12 Main St', undefined],
+    [{ streetNumber: '12', streetName: 'Main Street', suffix: 'Rd' }, '12 Main Street Rd', undefined],
+    [{ streetNumber: '12', streetName: 'Street' }, '12 Street', undefined],
+    [{ streetNumber: '12', streetName: 'Main St Apt 4', suffix: 'ST' }, '12 Main St St', '4'],
+    [{ streetNumber: '12', streetName: '#4', suffix: 'Ave' }, '12 Ave', '4'],
+    [{ streetName: 'Elm', dirPrefix: 'north', dirSuffix: 'Sw', unitNumber: 'Suite 200' }, 'N Elm SW', '200'],
+    [{ streetName: 'Elm', dirPrefix: 'upper', suffix: 'CRESCENT' }, 'Upper Elm Cres', undefined],
+    [{ streetName: 'Elm', unitNumber: 'Apt #', suffix: 'st' }, 'Elm St', undefined],
+  ])('%j -> %j, unit %j', (parts, line1, unit) => {
+    expect(buildStreet(parts)).toEqual({ line1, unit });
+    expect(buildStreet(parts)).toEqual({ line1, unit });
   });
 });
 
@@ -155,6 +229,63 @@ describe('photos order and duplicates', () => {
     const photos = photosFrom(media.slice(0, n));
     expect(photos.map((p) => p.url.slice('https://x/'.length, -'.jpg'.length)).join(',')).toBe(order);
     expect(photos.map((p) => p.order)).toEqual(photos.map((_, i) => i));
+  });
+});
+
+describe('isPlainWebUrl', () => {
+  const parsesAsWeb = (s: string): boolean => {
+    const p = URL.parse(s);
+    return p !== null && (p.protocol === 'http:' || p.protocol === 'https:');
+  };
+
+  test.each([
+    ['https://img.example.com/a.jpg', true],
+    ['http://cdn-1.example.com', true],
+    ['https://a?x=1', true],
+    ['https://a.b/c d#e', true],
+    ['https://a.b/\u00e9', true],
+    // Left to URL.parse: some of these parse, some do not.
+    ['https://IMG.example.com/a.jpg', false],
+    ['https://example.com:443/a.jpg', false],
+    ['https://example.com:99999/a.jpg', false],
+    ['https://u@example.com/a.jpg', false],
+    ['https://1.2.3.4/a.jpg', false],
+    ['https://1.2.3.999/a.jpg', false],
+    ['https://a.0x1f/a.jpg', false],
+    ['https://xn--zz.com/a.jpg', false],
+    ['https://a.xn--zz/a.jpg', false],
+    ['https://a..b/', false],
+    ['https://a.b./', false],
+    ['https:///a.jpg', false],
+    ['https://a\\b', false],
+    ['https://a b/', false],
+    ['file:///tmp/a.jpg', false],
+    ['javascript:alert(1)', false],
+    ['HTTPS://a.b/', false],
+  ])('%j -> %j', (url, plain) => {
+    expect(isPlainWebUrl(url)).toBe(plain);
+  });
+
+  test('every URL it accepts parses as http(s)', () => {
+    // Deterministic random hosts over the characters that matter: label edges, dots, hyphens, digits, xn--.
+    let seed = 7;
+    const rnd = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const chars = 'abxn-.09-.x';
+    const tails = ['', '/', '/a b', '?q', '#f', '\\x', '@a', ':80', ' x', '/\u0001'];
+    let accepted = 0;
+    for (let k = 0; k < 20_000; k++) {
+      let host = rnd(10) === 0 ? 'xn--' : '';
+      for (let n = rnd(10); n > 0; n--) host += chars[rnd(chars.length)];
+      const url = `${rnd(2) ? 'https' : 'http'}://${host}${tails[rnd(tails.length)]}`;
+      if (isPlainWebUrl(url)) {
+        accepted++;
+        expect([url, parsesAsWeb(url)]).toEqual([url, true]);
+      }
+    }
+    expect(accepted).toBeGreaterThan(1000);
   });
 });
 

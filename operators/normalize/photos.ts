@@ -53,9 +53,11 @@ export function photosFrom(media: unknown, allowFile = false): Photo[] {
     const url = pick(rec, URL_NAMES);
     if (typeof url !== 'string') continue;
     const trimmed = url.trim();
-    // URL.parse returns null where `new URL` throws: a bad URL is common input, not an exception.
-    const parsed = URL.parse(trimmed);
-    if (parsed === null || !protocols.includes(parsed.protocol)) continue;
+    if (!isPlainWebUrl(trimmed)) {
+      // URL.parse returns null where `new URL` throws: a bad URL is common input, not an exception.
+      const parsed = URL.parse(trimmed);
+      if (parsed === null || !protocols.includes(parsed.protocol)) continue;
+    }
     const order = parseNumber(pick(rec, ORDER_NAMES));
     const caption = pick(rec, CAPTION_NAMES);
     items.push({
@@ -76,6 +78,42 @@ export function photosFrom(media: unknown, allowFile = false): Photo[] {
     out.push({ url: it.url, order: out.length, caption: it.caption });
   }
   return out;
+}
+
+const LOWER_A = 97;
+const LOWER_Z = 122;
+const HYPHEN = 45;
+
+/**
+ * True only when URL.parse(s) certainly succeeds with protocol http: or https:, which both protocol lists
+ * admit: parsing costs more than the rest of a photo. The shape is what feeds send: lower-case `http://` or
+ * `https://`, a host of non-empty labels of lower-case letters, digits and hyphens, then the end or a `/`,
+ * `?` or `#`. Past the host nothing can fail for these schemes (path, query and fragment are only
+ * percent-encoded). Such a host cannot fail either: UTS 46 maps nothing in it, unless a label starts with
+ * `xn--` (punycode, which may be invalid), and it is not an IPv4 address to check, since its last label
+ * starts with a letter. Anything else (upper case, ports, user info, IP hosts, other schemes) returns
+ * false and takes URL.parse, so this only saves work and never changes which URLs are kept.
+ */
+export function isPlainWebUrl(s: string): boolean {
+  let i: number;
+  if (s.startsWith('https://')) i = 8;
+  else if (s.startsWith('http://')) i = 7;
+  else return false;
+  let labelStart = i;
+  for (; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 47 /* / */ || c === 63 /* ? */ || c === 35 /* # */) break;
+    if (c === 46 /* . */) {
+      if (i === labelStart) return false;
+      labelStart = i + 1;
+    } else if (!((c >= LOWER_A && c <= LOWER_Z) || (c >= 48 && c <= 57) || c === HYPHEN)) {
+      return false;
+    } else if (i === labelStart && s.startsWith('xn--', i)) {
+      return false;
+    }
+  }
+  const first = s.charCodeAt(labelStart);
+  return i > labelStart && first >= LOWER_A && first <= LOWER_Z;
 }
 
 type Item = { url: string; order: number; index: number; caption: string | null };

@@ -5,7 +5,7 @@
 import type { ConfigOf } from '../../runtime/config';
 import { type ErrorCode, invalidParameterMessage, PermanentError } from '../../runtime/errors';
 import type { Country, Currency, Listing, RawListing } from '../../schemas/generated/types';
-import { buildStreet, fingerprint, normalizePostalCode, titleCase } from './address';
+import { buildStreet, cityName, fingerprint, normalizePostalCode } from './address';
 import type { normalizeConfig } from './config';
 import { parseTimestamp } from './dates';
 import { type CanonicalField, type Found, RecordView } from './field-mapping';
@@ -116,7 +116,7 @@ export function normalizeListing(raw: RawListing, config: NormalizeConfig): List
     fail('NORMALIZE_ADDRESS_INVALID', shown(f, 'StreetName or UnparsedAddress'), 'a street address', f?.value);
   }
   const cityF = r.get('City');
-  const city = typeof cityF?.value === 'string' ? titleCase(cityF.value) : '';
+  const city = typeof cityF?.value === 'string' ? cityName(cityF.value) : '';
   if (city === '') fail('NORMALIZE_ADDRESS_INVALID', shown(cityF, 'City'), 'a city name', cityF?.value);
   const postalF = r.get('PostalCode');
   const postal =
