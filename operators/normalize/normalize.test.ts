@@ -604,3 +604,23 @@ test('RESO field-name variations', () => {
     address: { line1: '1 Main St', city: 'Boston', region: 'MA', postalCode: '02134' },
   });
 });
+
+test('a rejection is a PermanentError with code, message and field, and leaves the stack limit as it was', () => {
+  const limit = Error.stackTraceLimit;
+  let thrown: unknown;
+  try {
+    norm({ ListPrice: 'Call for price' });
+  } catch (e) {
+    thrown = e;
+  }
+  expect(thrown).toBeInstanceOf(PermanentError);
+  const e = thrown as PermanentError;
+  expect([e.code, e.message, e.detail, e.kind]).toEqual([
+    'NORMALIZE_PRICE_INVALID',
+    'Expected a price greater than 0, e.g. 450000 or "$450,000" for ListPrice but received "Call for price" of type string.',
+    { field: 'ListPrice' },
+    'permanent',
+  ]);
+  expect(e.stack).toBe(`PermanentError: ${e.message}`);
+  expect(Error.stackTraceLimit).toBe(limit);
+});
