@@ -30,7 +30,7 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
  * the warning is noise in every CLI command and worker log; drop that one warning and keep all others.
  */
 let negativeTimeoutWarningSilenced = false;
-function silenceKafkajsNegativeTimeoutWarning(): void {
+export function silenceKafkajsNegativeTimeoutWarning(): void {
   if (negativeTimeoutWarningSilenced) return;
   negativeTimeoutWarningSilenced = true;
   const emit = process.emitWarning.bind(process) as (...args: unknown[]) => void;

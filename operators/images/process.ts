@@ -9,7 +9,7 @@ import type { ImageAsset, Listing, Photo } from '../../schemas/generated/types';
 import type { BlobStore, StoredImage } from './blob-store';
 import { type ImagesConfig, parseVariants, type VariantSpec } from './config';
 import { type Fetcher, sniffImageFormat } from './fetcher';
-import { FILE_EXTENSION, type RenderOptions, renderVariants } from './variants';
+import { FILE_EXTENSION, type RenderedImage, type RenderOptions, renderVariants } from './variants';
 
 export interface ImagesServices {
   readonly fetcher: Fetcher;
@@ -73,29 +73,49 @@ const failedAsset = (photo: Photo, e: ListflowError): ImageAsset => ({
 const isPhotoFailure = (e: unknown): e is ListflowError =>
   e instanceof ListflowError && e.kind === 'permanent' && e.code.startsWith('IMAGE_');
 
-/** Fetches, checks, and renders one photo, or reuses what the blob store already has for its bytes. */
-export async function processPhoto(photo: Photo, ctx: ImagesContext): Promise<ImageAsset> {
+/** What the image limit hands back: an image the store already has, or the rendered variants to store. */
+type Prepared =
+  | { readonly kind: 'stored'; readonly image: StoredImage }
+  | { readonly kind: 'rendered'; readonly sha256: string; readonly rendered: RenderedImage };
+
+/** Fetches and checks one photo, then reuses what the blob store has for its bytes or renders it. */
+async function prepare(photo: Photo, ctx: ImagesContext, opts: RenderOptions): Promise<Prepared> {
   const { fetcher, blobStore } = ctx.services;
+  const bytes = await fetcher.fetch(photo.url, ctx.signal);
+  if (bytes.length === 0) throw new PermanentError('IMAGE_CORRUPT', 'the image is empty (0 bytes)');
+  const format = sniffImageFormat(bytes);
+  if (!format) {
+    throw new PermanentError('IMAGE_UNSUPPORTED', 'the bytes are not a JPEG, PNG, WebP, GIF, AVIF or HEIC image');
+  }
+  const sha256 = sha256Hex(bytes);
+  const stored = await blobStore.get(sha256);
+  if (stored && matches(stored, opts.variants, opts.format)) {
+    ctx.logger.debug({ url: photo.url, sha256 }, 'image already stored');
+    return { kind: 'stored', image: stored };
+  }
+  return { kind: 'rendered', sha256, rendered: await renderVariants(bytes, opts) };
+}
+
+/**
+ * One photo: fetched and rendered under the worker's image limit, stored after it.
+ *
+ * The limit covers what costs CPU and memory (the fetched bytes, the decoded pixels); storing the encoded
+ * variants is I/O whose latency (one fsync per file) would otherwise hold a slot and leave a core idle. The
+ * variants wait for storage in memory, a few hundred KB per photo, bounded by the photos of the jobs in flight.
+ */
+export async function processPhoto(photo: Photo, ctx: ImagesContext): Promise<ImageAsset> {
+  const { blobStore, imageLimit } = ctx.services;
   const opts = renderOptions(ctx.config);
   try {
-    const bytes = await fetcher.fetch(photo.url, ctx.signal);
-    if (bytes.length === 0) throw new PermanentError('IMAGE_CORRUPT', 'the image is empty (0 bytes)');
-    const format = sniffImageFormat(bytes);
-    if (!format) {
-      throw new PermanentError('IMAGE_UNSUPPORTED', 'the bytes are not a JPEG, PNG, WebP, GIF, AVIF or HEIC image');
-    }
-    const sha256 = sha256Hex(bytes);
-    const stored = await blobStore.get(sha256);
-    if (stored && matches(stored, opts.variants, opts.format)) {
-      ctx.logger.debug({ url: photo.url, sha256 }, 'image already stored');
-      return okAsset(photo, stored);
-    }
-    const rendered = await renderVariants(bytes, opts);
-    const variants = [];
-    for (const v of rendered.variants) {
-      const uri = await blobStore.putVariant(sha256, `${v.name}.${FILE_EXTENSION[v.format]}`, v.data);
-      variants.push({ name: v.name, width: v.width, height: v.height, format: v.format, bytes: v.data.length, uri });
-    }
+    const prepared = await imageLimit(() => prepare(photo, ctx, opts));
+    if (prepared.kind === 'stored') return okAsset(photo, prepared.image);
+    const { sha256, rendered } = prepared;
+    const variants = await Promise.all(
+      rendered.variants.map(async (v) => {
+        const uri = await blobStore.putVariant(sha256, `${v.name}.${FILE_EXTENSION[v.format]}`, v.data);
+        return { name: v.name, width: v.width, height: v.height, format: v.format, bytes: v.data.length, uri };
+      }),
+    );
     const image: StoredImage = {
       sha256,
       width: rendered.width,
@@ -103,6 +123,7 @@ export async function processPhoto(photo: Photo, ctx: ImagesContext): Promise<Im
       dhash: rendered.dhash,
       variants,
     };
+    // Last: its presence says every variant is in place.
     await blobStore.putManifest(image);
     return okAsset(photo, image);
   } catch (e) {
@@ -115,6 +136,6 @@ export async function processPhoto(photo: Photo, ctx: ImagesContext): Promise<Im
 export async function processListing(listing: Listing, ctx: ImagesContext): Promise<ImagesEmit[]> {
   // A deleted listing needs no photos: publish removes it.
   const photos = listing.status === 'DELETE' ? [] : [...listing.photos].sort((a, b) => a.order - b.order);
-  const images = await Promise.all(photos.map((p) => ctx.services.imageLimit(() => processPhoto(p, ctx))));
+  const images = await Promise.all(photos.map((p) => processPhoto(p, ctx)));
   return [emit.output('enriched', listing.id, { listing, images, enrichedAt: ctx.clock.now() })];
 }

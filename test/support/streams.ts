@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { type Admin, type Kafka, logLevel, Kafka as KafkaClient, Partitioners, type Producer } from 'kafkajs';
 import type { RawListing, SchemaName } from '../../schemas/generated/types';
+import { silenceKafkajsNegativeTimeoutWarning } from '../../runtime/kafka';
 import { AvroSerde, createRegistry } from '../../runtime/serde';
 
 export const endpoints = {
@@ -17,6 +18,7 @@ export const endpoints = {
 export const uniqueName = (prefix: string): string => `${prefix}-${randomUUID().slice(0, 8)}`;
 
 export function testKafka(clientId = 'itest'): Kafka {
+  silenceKafkajsNegativeTimeoutWarning();
   return new KafkaClient({
     clientId,
     brokers: endpoints.kafkaBrokers,
