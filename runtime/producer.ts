@@ -12,6 +12,7 @@
  * idempotent producer's sequence numbers cannot be trusted after a failed request.
  */
 import type { Message, Producer, TopicMessages } from 'kafkajs';
+import { partitionForKey } from './partitioning';
 
 export interface OutRecord {
   readonly topic: string;
@@ -25,6 +26,10 @@ export interface OutRecord {
 interface Group {
   readonly records: OutRecord[];
   bytes: number;
+  /** Bytes per `<topic>\0<partition>`: each becomes one record batch in the request. */
+  readonly partitionBytes: Map<string, number>;
+  /** Bytes of records whose partition kafkajs picks (no key, or a topic of unknown size): counted against every partition. */
+  unplacedBytes: number;
   readonly promise: Promise<void>;
   readonly resolve: () => void;
   readonly reject: (e: unknown) => void;
@@ -39,16 +44,27 @@ function newGroup(): Group {
   });
   // Every sender awaits it; this only keeps a failed group without senders left from crashing the process.
   promise.catch(() => undefined);
-  return { records: [], bytes: 0, promise, resolve, reject };
+  return { records: [], bytes: 0, partitionBytes: new Map(), unplacedBytes: 0, promise, resolve, reject };
 }
 
 export interface BatcherOptions {
   /** Upper bound of records per produce request. */
   readonly maxRecords: number;
-  /** Upper bound of payload bytes per request; keeps every partition's record batch under the broker's message.max.bytes. */
+  /** Upper bound of payload bytes per request. */
   readonly maxBytes: number;
+  /**
+   * Upper bound of payload bytes per partition in one request: each partition's records travel as one record
+   * batch, which must stay under the broker's message.max.bytes (1 MiB by default).
+   */
+  readonly maxBytesPerPartition: number;
   /** Requests in flight at once (see dispatch). */
   readonly maxRequests: number;
+  /**
+   * Partition count of each topic written to (outputs and the dead-letter topic), read at startup. Records
+   * with a key get their partition here, the way kafkajs's default partitioner would pick it (murmur2 of
+   * the key), so a request can be filled up to the limit of every partition rather than of one.
+   */
+  readonly partitionCounts?: ReadonlyMap<string, number>;
 }
 
 const sizeOf = (r: OutRecord): number =>
@@ -85,21 +101,58 @@ export class OutputBatcher {
     let bytes = 0;
     for (const r of records) bytes += sizeOf(r);
     let group = this.queue[this.queue.length - 1];
-    if (
-      !group ||
-      (group.records.length > 0 &&
-        (group.records.length + records.length > this.options.maxRecords ||
-          group.bytes + bytes > this.options.maxBytes))
-    ) {
+    if (!group || (group.records.length > 0 && !this.fits(group, records, bytes))) {
       group = newGroup();
       this.queue.push(group);
     }
-    for (const r of records) group.records.push(r);
+    for (const r of records) {
+      group.records.push(r);
+      const slot = this.place(r);
+      if (slot === null) group.unplacedBytes += sizeOf(r);
+      else group.partitionBytes.set(slot, (group.partitionBytes.get(slot) ?? 0) + sizeOf(r));
+    }
     group.bytes += bytes;
     // A full group goes out at once (when a request slot is free); the newest one waits for the end of the turn.
     if (this.queue.length > 1) this.dispatch(false);
     this.scheduleDispatch();
     return group.promise;
+  }
+
+  /**
+   * Gives a keyed record its partition (murmur2 of the key modulo the topic's partition count, exactly as
+   * kafkajs's default partitioner) and returns its `<topic>\0<partition>` slot; null when kafkajs is left to
+   * choose (no key, or a topic whose size is not known).
+   */
+  private place(r: OutRecord): string | null {
+    const m = r.message;
+    if (m.partition === undefined || m.partition === null) {
+      const count = this.options.partitionCounts?.get(r.topic);
+      if (count === undefined || m.key === null || m.key === undefined) return null;
+      m.partition = partitionForKey(m.key, count);
+    }
+    return `${r.topic}\0${m.partition}`;
+  }
+
+  /** Whether `records` (of `bytes` in all) can join `group` within every limit. */
+  private fits(group: Group, records: readonly OutRecord[], bytes: number): boolean {
+    const o = this.options;
+    if (group.records.length + records.length > o.maxRecords || group.bytes + bytes > o.maxBytes) return false;
+    let unplaced = group.unplacedBytes;
+    const added = new Map<string, number>();
+    for (const r of records) {
+      const slot = this.place(r);
+      if (slot === null) unplaced += sizeOf(r);
+      else added.set(slot, (added.get(slot) ?? 0) + sizeOf(r));
+    }
+    if (unplaced > o.maxBytesPerPartition) return false;
+    // Unplaced bytes may land on any partition: count them against each.
+    for (const [slot, b] of added) {
+      if ((group.partitionBytes.get(slot) ?? 0) + b + unplaced > o.maxBytesPerPartition) return false;
+    }
+    if (unplaced > group.unplacedBytes) {
+      for (const b of group.partitionBytes.values()) if (b + unplaced > o.maxBytesPerPartition) return false;
+    }
+    return true;
   }
 
   get queued(): number {

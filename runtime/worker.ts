@@ -143,6 +143,8 @@ export class Worker {
   private services: unknown;
   private readonly outputIds = new Map<string, { topic: string; schema: SchemaName; id: number }>();
   private readonly dlq: string;
+  /** Partition count per topic written to, filled at startup (checkTopics) and read by the output batcher. */
+  private readonly partitionCounts = new Map<string, number>();
   private readonly clock: Clock;
   private readonly random: () => number;
   private readonly concurrency: number;
@@ -197,7 +199,15 @@ export class Worker {
           allowAutoTopicCreation: false,
           createPartitioner: Partitioners.DefaultPartitioner,
         }),
-      { maxRecords: 5000, maxBytes: 800 * 1024, maxRequests: 2 },
+      {
+        maxRecords: 5000,
+        // Each partition's share stays under the broker's default message.max.bytes (1 MiB); a request carries
+        // up to several partitions' worth, so a worker writing to many partitions sends fewer, fuller requests.
+        maxBytesPerPartition: 800 * 1024,
+        maxBytes: 4 * 1024 * 1024,
+        maxRequests: 2,
+        partitionCounts: this.partitionCounts,
+      },
       (records) => {
         this.lastProgressAt = Date.now();
         // One counter update per topic and request, not per record.
@@ -377,6 +387,7 @@ export class Worker {
     }
   }
 
+  /** Fails when a topic is missing; records the partition count of every topic written to (see partitioning.ts). */
   private async checkTopics(admin: Admin): Promise<void> {
     const { step } = this.opts;
     const existing = new Set(await admin.listTopics());
@@ -388,6 +399,9 @@ export class Worker {
         `topics missing: ${missing.join(', ')}. Fix: run \`listflow topics apply\`.`,
       );
     }
+    const written = [this.dlq, ...Object.values(step.outputs)];
+    const { topics } = await admin.fetchTopicMetadata({ topics: written });
+    for (const t of topics) if (t.partitions.length > 0) this.partitionCounts.set(t.name, t.partitions.length);
   }
 
   private async handleBatch(payload: EachBatchPayload): Promise<void> {
