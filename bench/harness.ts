@@ -31,17 +31,24 @@ export interface SteadyRate {
 }
 
 /**
- * Waits until `topic` holds `count` records and returns the steady-state rate: measured from the moment 2%
+ * Waits until `topic` (or the topics together) received `count` records and returns the steady-state rate: measured from the moment 2%
  * had arrived to the last arrival, so that start-up (connecting, joining the group) is left out for every
  * contender alike. If the topic stops growing for `idleMs` (a contender that filters or dead-letters more
  * than expected), it returns the rate of what arrived, marked incomplete, instead of hanging.
  */
 export async function steadyRate(
   admin: Admin,
-  topic: string,
+  topic: string | readonly string[],
   count: number,
   opts: { timeoutMs?: number; idleMs?: number } = {},
 ): Promise<SteadyRate> {
+  // Several topics (outputs and the dead-letter topic): their records since the start are counted together.
+  const topics = typeof topic === 'string' ? [topic] : topic;
+  const before = await Promise.all(topics.map((t) => topicSize(admin, t)));
+  const arrived = async () => {
+    const sizes = await Promise.all(topics.map((t) => topicSize(admin, t)));
+    return sizes.reduce((n, s, i) => n + s - before[i]!, 0);
+  };
   const end = Date.now() + (opts.timeoutMs ?? 1_800_000);
   const idleMs = opts.idleMs ?? 20_000;
   const warm = Math.max(1, Math.ceil(count * 0.02));
@@ -49,13 +56,13 @@ export async function steadyRate(
   let last = { t: Date.now(), n: 0 };
   const rateOf = (n: number, t: number) => (warmAt ? ((n - warmAt.n) * 1000) / Math.max(1, t - warmAt.t) : 0);
   for (;;) {
-    const n = await topicSize(admin, topic);
+    const n = await arrived();
     const now = Date.now();
     if (n > last.n) last = { t: now, n };
     if (!warmAt && n >= warm) warmAt = { t: now, n };
     if (n >= count && warmAt) return { rate: rateOf(n, now), count: n, complete: true };
     if (now - last.t > idleMs && n > 0) return { rate: rateOf(last.n, last.t), count: last.n, complete: false };
-    if (now > end) throw new Error(`${topic} did not reach ${count} records (has ${n})`);
+    if (now > end) throw new Error(`${topics.join(' + ')} did not reach ${count} records (has ${n})`);
     await delay(20);
   }
 }
