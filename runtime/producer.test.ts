@@ -49,7 +49,7 @@ const options = (o: Partial<BatcherOptions> = {}): BatcherOptions => ({
 });
 
 /** Sends one record per call, all in one turn (as jobs finishing together do), then lets requests complete. */
-async function run(o: BatcherOptions, records: OutRecord[]) {
+async function run(o: BatcherOptions, records: OutRecord[]): Promise<ProducerBatch[]> {
   const { producer, requests, completeAll } = fakeProducer();
   const batcher = new OutputBatcher(() => producer, o);
   await batcher.start();
@@ -57,10 +57,12 @@ async function run(o: BatcherOptions, records: OutRecord[]) {
   await new Promise((r) => setImmediate(r));
   await completeAll();
   await Promise.all(acks);
-  return requests.map((req) =>
-    req.topicMessages!.flatMap((t) => t.messages.map((m) => `${t.topic}/${m.partition ?? '?'}`)),
-  );
+  return requests;
 }
+
+/** `topic/partition` of each record, per request. */
+const placements = (requests: ProducerBatch[]) =>
+  requests.map((req) => req.topicMessages!.flatMap((t) => t.messages.map((m) => `${t.topic}/${m.partition ?? '?'}`)));
 
 describe('partitionForKey', () => {
   test("places every key where kafkajs's default partitioner does", () => {
@@ -120,7 +122,7 @@ describe('OutputBatcher', () => {
     },
   ])('$name', async (c) => {
     const records = c.records();
-    const requests = await run(options(c.options), records);
+    const requests = placements(await run(options(c.options), records));
     expect(requests.map((r) => r.length)).toEqual(c.requests);
     // Every record went out exactly once, on the partition its key hashes to when the topic's size is known.
     const sent = requests.flat();
@@ -135,14 +137,8 @@ describe('OutputBatcher', () => {
     const records = Array.from({ length: 400 }, (_, n) =>
       record('out', n % 7 === 0 ? null : `listing-${n}`, 600 + ((n * 37) % 900)),
     );
-    const { producer, requests, completeAll } = fakeProducer();
     const o = options({ maxRequests: 2 });
-    const batcher = new OutputBatcher(() => producer, o);
-    await batcher.start();
-    const acks = records.map((r) => batcher.send([r]));
-    await new Promise((r) => setImmediate(r));
-    await completeAll();
-    await Promise.all(acks);
+    const requests = await run(o, records);
     const size = (m: { key?: unknown; value?: unknown }) =>
       (m.value as Buffer).length + (m.key ? Buffer.byteLength(m.key as string) : 0) + 64;
     let count = 0;
