@@ -4,7 +4,7 @@
  * records/s and a digest of every outcome (Listing or error code + message), so a speed-up that changes any
  * output shows up as a different digest.
  *
- * Run without a build: `node --import ./k8s/register-ts.mjs bench/normalize-pure.ts`
+ * Run after a build (`npx tsc -p tsconfig.build.json`): `node dist/bench/normalize-pure.js`
  * (add `--cpu-prof --cpu-prof-dir=/tmp/prof` for a profile). Knobs: BENCH_RECORDS (default 50,000),
  * BENCH_ROUNDS (default 5), BENCH_VARY=1 to rename fields as JSON feeds do (varyFieldNames).
  */
