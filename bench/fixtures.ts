@@ -1,5 +1,38 @@
-/** Listings for the benchmarks: complete, valid, deterministic; the size of a real normalized listing. */
-import type { EnrichedListing, ImageAsset, Listing, Photo } from '../schemas/generated/types';
+/** Records for the benchmarks: complete, deterministic, the size of real ones. */
+import { sampleListings, varyFieldNames } from '../operators/sample-feeds/generator';
+import type { EnrichedListing, ImageAsset, Listing, Photo, RawListing } from '../schemas/generated/types';
+
+/**
+ * RawListings as ingest emits them, from the deterministic sample feed (seed 5, ~3% broken, which normalize
+ * rejects), keyed `bench:<ListingKey>`: the input of bench:normalize and of normalize's pure benchmark, so both
+ * measure the same records. `vary` renames fields the way JSON feeds do (varyFieldNames).
+ */
+export function sampleRawListings(count: number, opts: { vary?: boolean } = {}): { key: string; value: RawListing }[] {
+  const out: { key: string; value: RawListing }[] = [];
+  let i = 0;
+  for (const s of sampleListings({
+    seed: 5,
+    count,
+    photoUrls: ['https://img.example.com/a.jpg', 'https://img.example.com/b.jpg'],
+  })) {
+    const key = String(s.record.ListingKey ?? `nokey-${i}`);
+    const record = opts.vary ? varyFieldNames(s.record, i) : s.record;
+    out.push({
+      key: `bench:${key}`,
+      value: {
+        jobId: 'bench',
+        source: 'bench',
+        listingKey: key,
+        position: i++,
+        receivedAt: new Date(0),
+        defaultCountry: null,
+        defaultCurrency: null,
+        payload: s.unparseable ? '{"ListingKey":' : JSON.stringify(record),
+      },
+    });
+  }
+  return out;
+}
 
 const CITIES = [
   ['Ottawa', 'ON', 'K1A 0B1', 'CA', 'CAD'],
@@ -8,6 +41,7 @@ const CITIES = [
   ['Denver', 'CO', '80202', 'US', 'USD'],
 ] as const;
 
+/** A valid Listing of the size of a real normalized one. */
 export function benchListing(i: number, photos: Photo[], modifiedAt = new Date(Date.UTC(2026, 0, 1))): Listing {
   const [city, region, postalCode, country, currency] = CITIES[i % CITIES.length]!;
   return {

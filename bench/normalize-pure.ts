@@ -11,34 +11,15 @@
 import { createHash } from 'node:crypto';
 import { normalizeConfig } from '../operators/normalize/config';
 import { normalizeListing } from '../operators/normalize/process';
-import { sampleListings, varyFieldNames } from '../operators/sample-feeds/generator';
 import { parseConfig } from '../runtime/config';
 import type { RawListing } from '../schemas/generated/types';
+import { sampleRawListings } from './fixtures';
 
 const TOTAL = Number(process.env.BENCH_RECORDS ?? 50_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const VARY = process.env.BENCH_VARY === '1';
 
-const records: RawListing[] = [];
-let i = 0;
-for (const s of sampleListings({
-  seed: 5,
-  count: TOTAL,
-  photoUrls: ['https://img.example.com/a.jpg', 'https://img.example.com/b.jpg'],
-})) {
-  const key = String(s.record.ListingKey ?? `nokey-${i}`);
-  const rec = VARY ? varyFieldNames(s.record, i) : s.record;
-  records.push({
-    jobId: 'bench',
-    source: 'bench',
-    listingKey: key,
-    position: i++,
-    receivedAt: new Date(0),
-    defaultCountry: null,
-    defaultCurrency: null,
-    payload: s.unparseable ? '{"ListingKey":' : JSON.stringify(rec),
-  });
-}
+const records: RawListing[] = sampleRawListings(TOTAL, { vary: VARY }).map((r) => r.value);
 const config = parseConfig(normalizeConfig, {}, { where: 'bench' });
 
 function digest(): { hash: string; thrown: number } {

@@ -11,12 +11,11 @@
  * at the end.
  */
 import { passThrough } from '../runtime/passthrough';
-import type { RawListing, SchemaName } from '../schemas/generated/types';
+import type { SchemaName } from '../schemas/generated/types';
 import normalize from '../operators/normalize';
 import { normalizeConfig } from '../operators/normalize/config';
 import { normalizeListing } from '../operators/normalize/process';
 import { parseConfig } from '../runtime/config';
-import { sampleListings } from '../operators/sample-feeds/generator';
 import { createTopics, produceRecords, testKafka, uniqueName } from '../test/support/streams';
 import {
   type BenchStep,
@@ -29,6 +28,7 @@ import {
   steadyRate,
   table,
 } from './harness';
+import { sampleRawListings } from './fixtures';
 
 const TOTAL = Number(process.env.BENCH_RECORDS ?? 200_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
@@ -74,28 +74,7 @@ async function main(): Promise<void> {
   await createTopics(admin, { [input]: PARTITIONS, [`${input}.dlq`]: PARTITIONS });
   created.push(input, `${input}.dlq`);
   console.log(`preloading ${TOTAL} RawListing records from the sample feed into ${input}...`);
-  const records: { key: string; value: RawListing }[] = [];
-  let i = 0;
-  for (const s of sampleListings({
-    seed: 5,
-    count: TOTAL,
-    photoUrls: ['https://img.example.com/a.jpg', 'https://img.example.com/b.jpg'],
-  })) {
-    const key = String(s.record.ListingKey ?? `nokey-${i}`);
-    records.push({
-      key: `bench:${key}`,
-      value: {
-        jobId: 'bench',
-        source: 'bench',
-        listingKey: key,
-        position: i++,
-        receivedAt: new Date(0),
-        defaultCountry: null,
-        defaultCurrency: null,
-        payload: s.unparseable ? '{"ListingKey":' : JSON.stringify(s.record),
-      },
-    });
-  }
+  const records = sampleRawListings(TOTAL);
   await produceRecords(kafka, input, 'RawListing', records);
   // Context, not a contender: normalize's pure function alone on this thread, no Kafka, no runtime.
   const config = parseConfig(normalizeConfig, {}, { where: 'bench' });

@@ -35,6 +35,13 @@ interface Group {
   readonly reject: (e: unknown) => void;
 }
 
+/** What one send adds to a group. */
+interface Share {
+  bytes: number;
+  unplaced: number;
+  readonly bySlot: Map<string, number>;
+}
+
 function newGroup(): Group {
   let resolve!: () => void;
   let reject!: (e: unknown) => void;
@@ -98,24 +105,33 @@ export class OutputBatcher {
    */
   send(records: readonly OutRecord[]): Promise<void> {
     if (records.length === 0) return Promise.resolve();
-    let bytes = 0;
-    for (const r of records) bytes += sizeOf(r);
+    const share = this.shareOf(records);
     let group = this.queue[this.queue.length - 1];
-    if (!group || (group.records.length > 0 && !this.fits(group, records, bytes))) {
+    if (!group || (group.records.length > 0 && !this.fits(group, records.length, share))) {
       group = newGroup();
       this.queue.push(group);
     }
-    for (const r of records) {
-      group.records.push(r);
-      const slot = this.place(r);
-      if (slot === null) group.unplacedBytes += sizeOf(r);
-      else group.partitionBytes.set(slot, (group.partitionBytes.get(slot) ?? 0) + sizeOf(r));
-    }
-    group.bytes += bytes;
+    for (const r of records) group.records.push(r);
+    group.bytes += share.bytes;
+    group.unplacedBytes += share.unplaced;
+    for (const [slot, b] of share.bySlot) group.partitionBytes.set(slot, (group.partitionBytes.get(slot) ?? 0) + b);
     // A full group goes out at once (when a request slot is free); the newest one waits for the end of the turn.
     if (this.queue.length > 1) this.dispatch(false);
     this.scheduleDispatch();
     return group.promise;
+  }
+
+  /** The bytes of one send: in all, per partition slot, and not placed (see `place`). */
+  private shareOf(records: readonly OutRecord[]): Share {
+    const share: Share = { bytes: 0, unplaced: 0, bySlot: new Map() };
+    for (const r of records) {
+      const size = sizeOf(r);
+      const slot = this.place(r);
+      share.bytes += size;
+      if (slot === null) share.unplaced += size;
+      else share.bySlot.set(slot, (share.bySlot.get(slot) ?? 0) + size);
+    }
+    return share;
   }
 
   /**
@@ -133,23 +149,17 @@ export class OutputBatcher {
     return `${r.topic}\0${m.partition}`;
   }
 
-  /** Whether `records` (of `bytes` in all) can join `group` within every limit. */
-  private fits(group: Group, records: readonly OutRecord[], bytes: number): boolean {
+  /** Whether a send of `count` records and `share` can join `group` within every limit. */
+  private fits(group: Group, count: number, share: Share): boolean {
     const o = this.options;
-    if (group.records.length + records.length > o.maxRecords || group.bytes + bytes > o.maxBytes) return false;
-    let unplaced = group.unplacedBytes;
-    const added = new Map<string, number>();
-    for (const r of records) {
-      const slot = this.place(r);
-      if (slot === null) unplaced += sizeOf(r);
-      else added.set(slot, (added.get(slot) ?? 0) + sizeOf(r));
-    }
+    if (group.records.length + count > o.maxRecords || group.bytes + share.bytes > o.maxBytes) return false;
+    const unplaced = group.unplacedBytes + share.unplaced;
     if (unplaced > o.maxBytesPerPartition) return false;
     // Unplaced bytes may land on any partition: count them against each.
-    for (const [slot, b] of added) {
+    for (const [slot, b] of share.bySlot) {
       if ((group.partitionBytes.get(slot) ?? 0) + b + unplaced > o.maxBytesPerPartition) return false;
     }
-    if (unplaced > group.unplacedBytes) {
+    if (share.unplaced > 0) {
       for (const b of group.partitionBytes.values()) if (b + unplaced > o.maxBytesPerPartition) return false;
     }
     return true;

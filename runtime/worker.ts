@@ -619,16 +619,7 @@ export class Worker {
           { ...logMeta(meta), code: c.code, kind: c.kind, attempt, err: c.error },
           'dead-lettering message',
         );
-        const letter = deadLetter(this.dlq, this.failedInput(batch, message), {
-          step: step.id,
-          operator: this.opts.operator.name,
-          error: { ...c, stack: c.error.stack },
-          detail: detailOf(c),
-          attempts: attempt,
-          firstFailure: firstFailure.at,
-          lastFailure: now,
-        });
-        return { skipped: false, ack: this.sendDeadLetters([letter], c) };
+        return { skipped: false, ack: this.deadLetterFailure(batch, message, c, attempt, firstFailure.at, now) };
       }
     }
   }
@@ -657,16 +648,7 @@ export class Worker {
       if (!decoded.ok) {
         const c = classifyError(decoded.error);
         const now = this.clock.now();
-        const letter = deadLetter(this.dlq, this.failedInput(batch, message), {
-          step: step.id,
-          operator: this.opts.operator.name,
-          error: { ...c, stack: c.error.stack },
-          detail: detailOf(c),
-          attempts: 1,
-          firstFailure: now,
-          lastFailure: now,
-        });
-        letters.push(this.sendDeadLetters([letter], c).then(() => tracker.finish(message.offset)));
+        letters.push(this.deadLetterFailure(batch, message, c, 1, now, now).then(() => tracker.finish(message.offset)));
         continue;
       }
       items.push({ message, item: { record: decoded.value, input: meta } });
@@ -751,16 +733,7 @@ export class Worker {
           );
         }
         const only = items[0]!;
-        const letter = deadLetter(this.dlq, this.failedInput(batch, only.message), {
-          step: step.id,
-          operator: operator.name,
-          error: { ...c, stack: c.error.stack },
-          detail: detailOf(c),
-          attempts: attempt,
-          firstFailure: firstFailure.at,
-          lastFailure: now,
-        });
-        await this.sendDeadLetters([letter], c);
+        await this.deadLetterFailure(batch, only.message, c, attempt, firstFailure.at, now);
         run.tracker.finish(only.message.offset);
         return true;
       }
@@ -774,6 +747,30 @@ export class Worker {
         e,
       );
     });
+  }
+
+  /**
+   * Dead-letters one input that failed for good: its original bytes and headers, plus what failed (the error,
+   * its details as `listflow.detail.*`), where and how often. Resolves once Kafka acknowledged the letter.
+   */
+  private deadLetterFailure(
+    batch: Batch,
+    message: KafkaMessage,
+    c: ClassifiedError,
+    attempts: number,
+    firstFailure: Date,
+    lastFailure: Date,
+  ): Promise<void> {
+    const letter = deadLetter(this.dlq, this.failedInput(batch, message), {
+      step: this.opts.step.id,
+      operator: this.opts.operator.name,
+      error: { ...c, stack: c.error.stack },
+      detail: c.error instanceof ListflowError ? c.error.detail : undefined,
+      attempts,
+      firstFailure,
+      lastFailure,
+    });
+    return this.sendDeadLetters([letter], c);
   }
 
   private async sendDeadLetters(letters: OutRecord[], c: ClassifiedError): Promise<void> {
@@ -909,10 +906,6 @@ class StaleGenerationError extends Error {
     super(`partition ${partition} changed generation; commit dropped`);
   }
 }
-
-/** The error's own details (normalize's `field`, images' `url`, publish's `sqlstate`) become `listflow.detail.*` headers. */
-const detailOf = (c: ClassifiedError): Readonly<Record<string, string>> | undefined =>
-  c.error instanceof ListflowError ? c.error.detail : undefined;
 
 const logMeta = (m: InputMeta) => ({ topic: m.topic, partition: m.partition, offset: m.offset, key: m.key });
 

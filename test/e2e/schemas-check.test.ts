@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import listings from '../../pipelines/listings';
+import { renamedListings } from '../support/pipeline-workers';
 import { endpoints, uniqueName } from '../support/streams';
 
 const ROOT = join(__dirname, '..', '..');
@@ -30,17 +30,7 @@ beforeAll(() => {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing. Fix: run \`npx tsc -p tsconfig.build.json\` first.`);
   dir = mkdtempSync(join(tmpdir(), 'listflow-e2e-schemas-'));
   run = uniqueName('e2e');
-  const rename = (t: string) => `${run}.${t.replace(/^listings\./, '')}`;
-  const pipeline = {
-    ...listings,
-    name: run,
-    topics: Object.fromEntries(Object.entries(listings.topics).map(([t, s]) => [rename(t), s])),
-    steps: listings.steps.map((s) => ({
-      ...s,
-      input: rename(s.input),
-      outputs: Object.fromEntries(Object.entries(s.outputs).map(([p, t]) => [p, rename(t)])),
-    })),
-  };
+  const pipeline = renamedListings(run);
   writeFileSync(join(dir, 'pipeline.json'), JSON.stringify(pipeline));
   // Only what the CLI needs: a stray LISTFLOW_* variable of the caller must not change the outcome.
   env = {

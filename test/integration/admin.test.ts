@@ -11,8 +11,8 @@ import { loadSchemasDir } from '../../cli/commands/schema-set';
 import { checkSchemas, registerSchemas, schemasCommands } from '../../cli/commands/schemas';
 import { applyTopics, topicsCommands } from '../../cli/commands/topics';
 import { type Command, type Io, parseCommandArgs } from '../../cli/command';
-import listings from '../../pipelines/listings';
 import type { PipelineSpec, TopicSpec } from '../../runtime/pipeline';
+import { renamedListings } from '../support/pipeline-workers';
 import { endpoints, testKafka, uniqueName } from '../support/streams';
 
 const ROOT = join(__dirname, '..', '..');
@@ -40,19 +40,7 @@ afterEach(() => {
 /** The listings pipeline with every topic renamed `<run>.<name>`; `topics` overrides topic specs by short name. */
 function uniquePipeline(topics: Record<string, Partial<TopicSpec>> = {}): PipelineSpec & { run: string } {
   const run = uniqueName('admin');
-  const rename = (t: string) => `${run}.${t.replace(/^listings\./, '')}`;
-  return {
-    run,
-    name: run,
-    topics: Object.fromEntries(
-      Object.entries(listings.topics).map(([t, s]) => [rename(t), { ...s, ...topics[t.replace(/^listings\./, '')] }]),
-    ),
-    steps: listings.steps.map((s) => ({
-      ...s,
-      input: rename(s.input),
-      outputs: Object.fromEntries(Object.entries(s.outputs).map(([p, t]) => [p, rename(t)])),
-    })),
-  };
+  return { run, ...renamedListings(run, { topics }) };
 }
 
 /** Writes the pipeline as LISTFLOW_PIPELINE_FILE for the commands (cliContext reads process.env). */

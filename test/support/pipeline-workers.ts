@@ -4,14 +4,13 @@
  * of every step) created on the broker, and workers of its steps started as child processes
  * (dist/test/support/pipeline-worker-main.js, built by `npm run build`), so tests can kill -9 them.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Admin } from 'kafkajs';
 import listings from '../../pipelines/listings';
-import { dlqTopic, groupId, type PipelineSpec, type StepSpec } from '../../runtime/pipeline';
-import { committedOffsets, createTopics, type WorkerProcess } from './streams';
+import { dlqTopic, groupId, type PipelineSpec, type StepSpec, type TopicSpec } from '../../runtime/pipeline';
+import { committedOffsets, createTopics, spawnTestWorker, type WorkerProcess } from './streams';
 
 export type ListingsTopic = 'ingestJobs' | 'ingestStatus' | 'raw' | 'normalized' | 'enriched' | 'published';
 
@@ -36,23 +35,38 @@ const ROLE: Record<string, ListingsTopic> = {
 };
 
 /**
- * The listings pipeline (same steps, concurrency, retries, timeouts) with every topic renamed
- * `itest-<run>.<name>` and the pipeline named `itest-<run>`; `overrides` adjusts steps by id.
- * Writes it to `<dir>/pipeline.json`.
+ * The listings pipeline (same steps, concurrency, retries, timeouts) named `run`, with every topic renamed
+ * `<run>.<name>` (`listings.raw` -> `<run>.raw`), so its topics and consumer groups are its own.
+ * `topics` overrides topic specs by short name (`raw`), `steps` overrides steps by id.
  */
-export function testListingsPipeline(dir: string, overrides: Record<string, Partial<StepSpec>> = {}): TestPipeline {
-  const run = `itest-${randomUUID().slice(0, 8)}`;
-  const rename = (t: string) => `${run}.${t.replace(/^listings\./, '')}`;
-  const spec: PipelineSpec = {
+export function renamedListings(
+  run: string,
+  overrides: { topics?: Record<string, Partial<TopicSpec>>; steps?: Record<string, Partial<StepSpec>> } = {},
+): PipelineSpec {
+  const short = (t: string) => t.replace(/^listings\./, '');
+  const rename = (t: string) => `${run}.${short(t)}`;
+  return {
     name: run,
-    topics: Object.fromEntries(Object.entries(listings.topics).map(([t, s]) => [rename(t), s])),
+    topics: Object.fromEntries(
+      Object.entries(listings.topics).map(([t, s]) => [rename(t), { ...s, ...overrides.topics?.[short(t)] }]),
+    ),
     steps: listings.steps.map((s) => ({
       ...s,
       input: rename(s.input),
       outputs: Object.fromEntries(Object.entries(s.outputs).map(([p, t]) => [p, rename(t)])),
-      ...overrides[s.id],
+      ...overrides.steps?.[s.id],
     })),
   };
+}
+
+/**
+ * The listings pipeline renamed for one test run (`itest-<random>`, see renamedListings); `overrides` adjusts
+ * steps by id. Writes it to `<dir>/pipeline.json`.
+ */
+export function testListingsPipeline(dir: string, overrides: Record<string, Partial<StepSpec>> = {}): TestPipeline {
+  const run = `itest-${randomUUID().slice(0, 8)}`;
+  const rename = (t: string) => `${run}.${t.replace(/^listings\./, '')}`;
+  const spec = renamedListings(run, { steps: overrides });
   const topics = Object.fromEntries(Object.entries(ROLE).map(([t, role]) => [role, rename(t)])) as Record<
     ListingsTopic,
     string
@@ -81,31 +95,9 @@ export async function createPipelineTopics(admin: Admin, p: TestPipeline): Promi
   await createTopics(admin, wanted);
 }
 
-const repoRoot = join(__dirname, '..', '..');
-
 /** Starts one worker of a step of `p` as a child process; its output is kept for failure messages. */
 export function startStepWorker(p: TestPipeline, stepId: string, env: Record<string, string>): WorkerProcess {
-  const script = join(repoRoot, 'dist', 'test', 'support', 'pipeline-worker-main.js');
-  const child: ChildProcess = spawn(process.execPath, [script, stepId], {
-    env: {
-      ...process.env,
-      LISTFLOW_PIPELINE_FILE: p.file,
-      LISTFLOW_REGISTER_SCHEMAS: 'true',
-      LISTFLOW_HTTP_PORT: '0',
-      LISTFLOW_LOG_LEVEL: 'warn',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const keep = (d: Buffer) => {
-    out += d.toString();
-    if (out.length > 2_000_000) out = out.slice(-1_000_000);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  return { child, output: () => out, exited };
+  return spawnTestWorker('pipeline-worker-main.js', [stepId], { LISTFLOW_PIPELINE_FILE: p.file, ...env });
 }
 
 /** SIGTERM and the exit code (the worker's graceful drain); the code of an already exited worker. */

@@ -158,9 +158,12 @@ export interface WorkerProcess {
 
 const repoRoot = join(__dirname, '..', '..');
 
-/** Starts test/support/worker-main (compiled into dist/ by `npm run build`) as a child process. */
-export function startWorkerProcess(args: string[], env: Record<string, string>): WorkerProcess {
-  const script = join(repoRoot, 'dist', 'test', 'support', 'worker-main.js');
+/**
+ * Starts a worker script of test/support (compiled into dist/ by `npm run build`) as a child process with
+ * the settings every test worker shares; its output (stdout and stderr, the last MB) is kept for failure messages.
+ */
+export function spawnTestWorker(scriptName: string, args: string[], env: Record<string, string>): WorkerProcess {
+  const script = join(repoRoot, 'dist', 'test', 'support', scriptName);
   const child = spawn(process.execPath, [script, ...args], {
     env: {
       ...process.env,
@@ -172,15 +175,19 @@ export function startWorkerProcess(args: string[], env: Record<string, string>):
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  child.stdout?.on('data', (d: Buffer) => {
+  const keep = (d: Buffer) => {
     out += d.toString();
     if (out.length > 2_000_000) out = out.slice(-1_000_000);
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   return { child, output: () => out, exited };
+}
+
+/** Starts test/support/worker-main as a child process. */
+export function startWorkerProcess(args: string[], env: Record<string, string>): WorkerProcess {
+  return spawnTestWorker('worker-main.js', args, env);
 }
 
 export const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
