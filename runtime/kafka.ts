@@ -1,6 +1,14 @@
 /** Builds the kafkajs client from worker settings: plaintext locally, TLS and SASL for real clusters. */
 import { readFileSync } from 'node:fs';
-import { Kafka, type KafkaConfig, logLevel, type RetryOptions, type SASLOptions } from 'kafkajs';
+import {
+  type Admin,
+  type ITopicConfig,
+  Kafka,
+  type KafkaConfig,
+  logLevel,
+  type RetryOptions,
+  type SASLOptions,
+} from 'kafkajs';
 import type { Logger } from './operator';
 import type { WorkerSettings } from './settings';
 
@@ -71,4 +79,51 @@ export function createKafka(settings: KafkaSettings, clientId: string, logger?: 
     } as SASLOptions;
   }
   return new Kafka(config);
+}
+
+const METADATA_PROPAGATING = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE']);
+
+/** Waits until each topic reports at least `count` partitions, all with a leader (bounded by `timeoutMs`). */
+export async function waitForTopics(
+  admin: Admin,
+  wanted: readonly { topic: string; count: number }[],
+  timeoutMs = 30_000,
+): Promise<void> {
+  if (wanted.length === 0) return;
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    try {
+      const { topics } = await admin.fetchTopicMetadata({ topics: wanted.map((w) => w.topic) });
+      const ready = new Map(
+        topics.map((t) => [t.name, t.partitions.filter((p) => p.leader >= 0 && p.partitionErrorCode === 0).length]),
+      );
+      const pending = wanted.filter((w) => (ready.get(w.topic) ?? 0) < w.count);
+      if (pending.length === 0) return;
+      last = `waiting for ${pending.map((w) => `${w.topic} (${ready.get(w.topic) ?? 0}/${w.count} partitions led)`).join(', ')}`;
+    } catch (e) {
+      const type = (e as { type?: string }).type;
+      if (!type || !METADATA_PROPAGATING.has(type)) throw e;
+      last = (e as Error).message;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`Kafka did not report the topics ready within ${timeoutMs / 1000}s: ${last}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * Creates topics and waits until every partition has a leader. kafkajs's own wait (`waitForLeaders`) retries
+ * only LEADER_NOT_AVAILABLE, but a KRaft broker answers UNKNOWN_TOPIC_OR_PARTITION until a new topic's
+ * metadata has propagated (seen on a freshly started broker), and kafkajs then fails the call: waitForTopics
+ * tolerates both. Topics that already exist are left as they are.
+ */
+export async function createTopicsAndWait(admin: Admin, topics: ITopicConfig[], timeoutMs = 30_000): Promise<void> {
+  await admin.createTopics({ waitForLeaders: false, topics });
+  await waitForTopics(
+    admin,
+    topics.map((t) => ({ topic: t.topic, count: t.numPartitions ?? 1 })),
+    timeoutMs,
+  );
 }

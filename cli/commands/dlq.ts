@@ -14,6 +14,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { type Admin, type Kafka, Partitioners } from 'kafkajs';
+import { createTopicsAndWait } from '../../runtime/kafka';
 import { dlqTopic, type PipelineSpec } from '../../runtime/pipeline';
 import {
   type DeadLetter,
@@ -262,10 +263,9 @@ async function ensureLedgerTopic(kafka: Kafka, topic: string): Promise<void> {
   await withAdmin(kafka, async (admin) => {
     if ((await admin.listTopics()).includes(topic)) return;
     try {
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: [{ topic, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }],
-      });
+      await createTopicsAndWait(admin, [
+        { topic, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] },
+      ]);
     } catch (e) {
       // Another run may have created it in the meantime.
       if (!(await admin.listTopics()).includes(topic)) throw e;

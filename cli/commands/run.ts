@@ -8,6 +8,7 @@ import { platformLayout } from '../../infra/layout';
 import { operators } from '../../operators';
 import builtInPipeline from '../../pipelines/listings';
 import { fromEnv, parseConfig } from '../../runtime/config';
+import { createTopicsAndWait } from '../../runtime/kafka';
 import { dlqTopic, type PipelineSpec } from '../../runtime/pipeline';
 import { findStep, prepareWorker, runWorker } from '../../runtime/run';
 import { operatorEnvPrefix } from '../../runtime/settings';
@@ -55,15 +56,15 @@ async function checkTopics(ctx: CliContext, create: boolean, log: (l: string) =>
       );
     }
     await withKafka(ctx, () =>
-      admin.createTopics({
-        waitForLeaders: true,
-        topics: missing.map(([topic, t]) => ({
+      createTopicsAndWait(
+        admin,
+        missing.map(([topic, t]) => ({
           topic,
           numPartitions: t.partitions,
           replicationFactor: 1,
           configEntries: t.compact ? [{ name: 'cleanup.policy', value: 'compact' }] : [],
         })),
-      }),
+      ),
     );
     log(`run: created ${missing.length} missing topic(s): ${missing.map(([t]) => t).join(', ')}`);
   } finally {

@@ -10,6 +10,7 @@
  * topic-level override, so changes are read-modify-write: the topic's current overrides are kept and only the
  * two keys the pipeline owns are set or removed.
  */
+import { waitForTopics } from '../../runtime/kafka';
 import { type Admin, ConfigResourceTypes, ConfigSource, type ITopicMetadata } from 'kafkajs';
 import { dlqTopic, type PipelineSpec } from '../../runtime/pipeline';
 import { type Command, intOption, type Io, type ParsedArgs, printJson, UsageError } from '../command';
@@ -205,38 +206,6 @@ export async function applyTopics(
     });
   }
   return { topics: outcomes, refused: [] };
-}
-
-const METADATA_PROPAGATING = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE']);
-
-/** Waits until each topic reports at least `count` partitions, all with a leader (bounded by `timeoutMs`). */
-async function waitForTopics(
-  admin: Admin,
-  wanted: readonly { topic: string; count: number }[],
-  timeoutMs = 30_000,
-): Promise<void> {
-  if (wanted.length === 0) return;
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  for (;;) {
-    try {
-      const { topics } = await admin.fetchTopicMetadata({ topics: wanted.map((w) => w.topic) });
-      const ready = new Map(
-        topics.map((t) => [t.name, t.partitions.filter((p) => p.leader >= 0 && p.partitionErrorCode === 0).length]),
-      );
-      const pending = wanted.filter((w) => (ready.get(w.topic) ?? 0) < w.count);
-      if (pending.length === 0) return;
-      last = `waiting for ${pending.map((w) => `${w.topic} (${ready.get(w.topic) ?? 0}/${w.count} partitions led)`).join(', ')}`;
-    } catch (e) {
-      const type = (e as { type?: string }).type;
-      if (!type || !METADATA_PROPAGATING.has(type)) throw e;
-      last = (e as Error).message;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`Kafka did not report the topics ready within ${timeoutMs / 1000}s: ${last}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 export interface ListedTopic {

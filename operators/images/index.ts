@@ -10,7 +10,8 @@
  *   asset with its IMAGE_* reason code and the listing goes on. A blob-store failure is a
  *   RetriableError(BLOBSTORE_UNAVAILABLE): the runtime retries the listing (stored photos are skipped).
  * - Resources: photos are decoded under one worker-wide limit (`concurrency`, default = cores) with
- *   `vipsThreads` libvips threads each and sharp's operation cache off, so memory stays bounded. Run the worker
+ *   `vipsThreads` libvips threads each and sharp's operation cache off, so memory stays bounded; variants are
+ *   stored after a photo leaves the limit, so fsync latency never idles a core. Run the worker
  *   with UV_THREADPOOL_SIZE >= concurrency and, on glibc, with jemalloc preloaded (sharp's advice against
  *   fragmentation).
  */

@@ -14,7 +14,7 @@ import { FILE_EXTENSION, type RenderedImage, type RenderOptions, renderVariants 
 export interface ImagesServices {
   readonly fetcher: Fetcher;
   readonly blobStore: BlobStore;
-  /** One limit for the whole worker, shared by every job in flight: at most this many photos at once. */
+  /** One limit for the whole worker, shared by every job in flight: at most this many photos fetched and rendered at once. */
   readonly imageLimit: LimitFunction;
 }
 

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { type Admin, type Kafka, logLevel, Kafka as KafkaClient, Partitioners, type Producer } from 'kafkajs';
 import type { RawListing, SchemaName } from '../../schemas/generated/types';
-import { silenceKafkajsNegativeTimeoutWarning } from '../../runtime/kafka';
+import { createTopicsAndWait, silenceKafkajsNegativeTimeoutWarning } from '../../runtime/kafka';
 import { AvroSerde, createRegistry } from '../../runtime/serde';
 
 export const endpoints = {
@@ -30,10 +30,10 @@ export function testKafka(clientId = 'itest'): Kafka {
 export const testSerde = (): AvroSerde => new AvroSerde(createRegistry({ url: endpoints.registryUrl }));
 
 export async function createTopics(admin: Admin, topics: Record<string, number>): Promise<void> {
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: Object.entries(topics).map(([topic, numPartitions]) => ({ topic, numPartitions, replicationFactor: 1 })),
-  });
+  await createTopicsAndWait(
+    admin,
+    Object.entries(topics).map(([topic, numPartitions]) => ({ topic, numPartitions, replicationFactor: 1 })),
+  );
 }
 
 export function rawListing(key: string, seq: number, payload = `{"seq":${seq}}`): RawListing {
