@@ -2,7 +2,7 @@ import sharp from 'sharp';
 import { PermanentError } from '../../runtime/errors';
 import * as fx from '../../test/fixtures/images/fixtures';
 import { parseVariants } from './config';
-import { type RenderOptions, renderVariants, renderVariantsDecodingEach } from './variants';
+import { decodeFailureReason, type RenderOptions, renderVariants, renderVariantsDecodingEach } from './variants';
 
 const opts: RenderOptions = {
   variants: parseVariants(['thumb:320', 'card:800', 'full:1600']),
@@ -135,6 +135,26 @@ describe('renderVariants', () => {
     // One line: it is the asset's reason in the published document, so it must not depend on what libvips's
     // process-wide error buffer held from other decodes.
     expect((err as PermanentError).message).not.toContain('\n');
+  });
+
+  test.each([
+    ['libvips text on the next line', 'Input buffer has corrupt header:\nVipsJpeg: premature end of JPEG image\n'],
+    ['libvips text on the same line', 'Input buffer has corrupt header: VipsJpeg: premature end of JPEG image'],
+    ['libvips buffer already cleared', 'Input buffer has corrupt header: '],
+    ['another libvips domain', 'Input buffer has corrupt header: jpegload_buffer: out of order read at line 40'],
+  ])('a decode failure reads the same whatever libvips added (%s)', (_name, message) => {
+    expect(decodeFailureReason(message)).toBe('the image could not be decoded: Input buffer has corrupt header');
+  });
+
+  test.each([
+    [
+      'only libvips text',
+      'VipsJpeg: premature end of JPEG image\nvips2png: unable to write',
+      'the image could not be decoded',
+    ],
+    ['no libvips text', 'Input file is missing', 'the image could not be decoded: Input file is missing'],
+  ])('a decode failure with %s', (_name, message, reason) => {
+    expect(decodeFailureReason(message)).toBe(reason);
   });
 
   test('the bomb message names the declared size and the limit', async () => {

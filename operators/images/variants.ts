@@ -46,16 +46,23 @@ const ACCEPTED = new Set(['jpeg', 'png', 'webp', 'gif', 'heif']);
 export const FILE_EXTENSION: Record<VariantFormat, string> = { webp: 'webp', avif: 'avif', jpeg: 'jpg' };
 
 /**
- * Only the first line of sharp's message: the lines after it come from libvips's error buffer, which is
- * process-wide and cleared by whichever decode reads it first, so with photos decoded concurrently the same
- * bytes got 1 line or 5 (run to run, listing to listing). The asset's reason is part of the published
- * document, which must be a function of the input (replays, `listflow dry-run`).
+ * What a decode failure says about the photo: sharp's own words, without what libvips added. libvips keeps
+ * one error buffer for the whole process, and whichever decode reads it first clears it, so with photos
+ * decoded concurrently the same bytes got "Input buffer has corrupt header:" with libvips's text on the next
+ * line, on the same line ("...header: VipsJpeg: premature end of JPEG image"), or a message that is only
+ * libvips's text, run to run. The asset's reason is part of the published document, which must be a
+ * function of the input (replays, `listflow dry-run`), so everything from libvips's first fragment
+ * (`VipsJpeg:`, `vips_image_...:`, `jpegload_buffer:`) on is dropped.
  */
+const LIBVIPS_FRAGMENT = /(?:^|\s)(?:Vips\w*|vips_\w+|\w+(?:load|save)(?:_\w+)?):[\s\S]*$/;
+
+export function decodeFailureReason(sharpMessage: string): string {
+  const own = sharpMessage.split('\n', 1)[0]!.replace(LIBVIPS_FRAGMENT, '').trim().replace(/:$/, '');
+  return own === '' ? 'the image could not be decoded' : `the image could not be decoded: ${own}`;
+}
+
 const corrupt = (e: unknown) =>
-  new PermanentError(
-    'IMAGE_CORRUPT',
-    `the image could not be decoded: ${String((e as Error).message ?? e).split('\n', 1)[0]}`,
-  );
+  new PermanentError('IMAGE_CORRUPT', decodeFailureReason(String((e as Error)?.message ?? e)));
 
 function isPixelLimitError(e: unknown): boolean {
   return /pixel limit/i.test((e as Error)?.message ?? '');
