@@ -13,6 +13,7 @@ import { sampleListings } from '../../operators/sample-feeds/generator';
 import { writeSamplePhotos } from '../../operators/sample-feeds/images';
 import { type FeedSummary, writeSampleFeed } from '../../operators/sample-feeds/writers';
 import {
+  freeBasePort,
   provision,
   cli,
   dropTopics,
@@ -40,7 +41,6 @@ const box = sandbox('e2e-dryreal', {
   LISTFLOW_IMAGES_BLOB_ROOT: join(feedDir, '..', `dryreal-blobs-${tag}`),
   LISTFLOW_SHUTDOWN_GRACE_MS: '10000',
 });
-const basePort = 29000 + (randomBytes(2).readUInt16BE(0) % 1000) * 5;
 const source = `e2edr${tag}`;
 const feedFile = join(feedDir, 'dryreal.ndjson');
 const outFile = join(box.dir, 'dry-run.json');
@@ -122,7 +122,7 @@ test('dry-run and a real run produce the same published documents for the same f
   );
 
   // 2. The real run.
-  workers = await startWorkers(box, basePort);
+  workers = await startWorkers(box, await freeBasePort(box.pipeline.steps.length));
   const real = await cli(['ingest', feedFile, '--source', source, '--wait', '--json'], box.env, 600_000);
   if (real.code !== 0) throw new Error(`ingest exited ${real.code}: ${real.stderr}\n${workers.stderr()}`);
   expect(JSON.parse(real.stdout).state).toBe('COMPLETED');

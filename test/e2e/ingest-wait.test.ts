@@ -7,7 +7,18 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type FeedSummary, writeSampleFeed } from '../../operators/sample-feeds/writers';
-import { provision, CLI, cli, codesOf, dropTopics, readAll, ROOT, rowsForSources, sandbox } from './pipeline-sandbox';
+import {
+  provision,
+  CLI,
+  cli,
+  codesOf,
+  dropTopics,
+  freeBasePort,
+  readAll,
+  ROOT,
+  rowsForSources,
+  sandbox,
+} from './pipeline-sandbox';
 
 const feedDir = join(ROOT, '.listflow', 'e2e', `wait-feeds-${randomBytes(3).toString('hex')}`);
 const box = sandbox('e2e-wait', {
@@ -16,7 +27,6 @@ const box = sandbox('e2e-wait', {
   // A SIGKILLed member leaves the group only when its session times out: keep the restart test short.
   LISTFLOW_SESSION_TIMEOUT_MS: '10000',
 });
-const basePort = 25000 + (randomBytes(2).readUInt16BE(0) % 4000) * 2;
 const readyFile = join(ROOT, '.listflow', 'e2e', box.id, 'ready.json');
 const source = `e2ew${randomBytes(3).toString('hex')}`;
 
@@ -47,7 +57,15 @@ beforeAll(async () => {
   await provision(box);
   supervisor = spawn(
     process.execPath,
-    [CLI, 'run', '--all', '--base-port', String(basePort), '--ready-file', readyFile],
+    [
+      CLI,
+      'run',
+      '--all',
+      '--base-port',
+      String(await freeBasePort(box.pipeline.steps.length)),
+      '--ready-file',
+      readyFile,
+    ],
     { cwd: ROOT, env: box.env, stdio: ['ignore', 'ignore', 'pipe'] },
   );
   supervisor.stderr?.on('data', (c: Buffer) => (supervisorErr += c.toString()));

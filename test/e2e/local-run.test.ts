@@ -6,13 +6,13 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { expectedOutcome, type SampleSet, writeSampleSet } from '../../operators/sample-feeds/local-set';
-import { codesOf, dropTopics, readAll, ROOT, run, rowsForSources, sandbox } from './pipeline-sandbox';
+import { codesOf, dropTopics, freeBasePort, readAll, ROOT, run, rowsForSources, sandbox } from './pipeline-sandbox';
 
 const box = sandbox('e2e-local');
 const seed = 1000 + (randomBytes(2).readUInt16BE(0) % 9000);
 const count = 40;
 const prefix = `e2el${randomBytes(3).toString('hex')}`;
-const basePort = 21000 + (randomBytes(2).readUInt16BE(0) % 4000) * 2;
+let basePort: number;
 
 const local = () =>
   run(
@@ -36,6 +36,7 @@ const local = () =>
 let set: SampleSet;
 
 beforeAll(async () => {
+  basePort = await freeBasePort(box.pipeline.steps.length);
   // The same generator call the CLI makes, in a directory of the test's own: the expectation.
   set = await writeSampleSet({
     dir: join(ROOT, '.listflow', 'e2e', box.id, 'expected'),

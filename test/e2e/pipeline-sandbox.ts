@@ -6,6 +6,7 @@
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { type KafkaMessage, Kafka as KafkaClient, logLevel } from 'kafkajs';
 import pg from 'pg';
@@ -199,6 +200,32 @@ export interface Workers {
 }
 
 let workerRuns = 0;
+
+/** True when `port` can be listened on now (all interfaces, as a worker's health server does). */
+function portFree(port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const server = createServer();
+    server.once('error', () => res(false));
+    server.listen(port, '0.0.0.0', () => server.close(() => res(true)));
+  });
+}
+
+/**
+ * A base port for `run --all --base-port` with `span` free ports from it, below Linux's ephemeral range
+ * (32768 and up): a port in that range can be taken at any moment by the local end of an outgoing
+ * connection (a Kafka or PostgreSQL client), and a worker whose health port was taken failed with EADDRINUSE.
+ */
+export async function freeBasePort(span: number): Promise<number> {
+  const low = 20_000;
+  const high = 32_000 - span;
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = low + (randomBytes(2).readUInt16BE(0) % (high - low));
+    let free = true;
+    for (let p = base; free && p < base + span; p++) free = await portFree(p);
+    if (free) return base;
+  }
+  throw new Error(`no ${span} consecutive free ports found between ${low} and ${high + span}`);
+}
 
 /** Starts `run --all` with the sandbox's env plus `env` and resolves once every worker answers /readyz. */
 export async function startWorkers(box: Sandbox, basePort: number, env: NodeJS.ProcessEnv = {}): Promise<Workers> {

@@ -24,6 +24,7 @@ import { type FeedSummary, writeSampleFeed } from '../../operators/sample-feeds/
 import { AvroSerde, createRegistry } from '../../runtime/serde';
 import type { Listing } from '../../schemas/generated/types';
 import {
+  freeBasePort,
   provision,
   cli,
   codesOf,
@@ -56,7 +57,6 @@ const box = sandbox(
   // reach the dead-letter topic in seconds. The policy's shape (retry, then dead-letter) is unchanged.
   { images: { retry: { maxAttempts: 2, initialBackoffMs: 200, maxBackoffMs: 1000 } } },
 );
-const basePort = 33000 + (randomBytes(2).readUInt16BE(0) % 1000) * 12;
 const source = `e2erd${tag}`;
 const feedFile = join(feedDir, 'redrive.ndjson');
 const brokenBlobRoot = join(feedDir, 'blobs-link');
@@ -129,7 +129,9 @@ test('redrive after fixing a bug moves the dead letters through to published', a
   expect(feed.raw - feed.listings).toBeGreaterThan(0);
 
   // 1. The broken deployment: the feed goes in, every listing dead-letters at images, nothing is published.
-  workers = await startWorkers(box, basePort, { LISTFLOW_IMAGES_BLOB_ROOT: brokenBlobRoot });
+  workers = await startWorkers(box, await freeBasePort(box.pipeline.steps.length), {
+    LISTFLOW_IMAGES_BLOB_ROOT: brokenBlobRoot,
+  });
   const ingest = await cli(['ingest', feedFile, '--source', source, '--wait', '--json'], box.env, 600_000);
   // --wait follows every listing to published or a dead-letter topic, so everything has settled when it returns.
   if (ingest.code !== 0) throw new Error(`ingest exited ${ingest.code}: ${ingest.stderr}\n${workers.stderr()}`);
@@ -161,7 +163,7 @@ test('redrive after fixing a bug moves the dead letters through to published', a
 
   // 2. The fix: stop the workers, start them again with the correct blob root, redrive the images letters.
   expect(await workers.stop()).toBe(0);
-  workers = await startWorkers(box, basePort + 6);
+  workers = await startWorkers(box, await freeBasePort(box.pipeline.steps.length));
   const first = await redrive();
   expect(first).toMatchObject({
     selected: feed.listings,
