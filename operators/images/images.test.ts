@@ -13,7 +13,7 @@ import { type BlobStore, FsBlobStore } from './blob-store';
 import { imagesConfig } from './config';
 import type { Fetcher } from './fetcher';
 import images from './index';
-import type { ImagesServices } from './process';
+import { ImagesInFlight, type ImagesServices } from './process';
 import { testListing } from '../../test/support/listings';
 
 const config = parseConfig(imagesConfig, { concurrency: 2 }, { where: 'test' });
@@ -51,17 +51,20 @@ function fakeFetcher(files: Record<string, Buffer>) {
   return { fetcher, stats };
 }
 
-/** Wraps a store, counting writes. */
-function counting(inner: BlobStore) {
+/** Wraps a store, counting writes; `writeDelayMs` stands in for a slow disk (CI's fsync), widening any race. */
+function counting(inner: BlobStore, writeDelayMs = 0) {
   const counts = { variants: 0, manifests: 0 };
+  const slow = () => new Promise((r) => setTimeout(r, writeDelayMs));
   const store: BlobStore = {
     get: (s) => inner.get(s),
-    putVariant: (s, f, b) => {
+    putVariant: async (s, f, b) => {
       counts.variants++;
+      await slow();
       return inner.putVariant(s, f, b);
     },
-    putManifest: (m) => {
+    putManifest: async (m) => {
       counts.manifests++;
+      await slow();
       return inner.putManifest(m);
     },
   };
@@ -96,7 +99,12 @@ describe('images operator', () => {
   test('one bad photo fails only its asset; the listing goes on with every asset in order', async () => {
     const root = mkdtempSync(join(tmpdir(), 'listflow-images-'));
     const { fetcher } = fakeFetcher(files);
-    const services = { fetcher, blobStore: new FsBlobStore({ root }), imageLimit: pLimit(2) };
+    const services = {
+      fetcher,
+      blobStore: new FsBlobStore({ root }),
+      imageLimit: pLimit(2),
+      imagesInFlight: new ImagesInFlight(),
+    };
     const urls = [
       'https://mls.example/good.jpg',
       'https://mls.example/truncated.jpg',
@@ -147,9 +155,10 @@ describe('images operator', () => {
 
   test('the same photo under two URLs is processed and stored once; a replay stores nothing', async () => {
     const root = mkdtempSync(join(tmpdir(), 'listflow-images-'));
-    const { store, counts } = counting(new FsBlobStore({ root }));
+    // Writes slower than a fetch: the second URL's bytes arrive while the first's variants are still being stored.
+    const { store, counts } = counting(new FsBlobStore({ root }), 100);
     const { fetcher } = fakeFetcher(files);
-    const services = { fetcher, blobStore: store, imageLimit: pLimit(1) };
+    const services = { fetcher, blobStore: store, imageLimit: pLimit(1), imagesInFlight: new ImagesInFlight() };
     const record = listing(['https://mls.example/good.jpg', 'https://cdn.example/same-photo.jpg']);
     const first = await run(record, services);
     expect(counts).toEqual({ variants: 3, manifests: 1 });
@@ -167,10 +176,60 @@ describe('images operator', () => {
     expect(again.images).toEqual(first.images);
   }, 30_000);
 
+  test.each([
+    ['one at a time', 1],
+    ['two at once', 2],
+  ])(
+    'the same photo on two listings in flight together is rendered and stored once (%s)',
+    async (_name, limit) => {
+      const root = mkdtempSync(join(tmpdir(), 'listflow-images-'));
+      const { store, counts } = counting(new FsBlobStore({ root }), 100);
+      const imagesInFlight = new ImagesInFlight();
+      const services = {
+        fetcher: fakeFetcher(files).fetcher,
+        blobStore: store,
+        imageLimit: pLimit(limit),
+        imagesInFlight,
+      };
+      const [a, b] = await Promise.all([
+        run(listing(['https://mls.example/good.jpg']), services),
+        run(listing(['https://cdn.example/same-photo.jpg'], { id: 'crea:L2' }), services),
+      ]);
+      expect(counts).toEqual({ variants: 3, manifests: 1 });
+      expect([a.images[0]!.status, b.images[0]!.status]).toEqual(['OK', 'OK']);
+      expect(b.images[0]!.variants).toEqual(a.images[0]!.variants);
+      expect(imagesInFlight.size).toBe(0);
+    },
+    30_000,
+  );
+
+  test('a photo sharing bytes with one that fails fails the same way, and nothing stays claimed', async () => {
+    const { store, counts } = counting(new FsBlobStore({ root: mkdtempSync(join(tmpdir(), 'listflow-images-')) }));
+    const imagesInFlight = new ImagesInFlight();
+    const twin = { ...files, 'https://cdn.example/truncated-copy.jpg': files['https://mls.example/truncated.jpg']! };
+    const services = { fetcher: fakeFetcher(twin).fetcher, blobStore: store, imageLimit: pLimit(2), imagesInFlight };
+    const out = await run(
+      listing(['https://mls.example/truncated.jpg', 'https://cdn.example/truncated-copy.jpg']),
+      services,
+    );
+    expect(out.images.map((a) => [a.status, a.reasonCode])).toEqual([
+      ['FAILED', 'IMAGE_CORRUPT'],
+      ['FAILED', 'IMAGE_CORRUPT'],
+    ]);
+    expect(out.images[1]!.reason).toBe(out.images[0]!.reason);
+    expect(counts).toEqual({ variants: 0, manifests: 0 });
+    expect(imagesInFlight.size).toBe(0);
+  }, 30_000);
+
   test('a stored image is processed again when the configured variants change', async () => {
     const root = mkdtempSync(join(tmpdir(), 'listflow-images-'));
     const { store, counts } = counting(new FsBlobStore({ root }));
-    const services = { fetcher: fakeFetcher(files).fetcher, blobStore: store, imageLimit: pLimit(1) };
+    const services = {
+      fetcher: fakeFetcher(files).fetcher,
+      blobStore: store,
+      imageLimit: pLimit(1),
+      imagesInFlight: new ImagesInFlight(),
+    };
     const record = listing(['https://mls.example/good.jpg']);
     await run(record, services);
     const jpegCfg = parseConfig(imagesConfig, { format: 'jpeg', variants: 'thumb:200' }, { where: 'test' });
@@ -186,6 +245,7 @@ describe('images operator', () => {
       fetcher,
       blobStore: new FsBlobStore({ root: mkdtempSync(join(tmpdir(), 'listflow-images-')) }),
       imageLimit: pLimit(2),
+      imagesInFlight: new ImagesInFlight(),
     };
     const urls = Array.from({ length: 6 }, (_, i) => `https://mls.example/missing-${i}.jpg`);
     // Two listings at once share one limit.
@@ -202,7 +262,12 @@ describe('images operator', () => {
       putVariant: async () => 'never',
       putManifest: async () => undefined,
     };
-    const services = { fetcher: fakeFetcher(files).fetcher, blobStore: down, imageLimit: pLimit(2) };
+    const services = {
+      fetcher: fakeFetcher(files).fetcher,
+      blobStore: down,
+      imageLimit: pLimit(2),
+      imagesInFlight: new ImagesInFlight(),
+    };
     const e = await collect(
       images.process!(listing(['https://mls.example/good.jpg']), plainContext(config, services)),
     ).catch((x: unknown) => x);
@@ -212,7 +277,12 @@ describe('images operator', () => {
 
   test('a deleted listing passes through without fetching its photos', async () => {
     const { fetcher, stats } = fakeFetcher(files);
-    const services = { fetcher, blobStore: counting(new FsBlobStore({ root: tmpdir() })).store, imageLimit: pLimit(1) };
+    const services = {
+      fetcher,
+      blobStore: counting(new FsBlobStore({ root: tmpdir() })).store,
+      imageLimit: pLimit(1),
+      imagesInFlight: new ImagesInFlight(),
+    };
     const out = await run(listing(['https://mls.example/good.jpg'], { status: 'DELETE' }), services);
     expect([out.images, stats.calls]).toEqual([[], 0]);
   });

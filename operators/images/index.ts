@@ -5,7 +5,8 @@
  * - Output: port `enriched` -> EnrichedListing, the listing plus one ImageAsset per photo (in photo order).
  * - Key / idempotency: key = listing.id. Variants are content-addressed by the sha256 of the source bytes
  *   (`<blobRoot>/ab/<sha256>/<variant>.<ext>`, atomic writes, manifest last), so a replay or the same photo
- *   on two listings rewrites nothing: an image whose manifest exists is not decoded again.
+ *   on two listings rewrites nothing: an image whose manifest exists is not decoded again, and one being rendered
+ *   or stored by another job of this worker is waited for, not rendered twice.
  * - Error policy: a bad photo (fetch failure, blocked URL, too large, unsupported, corrupt) becomes a FAILED
  *   asset with its IMAGE_* reason code and the listing goes on. A blob-store failure is a
  *   RetriableError(BLOBSTORE_UNAVAILABLE): the runtime retries the listing (stored photos are skipped).
@@ -21,7 +22,7 @@ import { defineOperator } from '../../runtime/operator';
 import { FsBlobStore } from './blob-store';
 import { imagesConfig } from './config';
 import { createFetcher } from './fetcher';
-import { type ImagesServices, processListing } from './process';
+import { ImagesInFlight, type ImagesServices, processListing } from './process';
 
 export default defineOperator({
   name: 'images',
@@ -53,6 +54,7 @@ export default defineOperator({
       }),
       blobStore,
       imageLimit: pLimit(config.concurrency),
+      imagesInFlight: new ImagesInFlight(),
     };
   },
   process: processListing,

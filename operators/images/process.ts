@@ -16,6 +16,54 @@ export interface ImagesServices {
   readonly blobStore: BlobStore;
   /** One limit for the whole worker, shared by every job in flight: at most this many photos fetched and rendered at once. */
   readonly imageLimit: LimitFunction;
+  /** Images being rendered and stored right now, by sha256, so one source image is rendered once however many photos carry it. */
+  readonly imagesInFlight: ImagesInFlight;
+}
+
+/**
+ * The worker's images in flight. The blob store alone cannot say "stored": an image whose variants are still
+ * being written (outside the limit, see processPhoto) has no manifest yet, so a second photo with the same bytes,
+ * in this listing or another, would render and store it again. It waits for the first one instead.
+ */
+export class ImagesInFlight {
+  readonly #claims = new Map<string, Promise<StoredImage>>();
+
+  get size(): number {
+    return this.#claims.size;
+  }
+
+  /** The image another photo is already producing, if any. */
+  pending(sha256: string): Promise<StoredImage> | undefined {
+    return this.#claims.get(sha256);
+  }
+
+  /** Claims an image; whoever claims must settle it (the claim is dropped once settled, so the map stays small). */
+  claim(sha256: string): Claim {
+    let resolve!: (image: StoredImage) => void;
+    let reject!: (e: unknown) => void;
+    const promise = new Promise<StoredImage>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    // Nobody may be waiting: a failure then belongs to the claimer alone, not to an unhandled rejection.
+    promise.catch(() => undefined);
+    this.#claims.set(sha256, promise);
+    return {
+      resolve: (image) => {
+        this.#claims.delete(sha256);
+        resolve(image);
+      },
+      reject: (e) => {
+        this.#claims.delete(sha256);
+        reject(e);
+      },
+    };
+  }
+}
+
+interface Claim {
+  resolve(image: StoredImage): void;
+  reject(e: unknown): void;
 }
 
 export type ImagesContext = OperatorContext<ImagesConfig, ImagesServices>;
@@ -76,11 +124,12 @@ const isPhotoFailure = (e: unknown): e is ListflowError =>
 /** What the image limit hands back: an image the store already has, or the rendered variants to store. */
 type Prepared =
   | { readonly kind: 'stored'; readonly image: StoredImage }
-  | { readonly kind: 'rendered'; readonly sha256: string; readonly rendered: RenderedImage };
+  | { readonly kind: 'shared'; readonly image: Promise<StoredImage> }
+  | { readonly kind: 'rendered'; readonly sha256: string; readonly rendered: RenderedImage; readonly claim: Claim };
 
-/** Fetches and checks one photo, then reuses what the blob store has for its bytes or renders it. */
+/** Fetches and checks one photo, then reuses what another photo or the blob store has for its bytes, or renders it. */
 async function prepare(photo: Photo, ctx: ImagesContext, opts: RenderOptions): Promise<Prepared> {
-  const { fetcher, blobStore } = ctx.services;
+  const { fetcher, blobStore, imagesInFlight } = ctx.services;
   const bytes = await fetcher.fetch(photo.url, ctx.signal);
   if (bytes.length === 0) throw new PermanentError('IMAGE_CORRUPT', 'the image is empty (0 bytes)');
   const format = sniffImageFormat(bytes);
@@ -88,12 +137,41 @@ async function prepare(photo: Photo, ctx: ImagesContext, opts: RenderOptions): P
     throw new PermanentError('IMAGE_UNSUPPORTED', 'the bytes are not a JPEG, PNG, WebP, GIF, AVIF or HEIC image');
   }
   const sha256 = sha256Hex(bytes);
-  const stored = await blobStore.get(sha256);
-  if (stored && matches(stored, opts.variants, opts.format)) {
-    ctx.logger.debug({ url: photo.url, sha256 }, 'image already stored');
-    return { kind: 'stored', image: stored };
+  // Checked and claimed with no await in between, so two photos cannot both claim the same bytes.
+  const pending = imagesInFlight.pending(sha256);
+  if (pending) return { kind: 'shared', image: pending };
+  const claim = imagesInFlight.claim(sha256);
+  try {
+    const stored = await blobStore.get(sha256);
+    if (stored && matches(stored, opts.variants, opts.format)) {
+      ctx.logger.debug({ url: photo.url, sha256 }, 'image already stored');
+      claim.resolve(stored);
+      return { kind: 'stored', image: stored };
+    }
+    return { kind: 'rendered', sha256, rendered: await renderVariants(bytes, opts), claim };
+  } catch (e) {
+    claim.reject(e);
+    throw e;
   }
-  return { kind: 'rendered', sha256, rendered: await renderVariants(bytes, opts) };
+}
+
+/** Stores rendered variants, the manifest last (its presence says every variant is in place). */
+async function store(sha256: string, rendered: RenderedImage, blobStore: BlobStore): Promise<StoredImage> {
+  const variants = await Promise.all(
+    rendered.variants.map(async (v) => {
+      const uri = await blobStore.putVariant(sha256, `${v.name}.${FILE_EXTENSION[v.format]}`, v.data);
+      return { name: v.name, width: v.width, height: v.height, format: v.format, bytes: v.data.length, uri };
+    }),
+  );
+  const image: StoredImage = {
+    sha256,
+    width: rendered.width,
+    height: rendered.height,
+    dhash: rendered.dhash,
+    variants,
+  };
+  await blobStore.putManifest(image);
+  return image;
 }
 
 /**
@@ -108,23 +186,16 @@ export async function processPhoto(photo: Photo, ctx: ImagesContext): Promise<Im
   const opts = renderOptions(ctx.config);
   try {
     const prepared = await imageLimit(() => prepare(photo, ctx, opts));
-    if (prepared.kind === 'stored') return okAsset(photo, prepared.image);
-    const { sha256, rendered } = prepared;
-    const variants = await Promise.all(
-      rendered.variants.map(async (v) => {
-        const uri = await blobStore.putVariant(sha256, `${v.name}.${FILE_EXTENSION[v.format]}`, v.data);
-        return { name: v.name, width: v.width, height: v.height, format: v.format, bytes: v.data.length, uri };
-      }),
-    );
-    const image: StoredImage = {
-      sha256,
-      width: rendered.width,
-      height: rendered.height,
-      dhash: rendered.dhash,
-      variants,
-    };
-    // Last: its presence says every variant is in place.
-    await blobStore.putManifest(image);
+    if (prepared.kind !== 'rendered') return okAsset(photo, await prepared.image);
+    const { sha256, rendered, claim } = prepared;
+    let image: StoredImage;
+    try {
+      image = await store(sha256, rendered, blobStore);
+    } catch (e) {
+      claim.reject(e);
+      throw e;
+    }
+    claim.resolve(image);
     return okAsset(photo, image);
   } catch (e) {
     if (!isPhotoFailure(e)) throw e;
