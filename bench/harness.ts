@@ -164,6 +164,8 @@ export interface BenchStep {
   readonly concurrency: number;
   readonly partitions: number;
   readonly timeoutMs?: number;
+  /** The step's `threads` (operator threads); omitted runs `process` on the event loop. */
+  readonly threads?: number;
 }
 
 /**
@@ -186,6 +188,7 @@ export async function startWorker(s: BenchStep): Promise<Worker> {
         input: s.input,
         outputs: Object.fromEntries(Object.entries(s.outputs).map(([port, o]) => [port, o.topic])),
         concurrency: s.concurrency,
+        ...(s.threads !== undefined ? { threads: s.threads } : {}),
         timeoutMs: s.timeoutMs ?? 60_000,
         retry: { maxAttempts: 3, initialBackoffMs: 100, maxBackoffMs: 1000 },
         replicas: 1,

@@ -39,10 +39,13 @@ export default definePipeline({
       input: 'listings.raw',
       outputs: { listings: 'listings.normalized' },
       concurrency: 16,
+      // normalize is CPU per record: one thread runs it off the event loop that does the Kafka I/O
+      // (bench:normalize, 0.7 -> 0.9 of the pass-through on 2 cores), hence a core per pod.
+      threads: 1,
       timeoutMs: 10_000,
       retry: { maxAttempts: 3, initialBackoffMs: 200, maxBackoffMs: 5_000 },
       replicas: 2,
-      resources: { cpu: '250m', memory: '256Mi', memoryLimit: '512Mi' },
+      resources: { cpu: '1', memory: '256Mi', memoryLimit: '512Mi' },
     },
     {
       id: 'images',

@@ -105,6 +105,11 @@ export interface OperatorDefinition<
    */
   readonly services?: (config: ConfigOf<S>, logger: Logger) => Promise<Svc> | Svc;
   readonly closeServices?: (services: Svc) => Promise<void>;
+  /**
+   * True when `process` is CPU work that needs no services and returns a list (not a stream): a pipeline
+   * step may then run it on worker threads (`threads` in the step, see runtime/operator-threads.ts).
+   */
+  readonly cpuBound?: boolean;
   /** Per-record processing. Exactly one of `process` and `processBatch` is given. */
   readonly process?: (record: SchemaTypes[I], ctx: OperatorContext<ConfigOf<S>, Svc>) => ProcessResult<EmitFor<P>>;
   /**

@@ -7,7 +7,7 @@ import { assertValidPipeline, type OperatorShape, validatePipeline } from './pip
 /** Operator shapes only: validation needs nothing else of an operator. */
 const shapes: Record<string, OperatorShape> = {
   parse: { input: 'IngestJob', outputs: { raw: 'RawListing', status: 'IngestJobStatus' } },
-  clean: { input: 'RawListing', outputs: { listings: 'Listing' } },
+  clean: { input: 'RawListing', outputs: { listings: 'Listing' }, cpuBound: true },
 };
 
 const step = (over: Partial<StepSpec>): StepSpec => ({
@@ -59,6 +59,7 @@ describe('validatePipeline', () => {
 
   test('the small valid pipeline has no problems', () => {
     expect(validatePipeline(valid(), shapes)).toEqual([]);
+    expect(validatePipeline(withStep(1, { threads: 2 })(valid()), shapes)).toEqual([]);
   });
 
   test.each<[string, Mutate, { path: string; message: string }[]]>([
@@ -70,6 +71,28 @@ describe('validatePipeline', () => {
           path: 'steps[1].id',
           message:
             'Step id "parse" at steps[1].id is already used by steps[0].id. Fix: give every step a unique id (ids name consumer groups).',
+        },
+      ],
+    ],
+    [
+      'threads for an operator that is not cpuBound',
+      withStep(0, { threads: 2 }),
+      [
+        {
+          path: 'steps[0].threads',
+          message:
+            'Operator "parse" cannot run on threads (at steps[0].threads, received 2 of type number): only operators that declare cpuBound do, because their process needs no services and returns a list. Fix: remove steps[0].threads or set it to 0.',
+        },
+      ],
+    ],
+    [
+      'threads out of range',
+      withStep(1, { threads: -1 }),
+      [
+        {
+          path: 'steps[1].threads',
+          message:
+            'Expected an integer between 0 and 64 for steps[1].threads but received -1 of type number. Fix: set the worker threads for process, e.g. 1, or 0 for none.',
         },
       ],
     ],

@@ -14,6 +14,7 @@ import type { PipelineSpec } from './pipeline';
 export interface OperatorShape {
   readonly input: string;
   readonly outputs: Readonly<Record<string, string>>;
+  readonly cpuBound?: boolean;
 }
 
 export interface PipelineProblem {
@@ -27,6 +28,7 @@ export interface PipelineProblem {
 export const PIPELINE_LIMITS = {
   partitions: { min: 1, max: 10_000 },
   concurrency: { min: 1, max: 1024 },
+  threads: { min: 0, max: 64 },
   timeoutMs: { min: 100, max: 24 * 60 * 60 * 1000 },
   maxAttempts: { min: 1, max: 100 },
   backoffMs: { min: 0, max: 60 * 60 * 1000 },
@@ -210,6 +212,22 @@ export function validatePipeline(spec: unknown, operators: Readonly<Record<strin
     // Sizing and policies.
     const c = PIPELINE_LIMITS.concurrency;
     int(`${at}.concurrency`, s.concurrency, c.min, c.max, 'set the jobs in flight per partition, e.g. 4.');
+    if (s.threads !== undefined) {
+      const t = PIPELINE_LIMITS.threads;
+      const ok = int(
+        `${at}.threads`,
+        s.threads,
+        t.min,
+        t.max,
+        'set the worker threads for process, e.g. 1, or 0 for none.',
+      );
+      if (ok && (s.threads as number) > 0 && operator && !operator.cpuBound) {
+        add(
+          `${at}.threads`,
+          `Operator ${JSON.stringify(s.operator)} cannot run on threads (at ${at}.threads, received ${describeValue(s.threads)}): only operators that declare cpuBound do, because their process needs no services and returns a list. Fix: remove ${at}.threads or set it to 0.`,
+        );
+      }
+    }
     const tm = PIPELINE_LIMITS.timeoutMs;
     int(`${at}.timeoutMs`, s.timeoutMs, tm.min, tm.max, 'set the per-job deadline in milliseconds, e.g. 30000.');
     if (!isObj(s.retry)) {

@@ -38,6 +38,11 @@ export interface StepSpec {
   readonly outputs: Readonly<Record<string, string>>;
   /** Jobs in flight per partition (p-limit). Same-key jobs never overlap. */
   readonly concurrency: number;
+  /**
+   * Worker threads that run the operator's `process`, off the event loop that does the Kafka work; 0 or
+   * omitted runs it on the event loop. Only for operators that declare `cpuBound`. Each replica has its own.
+   */
+  readonly threads?: number;
   /** Per-job deadline. */
   readonly timeoutMs: number;
   readonly retry: RetryPolicy;

@@ -78,6 +78,60 @@ function badMagic(bytes: Buffer): { ok: false; error: ListflowError } | undefine
   };
 }
 
+/**
+ * Decodes wire-format `bytes` written with `writer` (schema id `schemaId`) as our reader schema `name`. The
+ * resolver from writer to reader is made once per (id, name) and kept in `resolvers`. Shared by AvroSerde and
+ * the operator threads (runtime/operator-thread.ts), which decode their own input.
+ */
+export function decodeWire<T>(
+  bytes: Buffer,
+  name: SchemaName,
+  schemaId: number,
+  writer: avro.Type,
+  resolvers: Map<string, avro.Resolver>,
+): DecodeResult<T> {
+  const reader = readerType(name);
+  const resolverKey = `${schemaId}:${name}`;
+  let resolver = resolvers.get(resolverKey);
+  if (!resolver && writer !== reader) {
+    try {
+      resolver = reader.createResolver(writer);
+      resolvers.set(resolverKey, resolver);
+    } catch (e) {
+      return {
+        ok: false,
+        error: new PermanentError(
+          'SERDE_SCHEMA_MISMATCH',
+          `writer schema id ${schemaId} cannot be read as ${name}: ${(e as Error).message}`,
+        ),
+        schemaId,
+      };
+    }
+  }
+  try {
+    return { ok: true, value: reader.fromBuffer(bytes.subarray(5), resolver) as T, schemaId };
+  } catch (e) {
+    return {
+      ok: false,
+      error: new PermanentError(
+        'SERDE_CORRUPT_AVRO',
+        `Avro body does not decode with schema id ${schemaId}: ${(e as Error).message}`,
+      ),
+      schemaId,
+    };
+  }
+}
+
+/** A writer schema from the registry: its id and its text (what a thread needs to decode with it). */
+export interface WriterSchema {
+  readonly id: number;
+  readonly text: string;
+}
+
+/** Parses a writer schema's text, with our logical types. */
+export const parseWriterSchema = (text: string): avro.Type =>
+  avro.Type.forSchema(JSON.parse(text) as avro.Schema, avroTypeOptions());
+
 export type DecodeResult<T> =
   | { ok: true; value: T; schemaId: number }
   | { ok: false; error: ListflowError; schemaId?: number };
@@ -131,6 +185,8 @@ export class AvroSerde {
   private readonly resolvers = new Map<string, avro.Resolver>();
   /** Writer schemas already fetched (the settled part of `writers`), for `decodeCached`. */
   private readonly knownWriters = new Map<number, avro.Type>();
+  /** Their texts, for operator threads. */
+  private readonly knownTexts = new Map<number, string>();
 
   constructor(private readonly registry: Registry) {}
 
@@ -216,36 +272,32 @@ export class AvroSerde {
   }
 
   private decodeWith<T>(bytes: Buffer, name: SchemaName, schemaId: number, writer: avro.Type): DecodeResult<T> {
-    const reader = readerType(name);
-    const resolverKey = `${schemaId}:${name}`;
-    let resolver = this.resolvers.get(resolverKey);
-    if (!resolver && writer !== reader) {
-      try {
-        resolver = reader.createResolver(writer);
-        this.resolvers.set(resolverKey, resolver);
-      } catch (e) {
-        return {
-          ok: false,
-          error: new PermanentError(
-            'SERDE_SCHEMA_MISMATCH',
-            `writer schema id ${schemaId} cannot be read as ${name}: ${(e as Error).message}`,
-          ),
-          schemaId,
-        };
-      }
-    }
+    return decodeWire<T>(bytes, name, schemaId, writer, this.resolvers);
+  }
+
+  /**
+   * The writer schema named in the header of `bytes`, when it has been fetched already; undefined otherwise
+   * (then `fetchWriterOf`). Throws SERDE_BAD_MAGIC_BYTE for bytes that are not wire format.
+   */
+  writerOf(bytes: Buffer): WriterSchema | undefined {
+    const bad = badMagic(bytes);
+    if (bad) throw bad.error;
+    const id = bytes.readInt32BE(1);
+    const text = this.knownTexts.get(id);
+    return text === undefined ? undefined : { id, text };
+  }
+
+  /** Fetches (once) the writer schema named in the header. Throws SERDE_* (permanent) or REGISTRY_UNAVAILABLE. */
+  async fetchWriterOf(bytes: Buffer): Promise<WriterSchema> {
+    const known = this.writerOf(bytes);
+    if (known) return known;
+    const id = bytes.readInt32BE(1);
     try {
-      return { ok: true, value: reader.fromBuffer(bytes.subarray(5), resolver) as T, schemaId };
+      await this.writerType(id);
     } catch (e) {
-      return {
-        ok: false,
-        error: new PermanentError(
-          'SERDE_CORRUPT_AVRO',
-          `Avro body does not decode with schema id ${schemaId}: ${(e as Error).message}`,
-        ),
-        schemaId,
-      };
+      throw e instanceof ListflowError ? e : registryError(e, `fetching schema id ${id}`);
     }
+    return { id, text: this.knownTexts.get(id)! };
   }
 
   private writerType(id: number): Promise<avro.Type> {
@@ -271,7 +323,10 @@ export class AvroSerde {
       throw registryError(e, `fetching schema id ${id}`);
     }
     try {
-      return avro.Type.forSchema(JSON.parse((body as { schema: string }).schema) as avro.Schema, avroTypeOptions());
+      const text = (body as { schema: string }).schema;
+      const type = parseWriterSchema(text);
+      this.knownTexts.set(id, text);
+      return type;
     } catch (e) {
       throw new PermanentError(
         'SERDE_UNKNOWN_SCHEMA_ID',

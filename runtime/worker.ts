@@ -35,6 +35,7 @@ import { deadLetter, headersToStrings, TRACE_HEADER } from './dead-letter';
 import { CommitCoalescer, PartitionOffsets } from './offsets';
 import type { AnyContext, AnyEmit, AnyOperator, BatchItem, Clock, InputMeta, Logger } from './operator';
 import { createLogger, type HealthState, startHealthServer, WorkerMetrics } from './observability';
+import { type EncodedEmit, OperatorThreads } from './operator-threads';
 import { dlqTopic, groupId, type PipelineSpec, type StepSpec } from './pipeline';
 import { type OutRecord, OutputBatcher } from './producer';
 import { backoffMs, sleep } from './retry';
@@ -141,6 +142,8 @@ export class Worker {
   private consumer: Consumer | null = null;
   private server: Server | null = null;
   private services: unknown;
+  /** The operator's threads when the step has `threads` > 0; otherwise `process` runs on the event loop. */
+  private threads: OperatorThreads | null = null;
   private readonly outputIds = new Map<string, { topic: string; schema: SchemaName; id: number }>();
   private readonly dlq: string;
   /** Partition count per topic written to, filled at startup (checkTopics) and read by the output batcher. */
@@ -252,6 +255,25 @@ export class Worker {
       this.opts.services !== undefined
         ? this.opts.services
         : await operator.services?.(this.opts.operatorConfig as AnyContext['config'], this.logger);
+    if ((step.threads ?? 0) > 0) {
+      if (!operator.cpuBound) {
+        throw new ListflowError(
+          'PIPELINE_INVALID',
+          `step ${step.id}: operator ${operator.name} cannot run on threads (threads: ${step.threads}); only cpuBound operators can. Fix: remove threads from the step.`,
+        );
+      }
+      this.threads = new OperatorThreads({
+        operator: operator.name,
+        step: step.id,
+        config: this.opts.operatorConfig,
+        threads: step.threads!,
+        logLevel: settings.logLevel,
+        logger: this.logger,
+        outputs: Object.fromEntries(
+          [...this.outputIds].map(([port, o]) => [port, { schema: o.schema, schemaId: o.id }]),
+        ),
+      });
+    }
     await this.batcher.start();
 
     const consumer = this.kafka.consumer({
@@ -333,6 +355,7 @@ export class Worker {
     const outcome = await Promise.race([disconnected, deadline]);
     clearTimeout(graceTimer);
     await Promise.race([this.batcher.stop().catch(() => undefined), new Promise((r) => setTimeout(r, margin).unref())]);
+    await this.threads?.close();
     if (this.opts.operator.closeServices && this.opts.services === undefined && this.services !== undefined) {
       await this.opts.operator
         .closeServices(this.services)
@@ -568,12 +591,25 @@ export class Worker {
       attempt++;
       const deadline = new JobDeadline(step.timeoutMs, run.abort);
       try {
+        const records: OutRecord[] = [];
+        if (this.threads) {
+          // The thread decodes, processes and encodes; the pool enforces the deadline and the abort.
+          const writer = this.serde.writerOf(value) ?? (await this.serde.fetchWriterOf(value));
+          const emits = await this.threads.process(
+            value,
+            writer,
+            meta,
+            attempt,
+            Date.now() + step.timeoutMs,
+            run.abort,
+          );
+          for (const e of emits) records.push(this.toRecord(e, meta, message, trace));
+          return { skipped: false, ack: this.send(records, meta) };
+        }
         const input = this.opts.operator.input;
         const decoded = this.serde.decodeCached(value, input) ?? (await this.serde.decode(value, input));
         if (!decoded.ok) throw decoded.error;
-        const records: OutRecord[] = [];
-        const ctx = this.context(meta, attempt, deadline);
-        const result = this.opts.operator.process!(decoded.value, ctx);
+        const result = this.opts.operator.process!(decoded.value, this.context(meta, attempt, deadline));
         if (result && typeof result === 'object' && Symbol.asyncIterator in result) {
           // Streaming job (a feed): send in chunks and wait for each, so memory stays bounded.
           for await (const e of result as AsyncIterable<Emit>) {
@@ -785,7 +821,7 @@ export class Worker {
     }
   }
 
-  private toRecord(e: Emit, meta: InputMeta, message: KafkaMessage, trace: string): OutRecord {
+  private toRecord(e: Emit | EncodedEmit, meta: InputMeta, message: KafkaMessage, trace: string): OutRecord {
     if (e.kind === 'reject') {
       const now = this.clock.now();
       const c = { code: e.code, kind: 'permanent' as const, message: e.message };
@@ -810,7 +846,11 @@ export class Worker {
     const out = this.outputIds.get(e.port);
     if (!out)
       throw new ListflowError('OPERATOR_BUG', `operator ${this.opts.operator.name} emitted to unknown port ${e.port}`);
-    const value = e.value === null ? null : this.serde.encode(out.id, out.schema, e.value);
+    // Outputs from operator threads arrive encoded already.
+    const value =
+      e.kind === 'encoded' || e.value === null
+        ? (e.value as Buffer | null)
+        : this.serde.encode(out.id, out.schema, e.value);
     return {
       topic: out.topic,
       message: { key: e.key, value, headers: { ...(e.headers ?? {}), [TRACE_HEADER]: trace } },

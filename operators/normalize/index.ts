@@ -13,6 +13,7 @@
  *   so `listflow dlq redrive` can replay them after a fix. Throwing rather than emit.reject keeps one policy:
  *   one input, one outcome (a Listing or a dead letter). Nothing is dropped silently; geo out of range is
  *   not an error (null), and photos that are not http(s) are skipped by rule.
+ * - Resources: cpuBound. With `threads` on its pipeline step it runs on worker threads; the outcome is the same.
  */
 import { defineOperator, emit } from '../../runtime/operator';
 import { normalizeConfig } from './config';
@@ -24,6 +25,8 @@ export default defineOperator({
   input: 'RawListing',
   outputs: { listings: 'Listing' },
   config: normalizeConfig,
+  // Pure CPU per record, no services: a step may run it on threads, off the event loop that does the Kafka I/O.
+  cpuBound: true,
   process: (raw, ctx) => {
     const listing = normalizeListing(raw, ctx.config);
     return [emit.output('listings', listing.id, listing)];

@@ -1,0 +1,118 @@
+/**
+ * The entry point of one operator thread (see runtime/operator-threads.ts): loads the operator named in
+ * workerData from its folder, then for every job the worker's event loop posts decodes the input bytes, runs
+ * `process` and encodes its outputs, answering each batch of jobs with one batch of results, in order.
+ *
+ * The thread owns nothing else: no Kafka, no serde, no commits. What a job needs from the world comes in the
+ * job (the decoded record, where it came from, its attempt and deadline) or is made here once (config, logger,
+ * clock), so the operator sees the same `ctx` it would on the event loop.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type avro from 'avsc';
+import { createLogger } from './observability';
+import type { AnyContext, AnyEmit, AnyOperator, Clock, InputMeta, RejectEmit } from './operator';
+import { collect } from './operator';
+import { ListflowError } from './errors';
+import {
+  packBytes,
+  serializeThrown,
+  type ThreadBatch,
+  type ThreadBatchResult,
+  type ThreadJob,
+  type ThreadOutput,
+  type ThreadResult,
+  type ThreadSetup,
+} from './operator-threads';
+import { decodeWire, encodeAvroBody, parseWriterSchema } from './serde';
+
+const setup = workerData as ThreadSetup;
+
+function loadOperator(name: string, module: string): AnyOperator {
+  const op = (require(module) as { default?: AnyOperator }).default;
+  if (!op || op.name !== name || !op.process) {
+    throw new Error(`${module} does not export (default) an operator named ${name} with process()`);
+  }
+  return op;
+}
+
+const operator = loadOperator(setup.operator, setup.module);
+const logger = createLogger(setup.logLevel, { operator: setup.operator, step: setup.step, thread: setup.index });
+const clock: Clock = { now: () => new Date() };
+
+class ThreadContext implements AnyContext {
+  readonly config = setup.config as AnyContext['config'];
+  readonly services = undefined;
+  readonly clock = clock;
+  #signal: AbortSignal | null = null;
+  #logger: AnyContext['logger'] | null = null;
+  constructor(
+    readonly input: InputMeta,
+    readonly attempt: number,
+    private readonly deadlineAt: number,
+  ) {}
+  get signal(): AbortSignal {
+    this.#signal ??= AbortSignal.timeout(Math.max(1, this.deadlineAt - Date.now()));
+    return this.#signal;
+  }
+  get logger(): AnyContext['logger'] {
+    const { topic, partition, offset, key } = this.input;
+    this.#logger ??= logger.child({ topic, partition, offset, key });
+    return this.#logger;
+  }
+}
+
+/** Writer schemas by id, sent by the event loop with the first job that needs each. */
+const writers = new Map<number, avro.Type>();
+const resolvers = new Map<string, avro.Resolver>();
+
+/** One batch's encoded outputs: wire-format values appended back to back. */
+class Encoded {
+  readonly chunks: Buffer[] = [];
+  size = 0;
+  /** Encodes `value` for `port` (5-byte header, then the Avro body); returns its range. Throws SERDE_ENCODE_FAILED. */
+  add(port: string, value: unknown): { start: number; end: number } {
+    const out = setup.outputs[port];
+    if (!out) throw new ListflowError('OPERATOR_BUG', `operator ${setup.operator} emitted to unknown port ${port}`);
+    const body = encodeAvroBody(out.schema, value);
+    const header = Buffer.allocUnsafe(5);
+    header.writeUInt8(0, 0);
+    header.writeInt32BE(out.schemaId, 1);
+    const start = this.size;
+    this.chunks.push(header, body);
+    this.size += 5 + body.length;
+    return { start, end: this.size };
+  }
+}
+
+async function run(job: ThreadJob, bytes: ArrayBuffer, encoded: Encoded): Promise<ThreadResult> {
+  try {
+    const writer = writers.get(job.schemaId);
+    if (!writer) throw new Error(`operator thread: no writer schema for id ${job.schemaId} (a runtime bug)`);
+    const value = Buffer.from(bytes, job.start, job.end - job.start);
+    const decoded = decodeWire(value, operator.input, job.schemaId, writer, resolvers);
+    if (!decoded.ok) throw decoded.error;
+    const result = operator.process!(decoded.value, new ThreadContext(job.input, job.attempt, job.deadlineAt));
+    const emits: AnyEmit[] = Array.isArray(result) ? result : await collect(result);
+    // A value that does not fit its schema fails the job; bytes already appended for it are never referenced.
+    const sent = emits.map((e): ThreadOutput | RejectEmit => {
+      if (e.kind === 'reject') return e;
+      const range = e.value === null ? { start: -1, end: -1 } : encoded.add(e.port, e.value);
+      const out = { kind: 'encoded' as const, port: e.port, key: e.key, ...range };
+      return e.headers ? { ...out, headers: e.headers } : out;
+    });
+    return { id: job.id, ok: true, emits: sent };
+  } catch (e) {
+    return { id: job.id, ok: false, error: serializeThrown(e) };
+  }
+}
+
+parentPort!.on('message', async ({ jobs, bytes, schemas }: ThreadBatch) => {
+  for (const [id, text] of schemas) writers.set(id, parseWriterSchema(text));
+  const encoded = new Encoded();
+  const results: ThreadResult[] = [];
+  // One at a time, in order: outputs are appended in job order and answered in posting order.
+  for (const job of jobs) results.push(await run(job, bytes, encoded));
+  const packed = packBytes(encoded.chunks).bytes;
+  const message: ThreadBatchResult = { results, bytes: packed };
+  parentPort!.postMessage(message, [packed]);
+});
