@@ -8,9 +8,9 @@ import { sampleRawListings } from '../bench/fixtures';
 import { normalizeConfig } from '../operators/normalize/config';
 import { normalizeListing } from '../operators/normalize/process';
 import { avroSchemas, type Listing, type RawListing } from '../schemas/generated/types';
-import { parseConfig } from './config';
+import { defineConfig, parseConfig } from './config';
 import { classifyError, PermanentError, RetriableError } from './errors';
-import type { Logger } from './operator';
+import { defineOperator, type Logger } from './operator';
 import {
   deserializeThrown,
   type EncodedEmit,
@@ -230,4 +230,24 @@ test('packBytes copies into one buffer of its own, even from slices of the share
     [8, 9],
   ]);
   expect(Buffer.from(bytes).toString()).toBe('abcdefghi');
+});
+
+describe('defineOperator refuses a cpuBound operator a thread cannot run', () => {
+  const base = {
+    name: 'x',
+    summary: 'x',
+    input: 'RawListing' as const,
+    outputs: { out: 'RawListing' as const },
+    config: defineConfig({}),
+    cpuBound: true,
+  };
+  test.each<[string, () => unknown]>([
+    ['with services', () => defineOperator({ ...base, services: () => ({ db: 1 }), process: () => [] })],
+    ['with processBatch', () => defineOperator({ ...base, processBatch: async () => [] })],
+  ])('%s', (_name, define) => {
+    expect(define).toThrow('operator x: cpuBound needs process and no services');
+  });
+  test('with process and no services', () => {
+    expect(defineOperator({ ...base, process: () => [] }).cpuBound).toBe(true);
+  });
 });

@@ -135,12 +135,20 @@ export type OperatorRegistry = Readonly<Record<string, AnyOperator>>;
 /** What `process` may emit: an output for a port, or a reject. */
 export type AnyEmit = OutputEmit | RejectEmit;
 
-/** Identity with type inference: `export default defineOperator({...})`. Checks the process/processBatch rule. */
+/**
+ * Identity with type inference: `export default defineOperator({...})`. Checks the process/processBatch rule,
+ * and that a cpuBound operator has what a thread can run: `process` and no services.
+ */
 export function defineOperator<I extends SchemaName, P extends OutputPorts, S extends ConfigFields, Svc = undefined>(
   def: OperatorDefinition<I, P, S, Svc>,
 ): OperatorDefinition<I, P, S, Svc> {
   if (!def.process === !def.processBatch) {
     throw new TypeError(`operator ${def.name}: define exactly one of process and processBatch`);
+  }
+  if (def.cpuBound && (!def.process || def.services)) {
+    throw new TypeError(
+      `operator ${def.name}: cpuBound needs process and no services (a thread has neither the worker's services nor its batches)`,
+    );
   }
   return def;
 }
