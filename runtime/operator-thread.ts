@@ -14,6 +14,7 @@ import type { AnyContext, AnyEmit, AnyOperator, Clock, InputMeta, RejectEmit } f
 import { collect } from './operator';
 import { ListflowError } from './errors';
 import {
+  CLOSE,
   packBytes,
   serializeThrown,
   type ThreadBatch,
@@ -106,13 +107,19 @@ async function run(job: ThreadJob, bytes: ArrayBuffer, encoded: Encoded): Promis
   }
 }
 
-parentPort!.on('message', async ({ jobs, bytes, schemas }: ThreadBatch) => {
+parentPort!.on('message', async (message: ThreadBatch | typeof CLOSE) => {
+  if (message === CLOSE) {
+    // Nothing else keeps this thread alive: it exits once the port is closed.
+    parentPort!.close();
+    return;
+  }
+  const { jobs, bytes, schemas } = message;
   for (const [id, text] of schemas) writers.set(id, parseWriterSchema(text));
   const encoded = new Encoded();
   const results: ThreadResult[] = [];
   // One at a time, in order: outputs are appended in job order and answered in posting order.
   for (const job of jobs) results.push(await run(job, bytes, encoded));
   const packed = packBytes(encoded.chunks).bytes;
-  const message: ThreadBatchResult = { results, bytes: packed };
-  parentPort!.postMessage(message, [packed]);
+  const answer: ThreadBatchResult = { results, bytes: packed };
+  parentPort!.postMessage(answer, [packed]);
 });

@@ -171,6 +171,10 @@ interface Queued {
   readonly value: Buffer;
 }
 
+/** The message that asks a thread to finish. */
+export const CLOSE = 'close';
+/** How long a thread asked to finish may take before it is terminated. */
+const CLOSE_GRACE_MS = 2000;
 /** How often deadlines and aborts of jobs on threads are checked. */
 const CHECK_EVERY_MS = 100;
 /** How long past a job's deadline its thread may stay busy with it before it is replaced. */
@@ -353,12 +357,28 @@ export class OperatorThreads {
     });
   }
 
-  /** Stops every thread; jobs still on them fail (the worker has already stopped starting jobs). */
+  /**
+   * Stops every thread; jobs still on them fail (the worker has already stopped starting jobs). A thread is
+   * asked to finish (it closes its port and its event loop runs out), and terminated only if it has not within
+   * CLOSE_GRACE_MS: terminate() interrupts whatever the thread is doing, which is the riskier way to go.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);
-    await Promise.all(this.lanes.map((l) => l.thread.terminate()));
+    await Promise.all(
+      this.lanes.map(async (lane) => {
+        if (lane.exited) return;
+        const exited = new Promise<void>((r) => lane.thread.once('exit', () => r()));
+        lane.thread.postMessage(CLOSE);
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<'late'>((r) => {
+          timer = setTimeout(() => r('late'), CLOSE_GRACE_MS);
+        });
+        if ((await Promise.race([exited, late])) === 'late') await lane.thread.terminate();
+        clearTimeout(timer);
+      }),
+    );
   }
 }
 

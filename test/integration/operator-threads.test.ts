@@ -8,7 +8,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Admin, Kafka } from 'kafkajs';
 import { sampleRawListings } from '../../bench/fixtures';
 import { DLQ_HEADER } from '../../runtime/dead-letter';
 import {
@@ -19,21 +18,14 @@ import {
   type TestPipeline,
   testListingsPipeline,
 } from '../support/pipeline-workers';
-import { produceRecords, startReader, testKafka, testSerde, waitFor } from '../support/streams';
+import { connectedKafka } from '../support/kafka-suite';
+import { produceRecords, startReader, testSerde, waitFor } from '../support/streams';
 
 const COUNT = 3_000;
 
-let kafka: Kafka;
-let admin: Admin;
+const broker = connectedKafka();
 const dirs: string[] = [];
-
-beforeAll(async () => {
-  kafka = testKafka();
-  admin = kafka.admin();
-  await admin.connect();
-});
-afterAll(async () => {
-  await admin.disconnect();
+afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
@@ -53,19 +45,21 @@ async function runNormalize(
   dirs.push(dir);
   const p: TestPipeline = testListingsPipeline(dir, { normalize: { threads, replicas: 1 } });
   expect(p.spec.steps.find((s) => s.id === 'normalize')!.threads).toBe(threads);
-  await createPipelineTopics(admin, p);
-  await produceRecords(kafka, p.topics.raw, 'RawListing', records);
+  await createPipelineTopics(broker.admin, p);
+  await produceRecords(broker.kafka, p.topics.raw, 'RawListing', records);
   const worker = startStepWorker(p, 'normalize', {});
   try {
-    const done = await waitFor(() => allCommitted(admin, p, 'normalize', p.topics.raw), 120_000, 500);
+    const done = await waitFor(() => allCommitted(broker.admin, p, 'normalize', p.topics.raw), 120_000, 500);
     if (!done) console.log(worker.output().slice(-3000));
     expect(done).toBe(true);
   } finally {
-    expect(await stopWorker(worker)).toBe(0);
+    const code = await stopWorker(worker);
+    if (code !== 0) console.log(`worker exited ${code} (${worker.child.signalCode}):\n${worker.output().slice(-4000)}`);
+    expect(code).toBe(0);
   }
   // Committed means every output and dead letter was acknowledged first: read both topics to the end.
-  const normalized = await startReader<never>(kafka, p.topics.normalized);
-  const dlq = await startReader<never>(kafka, p.dlq('normalize'));
+  const normalized = await startReader<never>(broker.kafka, p.topics.normalized);
+  const dlq = await startReader<never>(broker.kafka, p.dlq('normalize'));
   const distinct = () => new Set([...normalized.records, ...dlq.records].map((r) => r.key)).size;
   await waitFor(() => distinct() >= expected, 30_000, 200);
   await Promise.all([normalized.stop(), dlq.stop()]);

@@ -3,9 +3,9 @@
  * Workers run as child processes (dist/test/support/worker-main.js), exactly as `listflow run` runs them,
  * so they can be killed with SIGKILL or stopped with SIGTERM.
  */
-import type { Admin, Kafka } from 'kafkajs';
 import type { RawListing } from '../../schemas/generated/types';
 import { DLQ_HEADER } from '../../runtime/dead-letter';
+import { connectedKafka } from '../support/kafka-suite';
 import {
   committedOffsets,
   createTopics,
@@ -16,7 +16,6 @@ import {
   readTopic,
   startReader,
   startWorkerProcess,
-  testKafka,
   uniqueName,
   type WorkerProcess,
   waitFor,
@@ -25,24 +24,14 @@ import {
 const GROUP = (step: string) => `listflow.itest.${step}`;
 const seqOf = (r: ReadRecord<RawListing>) => r.value!.position;
 
-let kafka: Kafka;
-let admin: Admin;
-
-beforeAll(async () => {
-  kafka = testKafka();
-  admin = kafka.admin();
-  await admin.connect();
-});
-afterAll(async () => {
-  await admin.disconnect();
-});
+const broker = connectedKafka();
 
 /** Fresh input/output/dlq topics and a unique step id (hence consumer group) per test. */
 async function topics(name: string, partitions: number) {
   const input = uniqueName(`${name}-in`);
   const output = uniqueName(`${name}-out`);
   const step = uniqueName(name);
-  await createTopics(admin, { [input]: partitions, [output]: partitions, [`${input}.dlq`]: partitions });
+  await createTopics(broker.admin, { [input]: partitions, [output]: partitions, [`${input}.dlq`]: partitions });
   return { input, output, step, dlq: `${input}.dlq` };
 }
 
@@ -84,7 +73,7 @@ test('crash safety: kill -9 at random moments loses nothing, keeps per-key order
   const window = 32; // LISTFLOW_MAX_IN_FLIGHT below: records per partition taken but not committed
   const { input, output, step } = await topics('crash', partitions);
   const records = keyedRecords(20_000, 600);
-  await produceRecords(kafka, input, 'RawListing', records);
+  await produceRecords(broker.kafka, input, 'RawListing', records);
   const env = {
     ITEST_CONCURRENCY: String(concurrency),
     LISTFLOW_MAX_IN_FLIGHT: String(window),
@@ -93,7 +82,7 @@ test('crash safety: kill -9 at random moments loses nothing, keeps per-key order
     LISTFLOW_SESSION_TIMEOUT_MS: '6000',
     LISTFLOW_HEARTBEAT_INTERVAL_MS: '1000',
   };
-  const reader = await startReader<RawListing>(kafka, output, 'RawListing');
+  const reader = await startReader<RawListing>(broker.kafka, output, 'RawListing');
   const distinct = () => new Set(reader.records.map((r) => `${r.key}/${seqOf(r)}`)).size;
   let worker = startWorkerProcess([input, output, String(partitions), step], env);
   let kills = 0;
@@ -123,14 +112,14 @@ test('crash safety: kill -9 at random moments loses nothing, keeps per-key order
   );
   expect(duplicates).toBeLessThanOrEqual(kills * partitions * window);
   // Everything is committed at the end: the group's offsets equal the end of every partition.
-  const committed = await committedOffsets(admin, GROUP(step), input);
-  const ends = await admin.fetchTopicOffsets(input);
+  const committed = await committedOffsets(broker.admin, GROUP(step), input);
+  const ends = await broker.admin.fetchTopicOffsets(input);
   for (const e of ends) expect(committed.get(e.partition)).toBe(BigInt(e.high));
 });
 
 test('a job slower than the session timeout is processed once, without a rebalance loop', async () => {
   const { input, output, step } = await topics('slow', 1);
-  await produceRecords(kafka, input, 'RawListing', [
+  await produceRecords(broker.kafka, input, 'RawListing', [
     { key: 'a', value: rawListing('a', 0, 'slow') },
     { key: 'b', value: rawListing('b', 0, 'fast') },
   ]);
@@ -141,14 +130,14 @@ test('a job slower than the session timeout is processed once, without a rebalan
     LISTFLOW_HEARTBEAT_INTERVAL_MS: '1000',
     LISTFLOW_LOG_LEVEL: 'info',
   });
-  const out = await readTopic<RawListing>(kafka, output, {
+  const out = await readTopic<RawListing>(broker.kafka, output, {
     schema: 'RawListing',
     until: (r) => r.length >= 2,
     timeoutMs: 60_000,
   });
   await delay(3000); // a rebalance loop would reprocess and duplicate within this time
   expect(await stopWorker(w)).toBe(0);
-  const again = await readTopic<RawListing>(kafka, output, {
+  const again = await readTopic<RawListing>(broker.kafka, output, {
     schema: 'RawListing',
     until: (r) => r.length >= 3,
     timeoutMs: 3000,
@@ -156,7 +145,7 @@ test('a job slower than the session timeout is processed once, without a rebalan
   expect(out.map((r) => r.key).sort()).toEqual(['a', 'b']);
   expect(again).toHaveLength(2);
   expect(w.output().match(/joined consumer group/g)).toHaveLength(1);
-  const committed = await committedOffsets(admin, GROUP(step), input);
+  const committed = await committedOffsets(broker.admin, GROUP(step), input);
   expect(committed.get(0)).toBe(2n);
 });
 
@@ -170,7 +159,7 @@ test('scaling out and in: no loss, and committed offsets never move backwards', 
     LISTFLOW_SESSION_TIMEOUT_MS: '6000',
     LISTFLOW_HEARTBEAT_INTERVAL_MS: '1000',
   };
-  const reader = await startReader<RawListing>(kafka, output, 'RawListing');
+  const reader = await startReader<RawListing>(broker.kafka, output, 'RawListing');
   const a = startWorkerProcess([input, output, String(partitions), step], env);
   const b = startWorkerProcess([input, output, String(partitions), step], env);
   // Watch committed offsets while producing in waves and changing membership.
@@ -179,7 +168,7 @@ test('scaling out and in: no loss, and committed offsets never move backwards', 
   let watching = true;
   const watcher = (async () => {
     while (watching) {
-      const now = await committedOffsets(admin, GROUP(step), input).catch(() => new Map<number, bigint>());
+      const now = await committedOffsets(broker.admin, GROUP(step), input).catch(() => new Map<number, bigint>());
       for (const [p, o] of now) {
         const before = seen.get(p) ?? -1n;
         if (o < before) regressions.push(`partition ${p}: ${before} -> ${o}`);
@@ -188,13 +177,13 @@ test('scaling out and in: no loss, and committed offsets never move backwards', 
       await delay(200);
     }
   })();
-  await produceRecords(kafka, input, 'RawListing', records.slice(0, 4000));
+  await produceRecords(broker.kafka, input, 'RawListing', records.slice(0, 4000));
   await waitFor(() => reader.records.length >= 1500, 60_000);
   const c = startWorkerProcess([input, output, String(partitions), step], env);
-  await produceRecords(kafka, input, 'RawListing', records.slice(4000, 8000));
+  await produceRecords(broker.kafka, input, 'RawListing', records.slice(4000, 8000));
   await waitFor(() => reader.records.length >= 5000, 60_000);
   expect(await stopWorker(a)).toBe(0);
-  await produceRecords(kafka, input, 'RawListing', records.slice(8000));
+  await produceRecords(broker.kafka, input, 'RawListing', records.slice(8000));
   const distinct = () => new Set(reader.records.map((r) => `${r.key}/${seqOf(r)}`)).size;
   const complete = await waitFor(() => distinct() >= records.length, 120_000, 500);
   watching = false;
@@ -205,8 +194,8 @@ test('scaling out and in: no loss, and committed offsets never move backwards', 
   expect(complete).toBe(true);
   expect(regressions).toEqual([]);
   expect(perKeyOrderViolations(reader.records)).toEqual([]);
-  const committed = await committedOffsets(admin, GROUP(step), input);
-  const ends = await admin.fetchTopicOffsets(input);
+  const committed = await committedOffsets(broker.admin, GROUP(step), input);
+  const ends = await broker.admin.fetchTopicOffsets(input);
   for (const e of ends) expect(committed.get(e.partition)).toBe(BigInt(e.high));
 });
 
@@ -218,9 +207,9 @@ test('a poison message is dead-lettered with its bytes and headers; a healing re
     { key: 'p2', value: rawListing('p2', 0, 'FLAKY') },
     { key: 'p3', value: rawListing('p3', 0) },
   ];
-  await produceRecords(kafka, input, 'RawListing', recs);
+  await produceRecords(broker.kafka, input, 'RawListing', recs);
   // Something that is not Avro at all: undecodable input is permanent too.
-  const producer = kafka.producer();
+  const producer = broker.kafka.producer();
   await producer.connect();
   await producer.send({
     topic: input,
@@ -228,22 +217,22 @@ test('a poison message is dead-lettered with its bytes and headers; a healing re
   });
   await producer.send({ topic: input, messages: [{ key: 'p5', value: null }] });
   await producer.disconnect();
-  await produceRecords(kafka, input, 'RawListing', [{ key: 'p6', value: rawListing('p6', 0) }]);
+  await produceRecords(broker.kafka, input, 'RawListing', [{ key: 'p6', value: rawListing('p6', 0) }]);
 
   const w = startWorkerProcess([input, output, '1', step], {
     LISTFLOW_ECHO_POISON: 'POISON',
     LISTFLOW_ECHO_FLAKY: 'FLAKY',
     LISTFLOW_ECHO_HEAL_ON_ATTEMPT: '3',
   });
-  const out = await readTopic<RawListing>(kafka, output, {
+  const out = await readTopic<RawListing>(broker.kafka, output, {
     schema: 'RawListing',
     until: (r) => r.length >= 4,
     timeoutMs: 60_000,
   });
-  const letters = await readTopic<never>(kafka, dlq, { until: (r) => r.length >= 2, timeoutMs: 30_000 });
-  expect(await waitFor(async () => (await committedOffsets(admin, GROUP(step), input)).get(0) === 7n, 30_000)).toBe(
-    true,
-  );
+  const letters = await readTopic<never>(broker.kafka, dlq, { until: (r) => r.length >= 2, timeoutMs: 30_000 });
+  expect(
+    await waitFor(async () => (await committedOffsets(broker.admin, GROUP(step), input)).get(0) === 7n, 30_000),
+  ).toBe(true);
   expect(await stopWorker(w)).toBe(0);
 
   // Different keys: p2's retries may let p3 and p6 overtake it.
@@ -266,7 +255,7 @@ test('a poison message is dead-lettered with its bytes and headers; a healing re
     Date.parse(poison!.headers[DLQ_HEADER.lastFailure]!),
   );
   // Original bytes: the dead letter decodes to the record that was produced.
-  const original = await readTopic<RawListing>(kafka, input, {
+  const original = await readTopic<RawListing>(broker.kafka, input, {
     schema: undefined,
     until: (r) => r.length >= 2,
     timeoutMs: 10_000,
@@ -280,14 +269,14 @@ test('a poison message is dead-lettered with its bytes and headers; a healing re
 
 test('SIGTERM mid-batch: exits 0 within the grace period; finished work is committed, unfinished is not', async () => {
   const { input, output, step } = await topics('sigterm', 1);
-  await produceRecords(kafka, input, 'RawListing', keyedRecords(40, 40));
+  await produceRecords(broker.kafka, input, 'RawListing', keyedRecords(40, 40));
   const w = startWorkerProcess([input, output, '1', step], {
     ITEST_CONCURRENCY: '4',
     LISTFLOW_ECHO_MIN_DELAY_MS: '1500',
     LISTFLOW_ECHO_MAX_DELAY_MS: '1500',
     LISTFLOW_SHUTDOWN_GRACE_MS: '8000',
   });
-  const reader = await startReader<RawListing>(kafka, output, 'RawListing');
+  const reader = await startReader<RawListing>(broker.kafka, output, 'RawListing');
   await waitFor(() => reader.records.length >= 4, 60_000, 50);
   const t0 = Date.now();
   w.child.kill('SIGTERM');
@@ -297,7 +286,7 @@ test('SIGTERM mid-batch: exits 0 within the grace period; finished work is commi
   await reader.stop();
   expect(code).toBe(0);
   expect(took).toBeLessThan(8000 + 5000);
-  const committed = (await committedOffsets(admin, GROUP(step), input)).get(0)!;
+  const committed = (await committedOffsets(broker.admin, GROUP(step), input)).get(0)!;
   const producedOffsets = new Set(reader.records.map((r) => Number(r.key!.slice(1))));
   // Inputs k0..k39 sit at offsets 0..39: exactly the committed prefix was produced, nothing beyond it.
   expect(committed).toBeGreaterThan(0n);
@@ -307,14 +296,14 @@ test('SIGTERM mid-batch: exits 0 within the grace period; finished work is commi
 
 test('SIGTERM with a job longer than the grace period: exits 1, the aborted job stays uncommitted', async () => {
   const { input, output, step } = await topics('grace', 1);
-  await produceRecords(kafka, input, 'RawListing', keyedRecords(3, 3));
+  await produceRecords(broker.kafka, input, 'RawListing', keyedRecords(3, 3));
   const w = startWorkerProcess([input, output, '1', step], {
     ITEST_CONCURRENCY: '1',
     LISTFLOW_ECHO_MIN_DELAY_MS: '4000',
     LISTFLOW_ECHO_MAX_DELAY_MS: '4000',
     LISTFLOW_SHUTDOWN_GRACE_MS: '1500',
   });
-  const reader = await startReader<RawListing>(kafka, output, 'RawListing');
+  const reader = await startReader<RawListing>(broker.kafka, output, 'RawListing');
   await waitFor(() => reader.records.length >= 1, 60_000, 20);
   // The second job has just started and needs 4 s: it cannot finish within the 1.5 s grace period.
   const t0 = Date.now();
@@ -326,5 +315,5 @@ test('SIGTERM with a job longer than the grace period: exits 1, the aborted job 
   expect(code).toBe(1);
   expect(took).toBeLessThan(1500 + 5000 + 1000);
   expect(reader.records.map((r) => r.key)).toEqual(['k0']);
-  expect((await committedOffsets(admin, GROUP(step), input)).get(0)).toBe(1n);
+  expect((await committedOffsets(broker.admin, GROUP(step), input)).get(0)).toBe(1n);
 });
