@@ -10,7 +10,8 @@
  *
  * Three contenders, alternating in each round (BENCH_ROUNDS, default 2), best of each kept: the pass-through;
  * normalize as the listings pipeline runs it (its step's `threads`, BENCH_THREADS overrides), the headline;
- * and normalize on the event loop (threads: 0), for comparison. Prints the rates and ratios; `-- --write`
+ * and normalize on the event loop (threads: 0), for comparison. All three run at the normalize step's
+ * concurrency (BENCH_CONCURRENCY overrides). Prints the rates and ratios; `-- --write`
  * puts them in docs/benchmarks.md. Topics are deleted at the end.
  */
 import listings from '../pipelines/listings';
@@ -36,11 +37,10 @@ import { sampleRawListings } from './fixtures';
 
 const TOTAL = Number(process.env.BENCH_RECORDS ?? 200_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
-/** Normalize's threads as the listings pipeline runs it (BENCH_THREADS overrides). */
-const THREADS = Number(
-  process.env.BENCH_THREADS ?? listings.steps.find((s) => s.operator === 'normalize')?.threads ?? 0,
-);
+/** normalize's step in the listings pipeline: its concurrency (for every contender) and threads. */
+const STEP = listings.steps.find((s) => s.operator === 'normalize')!;
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? STEP.concurrency);
+const THREADS = Number(process.env.BENCH_THREADS ?? STEP.threads ?? 0);
 const PARTITIONS = 6;
 const kafka = testKafka('bench-normalize');
 const created: string[] = [];
@@ -130,7 +130,7 @@ async function main(): Promise<void> {
     const perRound = (k: 'loop' | 'threaded') => rounds.map((r) => (r[k].rate / r.pass.rate).toFixed(2)).join(', ');
     const mib = (r: Rate) => `${Math.round(r.rss / 2 ** 20)} MiB`;
     report('normalize', [
-      `Sizes: ${TOTAL.toLocaleString('en-US')} pre-loaded RawListing records from the sample feed (seed 5; ${thrown.toLocaleString('en-US')} that normalize rejects and the runtime dead-letters), ${PARTITIONS} partitions, concurrency ${CONCURRENCY}, best of ${ROUNDS} alternating rounds. Every contender runs on the runtime over the same input topic, each with its own consumer group; a rate counts input records processed per second: records on the output topic, plus for normalize the dead letters of the records it rejects (${thrown.toLocaleString('en-US')}), since every input ends as one or the other.`,
+      `Sizes: ${TOTAL.toLocaleString('en-US')} pre-loaded RawListing records from the sample feed (seed 5; ${thrown.toLocaleString('en-US')} that normalize rejects and the runtime dead-letters), ${PARTITIONS} partitions, concurrency ${CONCURRENCY} (the normalize step's) for every contender, best of ${ROUNDS} alternating rounds. Every contender runs on the runtime over the same input topic, each with its own consumer group; a rate counts input records processed per second: records on the output topic, plus for normalize the dead letters of the records it rejects (${thrown.toLocaleString('en-US')}), since every input ends as one or the other.`,
       '',
       ...table(
         ['contender', 'records/s', 'ratio to (a)', 'peak RSS (process)'],
