@@ -3,9 +3,9 @@
  * workerData from its folder, then for every job the worker's event loop posts decodes the input bytes, runs
  * `process` and encodes its outputs, answering each batch of jobs with one batch of results, in order.
  *
- * The thread owns nothing else: no Kafka, no serde, no commits. What a job needs from the world comes in the
- * job (the decoded record, where it came from, its attempt and deadline) or is made here once (config, logger,
- * clock), so the operator sees the same `ctx` it would on the event loop.
+ * The thread owns nothing else: no Kafka, no registry, no commits. What a job needs comes in the job (its
+ * input bytes and writer schema id, where it came from, its attempt and deadline) or is made here once
+ * (config, logger, clock), so the operator sees the same `ctx` it would on the event loop.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type avro from 'avsc';
@@ -24,7 +24,7 @@ import {
   type ThreadResult,
   type ThreadSetup,
 } from './operator-threads';
-import { decodeWire, encodeAvroBody, parseWriterSchema } from './serde';
+import { decodeWire, encodeWire, parseWriterSchema } from './serde';
 
 const setup = workerData as ThreadSetup;
 
@@ -70,17 +70,14 @@ const resolvers = new Map<string, avro.Resolver>();
 class Encoded {
   readonly chunks: Buffer[] = [];
   size = 0;
-  /** Encodes `value` for `port` (5-byte header, then the Avro body); returns its range. Throws SERDE_ENCODE_FAILED. */
+  /** Encodes `value` for `port` in the wire format; returns its range. Throws SERDE_ENCODE_FAILED. */
   add(port: string, value: unknown): { start: number; end: number } {
     const out = setup.outputs[port];
     if (!out) throw new ListflowError('OPERATOR_BUG', `operator ${setup.operator} emitted to unknown port ${port}`);
-    const body = encodeAvroBody(out.schema, value);
-    const header = Buffer.allocUnsafe(5);
-    header.writeUInt8(0, 0);
-    header.writeInt32BE(out.schemaId, 1);
+    const bytes = encodeWire(out.schemaId, out.schema, value);
     const start = this.size;
-    this.chunks.push(header, body);
-    this.size += 5 + body.length;
+    this.chunks.push(bytes);
+    this.size += bytes.length;
     return { start, end: this.size };
   }
 }

@@ -64,6 +64,15 @@ export function encodeAvroBody(name: SchemaName, value: unknown): Buffer {
   }
 }
 
+/** `value` in the Confluent wire format: magic byte 0, the 4-byte schema id, the Avro body. Throws SERDE_ENCODE_FAILED. */
+export function encodeWire(schemaId: number, name: SchemaName, value: unknown): Buffer {
+  const body = encodeAvroBody(name, value);
+  const header = Buffer.allocUnsafe(5);
+  header.writeUInt8(0, 0);
+  header.writeInt32BE(schemaId, 1);
+  return Buffer.concat([header, body]);
+}
+
 export const subjectFor = (topic: string): string => `${topic}-value`;
 
 /** Not Confluent wire format (magic byte 0, 4-byte schema id): the permanent decode failure, else undefined. */
@@ -233,11 +242,7 @@ export class AvroSerde {
   }
 
   encode(schemaId: number, name: SchemaName, value: unknown): Buffer {
-    const body = encodeAvroBody(name, value);
-    const header = Buffer.allocUnsafe(5);
-    header.writeUInt8(0, 0);
-    header.writeInt32BE(schemaId, 1);
-    return Buffer.concat([header, body]);
+    return encodeWire(schemaId, name, value);
   }
 
   /** Decodes with the writer schema named in the header, resolved to our reader schema `name`. */

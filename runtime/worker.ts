@@ -256,12 +256,6 @@ export class Worker {
         ? this.opts.services
         : await operator.services?.(this.opts.operatorConfig as AnyContext['config'], this.logger);
     if ((step.threads ?? 0) > 0) {
-      if (!operator.cpuBound) {
-        throw new ListflowError(
-          'PIPELINE_INVALID',
-          `step ${step.id}: operator ${operator.name} cannot run on threads (threads: ${step.threads}); only cpuBound operators can. Fix: remove threads from the step.`,
-        );
-      }
       this.threads = new OperatorThreads({
         operator: operator.name,
         step: step.id,
@@ -391,6 +385,12 @@ export class Worker {
       throw new PermanentError(
         'PIPELINE_INVALID',
         `step ${step.id}: topic ${step.input} carries ${input.schema} but operator ${operator.name} reads ${operator.input}`,
+      );
+    }
+    if ((step.threads ?? 0) > 0 && !operator.cpuBound) {
+      throw new PermanentError(
+        'PIPELINE_INVALID',
+        `step ${step.id}: operator ${operator.name} cannot run on threads (threads: ${step.threads}); only cpuBound operators can`,
       );
     }
     for (const [port, schema] of Object.entries(operator.outputs as Record<string, string>)) {
