@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
+import { silenceKafkajsNegativeTimeoutWarning } from '../runtime/kafka';
 import { infraSourceDir, type PlatformLayout } from './layout';
 import { logTail, mustRun, type ProcessRecord, spawnDetached, waitUntil } from './processes';
 
@@ -155,6 +156,7 @@ export async function startKafka(l: PlatformLayout, say: (msg: string) => void):
 
 /** A real metadata request: the broker answers and its controller has elected itself. */
 export async function kafkaAnswers(l: PlatformLayout): Promise<boolean> {
+  silenceKafkajsNegativeTimeoutWarning();
   const admin = new Kafka({
     clientId: 'listflow-infra',
     brokers: [`127.0.0.1:${l.kafkaPort}`],

@@ -21,8 +21,8 @@ import {
   allCommitted,
   createPipelineTopics,
   startStepWorker,
-  stopWorker,
   testListingsPipeline,
+  whileWorkersRun,
 } from '../support/pipeline-workers';
 import { produceRecords, startReader, testKafka, uniqueName, type WorkerProcess, waitFor } from '../support/streams';
 
@@ -175,33 +175,36 @@ test('500 listings x 3 photos through normalize, images (killed -9 mid-run) and 
   let atKill = -1;
   let restartedAt = 0;
   try {
-    // Kill -9 once some, but not all, enriched listings exist.
-    expect(await waitFor(() => distinctEnriched() >= 60, 180_000, 100)).toBe(true);
-    killed.child.kill('SIGKILL');
-    await killed.exited;
-    atKill = distinctEnriched();
-    restartedAt = Date.now();
-    images = startStepWorker(p, 'images', imagesEnv);
+    await whileWorkersRun(
+      () => [normalize, images, publish],
+      async () => {
+        // Kill -9 once some, but not all, enriched listings exist.
+        expect(await waitFor(() => distinctEnriched() >= 60, 180_000, 100)).toBe(true);
+        killed.child.kill('SIGKILL');
+        await killed.exited;
+        atKill = distinctEnriched();
+        restartedAt = Date.now();
+        images = startStepWorker(p, 'images', imagesEnv);
 
-    const done = await waitFor(
-      async () =>
-        (await rowCount()) >= LISTINGS &&
-        (await allCommitted(admin, p, 'normalize', p.topics.raw)) &&
-        (await allCommitted(admin, p, 'images', p.topics.normalized)) &&
-        (await allCommitted(admin, p, 'publish', p.topics.enriched)),
-      240_000,
-      1000,
+        const done = await waitFor(
+          async () =>
+            (await rowCount()) >= LISTINGS &&
+            (await allCommitted(admin, p, 'normalize', p.topics.raw)) &&
+            (await allCommitted(admin, p, 'images', p.topics.normalized)) &&
+            (await allCommitted(admin, p, 'publish', p.topics.enriched)),
+          240_000,
+          1000,
+        );
+        if (!done) {
+          console.log(`not done: rows ${await rowCount()}, enriched ${distinctEnriched()}`);
+          for (const w of [normalize, images, publish]) console.log(w.output().slice(-3000));
+        }
+        expect(done).toBe(true);
+        expect(await waitFor(() => new Set(published.records.map((r) => r.key)).size >= LISTINGS, 30_000)).toBe(true);
+      },
     );
-    if (!done) {
-      console.log(`not done: rows ${await rowCount()}, enriched ${distinctEnriched()}`);
-      for (const w of [normalize, images, publish]) console.log(w.output().slice(-3000));
-    }
-    expect(done).toBe(true);
-    expect(await waitFor(() => new Set(published.records.map((r) => r.key)).size >= LISTINGS, 30_000)).toBe(true);
   } finally {
-    const codes = await Promise.all([normalize, images, publish].map(stopWorker));
     await Promise.all([enriched.stop(), published.stop(), ...dlqs.map((d) => d.stop())]);
-    expect(codes).toEqual([0, 0, 0]);
   }
   expect(killed.child.signalCode).toBe('SIGKILL');
   expect(atKill).toBeGreaterThan(0);

@@ -14,9 +14,9 @@ import {
   allCommitted,
   createPipelineTopics,
   startStepWorker,
-  stopWorker,
   type TestPipeline,
   testListingsPipeline,
+  whileWorkersRun,
 } from '../support/pipeline-workers';
 import { connectedKafka } from '../support/kafka-suite';
 import { produceRecords, startReader, testSerde, waitFor } from '../support/streams';
@@ -48,15 +48,11 @@ async function runNormalize(
   await createPipelineTopics(broker.admin, p);
   await produceRecords(broker.kafka, p.topics.raw, 'RawListing', records);
   const worker = startStepWorker(p, 'normalize', {});
-  try {
+  await whileWorkersRun([worker], async () => {
     const done = await waitFor(() => allCommitted(broker.admin, p, 'normalize', p.topics.raw), 120_000, 500);
     if (!done) console.log(worker.output().slice(-3000));
     expect(done).toBe(true);
-  } finally {
-    const code = await stopWorker(worker);
-    if (code !== 0) console.log(`worker exited ${code} (${worker.child.signalCode}):\n${worker.output().slice(-4000)}`);
-    expect(code).toBe(0);
-  }
+  });
   // Committed means every output and dead letter was acknowledged first: read both topics to the end.
   const normalized = await startReader<never>(broker.kafka, p.topics.normalized);
   const dlq = await startReader<never>(broker.kafka, p.dlq('normalize'));

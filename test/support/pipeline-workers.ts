@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Admin } from 'kafkajs';
 import listings from '../../pipelines/listings';
 import { dlqTopic, groupId, type PipelineSpec, type StepSpec, type TopicSpec } from '../../runtime/pipeline';
-import { committedOffsets, createTopics, spawnTestWorker, type WorkerProcess } from './streams';
+import { committedOffsets, createTopics, retryingKafka, spawnTestWorker, type WorkerProcess } from './streams';
 
 export type ListingsTopic = 'ingestJobs' | 'ingestStatus' | 'raw' | 'normalized' | 'enriched' | 'published';
 
@@ -107,10 +107,41 @@ export async function stopWorker(w: WorkerProcess): Promise<number | null> {
   return w.exited;
 }
 
+/**
+ * Runs `body` while `running` workers run, then stops them all (SIGTERM, the graceful drain), whatever happened.
+ * If `body` failed, that failure is what is thrown: a worker stopped while still starting dies of the signal,
+ * and its exit code would hide the real cause. Otherwise every worker must have exited 0; the error names
+ * the ones that did not, with the end of their output.
+ */
+export async function whileWorkersRun<T>(
+  running: readonly WorkerProcess[] | (() => readonly WorkerProcess[]),
+  body: () => Promise<T>,
+): Promise<T> {
+  // A function when the body replaces a worker (a restart after kill -9): the ones running at the end.
+  const current = () => (typeof running === 'function' ? running() : running);
+  let result: T;
+  try {
+    result = await body();
+  } catch (e) {
+    await Promise.all(current().map(stopWorker));
+    throw e;
+  }
+  const workers = current();
+  const codes = await Promise.all(workers.map(stopWorker));
+  const failed = workers.flatMap((w, i) =>
+    codes[i] === 0
+      ? []
+      : [`worker ${i} exited ${codes[i]} (signal ${w.child.signalCode}); its output ends:\n${w.output().slice(-4000)}`],
+  );
+  if (failed.length > 0)
+    throw new Error(`workers did not stop cleanly (exit codes ${codes.join(', ')})\n${failed.join('\n')}`);
+  return result;
+}
+
 /** Offsets committed by a step's group equal the end of every partition of its input (empty ones need none). */
 export async function allCommitted(admin: Admin, p: TestPipeline, step: string, topic: string): Promise<boolean> {
   const committed = await committedOffsets(admin, p.group(step), topic);
-  const ends = await admin.fetchTopicOffsets(topic);
+  const ends = await retryingKafka(() => admin.fetchTopicOffsets(topic));
   return ends.every(
     (e) => committed.get(e.partition) === BigInt(e.high) || (e.high === '0' && committed.get(e.partition) === -1n),
   );

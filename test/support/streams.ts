@@ -144,10 +144,27 @@ export async function readTopic<T>(
 
 /** Committed offsets of a group, by partition (-1 when none). */
 export async function committedOffsets(admin: Admin, groupId: string, topic: string): Promise<Map<number, bigint>> {
-  const res = await admin.fetchOffsets({ groupId, topics: [topic] });
+  const res = await retryingKafka(() => admin.fetchOffsets({ groupId, topics: [topic] }));
   const out = new Map<number, bigint>();
   for (const p of res[0]?.partitions ?? []) out.set(p.partition, BigInt(p.offset));
   return out;
+}
+
+/**
+ * Runs an admin request, retrying the errors Kafka marks retriable for up to 30 s. A fresh broker creates
+ * __consumer_offsets on the first group lookup, and a restarted one reloads it: until then offset fetches
+ * fail with COORDINATOR_LOAD_IN_PROGRESS or NOT_COORDINATOR, which mean "ask again", not "no offsets".
+ */
+export async function retryingKafka<T>(request: () => Promise<T>): Promise<T> {
+  const end = Date.now() + 30_000;
+  for (;;) {
+    try {
+      return await request();
+    } catch (e) {
+      if (!(e as { retriable?: boolean }).retriable || Date.now() > end) throw e;
+      await delay(250);
+    }
+  }
 }
 
 export interface WorkerProcess {
