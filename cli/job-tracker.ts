@@ -21,9 +21,11 @@
  */
 import type { Admin } from 'kafkajs';
 import { headersToStrings, TRACE_HEADER } from '../runtime/dead-letter';
+import { fetchCommittedOffsets } from '../runtime/kafka';
 import { dlqTopic, groupId, type PipelineSpec, type StepSpec } from '../runtime/pipeline';
 import type { EnrichedListing, IngestJobStatus } from '../schemas/generated/types';
 import type { CliContext } from './context';
+import { CLI_OFFSETS } from './kafka-io';
 import { endOffsets, type Offsets, type ReadMessage, TopicReader } from './topic-reader';
 
 export const STAGES = ['normalize', 'images', 'publish'] as const;
@@ -305,8 +307,7 @@ export class JobTracker {
     this.lastCheck = Date.now();
     const committed = new Map<StageName, Map<number, bigint>>();
     for (const s of t.stages) {
-      const [res] = await this.admin.fetchOffsets({ groupId: s.group, topics: [s.input] });
-      committed.set(s.name, new Map((res?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)])));
+      committed.set(s.name, await fetchCommittedOffsets(this.admin, s.group, s.input, CLI_OFFSETS));
     }
     const followed = new Set(this.reader?.topics ?? []);
     const after = t.stages.flatMap((s) => [s.output, s.dlq]).filter((x) => followed.has(x));

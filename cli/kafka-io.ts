@@ -12,6 +12,9 @@ import type { CliContext } from './context';
 /** About 3 s in total against a closed port (connection timeout 5 s per broker attempt stays the limit). */
 export const CLI_RETRY: RetryOptions = { retries: 2, initialRetryTime: 250, maxRetryTime: 1000 };
 
+/** A group's coordinator still loading (fresh or restarted broker) is waited for this long, not forever. */
+export const CLI_OFFSETS = { timeoutMs: 10_000 } as const;
+
 export class KafkaUnavailableError extends Error {
   override readonly name = 'KafkaUnavailableError';
 }

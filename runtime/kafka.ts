@@ -30,7 +30,6 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
-/** `retry` overrides the workers' patient policy (the CLI answers within seconds when Kafka is down). */
 /**
  * kafkajs 2.2.4 schedules its throttle check with `setTimeout(throttledUntil - Date.now())` while
  * `throttledUntil` is still its initial -1 (network/requestQueue/index.js), so Node 24 prints a
@@ -49,6 +48,7 @@ export function silenceKafkajsNegativeTimeoutWarning(): void {
   }) as typeof process.emitWarning;
 }
 
+/** `retry` overrides the workers' patient policy (the CLI answers within seconds when Kafka is down). */
 export function createKafka(settings: KafkaSettings, clientId: string, logger?: Logger, retry?: RetryOptions): Kafka {
   silenceKafkajsNegativeTimeoutWarning();
   const config: KafkaConfig = {
@@ -126,4 +126,38 @@ export async function createTopicsAndWait(admin: Admin, topics: ITopicConfig[], 
     topics.map((t) => ({ topic: t.topic, count: t.numPartitions ?? 1 })),
     timeoutMs,
   );
+}
+
+export interface CommittedOffsetsOptions {
+  /** How long to keep asking while the group's coordinator is not ready. */
+  readonly timeoutMs?: number;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+/**
+ * A consumer group's committed offsets on a topic: partition -> offset, -1 where the group has committed
+ * nothing. While a fresh broker creates __consumer_offsets, or a restarted one reloads it, the coordinator
+ * answers COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE or NOT_COORDINATOR. Those mean "ask again",
+ * and kafkajs's admin.fetchOffsets does not retry them, so this does (errors kafkajs marks retriable), with
+ * capped backoff, for at most `timeoutMs`. Anything else is thrown at once.
+ */
+export async function fetchCommittedOffsets(
+  admin: Pick<Admin, 'fetchOffsets'>,
+  groupId: string,
+  topic: string,
+  opts: CommittedOffsetsOptions = {},
+): Promise<Map<number, bigint>> {
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const started = Date.now();
+  for (let wait = 100; ; wait = Math.min(wait * 2, 1000)) {
+    try {
+      const [res] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      return new Map((res?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
+    } catch (e) {
+      const retriable = (e as { retriable?: unknown }).retriable === true;
+      if (!retriable || Date.now() - started + wait > timeoutMs) throw e;
+      await sleep(wait);
+    }
+  }
 }

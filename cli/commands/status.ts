@@ -7,11 +7,12 @@
  */
 import type { Admin } from 'kafkajs';
 import type { IngestJobStatus } from '../../schemas/generated/types';
+import { fetchCommittedOffsets } from '../../runtime/kafka';
 import { dlqTopic, groupId } from '../../runtime/pipeline';
 import { type Command, intOption, type Io, printJson } from '../command';
 import { type CliContext, cliContext } from '../context';
 import { pipelineTopics } from '../job-tracker';
-import { connectAdmin, sleep, topicSize, withKafka } from '../kafka-io';
+import { CLI_OFFSETS, connectAdmin, sleep, topicSize, withKafka } from '../kafka-io';
 import { endOffsets, type Offsets, startOffsets, TopicReader } from '../topic-reader';
 
 interface StepStatus {
@@ -23,12 +24,6 @@ interface StepStatus {
   readonly lag: number | null;
   readonly ratePerSecond: number | null;
   readonly deadLetters: number | null;
-}
-
-/** Committed offsets of a group on a topic; partitions without a commit count from the low watermark. */
-async function committed(admin: Admin, group: string, topic: string): Promise<Map<number, bigint>> {
-  const [res] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
-  return new Map((res?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
 }
 
 function lagOf(ends: Map<number, { low: bigint; high: bigint }>, commits: Map<number, bigint>): number {
@@ -58,13 +53,14 @@ async function pipelineStatus(ctx: CliContext, admin: Admin, sampleMs: number): 
   for (const s of steps) {
     const offsets = await admin.fetchTopicOffsets(s.input);
     ends.set(s.input, new Map(offsets.map((p) => [p.partition, { low: BigInt(p.low), high: BigInt(p.high) }])));
-    first.set(s.id, await committed(admin, groupId(ctx.pipeline, s), s.input));
+    first.set(s.id, await fetchCommittedOffsets(admin, groupId(ctx.pipeline, s), s.input, CLI_OFFSETS));
   }
   let second: Map<string, Map<number, bigint>> | null = null;
   if (sampleMs > 0) {
     await sleep(sampleMs);
     second = new Map();
-    for (const s of steps) second.set(s.id, await committed(admin, groupId(ctx.pipeline, s), s.input));
+    for (const s of steps)
+      second.set(s.id, await fetchCommittedOffsets(admin, groupId(ctx.pipeline, s), s.input, CLI_OFFSETS));
   }
   const out: StepStatus[] = [];
   for (const step of ctx.pipeline.steps) {

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { type Admin, type Kafka, logLevel, Kafka as KafkaClient, Partitioners, type Producer } from 'kafkajs';
 import type { RawListing, SchemaName } from '../../schemas/generated/types';
-import { createTopicsAndWait, silenceKafkajsNegativeTimeoutWarning } from '../../runtime/kafka';
+import { createTopicsAndWait, fetchCommittedOffsets, silenceKafkajsNegativeTimeoutWarning } from '../../runtime/kafka';
 import { AvroSerde, createRegistry } from '../../runtime/serde';
 
 export const endpoints = {
@@ -143,17 +143,13 @@ export async function readTopic<T>(
 }
 
 /** Committed offsets of a group, by partition (-1 when none). */
-export async function committedOffsets(admin: Admin, groupId: string, topic: string): Promise<Map<number, bigint>> {
-  const res = await retryingKafka(() => admin.fetchOffsets({ groupId, topics: [topic] }));
-  const out = new Map<number, bigint>();
-  for (const p of res[0]?.partitions ?? []) out.set(p.partition, BigInt(p.offset));
-  return out;
-}
+export const committedOffsets = (admin: Admin, groupId: string, topic: string): Promise<Map<number, bigint>> =>
+  fetchCommittedOffsets(admin, groupId, topic);
 
 /**
- * Runs an admin request, retrying the errors Kafka marks retriable for up to 30 s. A fresh broker creates
- * __consumer_offsets on the first group lookup, and a restarted one reloads it: until then offset fetches
- * fail with COORDINATOR_LOAD_IN_PROGRESS or NOT_COORDINATOR, which mean "ask again", not "no offsets".
+ * Runs an admin request, retrying the errors Kafka marks retriable for up to 30 s: right after a broker
+ * (re)start, partition leaders and the group coordinator answer "not yet" (LEADER_NOT_AVAILABLE,
+ * NOT_COORDINATOR...), which means "ask again", not "nothing there".
  */
 export async function retryingKafka<T>(request: () => Promise<T>): Promise<T> {
   const end = Date.now() + 30_000;
