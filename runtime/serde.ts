@@ -181,6 +181,12 @@ function httpStatus(e: unknown): number | undefined {
   return typeof s === 'number' ? s : undefined;
 }
 
+/** A 409 from setting a subject's config: another writer set it first (see AvroSerde.register). */
+function isConcurrentConfigWrite(e: unknown): boolean {
+  const url = (e as { url?: unknown }).url;
+  return httpStatus(e) === 409 && typeof url === 'string' && /\/config\/[^/]+$/.test(url);
+}
+
 function registryError(e: unknown, what: string): ListflowError {
   const status = httpStatus(e);
   if (status !== undefined && status >= 400 && status < 500) {
@@ -207,13 +213,7 @@ export class AvroSerde {
     const subject = subjectFor(topic);
     const body = avroSchemas[schema];
     try {
-      if (register) {
-        const { id } = await this.registry.client.register(
-          { type: SchemaType.AVRO, schema: JSON.stringify(body) },
-          { subject },
-        );
-        return id;
-      }
+      if (register) return await this.register(subject, JSON.stringify(body));
       return await this.registry.client.getRegistryIdBySchema(subject, {
         type: SchemaType.AVRO,
         schema: JSON.stringify(body),
@@ -238,6 +238,24 @@ export class AvroSerde {
         );
       }
       throw registryError(e, `looking up schema ${schema} under ${subject}`);
+    }
+  }
+
+  /**
+   * Registers `schema` under `subject` and returns its id. The client registers a new subject, then sets its
+   * compatibility (PUT /config/<subject>). When several workers start at once, each sees a new subject and
+   * each sets the config; Apicurio answers the later ones 409 ("A rule named 'COMPATIBILITY' already
+   * exists"). That 409 says another writer got there first, not that the schema is incompatible: asking
+   * again finds the config in place and gets the (same) id.
+   */
+  private async register(subject: string, schema: string): Promise<number> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const { id } = await this.registry.client.register({ type: SchemaType.AVRO, schema }, { subject });
+        return id;
+      } catch (e) {
+        if (attempt >= 3 || !isConcurrentConfigWrite(e)) throw e;
+      }
     }
   }
 
