@@ -181,6 +181,14 @@ function httpStatus(e: unknown): number | undefined {
   return typeof s === 'number' ? s : undefined;
 }
 
+/** Registrations that meet another worker's registration of the same new subject are tried this often. */
+const REGISTER_ATTEMPTS = 5;
+
+/** The client's refusal of a subject whose compatibility is not the one it registers with. */
+function isCompatibilityMismatch(e: unknown): boolean {
+  return (e as Error)?.name === 'ConfluentSchemaRegistryCompatibilityError';
+}
+
 /** A 409 from setting a subject's config: another writer set it first (see AvroSerde.register). */
 function isConcurrentConfigWrite(e: unknown): boolean {
   const url = (e as { url?: unknown }).url;
@@ -219,6 +227,7 @@ export class AvroSerde {
         schema: JSON.stringify(body),
       });
     } catch (e) {
+      if (e instanceof ListflowError) throw e; // classified already (register)
       // getRegistryIdBySchema re-throws a 404 as a bare ConfluentSchemaRegistryError that no longer carries
       // `status` (its SchemaRegistry.js); every other failure keeps the HTTP status.
       const status =
@@ -242,11 +251,13 @@ export class AvroSerde {
   }
 
   /**
-   * Registers `schema` under `subject` and returns its id. The client registers a new subject, then sets its
-   * compatibility (PUT /config/<subject>). When several workers start at once, each sees a new subject and
-   * each sets the config; Apicurio answers the later ones 409 ("A rule named 'COMPATIBILITY' already
-   * exists"). That 409 says another writer got there first, not that the schema is incompatible: asking
-   * again finds the config in place and gets the (same) id.
+   * Registers `schema` under `subject` and returns its id. The client looks up the subject's compatibility,
+   * registers, and on a new subject then sets its compatibility (PUT /config/<subject>). When several workers
+   * start at once, Apicurio shows two passing states of that sequence: another worker's subject already
+   * exists but has no rule yet (its compatibility reads NONE), or another worker set the rule first and the
+   * PUT is answered 409 ("A rule named 'COMPATIBILITY' already exists"). Neither says the schema is
+   * incompatible; a moment later the subject is BACKWARD and registering again returns the (same) id. A
+   * subject that stays at another level is refused with SERDE_SCHEMA_MISMATCH.
    */
   private async register(subject: string, schema: string): Promise<number> {
     for (let attempt = 1; ; attempt++) {
@@ -254,7 +265,19 @@ export class AvroSerde {
         const { id } = await this.registry.client.register({ type: SchemaType.AVRO, schema }, { subject });
         return id;
       } catch (e) {
-        if (attempt >= 3 || !isConcurrentConfigWrite(e)) throw e;
+        const racing = isConcurrentConfigWrite(e) || isCompatibilityMismatch(e);
+        if (racing && attempt < REGISTER_ATTEMPTS) {
+          await new Promise((r) => setTimeout(r, 100 * attempt));
+          continue;
+        }
+        if (isCompatibilityMismatch(e)) {
+          throw new PermanentError(
+            'SERDE_SCHEMA_MISMATCH',
+            `Subject ${subject} is not at BACKWARD compatibility, which Listflow registers every schema with (${(e as Error).message}). Fix: set it with PUT /config/${subject} {"compatibility":"BACKWARD"}, or register under a new subject.`,
+            { cause: e },
+          );
+        }
+        throw e;
       }
     }
   }

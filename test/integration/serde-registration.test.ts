@@ -1,9 +1,11 @@
 /**
  * Schema registration against the real Apicurio registry, as workers do it at startup
  * (LISTFLOW_REGISTER_SCHEMAS): several workers of one step start at once and register the same new subject
- * concurrently; a schema that breaks the subject's compatibility is still refused with SERDE_SCHEMA_MISMATCH.
+ * concurrently; a schema that breaks the subject's compatibility, or a subject at another compatibility
+ * level, is still refused with SERDE_SCHEMA_MISMATCH.
  */
-import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { COMPATIBILITY as COMPATIBILITY_TYPES, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { avroSchemas } from '../../schemas/generated/types';
 import { ListflowError } from '../../runtime/errors';
 import { subjectFor } from '../../runtime/serde';
 import { endpoints, testSerde, uniqueName } from '../support/streams';
@@ -56,4 +58,24 @@ test('a schema the subject cannot accept is refused with SERDE_SCHEMA_MISMATCH, 
   expect(refused).toBeInstanceOf(ListflowError);
   expect((refused as ListflowError).code).toBe('SERDE_SCHEMA_MISMATCH');
   expect((refused as Error).message).toContain(subject);
+});
+
+test('a subject set to another compatibility level is refused with SERDE_SCHEMA_MISMATCH and the fix', async () => {
+  const topic = uniqueName('itest-register');
+  const subject = subjectFor(topic);
+  const raw = new SchemaRegistry({ host: endpoints.registryUrl });
+  await raw.register(
+    { type: SchemaType.AVRO, schema: JSON.stringify(avroSchemas.Listing) },
+    { subject, compatibility: COMPATIBILITY_TYPES.NONE },
+  );
+  expect(await subjectConfig(subject)).toBe('NONE');
+  const refused = await testSerde()
+    .schemaIdFor(topic, 'Listing', true)
+    .then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+  expect((refused as ListflowError).code).toBe('SERDE_SCHEMA_MISMATCH');
+  expect((refused as Error).message).toContain(`Subject ${subject} is not at BACKWARD compatibility`);
+  expect((refused as Error).message).toContain('Fix: set it with PUT /config/');
 });
