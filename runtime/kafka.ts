@@ -128,36 +128,45 @@ export async function createTopicsAndWait(admin: Admin, topics: ITopicConfig[], 
   );
 }
 
-export interface CommittedOffsetsOptions {
-  /** How long to keep asking while the group's coordinator is not ready. */
+export interface AskAgainOptions {
+  /** How long to keep asking while the answer is "not yet". */
   readonly timeoutMs?: number;
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
 /**
- * A consumer group's committed offsets on a topic: partition -> offset, -1 where the group has committed
- * nothing. While a fresh broker creates __consumer_offsets, or a restarted one reloads it, the coordinator
- * answers COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE or NOT_COORDINATOR. Those mean "ask again",
- * and kafkajs's admin.fetchOffsets does not retry them, so this does (errors kafkajs marks retriable), with
- * capped backoff, for at most `timeoutMs`. Anything else is thrown at once.
+ * Runs a Kafka request again while it fails with an error kafkajs marks retriable, with backoff from 100 ms
+ * capped at 1 s, for at most `timeoutMs` (default 30 s); anything else is thrown at once. Right after a
+ * broker (re)start, partition leaders and group coordinators answer LEADER_NOT_AVAILABLE,
+ * COORDINATOR_LOAD_IN_PROGRESS or NOT_COORDINATOR, which mean "ask again", and some admin calls
+ * (fetchOffsets) do not retry them themselves.
  */
-export async function fetchCommittedOffsets(
-  admin: Pick<Admin, 'fetchOffsets'>,
-  groupId: string,
-  topic: string,
-  opts: CommittedOffsetsOptions = {},
-): Promise<Map<number, bigint>> {
+export async function askAgainWhileRetriable<T>(request: () => Promise<T>, opts: AskAgainOptions = {}): Promise<T> {
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const started = Date.now();
   for (let wait = 100; ; wait = Math.min(wait * 2, 1000)) {
     try {
-      const [res] = await admin.fetchOffsets({ groupId, topics: [topic] });
-      return new Map((res?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
+      return await request();
     } catch (e) {
       const retriable = (e as { retriable?: unknown }).retriable === true;
       if (!retriable || Date.now() - started + wait > timeoutMs) throw e;
       await sleep(wait);
     }
   }
+}
+
+/**
+ * A consumer group's committed offsets on a topic: partition -> offset, -1 where the group has committed
+ * nothing. The group's coordinator is still loading on a fresh broker (it creates __consumer_offsets on the
+ * first group lookup) and on a restarted one, so this asks again while it says so (askAgainWhileRetriable).
+ */
+export async function fetchCommittedOffsets(
+  admin: Pick<Admin, 'fetchOffsets'>,
+  groupId: string,
+  topic: string,
+  opts: AskAgainOptions = {},
+): Promise<Map<number, bigint>> {
+  const [res] = await askAgainWhileRetriable(() => admin.fetchOffsets({ groupId, topics: [topic] }), opts);
+  return new Map((res?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
 }

@@ -13,7 +13,6 @@ import { platformLayout } from '../../infra/layout';
 import { restartKafka, up } from '../../infra/platform';
 import type { RawListing } from '../../schemas/generated/types';
 import {
-  committedOffsets,
   createTopics,
   produceRecords,
   rawListing,
@@ -24,6 +23,7 @@ import {
   uniqueName,
   waitFor,
 } from '../support/streams';
+import { fetchCommittedOffsets } from '../../runtime/kafka';
 
 const RECORDS = 4000;
 const PARTITIONS = 6;
@@ -33,7 +33,7 @@ async function allCommitted(kafka: Kafka, group: string, topic: string): Promise
   const admin = kafka.admin();
   try {
     await admin.connect();
-    const committed = await committedOffsets(admin, group, topic);
+    const committed = await fetchCommittedOffsets(admin, group, topic);
     const ends = await admin.fetchTopicOffsets(topic);
     return ends.every((e) => committed.get(e.partition) === BigInt(e.high));
   } catch {

@@ -5,7 +5,8 @@
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { Admin, Kafka } from 'kafkajs';
 import { Client } from 'pg';
-import { committedOffsets, createTopics, endpoints, testKafka, uniqueName, waitFor } from '../support/streams';
+import { createTopics, endpoints, testKafka, uniqueName, waitFor } from '../support/streams';
+import { fetchCommittedOffsets } from '../../runtime/kafka';
 
 let kafka: Kafka;
 let admin: Admin;
@@ -45,7 +46,7 @@ describe('Kafka (KRaft, one node)', () => {
     await c1.disconnect();
     expect(new Set(seen1)).toEqual(new Set(first.map((m) => m.value)));
 
-    const committed = await committedOffsets(admin, groupId, topic);
+    const committed = await fetchCommittedOffsets(admin, groupId, topic);
     const ends = await admin.fetchTopicOffsets(topic);
     for (const p of ends) expect(committed.get(p.partition)).toBe(BigInt(p.high));
     expect([...committed.values()].reduce((a, b) => a + b, 0n)).toBe(1000n);

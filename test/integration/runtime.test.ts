@@ -7,7 +7,6 @@ import type { RawListing } from '../../schemas/generated/types';
 import { DLQ_HEADER } from '../../runtime/dead-letter';
 import { connectedKafka } from '../support/kafka-suite';
 import {
-  committedOffsets,
   createTopics,
   delay,
   produceRecords,
@@ -20,6 +19,7 @@ import {
   type WorkerProcess,
   waitFor,
 } from '../support/streams';
+import { fetchCommittedOffsets } from '../../runtime/kafka';
 
 const GROUP = (step: string) => `listflow.itest.${step}`;
 const seqOf = (r: ReadRecord<RawListing>) => r.value!.position;
@@ -112,7 +112,7 @@ test('crash safety: kill -9 at random moments loses nothing, keeps per-key order
   );
   expect(duplicates).toBeLessThanOrEqual(kills * partitions * window);
   // Everything is committed at the end: the group's offsets equal the end of every partition.
-  const committed = await committedOffsets(broker.admin, GROUP(step), input);
+  const committed = await fetchCommittedOffsets(broker.admin, GROUP(step), input);
   const ends = await broker.admin.fetchTopicOffsets(input);
   for (const e of ends) expect(committed.get(e.partition)).toBe(BigInt(e.high));
 });
@@ -145,7 +145,7 @@ test('a job slower than the session timeout is processed once, without a rebalan
   expect(out.map((r) => r.key).sort()).toEqual(['a', 'b']);
   expect(again).toHaveLength(2);
   expect(w.output().match(/joined consumer group/g)).toHaveLength(1);
-  const committed = await committedOffsets(broker.admin, GROUP(step), input);
+  const committed = await fetchCommittedOffsets(broker.admin, GROUP(step), input);
   expect(committed.get(0)).toBe(2n);
 });
 
@@ -168,7 +168,7 @@ test('scaling out and in: no loss, and committed offsets never move backwards', 
   let watching = true;
   const watcher = (async () => {
     while (watching) {
-      const now = await committedOffsets(broker.admin, GROUP(step), input).catch(() => new Map<number, bigint>());
+      const now = await fetchCommittedOffsets(broker.admin, GROUP(step), input).catch(() => new Map<number, bigint>());
       for (const [p, o] of now) {
         const before = seen.get(p) ?? -1n;
         if (o < before) regressions.push(`partition ${p}: ${before} -> ${o}`);
@@ -194,7 +194,7 @@ test('scaling out and in: no loss, and committed offsets never move backwards', 
   expect(complete).toBe(true);
   expect(regressions).toEqual([]);
   expect(perKeyOrderViolations(reader.records)).toEqual([]);
-  const committed = await committedOffsets(broker.admin, GROUP(step), input);
+  const committed = await fetchCommittedOffsets(broker.admin, GROUP(step), input);
   const ends = await broker.admin.fetchTopicOffsets(input);
   for (const e of ends) expect(committed.get(e.partition)).toBe(BigInt(e.high));
 });
@@ -231,7 +231,7 @@ test('a poison message is dead-lettered with its bytes and headers; a healing re
   });
   const letters = await readTopic<never>(broker.kafka, dlq, { until: (r) => r.length >= 2, timeoutMs: 30_000 });
   expect(
-    await waitFor(async () => (await committedOffsets(broker.admin, GROUP(step), input)).get(0) === 7n, 30_000),
+    await waitFor(async () => (await fetchCommittedOffsets(broker.admin, GROUP(step), input)).get(0) === 7n, 30_000),
   ).toBe(true);
   expect(await stopWorker(w)).toBe(0);
 
@@ -286,7 +286,7 @@ test('SIGTERM mid-batch: exits 0 within the grace period; finished work is commi
   await reader.stop();
   expect(code).toBe(0);
   expect(took).toBeLessThan(8000 + 5000);
-  const committed = (await committedOffsets(broker.admin, GROUP(step), input)).get(0)!;
+  const committed = (await fetchCommittedOffsets(broker.admin, GROUP(step), input)).get(0)!;
   const producedOffsets = new Set(reader.records.map((r) => Number(r.key!.slice(1))));
   // Inputs k0..k39 sit at offsets 0..39: exactly the committed prefix was produced, nothing beyond it.
   expect(committed).toBeGreaterThan(0n);
@@ -315,5 +315,5 @@ test('SIGTERM with a job longer than the grace period: exits 1, the aborted job 
   expect(code).toBe(1);
   expect(took).toBeLessThan(1500 + 5000 + 1000);
   expect(reader.records.map((r) => r.key)).toEqual(['k0']);
-  expect((await committedOffsets(broker.admin, GROUP(step), input)).get(0)).toBe(1n);
+  expect((await fetchCommittedOffsets(broker.admin, GROUP(step), input)).get(0)).toBe(1n);
 });

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import type { Admin } from 'kafkajs';
 import listings from '../../pipelines/listings';
 import { dlqTopic, groupId, type PipelineSpec, type StepSpec, type TopicSpec } from '../../runtime/pipeline';
-import { committedOffsets, createTopics, retryingKafka, spawnTestWorker, type WorkerProcess } from './streams';
+import { askAgainWhileRetriable, fetchCommittedOffsets } from '../../runtime/kafka';
+import { createTopics, spawnTestWorker, type WorkerProcess } from './streams';
 
 export type ListingsTopic = 'ingestJobs' | 'ingestStatus' | 'raw' | 'normalized' | 'enriched' | 'published';
 
@@ -140,8 +141,8 @@ export async function whileWorkersRun<T>(
 
 /** Offsets committed by a step's group equal the end of every partition of its input (empty ones need none). */
 export async function allCommitted(admin: Admin, p: TestPipeline, step: string, topic: string): Promise<boolean> {
-  const committed = await committedOffsets(admin, p.group(step), topic);
-  const ends = await retryingKafka(() => admin.fetchTopicOffsets(topic));
+  const committed = await fetchCommittedOffsets(admin, p.group(step), topic);
+  const ends = await askAgainWhileRetriable(() => admin.fetchTopicOffsets(topic));
   return ends.every(
     (e) => committed.get(e.partition) === BigInt(e.high) || (e.high === '0' && committed.get(e.partition) === -1n),
   );

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { type Admin, type Kafka, logLevel, Kafka as KafkaClient, Partitioners, type Producer } from 'kafkajs';
 import type { RawListing, SchemaName } from '../../schemas/generated/types';
-import { createTopicsAndWait, fetchCommittedOffsets, silenceKafkajsNegativeTimeoutWarning } from '../../runtime/kafka';
+import { createTopicsAndWait, silenceKafkajsNegativeTimeoutWarning } from '../../runtime/kafka';
 import { AvroSerde, createRegistry } from '../../runtime/serde';
 
 export const endpoints = {
@@ -140,27 +140,6 @@ export async function readTopic<T>(
   await waitFor(() => opts.until(reader.records), opts.timeoutMs, 100);
   await reader.stop();
   return reader.records;
-}
-
-/** Committed offsets of a group, by partition (-1 when none). */
-export const committedOffsets = (admin: Admin, groupId: string, topic: string): Promise<Map<number, bigint>> =>
-  fetchCommittedOffsets(admin, groupId, topic);
-
-/**
- * Runs an admin request, retrying the errors Kafka marks retriable for up to 30 s: right after a broker
- * (re)start, partition leaders and the group coordinator answer "not yet" (LEADER_NOT_AVAILABLE,
- * NOT_COORDINATOR...), which means "ask again", not "nothing there".
- */
-export async function retryingKafka<T>(request: () => Promise<T>): Promise<T> {
-  const end = Date.now() + 30_000;
-  for (;;) {
-    try {
-      return await request();
-    } catch (e) {
-      if (!(e as { retriable?: boolean }).retriable || Date.now() > end) throw e;
-      await delay(250);
-    }
-  }
 }
 
 export interface WorkerProcess {
