@@ -55,6 +55,10 @@ export const errorCatalogue = {
   // --- ingest ---
   INGEST_JOB_INVALID: entry('permanent', 'The ingest job itself is invalid (empty source or jobId, unknown format).'),
   INGEST_URI_INVALID: entry('permanent', 'The job URI is not a valid file://, http:// or https:// URI.'),
+  INGEST_BLOCKED_URL: entry(
+    'permanent',
+    'A feed, OData page or redirect URL is refused: a non-public address, a nextLink to another origin, an https to http redirect, or credentials in the URL. Allow a host with LISTFLOW_INGEST_ALLOW_HOSTS.',
+  ),
   INGEST_FEED_REFUSED: entry(
     'permanent',
     'The feed server refused the request with a 4xx status other than 401, 403, 404, 408, 410 and 429.',
@@ -118,7 +122,7 @@ export const errorCatalogue = {
   IMAGE_FETCH_TIMEOUT: entry('permanent', 'Fetching the photo exceeded its connect or read timeout.'),
   IMAGE_BLOCKED_URL: entry(
     'permanent',
-    'The photo URL is refused: private, loopback or link-local address, bad scheme, or a file:// path outside the root.',
+    'The photo URL is refused: a non-public address, an https to http redirect, bad scheme, or a file:// path outside the root. Allow a host with LISTFLOW_IMAGES_ALLOW_HOSTS.',
   ),
   IMAGE_TOO_LARGE: entry('permanent', 'The photo exceeds the byte limit or the pixel limit (decompression bomb).'),
   IMAGE_UNSUPPORTED: entry('permanent', 'The bytes are not a supported raster image (SVG, text, unknown format).'),
