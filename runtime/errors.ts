@@ -127,7 +127,14 @@ export const errorCatalogue = {
   IMAGE_TOO_LARGE: entry('permanent', 'The photo exceeds the byte limit or the pixel limit (decompression bomb).'),
   IMAGE_UNSUPPORTED: entry('permanent', 'The bytes are not a supported raster image (SVG, text, unknown format).'),
   IMAGE_CORRUPT: entry('permanent', 'The image could not be decoded (truncated, zero bytes, corrupt).'),
-  BLOBSTORE_UNAVAILABLE: entry('retriable', 'The blob store could not be read or written.'),
+  BLOBSTORE_UNAVAILABLE: entry(
+    'retriable',
+    'The blob store could not be read or written (filesystem error; object store outage, 5xx, throttle or timeout).',
+  ),
+  BLOBSTORE_ACCESS_DENIED: entry(
+    'permanent',
+    'The object store refused the request (403, InvalidAccessKeyId, NoSuchBucket, wrong region): fix the bucket, endpoint or credentials, then redrive.',
+  ),
 
   // --- publish ---
   PUBLISH_DB_UNAVAILABLE: entry(
