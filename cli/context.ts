@@ -29,7 +29,7 @@ export interface CliContext {
 }
 
 export function cliContext(env: NodeJS.ProcessEnv = process.env, clientId = 'cli'): CliContext {
-  const settings = loadWorkerSettings(env, Object.keys(operators));
+  const settings = loadWorkerSettings(env, operators);
   // Validated against the operators (PIPELINE_INVALID lists every problem), built-in or LISTFLOW_PIPELINE_FILE.
   const pipeline = resolvePipeline(builtInPipeline, settings, operators);
   let kafka: Kafka | undefined;

@@ -27,7 +27,8 @@ import type { IVolumeMount } from 'kubernetes-models/v1/VolumeMount';
 import type { IScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject';
 import type { ITriggerAuthentication } from '@kubernetes-models/keda/keda.sh/v1alpha1/TriggerAuthentication';
 import YAML from 'yaml';
-import { envName } from '../runtime/config';
+import { publishConfig } from '../operators/publish/config';
+import { envName, fieldEnvName } from '../runtime/config';
 import { groupId, type PipelineSpec, type StepSpec } from '../runtime/pipeline';
 import { operatorEnvPrefix, WORKER_ENV_PREFIX, workerSettingsSpec } from '../runtime/settings';
 
@@ -69,6 +70,11 @@ export const PIPELINE_MOUNT = '/etc/listflow/pipeline';
 export const PIPELINE_FILE = `${PIPELINE_MOUNT}/pipeline.json`;
 export const KAFKA_CA_MOUNT = '/etc/listflow/kafka-ca';
 export const BLOB_MOUNT = '/var/lib/listflow/blobs';
+/**
+ * ingest's LISTFLOW_INGEST_FILE_ROOT (required): file:// feeds must be inside it. The base mounts an empty
+ * directory there, so a deploy reads http(s) and OData feeds; an overlay patches the `feeds` volume to serve files.
+ */
+export const FEEDS_MOUNT = '/var/lib/listflow/feeds';
 /** Numeric, so `runAsNonRoot` can be verified by the kubelet without reading /etc/passwd; matches the Dockerfile. */
 export const RUN_AS_USER = 10001;
 /** Seconds the preStop hook waits so the pod leaves endpoints and scrapers before SIGTERM starts the drain. */
@@ -77,6 +83,9 @@ export const PRE_STOP_SECONDS = 5;
 export const COMMIT_MARGIN_SECONDS = 15;
 /** Upper bound of a step's drain: long jobs (ingest) are aborted and redelivered rather than waited for. */
 export const MAX_DRAIN_MS = 300_000;
+
+/** Operators that read file:// feeds from FEEDS_MOUNT. */
+export const FEED_OPERATORS: ReadonlySet<string> = new Set(['ingest']);
 
 /** Operators that write the filesystem blob store (the RWX volume). */
 export const BLOB_STORE_OPERATORS: ReadonlySet<string> = new Set(['images']);
@@ -89,7 +98,15 @@ export const SECRETS = {
   postgres: 'listflow-postgres',
 } as const;
 
-export const POSTGRES_URL_ENV = 'LISTFLOW_POSTGRES_URL';
+/** The publish operator's database URL: the one name every reader of the database uses. */
+export const POSTGRES_URL_ENV: string = fieldEnvName(
+  operatorEnvPrefix('publish'),
+  'postgresUrl',
+  publishConfig.fields.postgresUrl,
+);
+
+/** Operators whose pods get the listflow-postgres Secret (required there: no pod starts without it). */
+export const DATABASE_OPERATORS: ReadonlySet<string> = new Set(['publish']);
 
 const commonLabels = (pipeline: PipelineSpec): Record<string, string> => ({
   'app.kubernetes.io/name': APP,
@@ -210,14 +227,20 @@ const secretEnv = (name: string, secret: string, key: string, optional: boolean)
   valueFrom: { secretKeyRef: { name: secret, key, optional } },
 });
 
-/** Credentials by reference. Optional where a cluster may not use them (no SASL, open registry). */
+/**
+ * Credentials by reference. Kafka and registry credentials are optional (a cluster may use no SASL or an open
+ * registry; the worker's settings check refuses a SASL mechanism without them). The database URL goes only to
+ * the pods that use it, and is not optional: without the Secret the kubelet does not start the container, and
+ * without the variable the worker stops with CONFIG_INVALID naming it.
+ */
 const credentialEnv = (): IEnvVar[] => [
   secretEnv(workerEnv('kafkaSaslUsername'), SECRETS.kafka, 'username', true),
   secretEnv(workerEnv('kafkaSaslPassword'), SECRETS.kafka, 'password', true),
   secretEnv(workerEnv('registryUsername'), SECRETS.registry, 'username', true),
   secretEnv(workerEnv('registryPassword'), SECRETS.registry, 'password', true),
-  secretEnv(POSTGRES_URL_ENV, SECRETS.postgres, 'url', true),
 ];
+
+const databaseEnv = (): IEnvVar[] => [secretEnv(POSTGRES_URL_ENV, SECRETS.postgres, 'url', false)];
 
 const sharedVolumes = (): IVolume[] => [
   { name: 'pipeline', configMap: { name: PIPELINE_CONFIGMAP } },
@@ -258,9 +281,15 @@ function renderDeployment(pipeline: PipelineSpec, step: StepSpec, o: RenderOptio
     { name: workerEnv('shutdownGraceMs'), value: String(shutdownGraceMs(step)) },
     { name: 'NODE_OPTIONS', value: `--max-old-space-size=${heapMb}` },
     ...credentialEnv(),
+    ...(DATABASE_OPERATORS.has(step.operator) ? databaseEnv() : []),
   ];
   const volumes = sharedVolumes();
   const mounts = sharedMounts();
+  if (FEED_OPERATORS.has(step.operator)) {
+    env.push({ name: envName(operatorEnvPrefix(step.operator), 'fileRoot'), value: FEEDS_MOUNT });
+    volumes.push({ name: 'feeds', emptyDir: { sizeLimit: '1Gi' } });
+    mounts.push({ name: 'feeds', mountPath: FEEDS_MOUNT, readOnly: true });
+  }
   if (usesBlobs) {
     env.push({ name: envName(operatorEnvPrefix(step.operator), 'blobRoot'), value: BLOB_MOUNT });
     volumes.push({ name: 'blobs', persistentVolumeClaim: { claimName: BLOB_STORE_PVC } });

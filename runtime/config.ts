@@ -17,11 +17,16 @@ export interface FieldSpec<T> {
   readonly default: T | undefined;
   readonly example: string;
   readonly secret: boolean;
+  /**
+   * The variable's whole name when it is not `<prefix><FIELD>`: a value several readers share under one name
+   * (the PostgreSQL URL is the publish operator's and the CLI's `LISTFLOW_POSTGRES_URL`).
+   */
+  readonly env: string | undefined;
   /** Parses a raw value (a string from the environment, or a typed value from code) or returns an "expected" phrase. */
   parse(raw: unknown): { ok: true; value: T } | { ok: false; expected: string };
 }
 
-type Common<T> = { description: string; default?: T; example?: string; secret?: boolean };
+type Common<T> = { description: string; default?: T; example?: string; secret?: boolean; env?: string };
 
 function makeField<T>(
   type: string,
@@ -35,6 +40,7 @@ function makeField<T>(
     default: opts.default,
     example: opts.example ?? (opts.default !== undefined ? String(opts.default) : exampleFallback),
     secret: opts.secret ?? false,
+    env: opts.env,
     parse,
   };
 }
@@ -149,6 +155,10 @@ export function defineConfig<S extends ConfigFields>(
 export const envName = (prefix: string, key: string): string =>
   prefix + key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
 
+/** The variable a field is read from: its own `env`, else `<prefix><FIELD>`. */
+export const fieldEnvName = (prefix: string, key: string, f: Pick<FieldSpec<unknown>, 'env'> | undefined): string =>
+  f?.env ?? envName(prefix, key);
+
 export interface ParseOptions {
   /** Names the config in messages: "images config". */
   where: string;
@@ -166,7 +176,8 @@ export function parseConfig<S extends ConfigFields>(
   opts: ParseOptions,
 ): ConfigOf<S> {
   const problems: string[] = [];
-  const label = (key: string) => (opts.envPrefix ? envName(opts.envPrefix, key) : key);
+  const label = (key: string) =>
+    opts.envPrefix !== undefined ? fieldEnvName(opts.envPrefix, key, spec.fields[key]) : key;
   for (const key of Object.keys(raw)) {
     if (!Object.hasOwn(spec.fields, key)) {
       const known = Object.keys(spec.fields).map(label).join(', ');
@@ -217,11 +228,55 @@ export function fromEnv<S extends ConfigFields>(
   prefix: string,
 ): Record<string, unknown> {
   const raw: Record<string, unknown> = {};
-  const byEnv = new Map(Object.keys(spec.fields).map((k) => [envName(prefix, k), k]));
+  const byEnv = new Map(Object.entries(spec.fields).map(([k, f]) => [fieldEnvName(prefix, k, f), k]));
   for (const [name, value] of Object.entries(env)) {
-    if (!name.startsWith(prefix) || value === undefined) continue;
+    if (value === undefined) continue;
     const key = byEnv.get(name);
-    raw[key ?? name.slice(prefix.length)] = value;
+    if (key !== undefined) raw[key] = value;
+    else if (name.startsWith(prefix)) raw[name.slice(prefix.length)] = value;
   }
   return raw;
+}
+
+/** Where an effective value came from. */
+export type ValueSource = 'environment' | 'default' | 'unset';
+
+export interface ExplainedValue {
+  readonly key: string;
+  readonly variable: string;
+  /** For display: secrets as `(secret, set)`, a URL's password masked, lists comma-separated. */
+  readonly shown: string;
+  readonly source: ValueSource;
+  readonly secret: boolean;
+}
+
+const maskUrlPassword = (s: string): string => {
+  try {
+    const u = new URL(s);
+    if (!u.password) return s;
+    u.password = '***';
+    return u.toString();
+  } catch {
+    return s;
+  }
+};
+
+/**
+ * Each field of a parsed config with its variable, its value for display (secrets never shown) and its
+ * source: `environment` when `raw` (what fromEnv picked) holds it, else `default` or `unset`.
+ */
+export function explainConfig<S extends ConfigFields>(
+  spec: ConfigSpec<S>,
+  raw: Record<string, unknown>,
+  parsed: ConfigOf<S>,
+  envPrefix: string,
+): ExplainedValue[] {
+  return Object.entries(spec.fields).map(([key, f]) => {
+    const value = (parsed as Record<string, unknown>)[key];
+    const given = raw[key] !== undefined && raw[key] !== '';
+    const source: ValueSource = given ? 'environment' : value === undefined ? 'unset' : 'default';
+    const text = Array.isArray(value) ? value.join(',') : value === undefined ? '' : String(value);
+    const shown = f.secret ? (value === undefined ? '(unset)' : '(secret, set)') : maskUrlPassword(text);
+    return { key, variable: fieldEnvName(envPrefix, key, f), shown, source, secret: f.secret };
+  });
 }

@@ -19,7 +19,8 @@ const listing = (id: string, day: number, over: Partial<Listing> = {}): Listing 
     ...over,
   });
 
-const config = parseConfig(publishConfig, {}, { where: 'test' });
+// The URL is never dialled: the database is the in-memory stand-in.
+const config = parseConfig(publishConfig, { postgresUrl: 'postgres://unused.invalid/listflow' }, { where: 'test' });
 const db = new MemoryPublishDb();
 const run = (ls: Listing[]) =>
   publish.processBatch!(

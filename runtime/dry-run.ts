@@ -151,6 +151,8 @@ interface Derived {
   readonly blobRoot: () => Promise<string>;
 }
 
+const DRY_RUN_POSTGRES_URL = 'postgres://dry-run.invalid/listflow';
+
 /** Settings the dry run chooses for an operator, so it reads the given file and writes nothing that lasts. */
 async function derivedConfig(operator: AnyOperator, step: StepSpec, d: Derived): Promise<Record<string, unknown>> {
   const fields = operator.config.fields as Record<string, unknown>;
@@ -163,6 +165,10 @@ async function derivedConfig(operator: AnyOperator, step: StepSpec, d: Derived):
     if ('blobRoot' in fields) out.blobRoot = await d.blobRoot();
     if ('fileRoot' in fields) out.fileRoot = d.feedDir;
   }
+  // publish writes to an in-memory stand-in of its database (dry-run-publish-db.ts): its URL is never dialled,
+  // so a dry run needs none.
+  if ((operator.name === 'publish' || step.operator === 'publish') && 'postgresUrl' in fields)
+    out.postgresUrl = DRY_RUN_POSTGRES_URL;
   return out;
 }
 

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { fromEnv, parseConfig } from './config';
 import { PermanentError } from './errors';
-import type { OperatorRegistry } from './operator';
+import type { AnyOperator, OperatorRegistry } from './operator';
 import type { PipelineSpec, StepSpec } from './pipeline';
 import { assertValidPipeline } from './pipeline-validation';
 import { loadWorkerSettings, operatorEnvPrefix, type WorkerSettings } from './settings';
@@ -45,6 +45,15 @@ export function findStep(pipeline: PipelineSpec, name: string): StepSpec {
   return step;
 }
 
+/** An operator's config from LISTFLOW_<OPERATOR>_* (and its fields' own names); ConfigError lists every problem. */
+export function parseOperatorConfig(operator: AnyOperator, env: NodeJS.ProcessEnv): unknown {
+  const prefix = operatorEnvPrefix(operator.name);
+  return parseConfig(operator.config, fromEnv(operator.config, env, prefix), {
+    where: `${operator.name} config (environment)`,
+    envPrefix: prefix,
+  });
+}
+
 export interface PreparedWorker {
   readonly worker: Worker;
   readonly step: StepSpec;
@@ -57,7 +66,7 @@ export function prepareWorker(
   stepName: string,
   env: NodeJS.ProcessEnv,
 ): PreparedWorker {
-  const settings = loadWorkerSettings(env, Object.keys(registry));
+  const settings = loadWorkerSettings(env, registry);
   const pipeline = resolvePipeline(builtIn, settings, registry);
   const step = findStep(pipeline, stepName);
   const operator = registry[step.operator];
@@ -66,11 +75,7 @@ export function prepareWorker(
       'PIPELINE_INVALID',
       `step ${step.id} names operator ${step.operator}, which is not in operators/index.ts`,
     );
-  const prefix = operatorEnvPrefix(operator.name);
-  const operatorConfig = parseConfig(operator.config, fromEnv(operator.config, env, prefix), {
-    where: `${operator.name} config (environment)`,
-    envPrefix: prefix,
-  });
+  const operatorConfig = parseOperatorConfig(operator, env);
   return { worker: new Worker({ pipeline, step, operator, operatorConfig, settings }), step };
 }
 

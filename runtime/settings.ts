@@ -3,7 +3,7 @@
  * (LISTFLOW_*) and validated against this spec. Operator settings live in each operator's own spec and are
  * read from LISTFLOW_<OPERATOR>_* (see `operatorEnvPrefix`), so a worker rejects typos in either.
  */
-import { type ConfigOf, defineConfig, field, fromEnv, parseConfig } from './config';
+import { type ConfigFields, type ConfigOf, defineConfig, field, fieldEnvName, fromEnv, parseConfig } from './config';
 
 export const workerSettingsSpec = defineConfig(
   {
@@ -123,38 +123,95 @@ export const WORKER_ENV_PREFIX = 'LISTFLOW_';
 export const operatorEnvPrefix = (operator: string): string =>
   `${WORKER_ENV_PREFIX}${operator.replace(/[^A-Za-z0-9]+/g, '_').toUpperCase()}_`;
 
-/** Variables read by other parts of the system, not by a worker (so they are not reported as unknown). */
-const NOT_WORKER_SETTINGS = [
-  'LISTFLOW_OPERATOR',
-  'LISTFLOW_NODE_VERSION',
-  'LISTFLOW_POSTGRES_URL',
-  'LISTFLOW_HOME',
-  'LISTFLOW_KEEP_PLATFORM',
-  'LISTFLOW_DEBUG',
-  // `listflow topics apply`: replication factor of the topics it creates.
-  'LISTFLOW_REPLICATION_FACTOR',
-];
-/** Prefixes of variables read by the local platform (infra/) and the test command, never by a worker. */
+/**
+ * Variables read outside the config specs, by the CLI, the local platform (infra/), the scripts and the tests;
+ * never by a worker, which skips them. With the specs this is the whole list of LISTFLOW_* names (the README's
+ * configuration table is generated from both, and test/k8s/setting-names.test.ts fails on any other name used
+ * in the manifests, scripts, CLI or tests).
+ */
+export const OTHER_VARIABLES: Readonly<Record<string, string>> = {
+  LISTFLOW_HOME: 'Folder of the local platform (downloads, data, logs, pids); default `.listflow/` in the checkout.',
+  LISTFLOW_INFRA_KAFKA_PORT: 'Local platform: Kafka port (default 19092).',
+  LISTFLOW_INFRA_KAFKA_CONTROLLER_PORT: 'Local platform: Kafka controller port (default 19093).',
+  LISTFLOW_INFRA_REGISTRY_PORT: 'Local platform: Apicurio Registry port (default 18081).',
+  LISTFLOW_INFRA_POSTGRES_PORT: 'Local platform: PostgreSQL port (default 15432).',
+  LISTFLOW_INFRA_SETUP_TIMEOUT_MS: 'Local platform: longest a setup command (a download, apt-get) may take.',
+  LISTFLOW_REPLICATION_FACTOR: '`listflow topics apply`: replicas of the topics it creates (default 1).',
+  LISTFLOW_KUSTOMIZE: '`listflow k8s render` and test/k8s: the kustomize command (default `kubectl kustomize`).',
+  LISTFLOW_DEBUG: 'CLI: print the stack of every error.',
+  LISTFLOW_NODE_VERSION: 'scripts/node-env.sh: the Node 24 release fetched where the machine has an older Node.',
+  LISTFLOW_TEST_SUITES: '`npm test`: the jest projects to run (default `unit integration e2e`).',
+  LISTFLOW_KEEP_PLATFORM: '`npm test`: leave the local platform running afterwards.',
+};
+/**
+ * Prefixes of variables read by the local platform and the test command, never by a worker: skipped by
+ * prefix, not only by the names above, so a new local-platform port never stops a worker that inherited it.
+ */
 const NOT_WORKER_PREFIXES = ['LISTFLOW_INFRA_', 'LISTFLOW_TEST_'];
 
+/** What the settings loader needs of the operator registry: names, and fields read under a name of their own. */
+export type OperatorConfigs = Readonly<
+  Record<string, { readonly name: string; readonly config: { readonly fields: ConfigFields } }>
+>;
+
+/** Variables an operator's fields read by their own `env` name instead of `<operator prefix><FIELD>`. */
+function ownNamedVariables(operators: OperatorConfigs): Set<string> {
+  const out = new Set<string>();
+  for (const op of Object.values(operators))
+    for (const f of Object.values(op.config.fields)) if (f.env !== undefined) out.add(f.env);
+  return out;
+}
+
 /**
- * Parses worker settings from the environment. Variables under an operator's prefix belong to that operator
- * and are skipped here; anything else starting with LISTFLOW_ that is not a setting is an error.
+ * Every LISTFLOW_* name the system reads, with who reads it: worker settings, each operator's fields, and
+ * OTHER_VARIABLES. Used to catch a name in a manifest or script that nothing reads.
  */
-export function loadWorkerSettings(env: NodeJS.ProcessEnv, operatorNames: readonly string[]): WorkerSettings {
-  const operatorPrefixes = operatorNames.map(operatorEnvPrefix);
+export function knownVariables(operators: OperatorConfigs): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [k, f] of Object.entries(workerSettingsSpec.fields))
+    out.set(fieldEnvName(WORKER_ENV_PREFIX, k, f), 'worker settings');
+  for (const op of Object.values(operators))
+    for (const [k, f] of Object.entries(op.config.fields))
+      out.set(fieldEnvName(operatorEnvPrefix(op.name), k, f), `${op.name} config`);
+  for (const name of Object.keys(OTHER_VARIABLES)) out.set(name, 'CLI, local platform or tests');
+  return out;
+}
+
+/**
+ * Parses worker settings from the environment. Variables under an operator's prefix, or read by an operator
+ * field under their own name, belong to that operator and are skipped here; anything else starting with
+ * LISTFLOW_ that is not a setting (nor in OTHER_VARIABLES) is an error.
+ *
+ * `operators` is the registry; operator names alone suffice where no operator field has a name of its own.
+ */
+export function loadWorkerSettings(
+  env: NodeJS.ProcessEnv,
+  operators: OperatorConfigs | readonly string[],
+): WorkerSettings {
+  return parseConfig(workerSettingsSpec, workerSettingsFromEnv(env, operators), {
+    where: 'worker settings (environment)',
+    envPrefix: WORKER_ENV_PREFIX,
+  });
+}
+
+/** The raw worker settings in `env` (what loadWorkerSettings parses), by field; unknown names kept to be refused. */
+export function workerSettingsFromEnv(
+  env: NodeJS.ProcessEnv,
+  operators: OperatorConfigs | readonly string[],
+): Record<string, unknown> {
+  const names = Array.isArray(operators) ? operators : Object.keys(operators);
+  const operatorPrefixes = names.map(operatorEnvPrefix);
+  const operatorOwned = Array.isArray(operators) ? new Set<string>() : ownNamedVariables(operators as OperatorConfigs);
   const own: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(env)) {
     if (
-      NOT_WORKER_SETTINGS.includes(k) ||
+      Object.hasOwn(OTHER_VARIABLES, k) ||
+      operatorOwned.has(k) ||
       NOT_WORKER_PREFIXES.some((p) => k.startsWith(p)) ||
       operatorPrefixes.some((p) => k.startsWith(p))
     )
       continue;
     own[k] = v;
   }
-  return parseConfig(workerSettingsSpec, fromEnv(workerSettingsSpec, own, WORKER_ENV_PREFIX), {
-    where: 'worker settings (environment)',
-    envPrefix: WORKER_ENV_PREFIX,
-  });
+  return fromEnv(workerSettingsSpec, own, WORKER_ENV_PREFIX);
 }

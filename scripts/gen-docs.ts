@@ -16,9 +16,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { commands } from '../cli/main';
 import { operators } from '../operators';
-import { type ConfigSpec, type ConfigFields, envName } from '../runtime/config';
+import { type ConfigSpec, type ConfigFields, fieldEnvName } from '../runtime/config';
 import { errorCatalogue } from '../runtime/errors';
-import { operatorEnvPrefix, WORKER_ENV_PREFIX, workerSettingsSpec } from '../runtime/settings';
+import { OTHER_VARIABLES, operatorEnvPrefix, WORKER_ENV_PREFIX, workerSettingsSpec } from '../runtime/settings';
 
 // Run from the project root (npm scripts and scripts/test.sh do).
 const root = resolve(process.cwd());
@@ -37,7 +37,9 @@ function table(spec: ConfigSpec<ConfigFields>, prefix: string): string[] {
   for (const [key, f] of Object.entries(spec.fields)) {
     const optional = f.default === undefined && f.parse(undefined).ok;
     const def = optional ? '(unset)' : defaultText(f.default);
-    lines.push(`| \`${envName(prefix, key)}\` | ${cell(def)} | ${cell(f.description)}${f.secret ? ' (secret)' : ''} |`);
+    lines.push(
+      `| \`${fieldEnvName(prefix, key, f)}\` | ${cell(def)} | ${cell(f.description)}${f.secret ? ' (secret)' : ''} |`,
+    );
   }
   return lines;
 }
@@ -47,7 +49,9 @@ function configurationSection(): string {
     'Every worker parses its settings once, at startup, from the environment, and refuses to start on an unknown',
     '`LISTFLOW_*` variable, a bad value or a missing required one; the error names the variable, the value received',
     'and the fix. Worker settings apply to every operator; each operator has its own `LISTFLOW_<OPERATOR>_*` block.',
-    'The CLI reads the same variables (plus `LISTFLOW_POSTGRES_URL` for `listings` and the local run).',
+    'Each setting has one name, used by the workers, the CLI, the local run, the tests and the Kubernetes manifests',
+    '(the database is `LISTFLOW_POSTGRES_URL` for publish and `listflow listings` alike). `listflow run --operator NAME',
+    "--check` parses a worker's whole configuration as its startup does and prints each value and where it came from.",
     '',
     '#### Worker settings (every operator)',
     '',
@@ -58,6 +62,14 @@ function configurationSection(): string {
     if (Object.keys(op.config.fields).length === 0) out.push('No settings.');
     else out.push(...table(op.config as ConfigSpec<ConfigFields>, operatorEnvPrefix(op.name)));
   }
+  out.push(
+    '',
+    '#### CLI, local platform and tests (never read by a worker)',
+    '',
+    '| Variable | Description |',
+    '|---|---|',
+  );
+  for (const [name, description] of Object.entries(OTHER_VARIABLES)) out.push(`| \`${name}\` | ${cell(description)} |`);
   return out.join('\n');
 }
 

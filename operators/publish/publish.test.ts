@@ -256,7 +256,8 @@ function fakeDb(rows: { listings?: unknown[]; tombstones?: unknown[]; versions?:
 }
 
 describe('publish operator (fake db)', () => {
-  const config = parseConfig(publishConfig, {}, { where: 'test' });
+  // The URL is never dialled: the database is the fake above.
+  const config = parseConfig(publishConfig, { postgresUrl: 'postgres://unused.invalid/listflow' }, { where: 'test' });
   const items = (ls: Listing[]) =>
     ls.map((l, i) => ({
       record: enriched(l),

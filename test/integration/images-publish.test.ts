@@ -163,7 +163,7 @@ test('500 listings x 3 photos through normalize, images (killed -9 mid-run) and 
   };
   const normalize = startStepWorker(p, 'normalize', { LISTFLOW_NORMALIZE_ALLOW_FILE_PHOTO_URLS: 'true' });
   const publish = startStepWorker(p, 'publish', {
-    LISTFLOW_PUBLISH_POSTGRES_URL: pgUrl.toString(),
+    LISTFLOW_POSTGRES_URL: pgUrl.toString(),
     LISTFLOW_PUBLISH_POOL_SIZE: '2',
   });
   const killed = startStepWorker(p, 'images', imagesEnv);

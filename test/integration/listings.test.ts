@@ -34,7 +34,7 @@ function listing(key: string, city: string, day: number, over: Partial<Listing> 
 }
 
 async function publishAll(ls: Listing[]): Promise<void> {
-  const config = parseConfig(publishConfig, {}, { where: 'test' });
+  const config = parseConfig(publishConfig, { postgresUrl: url }, { where: 'test' });
   await publish.processBatch!(
     ls.map((l, i) => ({
       record: { listing: l, images: [], enrichedAt: T(1) } as EnrichedListing,

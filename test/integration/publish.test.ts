@@ -29,7 +29,7 @@ const items = (ls: Listing[]) =>
 
 let admin: pg.Client;
 let db: Db;
-const config = parseConfig(publishConfig, {}, { where: 'test' });
+const config = parseConfig(publishConfig, { postgresUrl: URL_ }, { where: 'test' });
 const ctx = () => plainContext(config, { db }, { clock: { now: () => T(20) } });
 const run = (ls: Listing[]) => publish.processBatch!(items(ls), ctx());
 const rows = async () =>

@@ -7,7 +7,14 @@ import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import pipeline from '../../pipelines/listings';
 import { groupId } from '../../runtime/pipeline';
-import { POSTGRES_URL_ENV, PRE_STOP_SECONDS, renderPipelineJson, workerEnv } from '../../k8s/render';
+import {
+  DATABASE_OPERATORS,
+  FEEDS_MOUNT,
+  POSTGRES_URL_ENV,
+  PRE_STOP_SECONDS,
+  renderPipelineJson,
+  workerEnv,
+} from '../../k8s/render';
 import { workerSettingsSpec } from '../../runtime/settings';
 import type { K8sObject } from '../../k8s/render';
 import { K8S, overlayNames, renderKustomization, schemaProblems, vendoredKinds } from './support';
@@ -182,13 +189,30 @@ describe.each(targets)('k8s/%s', (target) => {
       expect(Object.keys(cm.data ?? {}).filter((k) => CREDENTIAL_ENV.includes(k))).toEqual([]);
     }
     for (const w of workloads()) {
-      for (const c of allContainers(podSpec(w))) {
+      const p = podSpec(w);
+      for (const c of allContainers(p)) {
+        // The database URL only where it is used: the publish worker (not its init check, not the setup Job).
+        const usesDb = w.kind === 'Deployment' && c === p.containers[0] && DATABASE_OPERATORS.has(stepOf(w).operator);
+        const expected = CREDENTIAL_ENV.filter((n) => n !== POSTGRES_URL_ENV || usesDb);
         const creds = (c.env ?? []).filter((e) => CREDENTIAL_ENV.includes(e.name));
-        expect(creds.map((e) => e.name).sort()).toEqual([...CREDENTIAL_ENV].sort());
+        expect([`${w.metadata.name}/${c.name}`, creds.map((e) => e.name).sort()]).toEqual([
+          `${w.metadata.name}/${c.name}`,
+          [...expected].sort(),
+        ]);
         for (const e of creds)
           expect([e.name, e.value, e.valueFrom?.secretKeyRef?.name]).toEqual([e.name, undefined, expect.any(String)]);
+        // Required, so a missing Secret stops the pod at once instead of letting publish dial a default.
+        const db = creds.find((e) => e.name === POSTGRES_URL_ENV);
+        if (db) expect(db.valueFrom?.secretKeyRef?.optional).toBe(false);
       }
     }
+  });
+
+  test('ingest gets its required file root, on a mounted directory', () => {
+    const ingest = deployments().find((d) => stepOf(d).operator === 'ingest')!;
+    const worker = podSpec(ingest).containers[0]!;
+    expect(envValue(objs(), worker, 'LISTFLOW_INGEST_FILE_ROOT')).toBe(FEEDS_MOUNT);
+    expect(worker.volumeMounts?.map((m) => m.mountPath)).toContain(FEEDS_MOUNT);
   });
 
   test('a setup Job applies topics, checks and registers schemas; workers wait for the check', () => {
