@@ -14,6 +14,11 @@ export interface VariantSpec {
 
 const VARIANT_PATTERN = /^[a-z][a-z0-9-]{0,31}:[1-9]\d{1,4}$/;
 
+/** `file`, or `s3://bucket` with an optional key prefix (see parseBlobStore in blob-store/index.ts). */
+const BLOB_STORE_PATTERN = /^(file|s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[A-Za-z0-9!_.*'()/-]*)?)$/;
+
+export const S3_OBJECT_ACLS = ['none', 'public-read'] as const;
+
 /** `thumb:320,card:800,full:1600` -> specs, widest last. Parsing is validated by the config rule below. */
 export function parseVariants(items: readonly string[]): VariantSpec[] {
   return items
@@ -68,16 +73,53 @@ export const imagesConfig = defineConfig(
     fileRoot: field.optional(
       field.string({ description: 'Directory that file:// photo URLs must stay inside; unset refuses file://.' }),
     ),
+    blobStore: field.string({
+      description:
+        'Where variants are stored: file (the filesystem store at blobRoot) or s3://bucket/prefix (an S3-compatible object store; credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or the SDK chain).',
+      default: 'file',
+      example: 's3://listflow-photos/variants',
+      pattern: BLOB_STORE_PATTERN,
+      patternText: 'file or s3://<bucket>[/<prefix>] (bucket: 3-63 lower-case letters, digits, dots, hyphens)',
+    }),
     blobRoot: field.string({
-      description: 'Root directory of the filesystem blob store (content-addressed variants).',
+      description: 'Root directory of the filesystem blob store (content-addressed variants), when blobStore is file.',
       default: '.listflow/blobs',
     }),
     publicBaseUrl: field.optional(
       field.url({
-        description: 'Base URL under which blobRoot is served; variant uris use it instead of file://.',
+        description:
+          'Base URL under which the store is served (the bucket, or a CDN in front of it); a variant uri is <publicBaseUrl>/<key>. Unset: file:// uris (filesystem) or s3://bucket/key (S3).',
         protocols: ['http:', 'https:'],
       }),
     ),
+    s3Endpoint: field.optional(
+      field.url({
+        description:
+          "S3 endpoint URL (S3Proxy, MinIO, another provider). Unset: the SDK's AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL, else AWS S3 of s3Region.",
+        protocols: ['http:', 'https:'],
+      }),
+    ),
+    s3Region: field.string({
+      description: 'S3 region the bucket is in (the one name for it: AWS_REGION is not read).',
+      default: 'us-east-1',
+      pattern: /^[a-z0-9-]{2,32}$/,
+      patternText: 'region name such as us-east-1',
+    }),
+    s3ForcePathStyle: field.boolean({
+      description:
+        'Path-style requests (<endpoint>/<bucket>/<key>) instead of virtual hosts; S3Proxy and MinIO need it.',
+      default: false,
+    }),
+    s3ObjectAcl: field.enum(S3_OBJECT_ACLS, {
+      description:
+        'Canned ACL put on each variant: none (AWS default, ACLs disabled; serve through a bucket policy or CDN) or public-read (S3Proxy, stores that grant reads by ACL).',
+      default: 'none',
+    }),
+    s3TimeoutMs: field.int({
+      description: 'Connect and request timeout of each S3 call; a call past it is retried (BLOBSTORE_UNAVAILABLE).',
+      min: 100,
+      default: 10_000,
+    }),
     concurrency: field.int({
       description: 'Photos decoded at once per worker (shared by all jobs of the worker).',
       min: 1,

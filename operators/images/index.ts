@@ -4,12 +4,15 @@
  * - Input: Listing (listings.normalized).
  * - Output: port `enriched` -> EnrichedListing, the listing plus one ImageAsset per photo (in photo order).
  * - Key / idempotency: key = listing.id. Variants are content-addressed by the sha256 of the source bytes
- *   (`<blobRoot>/ab/<sha256>/<variant>.<ext>`, atomic writes, manifest last), so a replay or the same photo
+ *   (`ab/<sha256>/<variant>.<ext>` under blobRoot or the S3 prefix, idempotent writes, manifest last; see
+ *   blob-store/), so a replay or the same photo
  *   on two listings rewrites nothing: an image whose manifest exists is not decoded again, and one being rendered
  *   or stored by another job of this worker is waited for, not rendered twice.
  * - Error policy: a bad photo (fetch failure, blocked URL, too large, unsupported, corrupt) becomes a FAILED
- *   asset with its IMAGE_* reason code and the listing goes on. A blob-store failure is a
- *   RetriableError(BLOBSTORE_UNAVAILABLE): the runtime retries the listing (stored photos are skipped).
+ *   asset with its IMAGE_* reason code and the listing goes on. A blob-store outage is a
+ *   RetriableError(BLOBSTORE_UNAVAILABLE): the runtime retries the listing (stored photos are skipped); an object
+ *   store that refuses the bucket or credentials is PermanentError(BLOBSTORE_ACCESS_DENIED), dead-lettered for a
+ *   redrive once fixed (and a worker that meets it at startup does not start).
  * - Resources: photos are decoded under one worker-wide limit (`concurrency`, default = cores) with
  *   `vipsThreads` libvips threads each and sharp's operation cache off, so memory stays bounded; variants are
  *   stored after a photo leaves the limit, so fsync latency never idles a core. Run the worker
@@ -19,7 +22,7 @@
 import pLimit from 'p-limit';
 import sharp from 'sharp';
 import { defineOperator } from '../../runtime/operator';
-import { FsBlobStore } from './blob-store';
+import { openBlobStore } from './blob-store';
 import { imagesConfig } from './config';
 import { createFetcher } from './fetcher';
 import { ImagesInFlight, type ImagesServices, processListing } from './process';
@@ -31,10 +34,8 @@ export default defineOperator({
   outputs: { enriched: 'EnrichedListing' },
   config: imagesConfig,
   async services(config, logger): Promise<ImagesServices> {
-    const blobStore = new FsBlobStore({ root: config.blobRoot, publicBaseUrl: config.publicBaseUrl });
-    // Temp files a killed worker left behind; an hour is far longer than any write of a live replica.
-    const swept = await blobStore.sweepIncoming(60 * 60 * 1000);
-    if (swept > 0) logger.info({ swept }, 'images: removed stale temp files from the blob store');
+    const blobStore = await openBlobStore(config, logger);
+    logger.info(blobStore.description, 'images: blob store opened');
     // Process-wide sharp settings belong to the worker that owns the process, set once here.
     sharp.cache(false);
     sharp.concurrency(config.vipsThreads);
@@ -52,10 +53,14 @@ export default defineOperator({
         allowHosts: config.allowHosts,
         fileRoot: config.fileRoot,
       }),
-      blobStore,
+      blobStore: blobStore.store,
+      closeBlobStore: () => blobStore.close(),
       imageLimit: pLimit(config.concurrency),
       imagesInFlight: new ImagesInFlight(),
     };
+  },
+  async closeServices(services) {
+    services.closeBlobStore?.();
   },
   process: processListing,
 });

@@ -14,6 +14,8 @@ import { FILE_EXTENSION, type RenderedImage, type RenderOptions, renderVariants 
 export interface ImagesServices {
   readonly fetcher: Fetcher;
   readonly blobStore: BlobStore;
+  /** Releases the blob store's connections (the S3 client) when the worker stops. */
+  readonly closeBlobStore?: () => void;
   /** One limit for the whole worker, shared by every job in flight: at most this many photos fetched and rendered at once. */
   readonly imageLimit: LimitFunction;
   /** Images being rendered and stored right now, by sha256, so one source image is rendered once however many photos carry it. */

@@ -1,50 +1,15 @@
 /**
- * Where image variants live: a content-addressed blob store.
+ * The filesystem blob store: files under a root directory (a local folder, or a volume every replica mounts),
+ * written atomically (temp file, then rename), with the keys of store.ts.
  *
- * The address of every file comes from the sha256 of the photo's source bytes: `<root>/ab/<sha256>/card.webp`.
- * So a replay, or the same photo on two listings, writes the same paths with the same bytes, and the store
- * can tell that an image is already done: `manifest.json`, written last, records the image's dimensions,
- * hash and variants, and its presence means every variant is in place.
- *
- * Any failure of the store itself is a RetriableError(BLOBSTORE_UNAVAILABLE): the runtime retries the listing.
- *
- * Extension point: an S3 (or GCS) store implements `BlobStore` with the same keys (`ab/<sha256>/<file>`),
- * PutObject per variant and the manifest last; `createBlobStore` is where it would be chosen from config.
+ * Any failure of the filesystem is a RetriableError(BLOBSTORE_UNAVAILABLE): the runtime retries the listing.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { PermanentError, RetriableError } from '../../runtime/errors';
-import type { ImageVariant } from '../../schemas/generated/types';
-
-/** What the store remembers about a processed image (everything but where it was listed). */
-export interface StoredImage {
-  readonly sha256: string;
-  readonly width: number;
-  readonly height: number;
-  readonly dhash: string;
-  readonly variants: readonly ImageVariant[];
-}
-
-export interface BlobStore {
-  /** The manifest of an image whose variants are all stored, or null. */
-  get(sha256: string): Promise<StoredImage | null>;
-  /** Stores one variant file (idempotent; atomic) and returns its uri. */
-  putVariant(sha256: string, fileName: string, bytes: Buffer): Promise<string>;
-  /** Records the image as complete. Called after every variant is stored. */
-  putManifest(image: StoredImage): Promise<void>;
-}
-
-const SHA256 = /^[0-9a-f]{64}$/;
-const FILE_NAME = /^[a-z0-9][a-z0-9.-]{0,63}$/;
-
-/** `ab/abcdef…/card.webp`: the key of one file, shared by every store implementation. */
-export function blobKey(sha256: string, fileName: string): string {
-  if (!SHA256.test(sha256)) throw new PermanentError('IMAGE_CORRUPT', `not a sha256: ${JSON.stringify(sha256)}`);
-  if (!FILE_NAME.test(fileName)) throw new TypeError(`bad blob file name ${JSON.stringify(fileName)}`);
-  return `${sha256.slice(0, 2)}/${sha256}/${fileName}`;
-}
+import { RetriableError } from '../../../runtime/errors';
+import { type BlobStore, blobKey, MANIFEST, readManifest, type StoredImage } from './store';
 
 const unavailable = (what: string, e: unknown) =>
   new RetriableError('BLOBSTORE_UNAVAILABLE', `blob store: ${what}: ${(e as NodeJS.ErrnoException).code ?? e}`, {
@@ -89,23 +54,12 @@ export class FsBlobStore implements BlobStore {
   async get(sha256: string): Promise<StoredImage | null> {
     let text: string;
     try {
-      text = await readFile(this.pathOf(sha256, 'manifest.json'), 'utf8');
+      text = await readFile(this.pathOf(sha256, MANIFEST), 'utf8');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw unavailable(`reading the manifest of ${sha256}`, e);
     }
-    try {
-      const m = JSON.parse(text) as StoredImage;
-      if (m.sha256 !== sha256 || !Array.isArray(m.variants)) return null;
-      // uris follow today's settings (public base URL, root), not the ones in force when the image was stored.
-      const variants = m.variants.map((v) => ({
-        ...v,
-        uri: this.uriOf(sha256, v.uri.slice(v.uri.lastIndexOf('/') + 1)),
-      }));
-      return { ...m, variants };
-    } catch {
-      return null; // a damaged manifest: process the image again, which rewrites it
-    }
+    return readManifest(text, sha256, (s, f) => this.uriOf(s, f));
   }
 
   async putVariant(sha256: string, fileName: string, bytes: Buffer): Promise<string> {
@@ -114,7 +68,7 @@ export class FsBlobStore implements BlobStore {
   }
 
   async putManifest(image: StoredImage): Promise<void> {
-    await this.writeAtomic(this.pathOf(image.sha256, 'manifest.json'), Buffer.from(JSON.stringify(image)));
+    await this.writeAtomic(this.pathOf(image.sha256, MANIFEST), Buffer.from(JSON.stringify(image)));
   }
 
   /**

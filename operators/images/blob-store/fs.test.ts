@@ -2,8 +2,9 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { RetriableError } from '../../runtime/errors';
-import { blobKey, FsBlobStore, INCOMING_DIR, type StoredImage } from './blob-store';
+import { RetriableError } from '../../../runtime/errors';
+import { FsBlobStore, INCOMING_DIR } from './fs';
+import type { StoredImage } from './store';
 
 const sha = 'ab'.padEnd(64, 'c');
 const image: StoredImage = {
@@ -16,25 +17,6 @@ const image: StoredImage = {
   ],
 };
 const tmp = () => mkdtempSync(join(tmpdir(), 'listflow-blobs-'));
-
-describe('blobKey', () => {
-  test.each([
-    [sha, 'card.webp', `ab/${sha}/card.webp`],
-    ['0'.repeat(64), 'manifest.json', `00/${'0'.repeat(64)}/manifest.json`],
-  ])('%s %s -> %s', (s, f, key) => {
-    expect(blobKey(s, f)).toBe(key);
-  });
-  test.each([
-    ['short hash', 'abc', 'card.webp'],
-    ['upper-case hash', 'AB'.padEnd(64, 'C'), 'card.webp'],
-    ['path in the hash', `../${'a'.repeat(61)}`, 'card.webp'],
-  ])('refuses a %s', (_n, s, f) => {
-    expect(() => blobKey(s, f)).toThrow('not a sha256');
-  });
-  test.each([['../x'], ['a/b'], ['']])('refuses the file name %j', (f) => {
-    expect(() => blobKey(sha, f)).toThrow('bad blob file name');
-  });
-});
 
 describe('FsBlobStore', () => {
   test('writes content-addressed files atomically and returns file:// uris', async () => {

@@ -1,0 +1,110 @@
+/**
+ * Where image variants live: a content-addressed blob store, chosen once per worker from the images config.
+ *
+ * - `blobStore: file` (the default): FsBlobStore under `blobRoot` (a local folder or a shared volume).
+ * - `blobStore: s3://bucket/prefix`: S3BlobStore through one S3 client for the worker (@aws-sdk/client-s3).
+ *   Endpoint, region and path style come from the images config; credentials from the SDK's default chain
+ *   (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a web identity token, an instance role), never from config.
+ */
+import { S3Client } from '@aws-sdk/client-s3';
+import { ListflowError } from '../../../runtime/errors';
+import type { Logger } from '../../../runtime/operator';
+import type { ImagesConfig } from '../config';
+import { FsBlobStore } from './fs';
+import { S3BlobStore } from './s3';
+import type { BlobStore } from './store';
+
+export { FsBlobStore, INCOMING_DIR } from './fs';
+export { classifyS3Error, S3BlobStore, VARIANT_CACHE_CONTROL } from './s3';
+export { type BlobStore, blobKey, contentTypeOf, MANIFEST, type StoredImage } from './store';
+
+export type BlobStoreLocation =
+  | { readonly kind: 'file' }
+  | { readonly kind: 's3'; readonly bucket: string; readonly prefix: string };
+
+/** `file` or `s3://bucket/a/b` -> bucket and prefix `a/b/` (the config pattern has already checked the shape). */
+export function parseBlobStore(value: string): BlobStoreLocation {
+  if (value === 'file') return { kind: 'file' };
+  const rest = value.slice('s3://'.length);
+  const slash = rest.indexOf('/');
+  const bucket = slash < 0 ? rest : rest.slice(0, slash);
+  const path = slash < 0 ? '' : rest.slice(slash + 1).replace(/^\/+|\/+$/g, '');
+  return { kind: 's3', bucket, prefix: path === '' ? '' : `${path}/` };
+}
+
+export interface OpenedBlobStore {
+  readonly store: BlobStore;
+  /** What the worker's logs say about it (never a credential). */
+  readonly description: Record<string, string>;
+  /** Releases the store's connections at shutdown. */
+  close(): void;
+}
+
+/** The S3 client of a worker: created once, with timeouts so a hung endpoint is a retriable error, not a stuck job. */
+export function createS3Client(config: ImagesConfig): S3Client {
+  return new S3Client({
+    region: config.s3Region,
+    forcePathStyle: config.s3ForcePathStyle,
+    ...(config.s3Endpoint ? { endpoint: config.s3Endpoint } : {}),
+    // The SDK's own retries (3 attempts, backoff) ride out a blip; the runtime retries the listing after that.
+    maxAttempts: 3,
+    requestHandler: {
+      connectionTimeout: config.s3TimeoutMs,
+      requestTimeout: config.s3TimeoutMs,
+      throwOnRequestTimeout: true,
+      // One socket per photo in flight is plenty; keep-alive saves a handshake per object.
+      httpAgent: { keepAlive: true, maxSockets: Math.max(16, config.concurrency * 4) },
+      httpsAgent: { keepAlive: true, maxSockets: Math.max(16, config.concurrency * 4) },
+    },
+  });
+}
+
+/**
+ * Opens the configured store. The filesystem store sweeps what a killed writer left; the S3 store asks for the
+ * bucket once (HEAD), so wrong credentials or a missing bucket stop the worker at startup with the fix, while an
+ * outage at startup only warns (the runtime retries the listings once it is back).
+ *
+ * @param env where the SDK's endpoint variables are read, only to name the endpoint in messages.
+ * @throws PermanentError(BLOBSTORE_ACCESS_DENIED) when the object store refuses the bucket or the credentials.
+ */
+export async function openBlobStore(
+  config: ImagesConfig,
+  logger: Logger,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<OpenedBlobStore> {
+  const location = parseBlobStore(config.blobStore);
+  if (location.kind === 'file') {
+    const store = new FsBlobStore({ root: config.blobRoot, publicBaseUrl: config.publicBaseUrl });
+    // Temp files a killed worker left behind; an hour is far longer than any write of a live replica.
+    const swept = await store.sweepIncoming(60 * 60 * 1000);
+    if (swept > 0) logger.info({ swept }, 'images: removed stale temp files from the blob store');
+    return { store, description: { blobStore: 'file', blobRoot: config.blobRoot }, close: () => undefined };
+  }
+  const endpoint =
+    config.s3Endpoint ?? env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL ?? `the AWS S3 endpoint of ${config.s3Region}`;
+  const client = createS3Client(config);
+  const store = new S3BlobStore({
+    client,
+    target: { bucket: location.bucket, prefix: location.prefix, region: config.s3Region, endpoint },
+    publicBaseUrl: config.publicBaseUrl,
+    variantAcl: config.s3ObjectAcl === 'none' ? undefined : config.s3ObjectAcl,
+  });
+  try {
+    await store.probe();
+  } catch (e) {
+    if (e instanceof ListflowError && e.retriable) {
+      logger.warn(
+        { err: e.message },
+        'images: the object store did not answer at startup; listings retry until it does',
+      );
+    } else {
+      client.destroy();
+      throw e;
+    }
+  }
+  return {
+    store,
+    description: { blobStore: config.blobStore, endpoint, region: config.s3Region },
+    close: () => client.destroy(),
+  };
+}
