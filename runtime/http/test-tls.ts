@@ -1,0 +1,24 @@
+/**
+ * A self-signed certificate for tests of https behaviour (redirect downgrades): CN listflow-test, names
+ * localhost, feeds.test and 127.0.0.1, valid until 2126. Test-only; it protects nothing.
+ */
+export const TEST_TLS_KEY = `-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQguBDdcXn5BOji0vHe
+f2X6yenwFXnSH/6nTtwGojVQXxehRANCAAQNuXxDHYQMwkPc5Vi+d1tCYhnUlx4a
+xpj2WvVOwxJFAUsLYFVf3vgxdm0v4hPaV3ptkCf+afzW+Q9HxeUqeMUH
+-----END PRIVATE KEY-----
+`;
+
+export const TEST_TLS_CERT = `-----BEGIN CERTIFICATE-----
+MIIBrjCCAVWgAwIBAgIUUvGI45JKFWPdKRSlYoxxDHG/hnMwCgYIKoZIzj0EAwIw
+GDEWMBQGA1UEAwwNbGlzdGZsb3ctdGVzdDAgFw0yNjEyMDEyMDU5MzdaGA8yMTI2
+MTEwNzIwNTkzN1owGDEWMBQGA1UEAwwNbGlzdGZsb3ctdGVzdDBZMBMGByqGSM49
+AgEGCCqGSM49AwEHA0IABA25fEMdhAzCQ9zlWL53W0JiGdSXHhrGmPZa9U7DEkUB
+SwtgVV/e+DF2bS/iE9pXem2QJ/5p/Nb5D0fF5Sp4xQejezB5MB0GA1UdDgQWBBQY
+O7IdS8Zk8KTWKAkxoVweVxgFMjAfBgNVHSMEGDAWgBQYO7IdS8Zk8KTWKAkxoVwe
+VxgFMjAPBgNVHRMBAf8EBTADAQH/MCYGA1UdEQQfMB2CCWxvY2FsaG9zdIIKZmVl
+ZHMudGVzdIcEfwAAATAKBggqhkjOPQQDAgNHADBEAiB3S7V1BcwUjZjQPP3Pq12h
+EWM7YMAQ3u5AzMYFfShsxAIgbmWRkPXCnHse8rn1EBWCOoVHnYFTUJOxxPbhBt4D
+rKg=
+-----END CERTIFICATE-----
+`;
