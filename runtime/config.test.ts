@@ -1,4 +1,4 @@
-import { defineConfig, envName, field, fromEnv, parseConfig } from './config';
+import { defineConfig, envName, explainConfig, field, fromEnv, parseConfig } from './config';
 import { ConfigError } from './errors';
 
 const spec = defineConfig(
@@ -80,5 +80,37 @@ describe('fromEnv', () => {
   });
   test('envName', () => {
     expect(envName('LISTFLOW_', 'maxBytesPerPartition')).toBe('LISTFLOW_MAX_BYTES_PER_PARTITION');
+  });
+});
+
+describe('a field read under a name of its own', () => {
+  const shared = defineConfig({
+    url: field.url({ description: 'Database.', protocols: ['postgres:'], secret: true, env: 'LISTFLOW_POSTGRES_URL' }),
+    poolSize: field.int({ description: 'Pool.', min: 1, default: 4 }),
+  });
+  const prefix = 'LISTFLOW_PUBLISH_';
+
+  test.each([
+    { env: { LISTFLOW_POSTGRES_URL: 'postgres://db/x' }, raw: { url: 'postgres://db/x' } },
+    // Under the prefix it is no field: kept by its own name, so parseConfig refuses it.
+    { env: { LISTFLOW_PUBLISH_URL: 'postgres://db/x' }, raw: { URL: 'postgres://db/x' } },
+    { env: { LISTFLOW_PUBLISH_POOL_SIZE: '2', OTHER: 'x' }, raw: { poolSize: '2' } },
+  ])('fromEnv($env)', ({ env, raw }) => {
+    expect(fromEnv(shared, env, prefix)).toEqual(raw);
+  });
+
+  test('messages name the variable a user sets', () => {
+    expect(() => parseConfig(shared, { URL: 'x' }, { where: 'publish config', envPrefix: prefix })).toThrow(
+      /Unknown option LISTFLOW_PUBLISH_URL\. Fix: remove it or use one of: LISTFLOW_POSTGRES_URL, LISTFLOW_PUBLISH_POOL_SIZE\.[\s\S]*Missing required LISTFLOW_POSTGRES_URL/,
+    );
+  });
+
+  test('explainConfig: variable, display value and source of each field; secrets never shown', () => {
+    const raw = fromEnv(shared, { LISTFLOW_POSTGRES_URL: 'postgres://u:pw@db/x' }, prefix);
+    const parsed = parseConfig(shared, raw, { where: 'w', envPrefix: prefix });
+    expect(explainConfig(shared, raw, parsed, prefix)).toEqual([
+      { key: 'url', variable: 'LISTFLOW_POSTGRES_URL', shown: '(secret, set)', source: 'environment', secret: true },
+      { key: 'poolSize', variable: 'LISTFLOW_PUBLISH_POOL_SIZE', shown: '4', source: 'default', secret: false },
+    ]);
   });
 });

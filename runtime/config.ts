@@ -239,7 +239,7 @@ export function fromEnv<S extends ConfigFields>(
 }
 
 /** Where an effective value came from. */
-export type ValueSource = 'environment' | 'default' | 'unset';
+export type ValueSource = 'environment' | 'default' | 'file' | 'unset';
 
 export interface ExplainedValue {
   readonly key: string;

@@ -28,7 +28,7 @@ export function resolvePipeline(
   } catch (e) {
     throw new PermanentError(
       'PIPELINE_INVALID',
-      `cannot read pipeline file ${settings.pipelineFile}: ${(e as Error).message}`,
+      `cannot read pipeline file ${settings.pipelineFile} (LISTFLOW_PIPELINE_FILE): ${(e as Error).message}. Fix: mount the pipeline there (ConfigMap listflow-pipeline) or unset LISTFLOW_PIPELINE_FILE to use the built-in pipeline.`,
     );
   }
   return assertValidPipeline(parsed, registry, `pipeline file ${settings.pipelineFile}`);

@@ -1,5 +1,7 @@
 /**
  * `listflow run --operator NAME`: one worker in this process (what a Kubernetes pod runs).
+ * `listflow run --operator NAME --check`: that worker's whole configuration parsed as its startup parses it,
+ * printed with each value's source (secrets redacted), without connecting to anything (runtime/config-check.ts).
  * `listflow run --all`: one child process per pipeline step, supervised (cli/supervisor.ts): ports
  * base+index, logs in .listflow/logs/<step>.log, restarts with capped backoff, signals forwarded.
  */
@@ -7,12 +9,11 @@ import { join, resolve } from 'node:path';
 import { platformLayout } from '../../infra/layout';
 import { operators } from '../../operators';
 import builtInPipeline from '../../pipelines/listings';
-import { fromEnv, parseConfig } from '../../runtime/config';
 import { createTopicsAndWait } from '../../runtime/kafka';
 import { dlqTopic, type PipelineSpec } from '../../runtime/pipeline';
-import { findStep, prepareWorker, runWorker } from '../../runtime/run';
-import { operatorEnvPrefix } from '../../runtime/settings';
-import { type Command, intOption, stringOption, UsageError } from '../command';
+import { checkWorkerConfig, formatWorkerConfigCheck } from '../../runtime/config-check';
+import { findStep, parseOperatorConfig, prepareWorker, runWorker } from '../../runtime/run';
+import { type Command, intOption, printJson, stringOption, UsageError } from '../command';
 import { type CliContext, cliContext } from '../context';
 import { connectAdmin, withKafka } from '../kafka-io';
 import { Supervisor } from '../supervisor';
@@ -23,11 +24,7 @@ function validateSteps(pipeline: PipelineSpec, env: NodeJS.ProcessEnv): void {
     findStep(pipeline, step.id);
     const operator = operators[step.operator as keyof typeof operators];
     if (!operator) throw new UsageError(`step ${step.id} names operator ${step.operator}, which does not exist.`);
-    const prefix = operatorEnvPrefix(operator.name);
-    parseConfig(operator.config, fromEnv(operator.config, env, prefix), {
-      where: `${operator.name} config (environment)`,
-      envPrefix: prefix,
-    });
+    parseOperatorConfig(operator, env);
   }
 }
 
@@ -86,6 +83,7 @@ export const runCommands: Command[] = [
       'ready-file': { type: 'string' },
       'max-restarts': { type: 'string' },
       'create-topics': { type: 'boolean' },
+      check: { type: 'boolean' },
     },
     optionHelp: {
       operator: 'Step id or operator name to run in this process (ingest, normalize, images, publish, price-changes).',
@@ -96,13 +94,22 @@ export const runCommands: Command[] = [
       'ready-file': '--all: write this JSON file once every worker answers /readyz.',
       'max-restarts': '--all: consecutive crashes of one step before giving up (default 5).',
       'create-topics': '--all: create missing topics instead of failing (local runs; deploys use `topics apply`).',
+      check:
+        "--operator: parse the worker's whole configuration as startup does, print every value and its source (secrets redacted), connect to nothing; exit 1 listing every problem.",
     },
     details:
-      "Worker settings come from LISTFLOW_* and operator settings from LISTFLOW_<OPERATOR>_* (see docs).\nExit code: the worker's (0 after a clean drain); with --all, 1 if a step kept crashing or did not drain.",
+      "Worker settings come from LISTFLOW_* and operator settings from LISTFLOW_<OPERATOR>_* (see docs).\nExit code: the worker's (0 after a clean drain); with --all, 1 if a step kept crashing or did not drain; with --check, 0 when the configuration is valid, else 1.",
     async run(args, io) {
       const operator = stringOption(args, 'operator');
       const all = args.values.all === true;
       if (!!operator === all) throw new UsageError('Pass exactly one of --operator NAME or --all.');
+      if (args.values.check === true) {
+        if (!operator) throw new UsageError('--check goes with --operator NAME (one worker at a time).');
+        const check = checkWorkerConfig(builtInPipeline, operators, operator, process.env);
+        if (io.json) printJson(io, check);
+        else for (const line of formatWorkerConfigCheck(check)) (check.ok ? io.out : io.err)(line);
+        return check.ok ? 0 : 1;
+      }
       if (operator) {
         const prepared = prepareWorker(builtInPipeline, operators, operator, process.env);
         const code = await runWorker(prepared);
