@@ -1,5 +1,5 @@
 /**
- * `listflow infra up|down|status`: the local platform (Kafka, Apicurio Registry, PostgreSQL) on one machine,
+ * `listflow infra up|down|status`: the local platform (Kafka, Apicurio Registry, PostgreSQL, S3Proxy) on one machine,
  * with no Docker. `up` is idempotent: a service already running from this folder is reused. `down` stops
  * exactly the recorded pids. Every service counts as up only once it answers a real request.
  */
@@ -9,6 +9,7 @@ import { ensureKafkaJars, kafkaAnswers, requireJava, startKafka, waitForKafka } 
 import { type PlatformLayout, platformEndpoints } from './layout';
 import { ensureListflowDatabase, postgresAnswers, startPostgres, waitForPostgres } from './postgres';
 import { forgetRecord, isRunning, type ProcessRecord, readRecord, stopProcess } from './processes';
+import { ensureLocalBucket, ensureS3ProxyJars, s3proxyAnswers, startS3Proxy, waitForS3Proxy } from './s3proxy';
 import {
   ensureApicurio,
   globalCompatibility,
@@ -18,8 +19,8 @@ import {
   waitForRegistry,
 } from './registry';
 
-export type ServiceName = 'kafka' | 'registry' | 'postgres';
-export const serviceNames: readonly ServiceName[] = ['kafka', 'registry', 'postgres'];
+export type ServiceName = 'kafka' | 'registry' | 'postgres' | 's3proxy';
+export const serviceNames: readonly ServiceName[] = ['kafka', 'registry', 'postgres', 's3proxy'];
 
 export interface ServiceStatus {
   readonly name: ServiceName;
@@ -36,18 +37,21 @@ const ports = (l: PlatformLayout): Record<ServiceName, number> => ({
   kafka: l.kafkaPort,
   registry: l.registryPort,
   postgres: l.postgresPort,
+  s3proxy: l.s3proxyPort,
 });
 
 const answers: Record<ServiceName, (l: PlatformLayout) => Promise<boolean>> = {
   kafka: kafkaAnswers,
   registry: registryAnswers,
   postgres: postgresAnswers,
+  s3proxy: s3proxyAnswers,
 };
 
 function endpoint(l: PlatformLayout, name: ServiceName): string {
   const e = platformEndpoints(l);
   if (name === 'kafka') return e.LISTFLOW_KAFKA_BROKERS ?? '';
   if (name === 'registry') return e.LISTFLOW_REGISTRY_URL ?? '';
+  if (name === 's3proxy') return e.LISTFLOW_IMAGES_S3_ENDPOINT ?? '';
   return e.LISTFLOW_POSTGRES_URL ?? '';
 }
 
@@ -71,12 +75,45 @@ const envVarFor: Record<ServiceName, string> = {
   kafka: 'LISTFLOW_INFRA_KAFKA_PORT',
   registry: 'LISTFLOW_INFRA_REGISTRY_PORT',
   postgres: 'LISTFLOW_INFRA_POSTGRES_PORT',
+  s3proxy: 'LISTFLOW_INFRA_S3PROXY_PORT',
+};
+
+/** How each service starts, and what it needs once it answers (a rule, a database, a bucket). */
+const lifecycle: Record<
+  ServiceName,
+  {
+    start(l: PlatformLayout, say: (msg: string) => void): Promise<ProcessRecord>;
+    ready(l: PlatformLayout, record: ProcessRecord): Promise<void>;
+  }
+> = {
+  kafka: { start: startKafka, ready: async (l, r) => void (await waitForKafka(l, r)) },
+  registry: {
+    start: startRegistry,
+    async ready(l, r) {
+      await waitForRegistry(l, r);
+      await setGlobalCompatibility(l, 'BACKWARD');
+    },
+  },
+  postgres: {
+    start: startPostgres,
+    async ready(l, r) {
+      await waitForPostgres(l, r);
+      await ensureListflowDatabase(l);
+    },
+  },
+  s3proxy: {
+    start: startS3Proxy,
+    async ready(l, r) {
+      await waitForS3Proxy(l, r);
+      await ensureLocalBucket(l);
+    },
+  },
 };
 
 async function bringUp(l: PlatformLayout, name: ServiceName, say: (msg: string) => void): Promise<ServiceStatus> {
   const existing = readRecord(l.run, name);
   const started = Date.now();
-  let record: ProcessRecord | undefined;
+  let record: ProcessRecord;
   let action: 'started' | 'reused';
   if (existing && isRunning(existing)) {
     record = existing;
@@ -88,23 +125,11 @@ async function bringUp(l: PlatformLayout, name: ServiceName, say: (msg: string) 
         `Port ${ports(l)[name]} (${name}) is already in use by a process this project did not start. Stop it, or pick another port with ${envVarFor[name]}=<port>.`,
       );
     }
-    record =
-      name === 'kafka'
-        ? await startKafka(l, say)
-        : name === 'registry'
-          ? await startRegistry(l, say)
-          : await startPostgres(l, say);
+    record = await lifecycle[name].start(l, say);
     action = 'started';
     say(`${name}: started (pid ${record.pid}), waiting until it answers...`);
   }
-  if (name === 'kafka') await waitForKafka(l, record);
-  else if (name === 'registry') {
-    await waitForRegistry(l, record);
-    await setGlobalCompatibility(l, 'BACKWARD');
-  } else {
-    await waitForPostgres(l, record);
-    await ensureListflowDatabase(l);
-  }
+  await lifecycle[name].ready(l, record);
   return {
     name,
     state: 'running',
@@ -139,6 +164,7 @@ export async function up(
   // Maven downloads run one at a time: two mvn processes writing the same ~/.m2 can corrupt it.
   if (only.includes('kafka') && !isRunningRecord(l, 'kafka')) await ensureKafkaJars(l, say);
   if (only.includes('registry') && !isRunningRecord(l, 'registry')) await ensureApicurio(l, say);
+  if (only.includes('s3proxy') && !isRunningRecord(l, 's3proxy')) await ensureS3ProxyJars(l, say);
   const results = await Promise.allSettled(only.map((n) => bringUp(l, n, say)));
   const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
   if (failures.length > 0) {
@@ -158,7 +184,7 @@ export async function down(
   say: (msg: string) => void,
 ): Promise<{ name: ServiceName; result: 'not-running' | 'stopped' | 'killed' }[]> {
   const out: { name: ServiceName; result: 'not-running' | 'stopped' | 'killed' }[] = [];
-  for (const name of ['registry', 'kafka', 'postgres'] as const) {
+  for (const name of ['s3proxy', 'registry', 'kafka', 'postgres'] as const) {
     const record = readRecord(l.run, name);
     if (!record) {
       out.push({ name, result: 'not-running' });

@@ -13,9 +13,9 @@
  *   errors and bugs become a reject at once; `emit.reject` becomes a reject. Rejects name step, operator,
  *   code, kind and message: what the dead letter's headers would say.
  * - Config: spec defaults < the operator's environment variables (LISTFLOW_<OPERATOR>_*, as a worker reads
- *   them) < settings the dry-run derives (ingest `fileRoot` = the feed's directory; images `blobRoot` = a
- *   scratch directory and `fileRoot` = the feed's directory) < explicit `set` values. Parsed by parseConfig,
- *   so a typo fails exactly as it would in a worker.
+ *   them) < settings the dry-run derives (ingest `fileRoot` = the feed's directory; images `blobStore` = file,
+ *   `blobRoot` = a scratch directory and `fileRoot` = the feed's directory) < explicit `set` values. Parsed by
+ *   parseConfig, so a typo fails exactly as it would in a worker.
  * - Services: each operator's own `services` factory, except where `standIns` gives one (the CLI runs
  *   publish against an in-memory stand-in of its database, see dry-run-publish-db.ts).
  *
@@ -163,6 +163,8 @@ async function derivedConfig(operator: AnyOperator, step: StepSpec, d: Derived):
   }
   if (operator.name === 'images' || step.operator === 'images') {
     if ('blobRoot' in fields) out.blobRoot = await d.blobRoot();
+    // The scratch directory, never the object store a worker's environment names (LISTFLOW_IMAGES_BLOB_STORE).
+    if ('blobStore' in fields) out.blobStore = 'file';
     if ('fileRoot' in fields) out.fileRoot = d.feedDir;
   }
   // publish writes to an in-memory stand-in of its database (dry-run-publish-db.ts): its URL is never dialled,

@@ -16,8 +16,9 @@ function parseOnly(positionals: readonly string[]): ServiceName[] {
 export const infraCommands: Command[] = [
   {
     path: ['infra', 'up'],
-    summary: 'Start the local Kafka (KRaft), Apicurio Registry and PostgreSQL, and wait until each answers.',
-    args: '[kafka|registry|postgres...]',
+    summary:
+      'Start the local Kafka (KRaft), Apicurio Registry, PostgreSQL and S3Proxy (S3 API for photos), and wait until each answers.',
+    args: '[kafka|registry|postgres|s3proxy...]',
     details:
       'Downloads are cached under .listflow/cache (and ~/.m2), so only the first run fetches anything.\nRunning it again reuses what is already running. Set LISTFLOW_HOME to move the folder.',
     async run(args, io) {

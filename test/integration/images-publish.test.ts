@@ -158,6 +158,10 @@ test('500 listings x 3 photos through normalize, images (killed -9 mid-run) and 
   pgUrl.searchParams.set('options', `-c search_path=${schema}`);
   const imagesEnv = {
     LISTFLOW_IMAGES_FILE_ROOT: photoRoot,
+    // This test checks the filesystem store's files after a kill -9, whatever store the platform's env names
+    // (the S3 store has test/integration/s3-blob-store.test.ts).
+    LISTFLOW_IMAGES_BLOB_STORE: 'file',
+    LISTFLOW_IMAGES_PUBLIC_BASE_URL: '',
     LISTFLOW_IMAGES_BLOB_ROOT: blobRoot,
     LISTFLOW_IMAGES_CONCURRENCY: '2',
   };
