@@ -20,7 +20,7 @@ import { createGunzip } from 'node:zlib';
 import { parseConfig } from '../runtime/config';
 import { plainContext } from '../runtime/operator';
 import { ingestConfig } from '../operators/ingest/config';
-import { nodeFiles } from '../operators/ingest/feed-sources';
+import { filesOnlyServices } from '../operators/ingest/feed-sources';
 import { ingestFeed } from '../operators/ingest/process';
 import { type SampleFormat, writeSampleFeed } from '../operators/sample-feeds/writers';
 import { fmtRate, report, table } from './harness';
@@ -115,7 +115,7 @@ async function main(): Promise<void> {
       const bare = await measure(() => bareParse(format, feed.files[0]!));
 
       const config = parseConfig(ingestConfig, { fileRoot: dir, progressEvery: 50_000 }, { where: 'bench' });
-      const ctx = plainContext(config, { fetch: async () => new Response('', { status: 500 }), files: nodeFiles });
+      const ctx = plainContext(config, filesOnlyServices);
       const job = {
         jobId: 'bench',
         source: 'bench',

@@ -33,11 +33,13 @@ export async function* readFeed(
   opts: ReadOptions,
 ): AsyncGenerator<FeedItem> {
   let url = parseFeedUri(uri);
+  // Pages after the first must stay on its origin (or an allow-listed host): a page cannot steer ingest elsewhere.
+  const origin = url.protocol === 'file:' ? undefined : url;
   const seen = new Set<string>();
   let position = 0;
   for (let page = 1; ; page++) {
     seen.add(url.href);
-    const feed = await openFeed(url, services, opts);
+    const feed = await openFeed(url, services, opts, page > 1 ? origin : undefined);
     const chunks = decodeUtf8(feed.bytes);
     const peeked = await peekText(chunks, 64 * 1024);
     const fmt: ConcreteFormat =

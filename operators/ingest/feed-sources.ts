@@ -1,24 +1,28 @@
 /**
  * Opening a feed as a stream of bytes: `file://` confined to a root directory, `http(s)://` through the
- * fetch service with a timeout and a size limit, and gzip detected from its magic bytes and undone.
+ * runtime's guarded client (runtime/http: address policy, redirects, timeouts, byte limit), gzip detected
+ * from its magic bytes and undone, and archives (zip, tar, 7z, bzip2, xz, zstd) refused by their magic bytes.
  *
- * Failures are typed so that the runtime retries what can heal (network, 5xx, 429) and dead-letters
- * what cannot (missing file, 404, permission denied, a path outside the root).
+ * Failures are typed so that the runtime retries what can heal (network, timeouts, 5xx, 429) and
+ * dead-letters what cannot (missing file, 404, permission denied, a path outside the root, a blocked URL).
  */
 import { createReadStream } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { createGunzip } from 'node:zlib';
-import { type ErrorCode, invalidParameterMessage, PermanentError, RetriableError } from '../../runtime/errors';
+import {
+  type ErrorCode,
+  invalidParameterMessage,
+  ListflowError,
+  PermanentError,
+  RetriableError,
+} from '../../runtime/errors';
+import { type GuardedClient, type GuardedResponse, OutboundFailure } from '../../runtime/http/guarded-client';
 
-/** The subset of WHATWG fetch that ingest uses; tests pass a stub that returns `new Response(...)`. */
-export type FetchLike = (
-  url: string,
-  init: { signal: AbortSignal; headers: Record<string, string> },
-) => Promise<Response>;
+/** The part of the guarded client ingest uses; tests may pass a stub (without `close`). */
+export type FeedHttp = Pick<GuardedClient, 'get'> & Partial<Pick<GuardedClient, 'close'>>;
 
 /** The file system as ingest sees it; tests may use the real one (`nodeFiles`) on a temporary directory. */
 export interface FileSystem {
@@ -34,9 +38,15 @@ export const nodeFiles: FileSystem = {
 };
 
 export interface IngestServices {
-  readonly fetch: FetchLike;
+  readonly http: FeedHttp;
   readonly files: FileSystem;
 }
+
+/** Services for reading local feeds only (sample sets, benches): any http(s) URL fails as a bug would. */
+export const filesOnlyServices: IngestServices = {
+  http: { get: () => Promise.reject(new TypeError('these ingest services read file:// feeds only')) },
+  files: nodeFiles,
+};
 
 export interface OpenLimits {
   /** Absolute directory that file:// URIs must stay inside (after resolving `..` and symlinks). */
@@ -75,12 +85,20 @@ export function parseFeedUri(uri: string): URL {
   return url;
 }
 
-/** Opens `url` (already parsed by parseFeedUri) and returns its decompressed bytes. */
-export async function openFeed(url: URL, services: IngestServices, limits: OpenLimits): Promise<OpenedFeed> {
+/**
+ * Opens `url` (already parsed by parseFeedUri) and returns its decompressed bytes. `sameOriginAs`: an
+ * http(s) URL on another origin is refused unless allow-listed (OData pages after the first).
+ */
+export async function openFeed(
+  url: URL,
+  services: IngestServices,
+  limits: OpenLimits,
+  sameOriginAs?: URL,
+): Promise<OpenedFeed> {
   const raw =
     url.protocol === 'file:'
       ? await openFile(url, services.files, limits)
-      : await openHttp(url, services.fetch, limits);
+      : await openHttp(url, services.http, limits, sameOriginAs);
   const limited = limitBytes(raw.bytes, limits.maxFeedBytes, url.href);
   const { gzipped, bytes } = await gunzipIfNeeded(limited, limits.maxFeedBytes, url.href);
   return { bytes, gzipped, name: url.pathname.replace(/\.gz$/i, ''), contentType: raw.contentType };
@@ -187,53 +205,57 @@ const statusCode = (status: number): ErrorCode => {
   return 'INGEST_FEED_REFUSED';
 };
 
-async function openHttp(url: URL, fetchFn: FetchLike, limits: OpenLimits) {
-  // The timeout covers the whole transfer, not just the headers: a feed that trickles is as stuck as one that hangs.
-  const signal = AbortSignal.any([limits.signal, AbortSignal.timeout(limits.httpTimeoutMs)]);
-  let res: Response;
+async function openHttp(url: URL, client: FeedHttp, limits: OpenLimits, sameOriginAs: URL | undefined) {
+  let res: GuardedResponse;
   try {
-    res = await fetchFn(url.href, { signal, headers: { accept: 'application/json, text/csv, */*' } });
-  } catch (e) {
-    if (limits.signal.aborted) throw e; // the job's own deadline: let the runtime classify it
-    throw new RetriableError('INGEST_FEED_UNREACHABLE', `The feed ${url.href} could not be fetched: ${describe(e)}`, {
-      cause: e,
+    res = await client.get(url, {
+      signal: limits.signal,
+      headers: { accept: 'application/json, text/csv, */*' },
+      maxBytes: limits.maxFeedBytes,
+      // The timeout covers the whole transfer, not just the headers: a feed that trickles is as stuck as one that hangs.
+      totalTimeoutMs: limits.httpTimeoutMs,
+      ...(sameOriginAs ? { sameOriginAs } : {}),
     });
+  } catch (e) {
+    throw httpError(e, url, limits);
   }
-  if (!res.ok) {
-    await res.body?.cancel().catch(() => undefined);
+  if (res.status < 200 || res.status >= 300) {
+    await res.discard();
     const code = statusCode(res.status);
-    const message = `The feed ${url.href} answered HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}.`;
+    const message = `The feed ${res.url.href} answered HTTP ${res.status}.`;
     throw code === 'INGEST_FEED_UNREACHABLE' ? new RetriableError(code, message) : new PermanentError(code, message);
   }
-  const length = Number(res.headers.get('content-length') ?? Number.NaN);
-  if (Number.isFinite(length) && length > limits.maxFeedBytes) {
-    await res.body?.cancel().catch(() => undefined);
-    throw new PermanentError(
-      'INGEST_FEED_TOO_LARGE',
-      `The feed ${url.href} announces ${length} bytes, more than the limit of ${limits.maxFeedBytes}.`,
-    );
-  }
-  const body = res.body;
   async function* bytes(): AsyncGenerator<Buffer> {
-    if (!body) return;
     try {
-      for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) yield Buffer.from(chunk);
+      yield* res.body;
     } catch (e) {
-      if (limits.signal.aborted) throw e;
-      throw new RetriableError('INGEST_FEED_UNREACHABLE', `Reading the feed ${url.href} failed: ${describe(e)}`, {
+      throw httpError(e, res.url, limits);
+    }
+  }
+  return { bytes: bytes(), contentType: res.header('content-type') };
+}
+
+/** The guarded client's failures as ingest codes; a refusal (INGEST_BLOCKED_URL) and the job's abort pass as they are. */
+function httpError(e: unknown, url: URL, limits: OpenLimits): unknown {
+  if (limits.signal.aborted || e instanceof ListflowError) return e;
+  if (e instanceof OutboundFailure) {
+    const message = `The feed ${e.url} ${e.message}.`;
+    if (e.reason === 'too-large') {
+      return new PermanentError('INGEST_FEED_TOO_LARGE', `${message} Fix: split the feed or raise maxFeedBytes.`, {
         cause: e,
       });
     }
+    if (e.reason === 'too-many-redirects') {
+      return new PermanentError('INGEST_FEED_REFUSED', `${message} Fix: point the job at the final URL.`, { cause: e });
+    }
+    return new RetriableError('INGEST_FEED_UNREACHABLE', message, { cause: e });
   }
-  return { bytes: bytes(), contentType: res.headers.get('content-type') ?? undefined };
+  return new RetriableError('INGEST_FEED_UNREACHABLE', `The feed ${url.href} could not be fetched: ${describe(e)}`, {
+    cause: e,
+  });
 }
 
-const describe = (e: unknown): string => {
-  const err = e as Error & { cause?: { code?: string } };
-  return err?.name === 'TimeoutError'
-    ? 'timed out'
-    : `${err?.message ?? String(e)}${err?.cause?.code ? ` (${err.cause.code})` : ''}`;
-};
+const describe = (e: unknown): string => (e as Error)?.message ?? String(e);
 
 async function* limitBytes(source: AsyncIterable<Buffer>, max: number, what: string): AsyncGenerator<Buffer> {
   let total = 0;
@@ -246,39 +268,87 @@ async function* limitBytes(source: AsyncIterable<Buffer>, max: number, what: str
   }
 }
 
-/** Peeks at the first bytes: 1f 8b is gzip, whatever the name or content type says. */
-async function gunzipIfNeeded(source: AsyncIterable<Buffer>, max: number, what: string) {
+/** Bytes enough to tell gzip and the archive formats apart (a tar header's magic ends at offset 262). */
+const SNIFF_BYTES = 512;
+
+/** Reads at least `min` bytes (or all there are), and replays them in front of the rest. */
+async function peekBytes(source: AsyncIterable<Buffer>, min: number) {
   const it = source[Symbol.asyncIterator]();
-  let first = await it.next();
-  while (!first.done && first.value.length === 0) first = await it.next();
-  if (first.done) return { gzipped: false, bytes: (async function* () {})() };
-  const head = first.value;
+  const parts: Buffer[] = [];
+  let length = 0;
+  while (length < min) {
+    const r = await it.next();
+    if (r.done) break;
+    parts.push(r.value);
+    length += r.value.length;
+  }
+  const head = Buffer.concat(parts, length);
   async function* rest(): AsyncGenerator<Buffer> {
-    yield head;
+    if (head.length > 0) yield head;
     for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
   }
-  // A gzip header whose first chunk is a single byte is not worth handling: the first read is always larger.
+  return { head, bytes: rest() };
+}
+
+const ARCHIVES: ReadonlyArray<[string, (b: Buffer) => boolean]> = [
+  ['a zip archive', (b) => b.subarray(0, 4).equals(Buffer.from('PK\x03\x04', 'latin1'))],
+  ['a tar archive', (b) => b.subarray(257, 262).toString('latin1') === 'ustar'],
+  ['a 7z archive', (b) => b.subarray(0, 6).equals(Buffer.from([0x37, 0x7a, 0xbc, 0xaf, 0x27, 0x1c]))],
+  ['a RAR archive', (b) => b.subarray(0, 4).toString('latin1') === 'Rar!'],
+  ['bzip2 data', (b) => b.subarray(0, 3).toString('latin1') === 'BZh'],
+  ['xz data', (b) => b.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))],
+  ['zstd data', (b) => b.subarray(0, 4).equals(Buffer.from([0x28, 0xb5, 0x2f, 0xfd]))],
+];
+
+/** Refuses a feed whose first bytes are an archive or a compression other than gzip: it is not a feed. */
+function refuseArchive(head: Buffer, what: string): void {
+  const found = ARCHIVES.find(([, is]) => is(head))?.[0];
+  if (found) {
+    throw new PermanentError(
+      'INGEST_FEED_FORMAT_INVALID',
+      `The feed ${what} is ${found}, not a JSON, NDJSON or CSV feed (gzip is the only compression read). Fix: unpack it and point the job at the feed file.`,
+    );
+  }
+}
+
+/** Peeks at the first bytes: 1f 8b is gzip, whatever the name or content type says. */
+async function gunzipIfNeeded(source: AsyncIterable<Buffer>, max: number, what: string) {
+  const { head, bytes: raw } = await peekBytes(source, SNIFF_BYTES);
+  if (head.length === 0) return { gzipped: false, bytes: raw };
   const gzipped = head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b;
-  if (!gzipped) return { gzipped, bytes: rest() };
+  if (!gzipped) {
+    refuseArchive(head, what);
+    return { gzipped, bytes: raw };
+  }
   const gunzip = createGunzip();
   const fail: { error?: unknown } = {};
-  pipeline(Readable.from(rest()), gunzip, (e) => {
+  pipeline(Readable.from(raw), gunzip, (e) => {
     if (e) fail.error = e;
   });
+  const asGzipError = (e: unknown): unknown => {
+    const cause = fail.error ?? e;
+    if (cause instanceof ListflowError) return cause;
+    if (e instanceof ListflowError) return e;
+    return new PermanentError(
+      'INGEST_FEED_FORMAT_INVALID',
+      `The feed ${what} is not valid gzip: ${(cause as Error).message}`,
+      { cause },
+    );
+  };
+  // The limit counts gunzipped bytes: a gzip bomb stops at maxFeedBytes, one chunk at a time.
+  const inflated = limitBytes(gunzip as AsyncIterable<Buffer>, max, `${what} (after gunzip)`);
+  let peeked: Awaited<ReturnType<typeof peekBytes>>;
+  try {
+    peeked = await peekBytes(inflated, SNIFF_BYTES);
+  } catch (e) {
+    throw asGzipError(e);
+  }
+  refuseArchive(peeked.head, `${what} (after gunzip)`);
   async function* out(): AsyncGenerator<Buffer> {
     try {
-      yield* limitBytes(gunzip as AsyncIterable<Buffer>, max, `${what} (after gunzip)`);
+      yield* peeked.bytes;
     } catch (e) {
-      const cause = fail.error ?? e;
-      if (cause instanceof PermanentError || cause instanceof RetriableError) throw cause;
-      if (e instanceof PermanentError) throw e;
-      throw new PermanentError(
-        'INGEST_FEED_FORMAT_INVALID',
-        `The feed ${what} is not valid gzip: ${(cause as Error).message}`,
-        {
-          cause,
-        },
-      );
+      throw asGzipError(e);
     }
   }
   return { gzipped, bytes: out() };

@@ -14,11 +14,15 @@
  *   runtime; on the last attempt (`maxAttempts`), and at once for permanent causes (404, permission denied,
  *   a path outside `fileRoot`, a broken frame, too large), the job publishes FAILED and dead-letters the job
  *   as JSON with the code.
- * - Security: file:// confined to `fileRoot` (lexically and after symlinks); http(s) with a whole-transfer
- *   timeout and a byte limit (also after gunzip); remote OData pages may not link to file://.
+ * - Security: file:// confined to `fileRoot` (lexically and after symlinks); http(s) through the runtime's
+ *   guarded client (runtime/http): public unicast addresses only unless a host is on `allowHosts` (checked
+ *   at connect time and on every redirect hop), connect, idle and whole-transfer timeouts, a byte limit (also
+ *   after gunzip); an OData nextLink must stay on the first page's origin (or an allow-listed host) and a
+ *   remote page may not link to file://. Archives served as a feed are refused by their magic bytes.
  */
 import { defineOperator } from '../../runtime/operator';
 import { ingestConfig } from './config';
+import { createGuardedClient } from '../../runtime/http/guarded-client';
 import { type IngestServices, nodeFiles } from './feed-sources';
 import { ingestFeed } from './process';
 
@@ -28,9 +32,20 @@ export default defineOperator({
   input: 'IngestJob',
   outputs: { raw: 'RawListing', status: 'IngestJobStatus' },
   config: ingestConfig,
-  services: (): IngestServices => ({
-    fetch: (url, init) => fetch(url, { ...init, redirect: 'follow' }),
+  services: (config): IngestServices => ({
+    http: createGuardedClient({
+      allowHosts: config.allowHosts,
+      allowSetting: 'LISTFLOW_INGEST_ALLOW_HOSTS',
+      blockedCode: 'INGEST_BLOCKED_URL',
+      what: 'feed',
+      connectTimeoutMs: config.connectTimeoutMs,
+      idleTimeoutMs: config.idleTimeoutMs,
+      maxRedirects: config.maxRedirects,
+    }),
     files: nodeFiles,
   }),
+  closeServices: async (services) => {
+    await services.http.close?.();
+  },
   process: (job, ctx) => ingestFeed(job, ctx),
 });

@@ -2,7 +2,7 @@
  * ingest's job: read one feed and turn it into RawListing records plus job-status events. Pure: the file
  * system and the network come through `ctx.services`, the time through `ctx.clock`.
  */
-import { classifyError, PermanentError } from '../../runtime/errors';
+import { classifyError, ListflowError, PermanentError } from '../../runtime/errors';
 import { emit, type OperatorContext, type OutputEmit, type RejectEmit } from '../../runtime/operator';
 import type { IngestJob, IngestJobState, IngestJobStatus, RawListing } from '../../schemas/generated/types';
 import type { ingestConfig } from './config';
@@ -90,6 +90,8 @@ export async function* ingestFeed(job: IngestJob, ctx: IngestContext): AsyncGene
     yield status('FAILED', c.code, message);
     // The job's own bytes (payload null): after the cause is fixed, `listflow dlq redrive` resubmits it as is.
     yield emit.reject(c.code, message, null, {
+      // The failure's own detail first (a blocked URL's host, address and rule), the job's names win.
+      ...(c.error instanceof ListflowError ? c.error.detail : {}),
       jobId: job.jobId,
       source: job.source,
       uri: job.uri,

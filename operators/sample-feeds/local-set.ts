@@ -12,7 +12,7 @@ import { ListflowError } from '../../runtime/errors';
 import { collect, plainContext } from '../../runtime/operator';
 import type { RawListing } from '../../schemas/generated/types';
 import { ingestConfig } from '../ingest/config';
-import { nodeFiles } from '../ingest/feed-sources';
+import { filesOnlyServices } from '../ingest/feed-sources';
 import { ingestFeed } from '../ingest/process';
 import { normalizeListing } from '../normalize/process';
 import { writeSamplePhotos } from './images';
@@ -106,7 +106,7 @@ const bump = (m: Record<string, number>, k: string, n = 1) => {
 /** What ingest + normalize + images make of the set, computed in process with the operators' pure code. */
 export async function expectedOutcome(set: SampleSet): Promise<ExpectedOutcome> {
   const config = parseConfig(ingestConfig, { fileRoot: set.dir }, { where: 'sample expectations' });
-  const ctx = plainContext(config, { fetch: async () => new Response('', { status: 500 }), files: nodeFiles });
+  const ctx = plainContext(config, filesOnlyServices);
   const out = {
     feedRecords: 0,
     ingested: 0,

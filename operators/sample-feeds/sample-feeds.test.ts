@@ -8,7 +8,7 @@ import { ListflowError } from '../../runtime/errors';
 import { collect, plainContext } from '../../runtime/operator';
 import type { RawListing } from '../../schemas/generated/types';
 import { ingestConfig } from '../ingest/config';
-import { nodeFiles } from '../ingest/feed-sources';
+import { filesOnlyServices } from '../ingest/feed-sources';
 import { ingestFeed } from '../ingest/process';
 import { normalizeListing } from '../normalize/process';
 import { sampleListings, writeSampleFeed, writeSampleFeeds } from './index';
@@ -18,7 +18,7 @@ const dir = mkdtempSync(join(tmpdir(), 'sample-feeds-'));
 /** Runs a feed through ingest and normalize in process and counts the outcomes by code. */
 async function pipeline(uri: string) {
   const config = parseConfig(ingestConfig, { fileRoot: dir }, { where: 'test' });
-  const ctx = plainContext(config, { fetch: async () => new Response('', { status: 500 }), files: nodeFiles });
+  const ctx = plainContext(config, filesOnlyServices);
   const outcomes: Record<string, number> = {};
   let raw = 0;
   let listings = 0;
