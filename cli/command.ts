@@ -32,13 +32,15 @@ export interface Command {
   readonly options?: ParseArgsOptionsConfig;
   /** Help text for each option, by name. */
   readonly optionHelp?: Readonly<Record<string, string>>;
+  /** The values the positional arguments may take, when there is a fixed set; checked, and offered by completion. */
+  readonly choices?: readonly string[];
   readonly minPositionals?: number;
   readonly maxPositionals?: number;
   readonly details?: string;
   run(args: ParsedArgs, io: Io): Promise<number>;
 }
 
-const commonOptions: ParseArgsOptionsConfig = {
+export const commonOptions: ParseArgsOptionsConfig = {
   help: { type: 'boolean', short: 'h' },
   json: { type: 'boolean' },
 };
@@ -83,6 +85,13 @@ export function parseCommandArgs(cmd: Command, argv: readonly string[]): ParsedA
   if (cmd.maxPositionals !== undefined && n > cmd.maxPositionals) {
     throw new UsageError(
       `listflow ${cmd.path.join(' ')} takes at most ${cmd.maxPositionals} argument(s); received ${JSON.stringify(parsed.positionals)}.`,
+    );
+  }
+  const { choices } = cmd;
+  const wrong = choices ? parsed.positionals.find((p) => !choices.includes(p)) : undefined;
+  if (wrong !== undefined) {
+    throw new UsageError(
+      `Expected one of ${choices?.join(', ')} for ${cmd.args ?? 'the argument'} but received ${JSON.stringify(wrong)}.`,
     );
   }
   return { positionals: parsed.positionals, values };

@@ -6,6 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { ListflowError } from '../runtime/errors';
 import { type Command, helpFor, type Io, parseCommandArgs, UsageError } from './command';
+import { versionCommand } from './version';
 import { infraCommands } from './commands/infra';
 import { topicsCommands } from './commands/topics';
 import { schemasCommands } from './commands/schemas';
@@ -22,6 +23,24 @@ import { k8sCommands } from './commands/k8s';
 // starts, which is after this line: module loading above does no async I/O. An explicit setting wins.
 process.env.UV_THREADPOOL_SIZE ??= String(Math.max(4, availableParallelism() + 2));
 
+/** `listflow help <command>`: exactly what `<command> --help` prints (the top-level help without one). */
+const helpCommand: Command = {
+  path: ['help'],
+  summary: 'Show the help of a command (the same as `listflow <command> --help`), or the list of commands.',
+  args: '[command]',
+  async run(args) {
+    if (args.positionals.length === 0) {
+      process.stdout.write(`${topLevelHelp()}\n`);
+      return 0;
+    }
+    const found = findCommand(args.positionals);
+    if (!found || found.rest.length > 0) return unknownCommand(args.positionals);
+    process.stdout.write(`${helpFor(found.cmd)}\n`);
+    return 0;
+  },
+};
+
+/** Every command: the README's CLI section, `--help` and shell completion are generated from this table. */
 export const commands: Command[] = [
   ...infraCommands,
   ...topicsCommands,
@@ -33,12 +52,18 @@ export const commands: Command[] = [
   ...dlqCommands,
   ...listingsCommands,
   ...k8sCommands,
+  versionCommand,
+  helpCommand,
 ];
 
 function topLevelHelp(): string {
   const lines = ['Usage: listflow <command> [options]', '', 'Commands:'];
   for (const c of commands) lines.push(`  ${c.path.join(' ').padEnd(22)} ${c.summary}`);
-  lines.push('', 'Run `listflow <command> --help` for the options of one command.');
+  lines.push(
+    '',
+    'Options: --help (this list), --version (version, pipeline, schemas, Kafka client).',
+    'Run `listflow help <command>` or `listflow <command> --help` for the options of one command.',
+  );
   return lines.join('\n');
 }
 
@@ -61,19 +86,13 @@ export async function main(argv: readonly string[]): Promise<number> {
     json,
     isTty: Boolean(process.stderr.isTTY),
   };
-  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h') {
     process.stdout.write(`${topLevelHelp()}\n`);
     return argv.length === 0 ? 2 : 0;
   }
+  if (argv[0] === '--version' || argv[0] === '-V') return main(['version', ...argv.slice(1)]);
   const found = findCommand(argv);
-  if (!found) {
-    const group = commands.filter((c) => c.path[0] === argv[0]);
-    const hint = group.length > 0 ? `\nDid you mean one of: ${group.map((c) => c.path.join(' ')).join(', ')}?` : '';
-    process.stderr.write(
-      `listflow: unknown command ${JSON.stringify(argv.filter((a) => !a.startsWith('-')).join(' '))}.${hint}\nRun \`listflow --help\` for the list of commands.\n`,
-    );
-    return 2;
-  }
+  if (!found) return unknownCommand(argv);
   try {
     const args = parseCommandArgs(found.cmd, found.rest);
     if (args.values.help) {
@@ -84,6 +103,15 @@ export async function main(argv: readonly string[]): Promise<number> {
   } catch (err) {
     return reportError(err, found.cmd, json);
   }
+}
+
+function unknownCommand(argv: readonly string[]): number {
+  const group = commands.filter((c) => c.path[0] === argv[0]);
+  const hint = group.length > 0 ? `\nDid you mean one of: ${group.map((c) => c.path.join(' ')).join(', ')}?` : '';
+  process.stderr.write(
+    `listflow: unknown command ${JSON.stringify(argv.filter((a) => !a.startsWith('-')).join(' '))}.${hint}\nRun \`listflow --help\` for the list of commands.\n`,
+  );
+  return 2;
 }
 
 function reportError(err: unknown, cmd: Command, json: boolean): number {
