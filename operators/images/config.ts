@@ -3,6 +3,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { type ConfigOf, defineConfig, field } from '../../runtime/config';
+import { allowHostsField } from '../../runtime/http/allow-list';
 
 export const VARIANT_FORMATS = ['webp', 'avif', 'jpeg'] as const;
 export type VariantFormat = (typeof VARIANT_FORMATS)[number];
@@ -63,12 +64,10 @@ export const imagesConfig = defineConfig(
       max: 10,
       default: 2,
     }),
-    allowHosts: field.list({
+    allowHosts: allowHostsField({
       description:
-        'Hosts (names or IP literals) that may resolve to private, loopback or link-local addresses (SSRF allow list).',
-      default: [],
-      allowEmpty: true,
-      example: 'photos.internal,127.0.0.1',
+        'host[:port] entries photos may be fetched from although they resolve to non-public addresses (loopback, private, link-local); everything else that is not public unicast is refused.',
+      example: 'photos.internal,127.0.0.1:18090',
     }),
     fileRoot: field.optional(
       field.string({ description: 'Directory that file:// photo URLs must stay inside; unset refuses file://.' }),

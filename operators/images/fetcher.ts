@@ -1,31 +1,30 @@
 /**
- * Fetches listing photos: http(s):// and file:// (confined to a root), with the defences untrusted URLs need.
+ * Fetches listing photos: http(s):// through the runtime's guarded client, and file:// confined to a root.
  *
- * - SSRF: every address a host resolves to is checked at connect time (inside the socket's DNS lookup, so a
- *   rebinding DNS answer cannot slip between check and connect); loopback, private, link-local, CGNAT,
- *   multicast and reserved ranges are refused unless the host is on the allow list. IP literals are checked
- *   before connecting. Every redirect hop goes through the same checks.
+ * - SSRF: the guarded client (runtime/http) reaches public unicast addresses only, checked inside the
+ *   connection's DNS lookup (so DNS rebinding cannot slip past) and for IP literals, on every redirect hop;
+ *   a host[:port] on `allowHosts` (LISTFLOW_IMAGES_ALLOW_HOSTS) is exempt. An https to http redirect is refused.
  * - Bounded: connect timeout, idle read timeout, a byte limit (Content-Length first, then while streaming)
- *   and a redirect limit.
+ *   and a redirect limit. Connections are kept alive and pooled per origin.
  * - The content type is sniffed from the bytes (`sniffImageFormat`); the Content-Type header is ignored.
  *
  * Every failure is a PermanentError with an IMAGE_* code: it fails one photo, never its listing. Transient
- * failures (network errors, 5xx, 429) are retried here a few times first, because the listing-level retry of
- * the runtime would re-fetch every photo of the listing. The job's abort signal is never swallowed.
+ * failures (network errors, 5xx, 429, timeouts) are retried here a few times first, because the listing-level
+ * retry of the runtime would re-fetch every photo of the listing. The job's abort signal is never swallowed.
  */
-import { lookup as dnsLookup } from 'node:dns';
 import { open, realpath } from 'node:fs/promises';
-import http from 'node:http';
-import https from 'node:https';
-import { BlockList, isIP, type LookupFunction } from 'node:net';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type ErrorCode, ListflowError, PermanentError } from '../../runtime/errors';
+import { createGuardedClient, OutboundFailure } from '../../runtime/http/guarded-client';
+import type { Resolver } from '../../runtime/http/guarded-connect';
 import { sleep } from '../../runtime/retry';
 
 export interface Fetcher {
   /** The photo's bytes. Throws PermanentError(IMAGE_*) for a photo that cannot be had. */
   fetch(url: string, signal: AbortSignal): Promise<Buffer>;
+  /** Closes pooled connections (the worker's shutdown). Stand-ins in tests need none. */
+  close?(): Promise<void>;
 }
 
 export interface FetcherOptions {
@@ -35,69 +34,16 @@ export interface FetcherOptions {
   readonly maxRedirects: number;
   /** Attempts on transient failures (network error, 5xx, 429, timeout). */
   readonly attempts: number;
-  /** Host names or IP literals allowed to resolve to non-public addresses. */
+  /** host[:port] entries exempt from the address check (validated by the config's allowHostsField). */
   readonly allowHosts: readonly string[];
   /** Directory file:// URLs must stay inside; undefined refuses file://. */
   readonly fileRoot?: string | undefined;
   /** Base delay between attempts (doubles each time). */
   readonly retryDelayMs?: number;
+  /** Connections kept alive per origin (the worker's photo concurrency); default unlimited. */
+  readonly connectionsPerOrigin?: number;
   /** DNS resolution, replaceable in tests. Defaults to the system resolver (all addresses). */
-  readonly resolve?: (host: string) => Promise<ReadonlyArray<{ address: string; family: number }>>;
-}
-
-// --- address policy -------------------------------------------------------------------------------------
-
-const blocked = new BlockList();
-for (const [net, prefix] of [
-  ['0.0.0.0', 8], // "this" network
-  ['10.0.0.0', 8], // private
-  ['100.64.0.0', 10], // carrier-grade NAT
-  ['127.0.0.0', 8], // loopback
-  ['169.254.0.0', 16], // link-local (cloud metadata lives at 169.254.169.254)
-  ['172.16.0.0', 12], // private
-  ['192.0.0.0', 24], // IETF protocol assignments
-  ['192.0.2.0', 24], // documentation
-  ['192.168.0.0', 16], // private
-  ['198.18.0.0', 15], // benchmarking
-  ['198.51.100.0', 24], // documentation
-  ['203.0.113.0', 24], // documentation
-  ['224.0.0.0', 4], // multicast
-  ['240.0.0.0', 4], // reserved, broadcast
-] as const) {
-  blocked.addSubnet(net, prefix, 'ipv4');
-}
-for (const [net, prefix] of [
-  ['::', 128], // unspecified
-  ['::1', 128], // loopback
-  ['64:ff9b::', 96], // NAT64 (can reach IPv4 private space)
-  ['100::', 64], // discard
-  ['2001:db8::', 32], // documentation
-  ['fc00::', 7], // unique local
-  ['fe80::', 10], // link-local
-  ['fec0::', 10], // site-local (deprecated)
-  ['ff00::', 8], // multicast
-] as const) {
-  blocked.addSubnet(net, prefix, 'ipv6');
-}
-
-/** True for addresses a photo URL must not reach: loopback, private, link-local, reserved. */
-export function isBlockedAddress(address: string): boolean {
-  const family = isIP(address);
-  if (family === 4) return blocked.check(address, 'ipv4');
-  if (family === 6) {
-    // IPv4-mapped (::ffff:a.b.c.d or ::ffff:xxxx:yyyy) is checked as the IPv4 address it maps to. (Not a
-    // BlockList subnet: BlockList matches plain IPv4 addresses against a ::ffff:0:0/96 rule too.)
-    const dotted = /^(?:0{0,4}:){0,5}:?ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-    if (dotted) return isBlockedAddress(dotted[1]!);
-    const hex = /^(?:0{0,4}:){0,5}:?ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(address);
-    if (hex) {
-      const hi = Number.parseInt(hex[1]!, 16);
-      const lo = Number.parseInt(hex[2]!, 16);
-      return isBlockedAddress(`${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`);
-    }
-    return blocked.check(address, 'ipv6');
-  }
-  return true; // not an address at all: refuse rather than guess
+  readonly resolve?: Resolver;
 }
 
 // --- content sniffing -----------------------------------------------------------------------------------
@@ -143,35 +89,18 @@ class TransientFetch extends Error {
 const fail = (code: ErrorCode, message: string, url: string) => new PermanentError(code, message, { detail: { url } });
 
 export function createFetcher(opts: FetcherOptions): Fetcher {
-  const allow = new Set(opts.allowHosts.map((h) => h.toLowerCase().replace(/^\[|\]$/g, '')));
-  const resolveHost =
-    opts.resolve ??
-    ((host: string) =>
-      new Promise<ReadonlyArray<{ address: string; family: number }>>((ok, ko) =>
-        dnsLookup(host, { all: true }, (err, addresses) => (err ? ko(err) : ok(addresses))),
-      ));
+  const client = createGuardedClient({
+    allowHosts: opts.allowHosts,
+    allowSetting: 'LISTFLOW_IMAGES_ALLOW_HOSTS',
+    blockedCode: 'IMAGE_BLOCKED_URL',
+    what: 'photo',
+    connectTimeoutMs: opts.connectTimeoutMs,
+    idleTimeoutMs: opts.readTimeoutMs,
+    maxRedirects: opts.maxRedirects,
+    ...(opts.connectionsPerOrigin ? { connectionsPerOrigin: opts.connectionsPerOrigin } : {}),
+    ...(opts.resolve ? { resolver: opts.resolve } : {}),
+  });
   const retryDelayMs = opts.retryDelayMs ?? 250;
-
-  /** A socket lookup that refuses non-public answers for hosts not on the allow list. */
-  const guardedLookup =
-    (host: string): LookupFunction =>
-    (hostname, options, callback) => {
-      resolveHost(hostname).then(
-        (addresses) => {
-          const bad = allow.has(host) ? undefined : addresses.find((a) => isBlockedAddress(a.address));
-          if (bad || addresses.length === 0) {
-            const e = Object.assign(new Error(`${host} resolves to the non-public address ${bad?.address}`), {
-              code: 'LISTFLOW_BLOCKED',
-            });
-            callback(e, '', 4);
-            return;
-          }
-          if (options.all) callback(null, addresses as never);
-          else callback(null, addresses[0]!.address, addresses[0]!.family);
-        },
-        (err: NodeJS.ErrnoException) => callback(err, '', 4),
-      );
-    };
 
   async function fetchFile(url: URL, raw: string): Promise<Buffer> {
     if (!opts.fileRoot) throw fail('IMAGE_BLOCKED_URL', `file:// photo URLs are disabled (no file root): ${raw}`, raw);
@@ -211,107 +140,27 @@ export function createFetcher(opts: FetcherOptions): Fetcher {
     }
   }
 
-  /** One HTTP exchange; returns bytes, or a redirect target. */
-  function request(url: URL, raw: string, signal: AbortSignal): Promise<Buffer | { redirect: string }> {
-    const host = url.hostname.toLowerCase().replace(/^\[|\]$/g, '');
-    if (isIP(host) && !allow.has(host) && isBlockedAddress(host)) {
-      return Promise.reject(fail('IMAGE_BLOCKED_URL', `${raw} points at the non-public address ${host}`, raw));
-    }
-    const lib = url.protocol === 'https:' ? https : http;
-    return new Promise((ok, ko) => {
-      let settled = false;
-      const done = (f: () => void) => {
-        if (!settled) {
-          settled = true;
-          f();
-        }
-      };
-      const req = lib.request(url, {
-        method: 'GET',
-        agent: false,
+  /** One attempt: the bytes, or a TransientFetch worth another attempt, or a PermanentError. */
+  async function fetchHttp(url: URL, raw: string, signal: AbortSignal): Promise<Buffer> {
+    try {
+      const res = await client.get(url, {
         signal,
-        lookup: guardedLookup(host),
         headers: { accept: 'image/*', 'user-agent': 'listflow-images' },
+        maxBytes: opts.maxBytes,
       });
-      let connectTimer: NodeJS.Timeout | undefined = setTimeout(
-        () => req.destroy(new TransientFetch('IMAGE_FETCH_TIMEOUT', `connect to ${url.host} timed out`)),
-        opts.connectTimeoutMs,
-      );
-      const connected = () => {
-        clearTimeout(connectTimer);
-        connectTimer = undefined;
-      };
-      req.on('socket', (s) => {
-        s.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', connected);
-      });
-      req.setTimeout(opts.readTimeoutMs, () =>
-        req.destroy(new TransientFetch('IMAGE_FETCH_TIMEOUT', `no data from ${url.host} for ${opts.readTimeoutMs} ms`)),
-      );
-      req.on('error', (e: NodeJS.ErrnoException) => {
-        clearTimeout(connectTimer);
-        done(() => {
-          if (signal.aborted) ko(signal.reason ?? e);
-          else if (e instanceof TransientFetch || e instanceof ListflowError) ko(e);
-          else if (e.code === 'LISTFLOW_BLOCKED') ko(fail('IMAGE_BLOCKED_URL', `${raw}: ${e.message}`, raw));
-          else if (e.code === 'ENOTFOUND') ko(fail('IMAGE_FETCH_FAILED', `${raw}: host ${host} not found`, raw));
-          else ko(new TransientFetch('IMAGE_FETCH_FAILED', `${raw}: ${e.code ?? e.message}`));
-        });
-      });
-      req.on('response', (res) => {
-        connected();
-        const status = res.statusCode ?? 0;
-        if (status >= 300 && status < 400 && res.headers.location) {
-          res.resume();
-          done(() => ok({ redirect: new URL(res.headers.location!, url).toString() }));
-          return;
-        }
-        if (status === 429 || status >= 500) {
-          res.resume();
-          done(() => ko(new TransientFetch('IMAGE_FETCH_FAILED', `${raw} answered HTTP ${status}`)));
-          return;
-        }
-        if (status < 200 || status >= 300) {
-          res.resume();
-          done(() => ko(fail('IMAGE_FETCH_FAILED', `${raw} answered HTTP ${status}`, raw)));
-          return;
-        }
-        const declared = Number(res.headers['content-length']);
-        if (Number.isFinite(declared) && declared > opts.maxBytes) {
-          req.destroy();
-          done(() =>
-            ko(fail('IMAGE_TOO_LARGE', `${raw} is ${declared} bytes, over the limit of ${opts.maxBytes}`, raw)),
-          );
-          return;
-        }
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (c: Buffer) => {
-          size += c.length;
-          if (size > opts.maxBytes) {
-            req.destroy();
-            done(() => ko(fail('IMAGE_TOO_LARGE', `${raw} is over the limit of ${opts.maxBytes} bytes`, raw)));
-            return;
-          }
-          chunks.push(c);
-        });
-        res.on('end', () => done(() => ok(Buffer.concat(chunks, size))));
-        res.on('error', (e) => req.emit('error', e));
-      });
-      req.end();
-    });
-  }
-
-  async function fetchHttp(start: URL, raw: string, signal: AbortSignal): Promise<Buffer> {
-    let url = start;
-    for (let hop = 0; ; hop++) {
-      const r = await request(url, raw, signal);
-      if (Buffer.isBuffer(r)) return r;
-      if (hop >= opts.maxRedirects)
-        throw fail('IMAGE_FETCH_FAILED', `${raw}: more than ${opts.maxRedirects} redirects`, raw);
-      const next = new URL(r.redirect);
-      if (next.protocol !== 'http:' && next.protocol !== 'https:')
-        throw fail('IMAGE_BLOCKED_URL', `${raw} redirects to the refused URL ${r.redirect}`, raw);
-      url = next;
+      if (res.status === 429 || res.status >= 500) {
+        await res.discard();
+        throw new TransientFetch('IMAGE_FETCH_FAILED', `${raw} answered HTTP ${res.status}`);
+      }
+      if (res.status < 200 || res.status >= 300) {
+        await res.discard();
+        throw fail('IMAGE_FETCH_FAILED', `${raw} answered HTTP ${res.status}`, raw);
+      }
+      const chunks: Buffer[] = [];
+      for await (const c of res.body) chunks.push(c);
+      return Buffer.concat(chunks);
+    } catch (e) {
+      throw photoError(e, raw, signal);
     }
   }
 
@@ -326,7 +175,6 @@ export function createFetcher(opts: FetcherOptions): Fetcher {
       if (url.protocol === 'file:') return fetchFile(url, raw);
       if (url.protocol !== 'http:' && url.protocol !== 'https:')
         throw fail('IMAGE_BLOCKED_URL', `${raw}: only http, https and file URLs are fetched`, raw);
-      if (url.username || url.password) throw fail('IMAGE_BLOCKED_URL', `${raw}: credentials in URLs are refused`, raw);
       for (let attempt = 1; ; attempt++) {
         try {
           return await fetchHttp(url, raw, signal);
@@ -337,5 +185,28 @@ export function createFetcher(opts: FetcherOptions): Fetcher {
         }
       }
     },
+    close: () => client.close(),
   };
+}
+
+/** The guarded client's failures as photo outcomes: transient ones for another attempt, the rest final. */
+function photoError(e: unknown, raw: string, signal: AbortSignal): unknown {
+  if (signal.aborted) return signal.reason ?? e;
+  if (e instanceof TransientFetch || e instanceof ListflowError) return e;
+  if (!(e instanceof OutboundFailure))
+    return new TransientFetch('IMAGE_FETCH_FAILED', `${raw}: ${(e as Error).message}`);
+  const message = `${raw} ${e.message}`;
+  switch (e.reason) {
+    case 'too-large':
+      return fail('IMAGE_TOO_LARGE', message, raw);
+    case 'too-many-redirects':
+    case 'host-not-found':
+      return fail('IMAGE_FETCH_FAILED', message, raw);
+    case 'connect-timeout':
+    case 'idle-timeout':
+    case 'total-timeout':
+      return new TransientFetch('IMAGE_FETCH_TIMEOUT', message);
+    case 'network':
+      return new TransientFetch('IMAGE_FETCH_FAILED', message);
+  }
 }

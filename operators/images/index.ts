@@ -61,6 +61,7 @@ export default defineOperator({
   },
   async closeServices(services) {
     services.closeBlobStore?.();
+    await services.fetcher.close?.();
   },
   process: processListing,
 });
