@@ -6,6 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { ListflowError } from '../runtime/errors';
 import { type Command, helpFor, type Io, parseCommandArgs, UsageError } from './command';
+import { completionCommand } from './completion';
 import { versionCommand } from './version';
 import { infraCommands } from './commands/infra';
 import { topicsCommands } from './commands/topics';
@@ -54,6 +55,7 @@ export const commands: Command[] = [
   ...k8sCommands,
   versionCommand,
   helpCommand,
+  completionCommand(() => commands),
 ];
 
 function topLevelHelp(): string {

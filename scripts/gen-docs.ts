@@ -6,14 +6,17 @@
  *   <!-- generated:errors --> ... <!-- /generated:errors -->
  *   <!-- generated:cli --> ... <!-- /generated:cli -->   (from the command definitions in cli/commands/)
  *
+ * and, from the same command table, the shell completion scripts under docs/completion/ (cli/completion.ts).
+ *
  * Why: the specs are what the workers actually parse, so a hand-kept table would drift. `--check` exits 1
- * when README.md differs from what the specs say (the test command runs it).
+ * when README.md or a completion script differs from what the specs say (the test command runs it).
  *
  *   npm run docs            # write
  *   npm run docs -- --check # exit 1 when stale
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { COMPLETION_FILES, completionScript, SHELLS } from '../cli/completion';
 import { commands } from '../cli/main';
 import { operators } from '../operators';
 import { type ConfigSpec, type ConfigFields, fieldEnvName } from '../runtime/config';
@@ -116,14 +119,24 @@ const next = replaceBetween(
   'cli',
   cliSection(),
 );
+const generated = [
+  { path: readmePath, what: 'README.md (CLI, configuration, errors)', current, next },
+  ...SHELLS.map((shell) => {
+    const path = join(root, COMPLETION_FILES[shell]);
+    const current = existsSync(path) ? readFileSync(path, 'utf8') : '';
+    return { path, what: COMPLETION_FILES[shell], current, next: completionScript(shell, commands) };
+  }),
+];
+const stale = generated.filter((g) => g.next !== g.current);
 if (process.argv.includes('--check')) {
-  if (next !== current) {
-    process.stderr.write(
-      'The generated tables in README.md (CLI, configuration, errors) are stale. Fix: run `npm run docs`.\n',
-    );
+  if (stale.length > 0) {
+    process.stderr.write(`Stale generated files: ${stale.map((g) => g.what).join(', ')}. Fix: run \`npm run docs\`.\n`);
     process.exit(1);
   }
-} else if (next !== current) {
-  writeFileSync(readmePath, next);
-  process.stdout.write('wrote README.md (CLI, configuration, errors)\n');
+} else {
+  for (const g of stale) {
+    mkdirSync(dirname(g.path), { recursive: true });
+    writeFileSync(g.path, g.next);
+    process.stdout.write(`wrote ${g.what}\n`);
+  }
 }
