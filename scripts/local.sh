@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `npm run local`: the whole product on this machine, from a fresh clone.
-#   1. dependencies and build; the local platform (Kafka, Apicurio Registry, PostgreSQL) if it is not running
+#   1. dependencies and build; the local platform (Kafka, Apicurio Registry, PostgreSQL, S3Proxy) if it is not running
 #   2. topics and schemas (`listflow topics apply`, `listflow schemas register`)
 #   3. one worker process per pipeline step (`listflow run --all`), logs in .listflow/logs/<step>.log
 #   4. sample feeds (JSON, NDJSON, CSV, OData; US and CA; broken records and photos) written to .listflow/samples
@@ -83,6 +83,13 @@ mkdir -p "$samples_dir"
 export LISTFLOW_INGEST_FILE_ROOT="$samples_dir"
 export LISTFLOW_IMAGES_FILE_ROOT="$samples_dir"
 export LISTFLOW_IMAGES_BLOB_ROOT="${LISTFLOW_IMAGES_BLOB_ROOT:-$root/.listflow/blobs}"
+# Photos go to the platform's S3Proxy through the S3 API (LISTFLOW_IMAGES_BLOB_STORE=s3://..., its endpoint,
+# the local identity as AWS_* and the public base URL), as `infra status --json` exports them; a variable already
+# set wins (LISTFLOW_IMAGES_BLOB_STORE=file keeps the filesystem store).
+eval "$("${cli[@]}" infra status --json | node -e '
+  const { env } = JSON.parse(require("fs").readFileSync(0, "utf8"));
+  for (const [k, v] of Object.entries(env))
+    if (/^(LISTFLOW_IMAGES_|AWS_)/.test(k)) console.log(`[[ -n "\${${k}+x}" ]] || export ${k}=${JSON.stringify(v)}`);')"
 export LISTFLOW_NORMALIZE_ALLOW_FILE_PHOTO_URLS=true
 export LISTFLOW_SHUTDOWN_GRACE_MS="${LISTFLOW_SHUTDOWN_GRACE_MS:-15000}"
 

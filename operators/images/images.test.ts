@@ -9,7 +9,7 @@ import { PermanentError, RetriableError } from '../../runtime/errors';
 import { collect, plainContext } from '../../runtime/operator';
 import type { EnrichedListing, Listing } from '../../schemas/generated/types';
 import * as fx from '../../test/fixtures/images/fixtures';
-import { type BlobStore, FsBlobStore } from './blob-store';
+import { type BlobStore, FsBlobStore } from './blob-store/index';
 import { imagesConfig } from './config';
 import type { Fetcher } from './fetcher';
 import images from './index';

@@ -22,7 +22,7 @@
 import pLimit from 'p-limit';
 import sharp from 'sharp';
 import { defineOperator } from '../../runtime/operator';
-import { openBlobStore } from './blob-store';
+import { openBlobStore } from './blob-store/index';
 import { imagesConfig } from './config';
 import { createFetcher } from './fetcher';
 import { ImagesInFlight, type ImagesServices, processListing } from './process';

@@ -6,7 +6,7 @@ import type { LimitFunction } from 'p-limit';
 import { ListflowError, PermanentError } from '../../runtime/errors';
 import { type EmitFor, emit, type OperatorContext } from '../../runtime/operator';
 import type { ImageAsset, Listing, Photo } from '../../schemas/generated/types';
-import type { BlobStore, StoredImage } from './blob-store';
+import type { BlobStore, StoredImage } from './blob-store/index';
 import { type ImagesConfig, parseVariants, type VariantSpec } from './config';
 import { type Fetcher, sniffImageFormat } from './fetcher';
 import { FILE_EXTENSION, type RenderedImage, type RenderOptions, renderVariants } from './variants';

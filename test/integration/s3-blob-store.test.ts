@@ -18,7 +18,7 @@ import {
   type OpenedBlobStore,
   S3BlobStore,
   VARIANT_CACHE_CONTROL,
-} from '../../operators/images/blob-store';
+} from '../../operators/images/blob-store/index';
 import { ImagesInFlight, type ImagesServices, sha256Hex } from '../../operators/images/process';
 import { fromEnv, parseConfig } from '../../runtime/config';
 import { PermanentError, RetriableError } from '../../runtime/errors';
