@@ -9,12 +9,16 @@
  * image per core at a time (BENCH_CONCURRENCY, default = cores), libvips threads per image 1, sharp's
  * operation cache off, libuv's pool >= concurrency (UV_THREADPOOL_SIZE, set below before anything uses it).
  *   (a) baseline: a bare sharp loop written here: read the file, decode once with shrink-on-load to the
- *       widest variant, encode the three variants from those pixels, write them;
+ *       widest variant, encode the three variants from those pixels, write them to the store (after the photo
+ *       leaves the limit, as the operator does);
  *   (b) contender: the images operator (operators/images) running on the runtime (runtime/worker.ts), with its
- *       real services (file:// fetcher, filesystem blob store, worker-wide image limit), consuming Listings of
+ *       real services (file:// fetcher, the blob store, worker-wide image limit), consuming Listings of
  *       3 photos from Kafka at the images step's concurrency (4) and producing EnrichedListings. Timed from its
  *       first photo fetch to the last EnrichedListing acknowledged, so joining the group is not counted;
  *   (c) only with BENCH_NAIVE=1: one full decode per variant, to show what decode-once saves.
+ * Store (BENCH_STORE): s3 (default): both write through the S3 blob store to the local platform's S3Proxy
+ * (settings from `infra status --json`, each contender under its own prefix, so neither finds the other's
+ * objects); file: both write through the filesystem blob store, each under its own temporary directory.
  * Prints images/s of each, the ratio b/a (target >= 0.9) and each one's peak RSS (target < 1 GiB).
  * One run each: a photo costs about a second of CPU, so the runs are long enough to be stable.
  * Production preloads jemalloc (Dockerfile); without it, glibc's allocator may show a higher RSS here.
@@ -28,11 +32,13 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
 import pLimit from 'p-limit';
 import sharp from 'sharp';
-import { parseConfig } from '../runtime/config';
+import { platformEndpoints, platformLayout } from '../infra/layout';
+import { type BlobStore, openBlobStore } from '../operators/images/blob-store/index';
+import { fromEnv, parseConfig } from '../runtime/config';
 import type { EnrichedListing } from '../schemas/generated/types';
 import images from '../operators/images/index';
 import { imagesConfig, parseVariants } from '../operators/images/config';
@@ -51,6 +57,9 @@ const STEP_CONCURRENCY = 4; // the images step's concurrency in pipelines/listin
 const VARIANTS = parseVariants(['thumb:320', 'card:800', 'full:1600']);
 const QUALITY = 80;
 const EFFORT = 2;
+const STORE = process.env.BENCH_STORE ?? 's3';
+if (STORE !== 's3' && STORE !== 'file') throw new Error(`BENCH_STORE must be s3 or file, not ${STORE}`);
+const RUN = `bench-${Date.now().toString(36)}`;
 const rss = new PeakRss();
 
 interface Result {
@@ -80,35 +89,68 @@ async function timed(name: string, fn: () => Promise<number | undefined>): Promi
   return r;
 }
 
-/** (a) The baseline: decode once (shrink-on-load), three WebP variants, files written. */
-async function bareLoop(files: readonly string[], out: string): Promise<undefined> {
+/**
+ * The settings both contenders store with: the local S3Proxy's (as a worker of `npm run local` gets them, the
+ * environment winning), under this run's prefix `<RUN>/<who>`; or a directory under the run's temporary folder.
+ */
+function storeSettings(who: string, dir: string): Record<string, unknown> {
+  if (STORE === 'file') return { blobStore: 'file', blobRoot: join(dir, who) };
+  const env = { ...platformEndpoints(platformLayout()), ...process.env };
+  // The SDK's credential chain reads the process environment, as in a worker.
+  process.env.AWS_ACCESS_KEY_ID ??= env.AWS_ACCESS_KEY_ID;
+  process.env.AWS_SECRET_ACCESS_KEY ??= env.AWS_SECRET_ACCESS_KEY;
+  const s3 = fromEnv(imagesConfig, env, 'LISTFLOW_IMAGES_');
+  const base = String(s3.blobStore ?? 's3://listflow/variants').replace(/\/+$/, '');
+  return {
+    ...Object.fromEntries(Object.entries(s3).filter(([k]) => k.startsWith('s3') || k === 'publicBaseUrl')),
+    blobStore: `${base}/${RUN}/${who}`,
+  };
+}
+
+const benchConfig = (extra: Record<string, unknown>) =>
+  parseConfig(
+    imagesConfig,
+    {
+      concurrency: CONCURRENCY,
+      quality: QUALITY,
+      effort: EFFORT,
+      vipsThreads: 1,
+      variants: VARIANTS.map((v) => `${v.name}:${v.width}`),
+      ...extra,
+    },
+    { where: 'bench' },
+  );
+
+/** (a) The baseline: decode once (shrink-on-load), three WebP variants, stored once the photo is rendered. */
+async function bareLoop(files: readonly string[], store: BlobStore): Promise<undefined> {
   const limit = pLimit(CONCURRENCY);
   await Promise.all(
-    files.map((f) =>
-      limit(async () => {
+    files.map(async (f) => {
+      const { sha, variants } = await limit(async () => {
         const input = await readFile(f);
-        const sha = sha256Hex(input);
         const { data, info } = await sharp(input, { failOn: 'error', autoOrient: true })
           .resize({ width: VARIANTS[VARIANTS.length - 1]!.width, withoutEnlargement: true })
           .toColourspace('srgb')
           .raw()
           .toBuffer({ resolveWithObject: true });
         const raw = { width: info.width, height: info.height, channels: info.channels };
+        const encoded: { name: string; webp: Buffer }[] = [];
         for (const v of VARIANTS) {
           let p = sharp(data, { raw });
           if (v.width < info.width) p = p.resize({ width: v.width });
-          const webp = await p.webp({ quality: QUALITY, effort: EFFORT }).toBuffer();
-          await writeFile(join(out, `${sha}-${v.name}.webp`), webp);
+          encoded.push({ name: v.name, webp: await p.webp({ quality: QUALITY, effort: EFFORT }).toBuffer() });
         }
         await dhashOfRaw({ data, ...raw }); // the operator stores a dHash per photo too
-      }),
-    ),
+        return { sha: sha256Hex(input), variants: encoded };
+      });
+      await Promise.all(variants.map((v) => store.putVariant(sha, `${v.name}.webp`, v.webp)));
+    }),
   );
   return undefined;
 }
 
 /** (b) The contender: the images operator on the runtime, Listings in, EnrichedListings out. */
-async function operatorOnRuntime(files: readonly string[], photoDir: string, blobRoot: string): Promise<number> {
+async function operatorOnRuntime(files: readonly string[], photoDir: string, dir: string): Promise<number> {
   const kafka = testKafka('bench-images');
   const admin = kafka.admin();
   await admin.connect();
@@ -125,19 +167,7 @@ async function operatorOnRuntime(files: readonly string[], photoDir: string, blo
     }
     await produceRecords(kafka, input, 'Listing', listings);
 
-    const config = parseConfig(
-      imagesConfig,
-      {
-        blobRoot,
-        fileRoot: photoDir,
-        concurrency: CONCURRENCY,
-        quality: QUALITY,
-        effort: EFFORT,
-        vipsThreads: 1,
-        variants: VARIANTS.map((v) => `${v.name}:${v.width}`),
-      },
-      { where: 'bench' },
-    );
+    const config = benchConfig({ ...storeSettings('operator', dir), fileRoot: photoDir });
     const real = (await images.services!(config, silentLogger())) as ImagesServices;
     let firstFetch = 0;
     const services: ImagesServices = {
@@ -202,7 +232,7 @@ async function main(): Promise<void> {
     const photos = join(dir, 'photos');
     mkdirSync(photos);
     console.log(
-      `images bench: ${COUNT} photos of 4000x3000, image concurrency ${CONCURRENCY}, UV_THREADPOOL_SIZE ${process.env.UV_THREADPOOL_SIZE}, libvips threads per image 1, SIMD ${sharp.simd()}`,
+      `images bench: ${COUNT} photos of 4000x3000, store ${STORE === 's3' ? `S3 (${String(storeSettings('bare', dir).blobStore)})` : 'file'}, image concurrency ${CONCURRENCY}, UV_THREADPOOL_SIZE ${process.env.UV_THREADPOOL_SIZE}, libvips threads per image 1, SIMD ${sharp.simd()}`,
     );
     const g = spawnSync(process.execPath, [__filename, '--generate', photos, String(COUNT)], { stdio: 'inherit' });
     if (g.status !== 0) throw new Error('generating the photos failed');
@@ -212,14 +242,16 @@ async function main(): Promise<void> {
     const bytes = files.reduce((n, f) => n + statSync(f).size, 0);
     console.log(`generated ${files.length} photos (${mib(bytes)})`);
 
-    const bareOut = join(dir, 'bare');
-    mkdirSync(bareOut);
-    // Warm-up, not timed: libvips' first use (codecs, thread pool) would otherwise be charged to (a) alone.
-    await bareLoop(files.slice(0, Math.min(2, files.length)), bareOut);
-    const bare = await timed('(a) bare sharp loop', () => bareLoop(files, bareOut));
-    const operator = await timed('(b) images operator on the runtime', () =>
-      operatorOnRuntime(files, photos, join(dir, 'blobs')),
-    );
+    // The bare loop's store, opened as the operator opens its own (one S3 client, or the directory).
+    const bareStore = await openBlobStore(benchConfig(storeSettings('bare', dir)), silentLogger());
+    const warmStore = await openBlobStore(benchConfig(storeSettings('warm-up', dir)), silentLogger());
+    // Warm-up, not timed: libvips' first use (codecs, thread pool) and the store's first connections would
+    // otherwise be charged to (a) alone.
+    await bareLoop(files.slice(0, Math.min(2, files.length)), warmStore.store);
+    warmStore.close();
+    const bare = await timed('(a) bare sharp loop', () => bareLoop(files, bareStore.store));
+    bareStore.close();
+    const operator = await timed('(b) images operator on the runtime', () => operatorOnRuntime(files, photos, dir));
     const naive =
       process.env.BENCH_NAIVE === '1'
         ? await timed('(c) decode per variant (naive)', async () => {
@@ -239,7 +271,7 @@ async function main(): Promise<void> {
     const results = [bare, operator, ...(naive ? [naive] : [])];
     const worst = Math.max(...results.map((r) => r.rss));
     report('images', [
-      `Sizes: ${COUNT} generated 12 MP photo-like JPEGs (4000x3000, ${mib(bytes)} in all), three WebP variants each (thumb 320, card 800, full 1600; quality ${QUALITY}, effort ${EFFORT}); image concurrency ${CONCURRENCY}, libvips threads per image 1, sharp cache off, UV_THREADPOOL_SIZE ${process.env.UV_THREADPOOL_SIZE}; operator step concurrency ${STEP_CONCURRENCY}, 3 photos per listing; one run each.`,
+      `Sizes: ${COUNT} generated 12 MP photo-like JPEGs (4000x3000, ${mib(bytes)} in all), three WebP variants each (thumb 320, card 800, full 1600; quality ${QUALITY}, effort ${EFFORT}), both contenders writing to ${STORE === 's3' ? 'the S3 blob store on the local S3Proxy (each under its own prefix)' : 'the filesystem'}; image concurrency ${CONCURRENCY}, libvips threads per image 1, sharp cache off, UV_THREADPOOL_SIZE ${process.env.UV_THREADPOOL_SIZE}; operator step concurrency ${STEP_CONCURRENCY}, 3 photos per listing; one run each.`,
       '',
       ...table(
         ['contender', 'images/s', 'seconds', 'peak RSS (process)'],
