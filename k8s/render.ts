@@ -1,7 +1,8 @@
 /**
  * Kubernetes manifests derived from a pipeline definition: one Deployment, PodDisruptionBudget and KEDA
  * ScaledObject per step, the setup Job (topics apply, schemas check, schemas register), the pipeline ConfigMap
- * (a JSON rendering of the pipeline) and the shared objects (ServiceAccount, metrics Service, blob store PVC).
+ * (a JSON rendering of the pipeline) and the shared objects (ServiceAccount, metrics Service). The blob store of
+ * the images step is a component an overlay picks (k8s/blob-store.ts): the filesystem on a PVC, or S3.
  *
  * Why generated: names, replicas, scaling limits, consumer groups and topics all come from pipelines/*.ts, so
  * there is no second, hand-kept copy of that truth. `node --import ./k8s/register-ts.mjs k8s/generate.ts`
@@ -16,7 +17,6 @@ import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { IJob } from 'kubernetes-models/batch/v1/Job';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
-import type { IPersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClaim';
 import type { IPodSecurityContext } from 'kubernetes-models/v1/PodSecurityContext';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import type { ISecurityContext } from 'kubernetes-models/v1/SecurityContext';
@@ -31,6 +31,7 @@ import { publishConfig } from '../operators/publish/config';
 import { envName, fieldEnvName } from '../runtime/config';
 import { groupId, type PipelineSpec, type StepSpec } from '../runtime/pipeline';
 import { operatorEnvPrefix, WORKER_ENV_PREFIX, workerSettingsSpec } from '../runtime/settings';
+import { renderBlobStoreComponents } from './blob-store';
 
 /** A Kubernetes object as rendered: apiVersion, kind and metadata.name are always set. */
 export interface K8sObject {
@@ -64,12 +65,10 @@ export const SERVICE_ACCOUNT = 'listflow';
 export const PIPELINE_CONFIGMAP = 'listflow-pipeline';
 export const ENV_CONFIGMAP = 'listflow-env';
 export const METRICS_SERVICE = 'listflow-metrics';
-export const BLOB_STORE_PVC = 'listflow-blobs';
 /** Where the pipeline ConfigMap is mounted; LISTFLOW_PIPELINE_FILE points at the JSON in it. */
 export const PIPELINE_MOUNT = '/etc/listflow/pipeline';
 export const PIPELINE_FILE = `${PIPELINE_MOUNT}/pipeline.json`;
 export const KAFKA_CA_MOUNT = '/etc/listflow/kafka-ca';
-export const BLOB_MOUNT = '/var/lib/listflow/blobs';
 /**
  * ingest's LISTFLOW_INGEST_FILE_ROOT (required): file:// feeds must be inside it. The base mounts an empty
  * directory there, so a deploy reads http(s) and OData feeds; an overlay patches the `feeds` volume to serve files.
@@ -87,15 +86,14 @@ export const MAX_DRAIN_MS = 300_000;
 /** Operators that read file:// feeds from FEEDS_MOUNT. */
 export const FEED_OPERATORS: ReadonlySet<string> = new Set(['ingest']);
 
-/** Operators that write the filesystem blob store (the RWX volume). */
-export const BLOB_STORE_OPERATORS: ReadonlySet<string> = new Set(['images']);
-
 /** Secrets the workers read by reference; none is part of the manifests. */
 export const SECRETS = {
   kafka: 'listflow-kafka',
   kafkaCa: 'listflow-kafka-ca',
   registry: 'listflow-registry',
   postgres: 'listflow-postgres',
+  /** AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY of the S3 blob store (k8s/blob-store.ts). */
+  objectStore: 'listflow-object-store',
 } as const;
 
 /** The publish operator's database URL: the one name every reader of the database uses. */
@@ -108,7 +106,7 @@ export const POSTGRES_URL_ENV: string = fieldEnvName(
 /** Operators whose pods get the listflow-postgres Secret (required there: no pod starts without it). */
 export const DATABASE_OPERATORS: ReadonlySet<string> = new Set(['publish']);
 
-const commonLabels = (pipeline: PipelineSpec): Record<string, string> => ({
+export const commonLabels = (pipeline: PipelineSpec): Record<string, string> => ({
   'app.kubernetes.io/name': APP,
   'app.kubernetes.io/part-of': APP,
   'app.kubernetes.io/managed-by': 'listflow-k8s-render',
@@ -275,7 +273,6 @@ function renderDeployment(pipeline: PipelineSpec, step: StepSpec, o: RenderOptio
   const labels = stepLabels(pipeline, step);
   const resources = stepResources(step);
   const heapMb = Math.floor(mebibytes(resources.limits.memory) * 0.75);
-  const usesBlobs = BLOB_STORE_OPERATORS.has(step.operator);
   const env: IEnvVar[] = [
     { name: workerEnv('httpPort'), value: String(HTTP_PORT) },
     { name: workerEnv('shutdownGraceMs'), value: String(shutdownGraceMs(step)) },
@@ -289,11 +286,6 @@ function renderDeployment(pipeline: PipelineSpec, step: StepSpec, o: RenderOptio
     env.push({ name: envName(operatorEnvPrefix(step.operator), 'fileRoot'), value: FEEDS_MOUNT });
     volumes.push({ name: 'feeds', emptyDir: { sizeLimit: '1Gi' } });
     mounts.push({ name: 'feeds', mountPath: FEEDS_MOUNT, readOnly: true });
-  }
-  if (usesBlobs) {
-    env.push({ name: envName(operatorEnvPrefix(step.operator), 'blobRoot'), value: BLOB_MOUNT });
-    volumes.push({ name: 'blobs', persistentVolumeClaim: { claimName: BLOB_STORE_PVC } });
-    mounts.push({ name: 'blobs', mountPath: BLOB_MOUNT });
   }
   const probe = (path: string, periodSeconds: number, failureThreshold: number) => ({
     httpGet: { path, port: 'http-metrics' },
@@ -488,20 +480,7 @@ function renderShared(pipeline: PipelineSpec): K8sObject[] {
       ports: [{ name: 'http-metrics', port: HTTP_PORT, targetPort: 'http-metrics', protocol: 'TCP' }],
     },
   };
-  const pvc: IPersistentVolumeClaim & K8sObject = {
-    apiVersion: 'v1',
-    kind: 'PersistentVolumeClaim',
-    metadata: {
-      name: BLOB_STORE_PVC,
-      labels,
-      annotations: {
-        'listflow.io/note':
-          'Filesystem blob store shared by every images replica (ReadWriteMany). Extension point: an S3-compatible blob store would replace this volume; see k8s/README.md.',
-      },
-    },
-    spec: { accessModes: ['ReadWriteMany'], resources: { requests: { storage: '100Gi' } } },
-  };
-  return [sa, svc, pvc];
+  return [sa, svc];
 }
 
 /** Every object of the base, in a stable order. ConfigMaps come from the kustomization's generators. */
@@ -524,12 +503,13 @@ export function baseEnvLiterals(): string[] {
   ];
 }
 
-const HEADER = '# Generated by k8s/generate.ts from the pipeline definition. Do not edit: run `npm run k8s:render`.\n';
+export const HEADER =
+  '# Generated by k8s/generate.ts from the pipeline definition. Do not edit: run `npm run k8s:render`.\n';
 
 export const toYamlDocs = (objects: readonly object[]): string =>
   objects.map((o) => YAML.stringify(o, { lineWidth: 0, aliasDuplicateObjects: false })).join('---\n');
 
-const kustomization = (body: object): string => HEADER + YAML.stringify(body, { lineWidth: 0 });
+export const kustomization = (body: object): string => HEADER + YAML.stringify(body, { lineWidth: 0 });
 
 /** Files under k8s/ that the generator owns, path relative to k8s/ -> content. */
 export function renderFiles(pipeline: PipelineSpec, o: RenderOptions): Map<string, string> {
@@ -560,6 +540,7 @@ export function renderFiles(pipeline: PipelineSpec, o: RenderOptions): Map<strin
     }),
   );
   const scaled = [renderTriggerAuthentication(pipeline), ...pipeline.steps.map((s) => renderScaledObject(pipeline, s))];
+  for (const [rel, content] of renderBlobStoreComponents(pipeline)) files.set(rel, content);
   files.set('components/keda/scaledobjects.yaml', HEADER + toYamlDocs(scaled));
   files.set(
     'components/keda/kustomization.yaml',

@@ -135,6 +135,7 @@ export const OTHER_VARIABLES: Readonly<Record<string, string>> = {
   LISTFLOW_INFRA_KAFKA_CONTROLLER_PORT: 'Local platform: Kafka controller port (default 19093).',
   LISTFLOW_INFRA_REGISTRY_PORT: 'Local platform: Apicurio Registry port (default 18081).',
   LISTFLOW_INFRA_POSTGRES_PORT: 'Local platform: PostgreSQL port (default 15432).',
+  LISTFLOW_INFRA_S3PROXY_PORT: 'Local platform: S3Proxy port, the S3 API of the photo store (default 18333).',
   LISTFLOW_INFRA_SETUP_TIMEOUT_MS: 'Local platform: longest a setup command (a download, apt-get) may take.',
   LISTFLOW_REPLICATION_FACTOR: '`listflow topics apply`: replicas of the topics it creates (default 1).',
   LISTFLOW_KUSTOMIZE: '`listflow k8s render` and test/k8s: the kustomize command (default `kubectl kustomize`).',

@@ -11,20 +11,22 @@
  *   3. every Deployment runs: its init container (schemas check), then its worker until /readyz answers;
  *   4. a sample feed (photos served over HTTP) goes through to rows in PostgreSQL and objects in the store.
  *
- * Steps 2-4 run the dev overlay (filesystem blob store on the PersistentVolumeClaim). What the machine differs
- * in from a cluster is named in LOCAL_PLATFORM and CLUSTER_ADDITIONS below, and nothing else is changed.
+ * Steps 2-4 run the dev overlay (the filesystem blob store on its PersistentVolumeClaim) and the prod overlay
+ * (the S3 blob store, here the local platform's S3Proxy, and no volume). What the machine differs in from a
+ * cluster is named in localPlatform() and CLUSTER_ADDITIONS below, and nothing else is changed.
  * Not covered: the image build, scheduling, and probes under a kubelet (see the README's Kubernetes section).
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { loadRenderOptions } from '../../k8s/options';
-import { FEEDS_MOUNT, type K8sObject, POSTGRES_URL_ENV, renderFiles } from '../../k8s/render';
+import { BLOB_STORE_PVC, OBJECT_STORE_KEYS } from '../../k8s/blob-store';
+import { FEEDS_MOUNT, type K8sObject, POSTGRES_URL_ENV, renderFiles, SECRETS } from '../../k8s/render';
 import { writeSampleFeed, writeSamplePhotos } from '../../operators/sample-feeds';
 import { K8S, overlayNames, ROOT, renderKustomization } from '../k8s/support';
 import {
@@ -45,7 +47,6 @@ jest.setTimeout(600_000);
 const RUN = uniqueName('k8s');
 const pipeline = renamedListings(RUN);
 const SCHEMA = `itest_k8s_${randomBytes(4).toString('hex')}`;
-const SOURCE = RUN.replace('-', '');
 const LISTINGS = 30;
 
 interface PlatformStatus {
@@ -63,8 +64,7 @@ let db: pg.Client;
 let photoServer: Server;
 let photoUrls: string[];
 let secrets: SecretSet;
-/** Where the cluster's endpoints are on this machine (one plaintext broker, no SASL): used to run, not to check. */
-let LOCAL_PLATFORM: Record<string, string>;
+let platformEnv: Record<string, string>;
 const image = imageFromDockerfile();
 const rendered = new Map<string, K8sObject[]>();
 const running: Running[] = [];
@@ -79,6 +79,25 @@ const podDir = (overlay: string, w: Workload) => join(dir, 'pods', overlay, w.me
 const containersOf = (overlay: string, w: Workload, objects = rendered.get(overlay)!) =>
   localContainers(w, { objects, secrets, image, dir: podDir(overlay, w), claimsDir: join(dir, 'claims', overlay) });
 const workerOf = (cs: readonly LocalContainer[]) => cs.find((c) => c.argv.includes('run'))!;
+
+/**
+ * Where the cluster's endpoints are on this machine, for running (never for `--check`, which sees the manifest's
+ * own): one plaintext broker without SASL, its registry, and, for a container whose manifest uses the S3 store,
+ * the local S3Proxy's endpoint, bucket and URL style instead of the cluster's bucket.
+ */
+function localPlatform(c: LocalContainer): Record<string, string> {
+  const env: Record<string, string> = {
+    LISTFLOW_KAFKA_BROKERS: platformEnv.LISTFLOW_KAFKA_BROKERS ?? '',
+    LISTFLOW_REGISTRY_URL: platformEnv.LISTFLOW_REGISTRY_URL ?? '',
+    LISTFLOW_KAFKA_SSL: 'false',
+    LISTFLOW_KAFKA_SASL_MECHANISM: 'none',
+    LISTFLOW_REPLICATION_FACTOR: '1',
+  };
+  if (c.env.LISTFLOW_IMAGES_BLOB_STORE?.startsWith('s3://')) {
+    for (const [k, v] of Object.entries(platformEnv)) if (k.startsWith('LISTFLOW_IMAGES_')) env[k] = v;
+  }
+  return env;
+}
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'itest-k8s-'));
@@ -110,8 +129,10 @@ beforeAll(async () => {
     rendered.set(overlay, objs);
   }
 
-  const local = platform().env;
-  const pgUrl = new URL(local[POSTGRES_URL_ENV] ?? '');
+  platformEnv = platform().env;
+  for (const name of ['LISTFLOW_IMAGES_BLOB_STORE', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'])
+    if (!platformEnv[name]) throw new Error(`infra status --json gives no ${name}: is S3Proxy up (listflow infra up)?`);
+  const pgUrl = new URL(platformEnv[POSTGRES_URL_ENV] ?? '');
   db = new pg.Client({ connectionString: pgUrl.toString() });
   await db.connect();
   await db.query(`CREATE SCHEMA ${SCHEMA}`);
@@ -126,13 +147,10 @@ beforeAll(async () => {
       'keda-tls': 'enable',
     },
     'listflow-kafka-ca': { 'ca.crt': '-----BEGIN CERTIFICATE-----\ntest\n-----END CERTIFICATE-----\n' },
-  };
-  LOCAL_PLATFORM = {
-    LISTFLOW_KAFKA_BROKERS: local.LISTFLOW_KAFKA_BROKERS ?? '',
-    LISTFLOW_REGISTRY_URL: local.LISTFLOW_REGISTRY_URL ?? '',
-    LISTFLOW_KAFKA_SSL: 'false',
-    LISTFLOW_KAFKA_SASL_MECHANISM: 'none',
-    LISTFLOW_REPLICATION_FACTOR: '1',
+    [SECRETS.objectStore]: {
+      [OBJECT_STORE_KEYS.accessKeyId]: platformEnv.AWS_ACCESS_KEY_ID!,
+      [OBJECT_STORE_KEYS.secretAccessKey]: platformEnv.AWS_SECRET_ACCESS_KEY!,
+    },
   };
 });
 
@@ -188,13 +206,23 @@ test.each([
   expect(r.output).toContain(`Missing required ${variable} `);
 });
 
-describe('the dev overlay runs on the local platform', () => {
-  const objs = () => rendered.get('dev')!;
+/** Every variant URI of the published rows of a source. */
+async function variantUris(source: string): Promise<string[]> {
+  const docs = (await db.query(`SELECT document FROM ${SCHEMA}.listings WHERE source = $1`, [source])).rows as {
+    document: { images: { variants: { uri: string }[] }[] };
+  }[];
+  return docs.flatMap((d) => d.document.images.flatMap((i) => i.variants.map((v) => v.uri)));
+}
+
+describe.each(['dev', 'prod'])('the %s overlay runs on the local platform', (overlay) => {
+  const objs = () => rendered.get(overlay)!;
+  const source = `${RUN.replace('-', '')}${overlay}`;
+  const workers: Running[] = [];
 
   test('the setup Job runs: topics apply, schemas check, schemas register', async () => {
     const [job] = workloads(objs(), 'Job');
-    for (const c of await containersOf('dev', job!)) {
-      const r = runToEnd(c, { env: LOCAL_PLATFORM });
+    for (const c of await containersOf(overlay, job!)) {
+      const r = runToEnd(c, { env: localPlatform(c) });
       expect([c.name, r.code, r.code === 0 ? '' : r.output]).toEqual([c.name, 0, '']);
     }
   });
@@ -202,27 +230,29 @@ describe('the dev overlay runs on the local platform', () => {
   test('every Deployment runs: its init check, then its worker until the readiness probe answers', async () => {
     const probes: { name: string; url: string }[] = [];
     for (const d of workloads(objs(), 'Deployment')) {
-      const [init, worker] = await containersOf('dev', d);
-      const r = runToEnd(init!, { env: LOCAL_PLATFORM });
+      const [init, worker] = await containersOf(overlay, d);
+      const r = runToEnd(init!, { env: localPlatform(init!) });
       expect([d.metadata.name, init!.name, r.code, r.code === 0 ? '' : r.output]).toEqual([
         d.metadata.name,
         'schemas-check',
         0,
         '',
       ]);
-      running.push(start(worker!, LOCAL_PLATFORM));
+      const w = start(worker!, localPlatform(worker!));
+      workers.push(w);
+      running.push(w);
       const probe = d.spec.template.spec.containers[0]!.readinessProbe!.httpGet!;
       probes.push({ name: d.metadata.name, url: `http://127.0.0.1:${worker!.ports[String(probe.port)]}${probe.path}` });
     }
     for (const [i, p] of probes.entries()) {
       const ready = await waitFor(async () => (await fetch(p.url).catch(() => null))?.status === 200, 120_000, 500);
-      expect([p.name, ready, ready ? '' : running[i]!.output().slice(-3000)]).toEqual([p.name, true, '']);
+      expect([p.name, ready, ready ? '' : workers[i]!.output().slice(-3000)]).toEqual([p.name, true, '']);
     }
   });
 
   test('a sample feed goes through to rows in PostgreSQL and objects in the blob store', async () => {
     const ingest = workloads(objs(), 'Deployment').find((d) => stepOf(d) === 'ingest')!;
-    const feeds = workerOf(await containersOf('dev', ingest)).mounts[FEEDS_MOUNT]!;
+    const feeds = workerOf(await containersOf(overlay, ingest)).mounts[FEEDS_MOUNT]!;
     const feed = await writeSampleFeed({
       dir: feeds,
       seed: 11,
@@ -235,36 +265,44 @@ describe('the dev overlay runs on the local platform', () => {
     expect(feed.listings).toBe(LISTINGS);
     // Submitted from the setup Job's environment: a CLI in the cluster with the workers' settings.
     const [job] = workloads(objs(), 'Job');
-    const cli = (await containersOf('dev', job!))[0]!;
+    const cli = (await containersOf(overlay, job!))[0]!;
     const submit = runToEnd(
-      { ...cli, argv: [...image.entrypoint, 'ingest', feed.uri, '--source', SOURCE] },
-      { env: LOCAL_PLATFORM },
+      { ...cli, argv: [...image.entrypoint, 'ingest', feed.uri, '--source', source] },
+      { env: localPlatform(cli) },
     );
     expect([submit.code, submit.code === 0 ? '' : submit.output]).toEqual([0, '']);
 
     const rows = async () =>
-      Number((await db.query(`SELECT count(*) AS n FROM ${SCHEMA}.listings WHERE source = $1`, [SOURCE])).rows[0].n);
+      Number((await db.query(`SELECT count(*) AS n FROM ${SCHEMA}.listings WHERE source = $1`, [source])).rows[0].n);
     const done = await waitFor(async () => (await rows()) >= LISTINGS, 240_000, 1000);
-    if (!done) for (const r of running) console.log(r.container.argv.join(' '), '\n', r.output().slice(-3000));
+    if (!done) for (const w of workers) console.log(w.container.argv.join(' '), '\n', w.output().slice(-3000));
     expect(await rows()).toBe(LISTINGS);
 
-    // Every stored variant URI is an object of the store on the PersistentVolumeClaim.
-    const store = join(dir, 'claims', 'dev', 'listflow-blobs');
-    const docs = (await db.query(`SELECT document FROM ${SCHEMA}.listings WHERE source = $1`, [SOURCE])).rows as {
-      document: { images: { status: string; variants: { uri: string }[] }[] };
-    }[];
-    const uris = docs.flatMap((d) => d.document.images.flatMap((i) => i.variants.map((v) => v.uri)));
+    const uris = await variantUris(source);
     expect(uris.length).toBeGreaterThan(0);
-    for (const uri of uris) {
-      expect(uri.startsWith(`file://${store}/`)).toBe(true);
-      expect(existsSync(fileURLToPath(uri))).toBe(true);
+    const images = workloads(objs(), 'Deployment').find((d) => stepOf(d) === 'images')!;
+    const store = workerOf(await containersOf(overlay, images)).env.LISTFLOW_IMAGES_BLOB_STORE;
+    if (store === 'file') {
+      // Every variant is a file on the PersistentVolumeClaim.
+      const claim = join(dir, 'claims', overlay, BLOB_STORE_PVC);
+      for (const uri of uris) {
+        expect(uri.startsWith(`file://${claim}/`)).toBe(true);
+        expect(existsSync(fileURLToPath(uri))).toBe(true);
+      }
+    } else {
+      // Every variant is an object of the bucket, served at its URI by the store.
+      expect(store).toMatch(/^s3:\/\//);
+      for (const uri of uris) {
+        expect(uri.startsWith(`${platformEnv.LISTFLOW_IMAGES_PUBLIC_BASE_URL}/`)).toBe(true);
+        const res = await fetch(uri);
+        expect([uri, res.status, res.headers.get('content-type')]).toEqual([uri, 200, 'image/webp']);
+      }
     }
-    expect(readdirSync(store, { recursive: true }).length).toBeGreaterThan(0);
   });
 
   test('every worker drains and exits 0 on SIGTERM', async () => {
-    for (const r of running) r.child.kill('SIGTERM');
-    const codes = await Promise.all(running.map((r) => r.exited));
-    expect(codes).toEqual(running.map(() => 0));
+    for (const w of workers) w.child.kill('SIGTERM');
+    const codes = await Promise.all(workers.map((w) => w.exited));
+    expect(codes).toEqual(workers.map(() => 0));
   });
 });

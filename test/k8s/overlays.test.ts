@@ -7,12 +7,14 @@ import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import pipeline from '../../pipelines/listings';
 import { groupId } from '../../runtime/pipeline';
+import { BLOB_STORE_PVC, imagesEnv } from '../../k8s/blob-store';
 import {
   DATABASE_OPERATORS,
   FEEDS_MOUNT,
   POSTGRES_URL_ENV,
   PRE_STOP_SECONDS,
   renderPipelineJson,
+  SECRETS,
   workerEnv,
 } from '../../k8s/render';
 import { workerSettingsSpec } from '../../runtime/settings';
@@ -40,8 +42,12 @@ const ofKind = (objs: Obj[], kind: string) => objs.filter((o) => o.kind === kind
 const podSpec = (o: Obj): IPodSpec => (o.spec as { template: { spec: IPodSpec } }).template.spec;
 const allContainers = (p: IPodSpec): IContainer[] => [...(p.initContainers ?? []), ...p.containers];
 const stepOf = (o: Obj) => pipeline.steps.find((s) => s.id === o.metadata.labels?.['listflow.io/step'])!;
+const configMapData = (objs: Obj[], name: string | undefined) =>
+  ofKind(objs, 'ConfigMap').find((m) => m.metadata.name === name)?.data;
 const envValue = (objs: Obj[], c: IContainer, name: string): string | undefined => {
   const direct = c.env?.find((e) => e.name === name);
+  const ref = direct?.valueFrom?.configMapKeyRef;
+  if (ref) return configMapData(objs, ref.name)?.[ref.key];
   if (direct) return direct.value;
   for (const from of c.envFrom ?? []) {
     const cm = ofKind(objs, 'ConfigMap').find((m) => m.metadata.name === from.configMapRef?.name);
@@ -59,6 +65,8 @@ const CREDENTIAL_ENV = [
   workerEnv('registryUsername'),
   POSTGRES_URL_ENV,
 ];
+/** The object store's credentials: only where the S3 blob store is used, and only by Secret reference. */
+const OBJECT_STORE_ENV = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'];
 
 test('there are dev and prod overlays, and the vendored CRD schemas', () => {
   expect(overlays).toEqual(expect.arrayContaining(['dev', 'prod']));
@@ -186,7 +194,9 @@ describe.each(targets)('k8s/%s', (target) => {
   test('no secrets inline: credentials come from Secret references, and no Secret is part of the manifests', () => {
     expect(ofKind(objs(), 'Secret')).toEqual([]);
     for (const cm of ofKind(objs(), 'ConfigMap')) {
-      expect(Object.keys(cm.data ?? {}).filter((k) => CREDENTIAL_ENV.includes(k))).toEqual([]);
+      expect(Object.keys(cm.data ?? {}).filter((k) => [...CREDENTIAL_ENV, ...OBJECT_STORE_ENV].includes(k))).toEqual(
+        [],
+      );
     }
     for (const w of workloads()) {
       const p = podSpec(w);
@@ -204,6 +214,8 @@ describe.each(targets)('k8s/%s', (target) => {
         // Required, so a missing Secret stops the pod at once instead of letting publish dial a default.
         const db = creds.find((e) => e.name === POSTGRES_URL_ENV);
         if (db) expect(db.valueFrom?.secretKeyRef?.optional).toBe(false);
+        for (const e of (c.env ?? []).filter((x) => OBJECT_STORE_ENV.includes(x.name)))
+          expect([e.name, e.value, e.valueFrom?.secretKeyRef?.name]).toEqual([e.name, undefined, SECRETS.objectStore]);
       }
     }
   });
@@ -236,16 +248,31 @@ describe.each(targets)('k8s/%s', (target) => {
     }
   });
 
-  test('the images step mounts the blob store volume', () => {
-    const pvc = ofKind(objs(), 'PersistentVolumeClaim').find((v) => v.metadata.name === 'listflow-blobs')!;
-    expect(pvc).toBeDefined();
+  test('the images step has one blob store: the filesystem on the shared claim, or S3 with no volume', () => {
     const images = deployments().find((d) => stepOf(d).operator === 'images')!;
-    const worker = podSpec(images).containers[0]!;
-    const root = envValue(objs(), worker, 'LISTFLOW_IMAGES_BLOB_ROOT');
-    const mount = worker.volumeMounts!.find((m) => m.mountPath === root)!;
-    expect(podSpec(images).volumes!.find((v) => v.name === mount.name)?.persistentVolumeClaim?.claimName).toBe(
-      'listflow-blobs',
-    );
+    const pod = podSpec(images);
+    const worker = pod.containers[0]!;
+    const store = envValue(objs(), worker, imagesEnv('blobStore'));
+    const claims = (pod.volumes ?? []).filter((v) => v.persistentVolumeClaim);
+    if (target === 'base') {
+      // The base leaves the choice to the overlay (k8s/blob-store.ts).
+      expect([store, claims]).toEqual([undefined, []]);
+      return;
+    }
+    if (store === 'file') {
+      const root = envValue(objs(), worker, imagesEnv('blobRoot'));
+      const mount = worker.volumeMounts!.find((m) => m.mountPath === root)!;
+      expect(pod.volumes!.find((v) => v.name === mount.name)?.persistentVolumeClaim?.claimName).toBe(BLOB_STORE_PVC);
+      expect(ofKind(objs(), 'PersistentVolumeClaim').map((v) => v.metadata.name)).toEqual([BLOB_STORE_PVC]);
+    } else {
+      expect(store).toMatch(/^s3:\/\/[a-z0-9.-]+(\/.*)?$/);
+      // Read from the ConfigMap by a required reference: an overlay without it does not start.
+      expect(worker.env?.find((e) => e.name === imagesEnv('blobStore'))?.valueFrom?.configMapKeyRef?.optional).toBe(
+        false,
+      );
+      expect(claims).toEqual([]);
+      expect(ofKind(objs(), 'PersistentVolumeClaim')).toEqual([]);
+    }
   });
 
   test('KEDA ScaledObjects, where present, scale each step on its group lag up to its partitions', () => {
@@ -295,8 +322,22 @@ describe('overlays', () => {
       Object.entries(sel).every(([k, v]) => s.metadata.labels?.[k] === v),
     );
     expect(services.map((s) => s.metadata.name)).toEqual(['listflow-metrics']);
-    const pvc = ofKind(objs, 'PersistentVolumeClaim')[0]!;
-    expect((pvc.spec as { accessModes: string[] }).accessModes).toEqual(['ReadWriteMany']);
+  });
+
+  test('prod stores photos in S3 and mounts no ReadWriteMany volume; dev keeps the filesystem store', () => {
+    const prod = objectsOf('overlays/prod');
+    expect(ofKind(prod, 'PersistentVolumeClaim')).toEqual([]);
+    for (const w of [...ofKind(prod, 'Deployment'), ...ofKind(prod, 'Job')])
+      expect([w.metadata.name, (podSpec(w).volumes ?? []).filter((v) => v.persistentVolumeClaim)]).toEqual([
+        w.metadata.name,
+        [],
+      ]);
+    const env = ofKind(prod, 'ConfigMap').find((m) => m.metadata.name.startsWith('listflow-env'))!.data!;
+    expect(env[imagesEnv('blobStore')]).toMatch(/^s3:\/\//);
+    expect(env[imagesEnv('publicBaseUrl')]).toMatch(/^https:\/\//);
+    const dev = objectsOf('overlays/dev');
+    const pvc = ofKind(dev, 'PersistentVolumeClaim')[0]!;
+    expect((pvc.spec as { accessModes: string[] }).accessModes).toEqual(['ReadWriteOnce']);
   });
 
   test.each(overlays)('%s sets a namespace with the restricted Pod Security level', (overlay) => {

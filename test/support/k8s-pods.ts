@@ -122,7 +122,15 @@ function containerEnv(c: IContainer, o: PodOptions): Record<string, string> {
   }
   for (const e of c.env ?? []) {
     if (e.value !== undefined) env[e.name] = e.value;
-    else if (e.valueFrom?.secretKeyRef) {
+    else if (e.valueFrom?.configMapKeyRef) {
+      const ref = e.valueFrom.configMapKeyRef;
+      const value = configMap(o.objects, ref.name!)[ref.key];
+      if (value !== undefined) env[e.name] = value;
+      else if (!ref.optional)
+        throw new Error(
+          `${c.name}: ${e.name} needs key ${ref.key} of ConfigMap ${ref.name} (CreateContainerConfigError)`,
+        );
+    } else if (e.valueFrom?.secretKeyRef) {
       const ref = e.valueFrom.secretKeyRef;
       const value = o.secrets[ref.name!]?.[ref.key];
       if (value !== undefined) env[e.name] = value;
