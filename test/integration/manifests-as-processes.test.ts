@@ -206,6 +206,34 @@ test.each([
   expect(r.output).toContain(`Missing required ${variable} `);
 });
 
+test('mutation: prod without LISTFLOW_IMAGES_BLOB_STORE in listflow-env: the images container is not created', async () => {
+  const objects = structuredClone(rendered.get('prod')!);
+  const env = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name.startsWith('listflow-env')) as K8sObject & {
+    data: Record<string, string>;
+  };
+  delete env.data.LISTFLOW_IMAGES_BLOB_STORE;
+  const images = workloads(objects, 'Deployment').find((d) => stepOf(d) === 'images')!;
+  await expect(containersOf('prod', images, objects)).rejects.toThrow(
+    /worker: LISTFLOW_IMAGES_BLOB_STORE needs key LISTFLOW_IMAGES_BLOB_STORE of ConfigMap listflow-env-\w+ \(CreateContainerConfigError\)/,
+  );
+});
+
+test('mutation: without the listflow-postgres Secret, the publish worker is not created, naming the variable', async () => {
+  const publish = workloads(rendered.get('dev')!, 'Deployment').find((d) => stepOf(d) === 'publish')!;
+  const { 'listflow-postgres': _dropped, ...rest } = secrets;
+  await expect(
+    localContainers(publish, {
+      objects: rendered.get('dev')!,
+      secrets: rest,
+      image,
+      dir: join(dir, 'pods', 'no-secret'),
+      claimsDir: join(dir, 'claims', 'no-secret'),
+    }),
+  ).rejects.toThrow(
+    `worker: ${POSTGRES_URL_ENV} needs key url of Secret listflow-postgres (CreateContainerConfigError)`,
+  );
+});
+
 /** Every variant URI of the published rows of a source. */
 async function variantUris(source: string): Promise<string[]> {
   const docs = (await db.query(`SELECT document FROM ${SCHEMA}.listings WHERE source = $1`, [source])).rows as {
