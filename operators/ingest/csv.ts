@@ -52,7 +52,8 @@ export async function* readCsvRows(chunks: AsyncIterable<string>, maxRowChars: n
   };
 
   for await (let chunk of chunks) {
-    if (first) {
+    if (first && chunk.length > 0) {
+      // The BOM is looked for in the first chunk that has text (an empty chunk may come first).
       if (chunk.charCodeAt(0) === 0xfeff) chunk = chunk.slice(1);
       first = false;
     }

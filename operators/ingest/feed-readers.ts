@@ -213,7 +213,7 @@ async function* ndjsonRecords(chunks: AsyncIterable<string>, maxChars: number): 
     return t === '' ? undefined : parseJson(t, n);
   };
   for await (let chunk of chunks) {
-    if (first) {
+    if (first && chunk.length > 0) {
       chunk = chunk.replace(/^\uFEFF/, '');
       first = false;
     }
