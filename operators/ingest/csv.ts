@@ -167,8 +167,8 @@ export async function* readCsvRecords(
       };
       continue;
     }
-    const record: Record<string, string> = {};
-    for (let i = 0; i < header.length; i++) record[header[i]!] = row.fields[i]!;
+    // Own data properties whatever the names: a `__proto__` column is a column, not the record's prototype.
+    const record: Record<string, string> = Object.fromEntries(header.map((h, i) => [h, row.fields[i]!]));
     yield { ok: true, record, line: row.line, text: row.text };
   }
   if (!header) throw new CsvHeaderError('the feed is empty');

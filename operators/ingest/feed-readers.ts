@@ -10,6 +10,7 @@ import { type ErrorCode, PermanentError } from '../../runtime/errors';
 import { CsvHeaderError, CsvRowTooLongError, readCsvRecords } from './csv';
 import { type IngestServices, type OpenLimits, openFeed, parseFeedUri } from './feed-sources';
 import { JsonArrayScanner, JsonFrameError } from './json-scanner';
+import { jsonTextProblem, jsonValueProblem, numberSource, textProblem } from './record-checks';
 
 export type ConcreteFormat = Exclude<FeedFormat, 'auto'>;
 
@@ -116,7 +117,8 @@ interface RecordText {
 
 function toItem(r: RecordText, position: number, page: number): FeedItem {
   const where = { position, line: r.line, page, payload: r.text };
-  if (r.reason !== undefined) return { ok: false, code: 'INGEST_RECORD_UNPARSEABLE', reason: r.reason, ...where };
+  const reason = r.reason ?? textProblem(r.text);
+  if (reason !== undefined) return { ok: false, code: 'INGEST_RECORD_UNPARSEABLE', reason, ...where };
   if (typeof r.value !== 'object' || r.value === null || Array.isArray(r.value)) {
     const type = Array.isArray(r.value) ? 'array' : r.value === null ? 'null' : typeof r.value;
     return {
@@ -129,8 +131,11 @@ function toItem(r: RecordText, position: number, page: number): FeedItem {
   const rec = r.value as Record<string, unknown>;
   for (const f of LISTING_KEY_FIELDS) {
     const v = rec[f];
-    if ((typeof v === 'string' && v.trim() !== '') || (typeof v === 'number' && Number.isFinite(v))) {
-      return { ok: true, listingKey: String(v).trim(), ...where };
+    if (typeof v === 'string' && v.trim() !== '') return { ok: true, listingKey: v.trim(), ...where };
+    if (typeof v === 'number' && Number.isFinite(v)) {
+      // Beyond 2^53 JSON.parse has rounded the number: the key is its digits as written.
+      const key = Number.isSafeInteger(v) ? String(v) : (numberSource(r.text, f) ?? String(v));
+      return { ok: true, listingKey: key, ...where };
     }
   }
   const got = rec.ListingKey === undefined ? 'no ListingKey field' : `ListingKey ${JSON.stringify(rec.ListingKey)}`;
@@ -188,11 +193,16 @@ async function* jsonRecords(chunks: AsyncIterable<string>, scanner: JsonArraySca
 }
 
 function parseJson(text: string, line: number): RecordText {
+  const structure = jsonTextProblem(text);
+  if (structure !== undefined) return { value: undefined, text, line, reason: structure };
+  let value: unknown;
   try {
-    return { value: JSON.parse(text), text, line };
+    value = JSON.parse(text);
   } catch (e) {
     return { value: undefined, text, line, reason: `invalid JSON: ${(e as Error).message}` };
   }
+  const strings = jsonValueProblem(text, value);
+  return strings === undefined ? { value, text, line } : { value: undefined, text, line, reason: strings };
 }
 
 async function* ndjsonRecords(chunks: AsyncIterable<string>, maxChars: number): AsyncGenerator<RecordText> {
@@ -246,8 +256,10 @@ async function* ndjsonRecords(chunks: AsyncIterable<string>, maxChars: number): 
 
 async function* csvRecords(chunks: AsyncIterable<string>, maxChars: number): AsyncGenerator<RecordText> {
   for await (const r of readCsvRecords(chunks, maxChars)) {
-    yield r.ok
+    // The row as read (NULs included: the JSON of the record would escape them).
+    const problem = r.ok ? textProblem(r.text) : r.reason;
+    yield problem === undefined && r.ok
       ? { value: r.record, text: JSON.stringify(r.record), line: r.line }
-      : { value: undefined, text: r.text, line: r.line, reason: r.reason };
+      : { value: undefined, text: r.text, line: r.line, reason: problem ?? 'unreadable CSV row' };
   }
 }
