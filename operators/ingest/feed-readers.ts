@@ -10,7 +10,7 @@ import { type ErrorCode, PermanentError } from '../../runtime/errors';
 import { CsvHeaderError, CsvRowTooLongError, readCsvRecords } from './csv';
 import { type IngestServices, type OpenLimits, openFeed, parseFeedUri } from './feed-sources';
 import { JsonArrayScanner, JsonFrameError } from './json-scanner';
-import { jsonTextProblem, jsonValueProblem, numberSource, textProblem } from './record-checks';
+import { duplicateKeyProblem, jsonTextProblem, jsonValueProblem, numberSource, textProblem } from './record-checks';
 
 export type ConcreteFormat = Exclude<FeedFormat, 'auto'>;
 
@@ -194,15 +194,15 @@ async function* jsonRecords(chunks: AsyncIterable<string>, scanner: JsonArraySca
 
 function parseJson(text: string, line: number): RecordText {
   const structure = jsonTextProblem(text);
-  if (structure !== undefined) return { value: undefined, text, line, reason: structure };
+  if (structure.problem !== undefined) return { value: undefined, text, line, reason: structure.problem };
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (e) {
     return { value: undefined, text, line, reason: `invalid JSON: ${(e as Error).message}` };
   }
-  const strings = jsonValueProblem(text, value);
-  return strings === undefined ? { value, text, line } : { value: undefined, text, line, reason: strings };
+  const problem = duplicateKeyProblem(text, value, structure.topLevelKeys) ?? jsonValueProblem(text, value);
+  return problem === undefined ? { value, text, line } : { value: undefined, text, line, reason: problem };
 }
 
 async function* ndjsonRecords(chunks: AsyncIterable<string>, maxChars: number): AsyncGenerator<RecordText> {
