@@ -18,6 +18,11 @@
  *   or dead letter was dropped on purpose ("skipped"), and counts as done.
  * A job is done when its status is COMPLETED or FAILED, every RawListing and feed reject it announced has been
  * seen, and every record of it that entered normalize, images and publish is done there.
+ *
+ * Latency: a stage's output carries the Kafka timestamp of its produce (the runtime sets none, so the client
+ * stamps the send), so the time from a job's submission to a listing's first output of each stage is read off
+ * the records the tracker sees anyway. Only the first output of a listing key counts: a redelivered record's
+ * second output says when it was redone, not when the listing got through.
  */
 import type { Admin } from 'kafkajs';
 import { headersToStrings, TRACE_HEADER } from '../runtime/dead-letter';
@@ -138,6 +143,7 @@ class StageState {
 }
 
 class JobState {
+  constructor(readonly submittedAt: number) {}
   status: IngestJobStatus | null = null;
   readonly rawByKey = new Map<string, number>();
   rawSeen = 0;
@@ -146,7 +152,13 @@ class JobState {
   readonly stages = new Map<StageName, StageState>(STAGES.map((s) => [s, new StageState()]));
   readonly photos = new Map<string, { ok: number; failed: number; reasons: string[] }>();
   readonly published = new Map<string, boolean>();
+  /** Per stage and listing key: the Kafka timestamp (ms) of the first output. */
+  readonly firstOutputAt = new Map<StageName, Map<string, number>>(STAGES.map((s) => [s, new Map()]));
 }
+
+/** Where latency is measured to: each stage's output, and publish's row in PostgreSQL. */
+export const LATENCY_POINTS = ['normalize', 'images', 'postgresRow', 'publish'] as const;
+export type LatencyPoint = (typeof LATENCY_POINTS)[number];
 
 export class JobTracker {
   private readonly topics: PipelineTopics;
@@ -155,6 +167,8 @@ export class JobTracker {
   /** A pending check of committed offsets: done once the reader has caught up with `ends`. */
   private pending: { committed: Map<StageName, Map<number, bigint>>; ends: Offsets } | null = null;
   private lastCheck = 0;
+  /** Records whose accounting is under way (see onMessage). */
+  private counting = 0;
 
   private constructor(
     private readonly ctx: CliContext,
@@ -185,8 +199,9 @@ export class JobTracker {
     return new JobTracker(ctx, admin, await endOffsets(admin, JobTracker.followedTopics(t, existing)));
   }
 
-  add(jobId: string): void {
-    if (!this.jobs.has(jobId)) this.jobs.set(jobId, new JobState());
+  /** Follows a job; `submittedAt` is when it was produced, what its latencies are measured from. */
+  add(jobId: string, submittedAt: Date): void {
+    if (!this.jobs.has(jobId)) this.jobs.set(jobId, new JobState(submittedAt.getTime()));
   }
 
   async start(): Promise<void> {
@@ -194,7 +209,21 @@ export class JobTracker {
     await this.reader.start();
   }
 
-  private async onMessage({ topic, partition, message }: ReadMessage): Promise<void> {
+  /**
+   * One record at a time per partition, but a record's accounting spans awaits (decoding a status or an
+   * EnrichedListing's photos): while one is half counted (images' output counted, publish's input not yet),
+   * the follow loop must not read the job as finished.
+   */
+  private async onMessage(m: ReadMessage): Promise<void> {
+    this.counting++;
+    try {
+      await this.count(m);
+    } finally {
+      this.counting--;
+    }
+  }
+
+  private async count({ topic, partition, message }: ReadMessage): Promise<void> {
     const headers = headersToStrings(message.headers);
     const job = this.jobs.get(headers[TRACE_HEADER] ?? '');
     if (!job) return;
@@ -230,6 +259,10 @@ export class JobTracker {
       }
       if (topic === s.output) {
         inc(st.out, key);
+        const first = job.firstOutputAt.get(s.name)!;
+        const at = Number(message.timestamp);
+        const seen = first.get(key);
+        if (seen === undefined || at < seen) first.set(key, at);
         if (s.name === 'images' && message.value) await this.countPhotos(job, key, message.value);
         if (s.name === 'publish') job.published.set(key, message.value !== null);
       }
@@ -266,7 +299,8 @@ export class JobTracker {
       terminal &&
       job.rawSeen >= Number(s.records) &&
       job.rejectsSeen >= Number(s.rejects) &&
-      STAGES.every((n) => stages[n].inFlight === 0);
+      STAGES.every((n) => stages[n].inFlight === 0) &&
+      this.counting === 0;
     return {
       jobId,
       state: s?.state ?? 'PENDING',
@@ -281,6 +315,26 @@ export class JobTracker {
       publishedIds: [...job.published].filter(([, v]) => v).map(([k]) => k),
       finished,
     };
+  }
+
+  /**
+   * Milliseconds from each job's submission to each of its listings' first output of every stage, and to the
+   * `published_at` of its row (`rowPublishedAt`, by listing id: publish stamps it in the transaction that
+   * writes the row). A row stamped before the job was submitted was not written for it (publish kept a newer
+   * version) and is left out.
+   */
+  latencies(jobIds: readonly string[], rowPublishedAt: ReadonlyMap<string, number>): Record<LatencyPoint, number[]> {
+    const out = Object.fromEntries(LATENCY_POINTS.map((p) => [p, [] as number[]])) as Record<LatencyPoint, number[]>;
+    for (const id of jobIds) {
+      const job = this.jobs.get(id);
+      if (!job) throw new Error(`job ${id} is not followed`);
+      for (const s of STAGES) for (const at of job.firstOutputAt.get(s)!.values()) out[s].push(at - job.submittedAt);
+      for (const [key, withValue] of job.published) {
+        const at = rowPublishedAt.get(key);
+        if (withValue && at !== undefined && at >= job.submittedAt) out.postgresRow.push(at - job.submittedAt);
+      }
+    }
+    return out;
   }
 
   /**

@@ -3,7 +3,7 @@
  * redrawn in place (cursor up + clear line); otherwise a plain line is written every few seconds, so logs and
  * CI output stay readable.
  */
-import { type JobProgress, STAGES, type StageName } from './job-tracker';
+import { type JobProgress, LATENCY_POINTS, type LatencyPoint, STAGES, type StageName } from './job-tracker';
 
 export interface Totals {
   readonly jobs: number;
@@ -143,10 +143,52 @@ const top = (reasons: Record<string, number>, k = 5) =>
     .map(([code, c]) => `${code} ${c}`)
     .join(', ') || 'none';
 
+/** p50 and max of one latency, over `listings` listings; null when none got there. */
+export interface LatencyStats {
+  readonly listings: number;
+  readonly p50: number;
+  readonly max: number;
+}
+export type LatencySummary = Record<LatencyPoint, LatencyStats | null>;
+
+/** Nearest-rank p50 and the max of each point's samples (milliseconds). */
+export function latencySummary(samples: Readonly<Record<LatencyPoint, readonly number[]>>): LatencySummary {
+  const stats = (ms: readonly number[]): LatencyStats | null => {
+    if (ms.length === 0) return null;
+    const sorted = [...ms].sort((a, b) => a - b);
+    return { listings: sorted.length, p50: sorted[Math.ceil(sorted.length / 2) - 1]!, max: sorted.at(-1)! };
+  };
+  return Object.fromEntries(LATENCY_POINTS.map((p) => [p, stats(samples[p])])) as LatencySummary;
+}
+
+const LATENCY_LABELS: Record<LatencyPoint, [label: string, note: string]> = {
+  normalize: ['normalize', ''],
+  images: ['images', ''],
+  postgresRow: ['PostgreSQL row', "; the row's published_at"],
+  publish: ['publish', '; on listings.published'],
+};
+
+const duration = (ms: number) => (Math.abs(ms) < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(2)} s`);
+
+export function latencyLines(l: LatencySummary): string[] {
+  const lines = ["latency           from submission to each stage's output"];
+  for (const p of LATENCY_POINTS) {
+    const [label, note] = LATENCY_LABELS[p];
+    const x = l[p];
+    lines.push(
+      x
+        ? `  ${label.padEnd(16)}p50 ${duration(x.p50).padEnd(9)} max ${duration(x.max).padEnd(9)} (${x.listings} listing${x.listings === 1 ? '' : 's'}${note})`
+        : `  ${label.padEnd(16)}none got there`,
+    );
+  }
+  return lines;
+}
+
 export interface SummaryExtras {
   readonly wallMs: number;
   readonly inPostgres: number | null;
   readonly deadLetters: Record<string, number>;
+  readonly latency: LatencySummary;
 }
 
 export function summaryLines(t: Totals, x: SummaryExtras): string[] {
@@ -167,6 +209,7 @@ export function summaryLines(t: Totals, x: SummaryExtras): string[] {
         .map(([topic, c]) => `${topic} ${c}`)
         .join(', ') || 'none'
     })`,
+    ...latencyLines(x.latency),
     `wall time         ${secs.toFixed(1)}s`,
     `throughput        ${(t.feedRecords / Math.max(secs, 0.001)).toFixed(1)} records/s end to end`,
   ];

@@ -18,7 +18,7 @@ import { type Command, type Io, intOption, printJson, stringOption, UsageError }
 import { type CliContext, cliContext } from '../context';
 import { type JobProgress, JobTracker, pipelineTopics } from '../job-tracker';
 import { connectAdmin, connectProducer, sleep, withKafka } from '../kafka-io';
-import { progressView, summaryLines, type Totals, totals } from '../progress';
+import { type LatencySummary, latencySummary, progressView, summaryLines, type Totals, totals } from '../progress';
 
 const FORMATS: Record<string, FeedFormat> = {
   auto: 'auto',
@@ -72,22 +72,25 @@ export interface JobRequest {
 /** Produces the jobs, keyed by jobId, with the job id as trace id (what --wait follows). */
 export async function submitJobs(ctx: CliContext, requests: readonly JobRequest[]): Promise<IngestJob[]> {
   const topic = pipelineTopics(ctx.pipeline).jobs;
-  const jobs = requests.map(
-    (r): IngestJob => ({
-      jobId: randomUUID(),
-      source: r.source,
-      uri: r.uri,
-      format: r.format,
-      submittedAt: new Date(),
-      defaultCountry: r.country,
-      defaultCurrency: r.currency,
-    }),
-  );
   // Kafka first: when it is down, that is the one error worth reporting.
   const producer = await connectProducer(ctx);
   try {
     const serde = ctx.serde();
     const schemaId = await serde.schemaIdFor(topic, 'IngestJob', ctx.settings.registerSchemas);
+    // Stamped when the producer and the schema id are ready: --wait's latencies are measured from here, so
+    // they leave out the CLI's own connection setup.
+    const submittedAt = new Date();
+    const jobs = requests.map(
+      (r): IngestJob => ({
+        jobId: randomUUID(),
+        source: r.source,
+        uri: r.uri,
+        format: r.format,
+        submittedAt,
+        defaultCountry: r.country,
+        defaultCurrency: r.currency,
+      }),
+    );
     await withKafka(ctx, () =>
       producer.send({
         topic,
@@ -99,10 +102,10 @@ export async function submitJobs(ctx: CliContext, requests: readonly JobRequest[
         })),
       }),
     );
+    return jobs;
   } finally {
     await producer.disconnect().catch(() => undefined);
   }
-  return jobs;
 }
 
 export interface FollowResult {
@@ -111,6 +114,7 @@ export interface FollowResult {
   readonly wallMs: number;
   readonly inPostgres: number | null;
   readonly deadLetters: Record<string, number>;
+  readonly latency: LatencySummary;
 }
 
 /** Follows the tracker's jobs until all are finished (or the signal aborts), drawing progress on stderr. */
@@ -137,7 +141,15 @@ export async function followJobs(
       view.done();
       const wallMs = Date.now() - started;
       const ids = [...new Set(jobs.flatMap((j) => j.publishedIds))];
-      return { jobs, totals: t, wallMs, inPostgres: await countInPostgres(ctx, ids), deadLetters: deadLetters(ctx, t) };
+      const rows = await rowsInPostgres(ctx, ids);
+      return {
+        jobs,
+        totals: t,
+        wallMs,
+        inPostgres: rows?.size ?? null,
+        deadLetters: deadLetters(ctx, t),
+        latency: latencySummary(tracker.latencies(jobIds, rows ?? new Map())),
+      };
     }
     if (signal?.aborted) throw signal.reason;
     await sleep(100);
@@ -152,14 +164,19 @@ function deadLetters(ctx: CliContext, t: Totals): Record<string, number> {
   return out;
 }
 
-/** How many of `ids` the published view in PostgreSQL holds; null when PostgreSQL cannot be asked. */
-async function countInPostgres(ctx: CliContext, ids: readonly string[]): Promise<number | null> {
-  if (ids.length === 0) return 0;
+/**
+ * The rows of `ids` the published view in PostgreSQL holds, with the published_at publish stamped on each
+ * (ms); null when PostgreSQL cannot be asked.
+ */
+async function rowsInPostgres(ctx: CliContext, ids: readonly string[]): Promise<Map<string, number> | null> {
+  if (ids.length === 0) return new Map();
   try {
     const r = await ctx
       .pg()
-      .query<{ n: string }>('SELECT count(*) AS n FROM listings WHERE id = ANY($1::text[])', [ids]);
-    return Number(r.rows[0]?.n ?? 0);
+      .query<{ id: string; published_at: Date }>('SELECT id, published_at FROM listings WHERE id = ANY($1::text[])', [
+        ids,
+      ]);
+    return new Map(r.rows.map((row) => [row.id, new Date(row.published_at).getTime()]));
   } catch {
     return null;
   }
@@ -224,6 +241,7 @@ function resultJson(r: FollowResult) {
     totals: r.totals,
     publishedInPostgres: r.inPostgres,
     deadLetters: r.deadLetters,
+    latencyMs: r.latency,
     wallMs: r.wallMs,
     recordsPerSecond: Number((r.totals.feedRecords / Math.max(secs, 0.001)).toFixed(1)),
   };
@@ -296,7 +314,7 @@ const ingestOne: Command = {
       if (io.json && !wait) printJson(io, { jobId, source, uri, format: formatName });
       io.out(jobId);
       if (!wait || !admin || !tracker) return 0;
-      tracker.add(jobId);
+      tracker.add(jobId, job!.submittedAt);
       const r = await follow(ctx, tracker, [jobId], io, started);
       if (r === 'interrupted') return 130;
       const j = r.jobs[0]!;
@@ -355,7 +373,7 @@ const ingestSamples: Command = {
         set.feeds.map((f) => ({ uri: f.uri, source: f.source, format: 'auto', country: null, currency: null })),
       );
       jobs.forEach((j, i) => {
-        tracker!.add(j.jobId);
+        tracker!.add(j.jobId, j.submittedAt);
         io.err(`samples: job ${j.jobId}  ${set.feeds[i]!.format.padEnd(10)} ${set.feeds[i]!.total} records  ${j.uri}`);
       });
       const r = await follow(

@@ -95,6 +95,16 @@ test('ingest --wait returns only once every listing is published, with the rows 
   expect(out.totals.stages.normalize.failed + out.totals.ingestRejects).toBe(feed.total - feed.listings);
   expect(r.stderr).toMatch(/progress .*publish \d+ done/);
 
+  // Latency from submission, per listing: every published listing got through every stage, in order.
+  const latency = out.latencyMs as Record<'normalize' | 'images' | 'postgresRow' | 'publish', Latency>;
+  for (const point of LATENCY_ORDER) {
+    expect(latency[point].listings).toBe(feed.listings);
+    expect(latency[point].p50).toBeGreaterThanOrEqual(0);
+    expect(latency[point].max).toBeGreaterThanOrEqual(latency[point].p50);
+  }
+  expectOrdered(LATENCY_ORDER.map((p) => latency[p].p50));
+  expectOrdered(LATENCY_ORDER.map((p) => latency[p].max));
+
   // The job, as `status` reports it afterwards.
   const s = await cli(['status', out.jobId, '--json'], box.env, 60_000);
   expect(s.code).toBe(0);
@@ -118,6 +128,52 @@ test('ingest --wait returns only once every listing is published, with the rows 
 });
 
 const sumOf = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
+
+interface Latency {
+  readonly listings: number;
+  readonly p50: number;
+  readonly max: number;
+}
+/** Where a listing gets to, in order: publish stamps the row before it writes listings.published. */
+const LATENCY_ORDER = ['normalize', 'images', 'postgresRow', 'publish'] as const;
+const LATENCY_LABELS = { normalize: 'normalize', images: 'images', postgresRow: 'PostgreSQL row', publish: 'publish' };
+
+function expectOrdered(ms: readonly number[]): void {
+  for (let i = 1; i < ms.length; i++) expect(ms[i]).toBeGreaterThanOrEqual(ms[i - 1]!);
+}
+
+/** "p50 41 ms" or "p50 1.88 s" -> milliseconds. */
+const msOf = (n: string, unit: string) => (unit === 's' ? Math.round(Number(n) * 1000) : Number(n));
+
+test('ingest --wait on one listing without photos prints its latency to every stage and to the row', async () => {
+  const one = await writeSampleFeed({
+    dir: feedDir,
+    seed: 8000 + (randomBytes(2).readUInt16BE(0) % 1000),
+    count: 1,
+    format: 'ndjson',
+    badRate: 0,
+    name: 'one-listing',
+  });
+  expect(one.listings).toBe(1);
+  const r = await cli(['ingest', one.uri, '--source', `${source}one`, '--wait'], box.env);
+  if (r.code !== 0) throw new Error(`ingest exited ${r.code}: ${r.stderr}`);
+  expect(r.stdout).toMatch(/^ +latency +from submission to each stage's output$/m);
+  const seen = LATENCY_ORDER.map((point) => {
+    const line = new RegExp(
+      `^ +${LATENCY_LABELS[point]} +p50 ([\\d.]+) (ms|s) +max ([\\d.]+) (ms|s) +\\(1 listing[;)]`,
+      'm',
+    ).exec(r.stdout);
+    if (!line) throw new Error(`no ${point} latency line in:\n${r.stdout}`);
+    const [, p50, p50Unit, max, maxUnit] = line;
+    // One listing: its p50 is its max.
+    expect(msOf(p50!, p50Unit!)).toBe(msOf(max!, maxUnit!));
+    return msOf(p50!, p50Unit!);
+  });
+  for (const ms of seen) expect(ms).toBeGreaterThanOrEqual(0);
+  expectOrdered(seen);
+  // Shown in the test's output: the figure the README's performance section quotes.
+  process.stdout.write(`one listing, no photos: ${LATENCY_ORDER.map((p, i) => `${p} ${seen[i]} ms`).join(', ')}\n`);
+});
 
 test('ingest without --wait prints the job id at once; status knows it', async () => {
   const r = await cli(['ingest', feed.uri, '--source', source], box.env, 60_000);
