@@ -90,9 +90,12 @@ export const errorCatalogue = {
   NORMALIZE_PAYLOAD_INVALID: entry('permanent', 'The raw payload is not a JSON object.'),
   NORMALIZE_STATUS_UNKNOWN: entry(
     'permanent',
-    'StandardStatus (or MlsStatus) is missing or not a known RESO or legacy status.',
+    "StandardStatus (or MlsStatus) is missing or neither a known RESO or legacy status nor mapped by the record's source profile (the message names the profile file to add it to).",
   ),
-  NORMALIZE_PROPERTY_TYPE_UNKNOWN: entry('permanent', 'PropertyType is not a known RESO property type.'),
+  NORMALIZE_PROPERTY_TYPE_UNKNOWN: entry(
+    'permanent',
+    "PropertyType (or PropertySubType) is neither a known RESO property type nor mapped by the record's source profile (the message names the profile file to add it to).",
+  ),
   NORMALIZE_PRICE_INVALID: entry('permanent', 'ListPrice is missing, non-numeric, zero or negative.'),
   NORMALIZE_CURRENCY_INVALID: entry('permanent', 'The currency is neither USD nor CAD.'),
   NORMALIZE_ADDRESS_INVALID: entry('permanent', 'No street address or city could be built from the record.'),
@@ -112,6 +115,14 @@ export const errorCatalogue = {
   NORMALIZE_NUMBER_INVALID: entry(
     'permanent',
     'A numeric field (bedrooms, bathrooms, year built, area) is not a number.',
+  ),
+  NORMALIZE_PROFILE_UNKNOWN: entry(
+    'permanent',
+    'The record names a source profile that is neither built in (pipelines/profiles) nor in LISTFLOW_NORMALIZE_PROFILES_DIR.',
+  ),
+  PROFILE_INVALID: entry(
+    'fatal',
+    'A source profile file (pipelines/profiles/<name>.yaml or LISTFLOW_NORMALIZE_PROFILES_DIR) failed validation; the message names the file, field path, value and fix.',
   ),
 
   // --- images (asset reason codes; a failed photo never fails its listing) ---

@@ -5,6 +5,9 @@
  * - Each top-level schema is also emitted self-contained (referenced named types inlined), because
  *   that is what gets registered under `<topic>-value` and what avsc parses.
  * - timestamp-millis decodes to Date (the runtime registers an avsc logical type for it).
+ * - A field marked `"tsOptional": true` (it must have a default) is an optional property (`name?:`): a field
+ *   added to a schema already in use, so code that builds records and predates it need not set it. avsc
+ *   writes the default for an absent field and fills it in on decode, so readers always see a value.
  *
  * Run: `node scripts/gen-schemas.ts` (Node 24 strips the types). `--check` exits 1 when the file is stale;
  * a unit test does the same.
@@ -144,9 +147,19 @@ export function render(dir: string): string {
       out += `export type ${t.name} = Buffer;\n\n`;
     } else {
       out += `export interface ${t.name} {\n`;
-      for (const f of t['fields'] as { name: string; type: Avro; doc?: string }[]) {
+      for (const f of t['fields'] as {
+        name: string;
+        type: Avro;
+        doc?: string;
+        default?: unknown;
+        tsOptional?: unknown;
+      }[]) {
+        if (f.tsOptional === true && !('default' in f))
+          throw new Error(
+            `${t.name}.${f.name} is tsOptional without a default: give it one (schema evolution needs it)`,
+          );
         out += docComment(f.doc, '  ');
-        out += `  ${f.name}: ${tsType(f.type, ns)};\n`;
+        out += `  ${f.name}${f.tsOptional === true ? '?' : ''}: ${tsType(f.type, ns)};\n`;
       }
       out += '}\n\n';
     }
