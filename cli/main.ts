@@ -133,6 +133,12 @@ function reportError(err: unknown, cmd: Command, json: boolean): number {
 }
 
 if (require.main === module) {
+  // A reader that stops early (`listflow dlq list | head`) closes the pipe: stop quietly, as Unix tools do,
+  // instead of an unhandled EPIPE with a stack trace.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exit(process.exitCode ?? 0);
+  });
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

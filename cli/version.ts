@@ -7,12 +7,11 @@
  * registered), so each schema is identified by its Avro fingerprint: the SHA-256 of its Parsing Canonical
  * Form, which changes exactly when the schema does and can be compared across machines and builds.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { readerType } from '../runtime/serde';
 import { schemaNames, type SchemaName } from '../schemas/generated/types';
 import { type Command, printJson } from './command';
-import { projectRoot } from './commands/k8s';
 import { cliContext } from './context';
 
 export interface VersionInfo {
@@ -34,8 +33,21 @@ const KAFKA_CLIENT_PACKAGES: Readonly<Record<string, string>> = {
   '@platformatic/kafka': '@platformatic/kafka',
 };
 
-const packageVersion = (file: string): string =>
-  (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+const packageJson = (file: string): { name?: string; version: string } =>
+  JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version: string };
+const packageVersion = (file: string): string => packageJson(file).version;
+
+/**
+ * Listflow's own package.json: the nearest one named listflow above this file, which is cli/ in a checkout
+ * and dist/cli/ in a build or the container image (which holds package.json and dist/ only).
+ */
+function listflowPackageJson(from: string = __dirname): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file) && packageJson(file).name === 'listflow') return file;
+    if (dirname(dir) === dir) throw new Error(`no package.json of listflow above ${from}`);
+  }
+}
 
 function installedVersion(pkg: string): string {
   try {
@@ -73,7 +85,7 @@ export function versionInfo(env: NodeJS.ProcessEnv = process.env): VersionInfo {
     schemaNames.map((n) => [n, readerType(n).fingerprint('sha256').toString('hex').slice(0, FINGERPRINT_CHARS)]),
   ) as Record<SchemaName, string>;
   return {
-    version: packageVersion(join(projectRoot(), 'package.json')),
+    version: packageVersion(listflowPackageJson()),
     pipeline,
     schemas,
     kafkaClient: { name: client, version: installedVersion(KAFKA_CLIENT_PACKAGES[client] ?? client) },

@@ -36,7 +36,8 @@ stale_input() {
 if [ -n "$(stale_input)" ]; then
   mkdir -p dist
   exec 9>>dist/.listflow-build.lock
-  flock 9
+  # Without flock (not Linux), concurrent calls may compile at once, as they always did.
+  if command -v flock >/dev/null; then flock 9; fi
   # Someone else may have compiled while this call waited for the lock.
   changed="$(stale_input)"
   if [ -n "$changed" ]; then
