@@ -24,14 +24,8 @@ export interface VersionInfo {
   readonly node: string;
 }
 
-/** The client the runtime uses (runtime/kafka.ts) unless a `kafkaClient` worker setting picks another. */
+/** The Kafka client package runtime/kafka.ts uses, unless a `kafkaClient` worker setting names another. */
 const DEFAULT_KAFKA_CLIENT = 'kafkajs';
-/** The npm package of each client a setting may name. */
-const KAFKA_CLIENT_PACKAGES: Readonly<Record<string, string>> = {
-  kafkajs: 'kafkajs',
-  platformatic: '@platformatic/kafka',
-  '@platformatic/kafka': '@platformatic/kafka',
-};
 
 const packageJson = (file: string): { name?: string; version: string } =>
   JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version: string };
@@ -88,7 +82,7 @@ export function versionInfo(env: NodeJS.ProcessEnv = process.env): VersionInfo {
     version: packageVersion(listflowPackageJson()),
     pipeline,
     schemas,
-    kafkaClient: { name: client, version: installedVersion(KAFKA_CLIENT_PACKAGES[client] ?? client) },
+    kafkaClient: { name: client, version: installedVersion(client) },
     node: process.version,
   };
 }
