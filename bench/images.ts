@@ -37,7 +37,8 @@ import { pathToFileURL } from 'node:url';
 import pLimit from 'p-limit';
 import sharp from 'sharp';
 import { platformEndpoints, platformLayout } from '../infra/layout';
-import { type BlobStore, openBlobStore } from '../operators/images/blob-store/index';
+import { removeLocalObjects } from '../infra/s3proxy';
+import { type BlobStore, openBlobStore, parseBlobStore } from '../operators/images/blob-store/index';
 import { fromEnv, parseConfig } from '../runtime/config';
 import type { EnrichedListing } from '../schemas/generated/types';
 import images from '../operators/images/index';
@@ -283,6 +284,12 @@ async function main(): Promise<void> {
     ]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+    if (STORE === 's3') {
+      // This run's objects, under <prefix>/<RUN>/ of the local bucket (a bench run writes ~100 MB).
+      const where = parseBlobStore(String(storeSettings('bare', dir).blobStore));
+      const runPrefix = where.kind === 's3' ? where.prefix.replace(/bare\/$/, '') : undefined;
+      if (runPrefix) await removeLocalObjects(platformLayout(), runPrefix).catch(() => 0);
+    }
   }
   process.exit(0);
 }

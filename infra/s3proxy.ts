@@ -11,7 +11,13 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CreateBucketCommand, ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  DeleteObjectsCommand,
+  ListBucketsCommand,
+  ListObjectsV2Command,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { infraSourceDir, LOCAL_S3_BUCKET, LOCAL_S3_IDENTITY, type PlatformLayout, s3proxyEndpoint } from './layout';
 import { logTail, mustRun, type ProcessRecord, spawnDetached, waitUntil } from './processes';
 
@@ -131,6 +137,29 @@ export async function ensureLocalBucket(l: PlatformLayout): Promise<void> {
   } catch (e) {
     if ((e as { name?: string }).name !== 'BucketAlreadyOwnedByYou') {
       throw new Error(`Creating the S3Proxy bucket ${LOCAL_S3_BUCKET} failed: ${(e as Error).message}`, { cause: e });
+    }
+  } finally {
+    client.destroy();
+  }
+}
+
+/**
+ * Deletes every object of the local bucket under `prefix` (what a benchmark or test run wrote), so runs do not pile
+ * up under .listflow/s3proxy. Returns how many were deleted.
+ */
+export async function removeLocalObjects(l: PlatformLayout, prefix: string): Promise<number> {
+  if (!prefix.endsWith('/')) throw new TypeError(`prefix must end with / (got ${JSON.stringify(prefix)})`);
+  const client = localClient(l);
+  let removed = 0;
+  try {
+    for (;;) {
+      const page = await client.send(
+        new ListObjectsV2Command({ Bucket: LOCAL_S3_BUCKET, Prefix: prefix, MaxKeys: 1000 }),
+      );
+      const keys = (page.Contents ?? []).flatMap((o) => (o.Key ? [{ Key: o.Key }] : []));
+      if (keys.length === 0) return removed;
+      await client.send(new DeleteObjectsCommand({ Bucket: LOCAL_S3_BUCKET, Delete: { Objects: keys, Quiet: true } }));
+      removed += keys.length;
     }
   } finally {
     client.destroy();

@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import pLimit from 'p-limit';
 import { platformEndpoints, platformLayout } from '../../infra/layout';
+import { removeLocalObjects } from '../../infra/s3proxy';
 import { imagesConfig, type ImagesConfig } from '../../operators/images/config';
 import images from '../../operators/images/index';
 import {
@@ -90,7 +91,10 @@ beforeAll(async () => {
   photo = await photoJpeg(1200, 900, { seed: 7, quality: 85 });
 });
 
-afterAll(() => opened?.close());
+afterAll(async () => {
+  opened?.close();
+  await removeLocalObjects(platformLayout(), `it-${run}/`);
+});
 
 describe('S3 blob store on S3Proxy', () => {
   test('variants are objects with their Content-Type and an immutable Cache-Control, served at their uris', async () => {
