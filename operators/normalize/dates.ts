@@ -4,7 +4,19 @@ const ISO =
   /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
 
 export function parseTimestamp(raw: string): Date | undefined {
-  return parseCommonTimestamp(raw) ?? parseIsoTimestamp(raw);
+  return parseCommonTimestamp(raw) ?? parseIsoTimestamp(raw) ?? parseHttpDate(raw);
+}
+
+/** RFC 7231's IMF-fixdate, "Fri, 20 Nov 2015 04:20:45 GMT": the older CREA DDF shape's LastUpdated. */
+const HTTP_DATE =
+  /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/;
+
+function parseHttpDate(raw: string): Date | undefined {
+  const s = raw.trim();
+  if (!HTTP_DATE.test(s)) return undefined;
+  const d = new Date(s);
+  // Date rolls "31 Feb" into March: the day must survive the round trip.
+  return Number.isNaN(d.getTime()) || d.getUTCDate() !== Number(s.slice(5, 7)) ? undefined : d;
 }
 
 /** The general path: every form ISO accepts, with or without offset, through Date's own parser. */

@@ -59,7 +59,7 @@ test('a complete record becomes the canonical listing', async () => {
         YearBuilt: 1998,
         PublicRemarks: '<p>Nice &amp; bright</p>',
       }),
-      plainContext({ allowFilePhotoUrls: false }, undefined),
+      plainContext({ allowFilePhotoUrls: false, profilesDir: undefined }, undefined),
     ),
   );
   expect(out).toEqual([
@@ -92,6 +92,7 @@ test('a complete record becomes the canonical listing', async () => {
         photos: [],
         modifiedAt: new Date('2026-01-15T10:30:00Z'),
         fingerprint: expect.stringMatching(/^[0-9a-f]{32}$/),
+        localFields: null,
       },
     },
   ]);
@@ -129,7 +130,7 @@ describe('status', () => {
   test.each([
     [
       { StandardStatus: 'Foreclosed' },
-      'Expected a RESO StandardStatus such as "Active" or "Closed" for StandardStatus but received "Foreclosed" of type string.',
+      'Expected a RESO StandardStatus such as "Active" or "Closed" for StandardStatus but received "Foreclosed" of type string. Fix: map it in pipelines/profiles/reso-dd-2.0.yaml (profile reso-dd-2.0 of source mls-a): under lookups.StandardStatus, add "Foreclosed": <RESO value>.',
     ],
     [
       { StandardStatus: undefined },
@@ -166,7 +167,7 @@ describe('property type', () => {
     expect(rejected({ PropertyType: 'Spaceship' })).toEqual({
       code: 'NORMALIZE_PROPERTY_TYPE_UNKNOWN',
       message:
-        'Expected a RESO PropertyType such as "Residential" for PropertyType but received "Spaceship" of type string.',
+        'Expected a RESO PropertyType such as "Residential" for PropertyType but received "Spaceship" of type string. Fix: map it in pipelines/profiles/reso-dd-2.0.yaml (profile reso-dd-2.0 of source mls-a): under lookups.PropertyType, add "Spaceship": <RESO value>.',
     });
   });
 });

@@ -11,15 +11,47 @@ import { parseTimestamp } from './dates';
 import { type CanonicalField, type Found, RecordView } from './field-mapping';
 import { areaUnit, livingArea, parseAmount, parseNumber, toGeo, toMinor } from './measures';
 import { photosFrom } from './photos';
+import type { Profile } from './profiles/profile';
+import { DEFAULT_PROFILE, profileRegistry } from './profiles/registry';
 import { lookupCountry, lookupRegion } from './regions';
-import { mapPropertyType, mapStatus } from './status';
 import { cleanDescription } from './text';
 
 export type NormalizeConfig = ConfigOf<(typeof normalizeConfig)['fields']>;
+/** What the rules read of the config; profilesDir may be left out (built-in profiles only). */
+export type NormalizeRulesConfig = Pick<NormalizeConfig, 'allowFilePhotoUrls'> &
+  Partial<Pick<NormalizeConfig, 'profilesDir'>>;
 
 const fail = (code: ErrorCode, field: string, expected: string, received: unknown, fix?: string): never => {
-  throw rejection(code, invalidParameterMessage(field, expected, received, fix), field);
+  throw rejection(code, invalidParameterMessage(field, expected, received, fix), { field });
 };
+
+/**
+ * A lookup value the record's profile does not map: the message and detail name the source, profile, field,
+ * value and the file to add the mapping line to (`listflow profile check` lists them all for a feed).
+ */
+function unmapped(
+  code: ErrorCode,
+  f: Found | undefined,
+  fallbackName: string,
+  expected: string,
+  profile: Profile,
+  source: string,
+): never {
+  const field = shown(f, fallbackName);
+  const lookup = fallbackName === 'StandardStatus' && field === 'MlsStatus' ? 'MlsStatus' : fallbackName;
+  const value = f?.value;
+  const fix =
+    typeof value === 'string'
+      ? `map it in ${profile.file} (profile ${profile.name} of source ${source}): under lookups.${lookup}, add ${JSON.stringify(value)}: <RESO value>.`
+      : undefined;
+  throw rejection(code, invalidParameterMessage(field, expected, value, fix), {
+    field,
+    value: typeof value === 'string' ? value : String(value),
+    profile: profile.name,
+    profileFile: profile.file,
+    source,
+  });
+}
 
 /**
  * The PermanentError of a rejected record, without a captured stack: capturing one cost ten times the
@@ -27,11 +59,11 @@ const fail = (code: ErrorCode, field: string, expected: string, received: unknow
  * `fail`: the code, the message and `detail.field` already say what is wrong and where. Its `stack` is
  * then just "PermanentError: <message>". The limit is restored before anything else can run.
  */
-function rejection(code: ErrorCode, message: string, field: string): PermanentError {
+function rejection(code: ErrorCode, message: string, detail: Record<string, string>): PermanentError {
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 0;
   try {
-    return new PermanentError(code, message, { detail: { field } });
+    return new PermanentError(code, message, { detail });
   } finally {
     Error.stackTraceLimit = limit;
   }
@@ -39,7 +71,7 @@ function rejection(code: ErrorCode, message: string, field: string): PermanentEr
 
 const shown = (f: Found | undefined, fallback: string) => f?.name ?? fallback;
 
-export function normalizeListing(raw: RawListing, config: NormalizeConfig): Listing {
+export function normalizeListing(raw: RawListing, config: NormalizeRulesConfig): Listing {
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw.payload);
@@ -49,27 +81,47 @@ export function normalizeListing(raw: RawListing, config: NormalizeConfig): List
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     fail('NORMALIZE_PAYLOAD_INVALID', 'payload', 'a JSON object', parsed);
   }
-  const r = new RecordView(parsed as Record<string, unknown>);
+  const record = parsed as Record<string, unknown>;
+  // The source's dialect: renames first, so that every rule below reads RESO names.
+  const profile = profileRegistry(config.profilesDir).get(raw.profile ?? DEFAULT_PROFILE);
+  if (profile.renames.length > 0) profile.applyRenames(record);
+  const r = new RecordView(record);
 
-  // Status and property type.
+  // Status and property type, through the profile's lookups; MlsStatus when StandardStatus does not map.
   const statusF = r.get('StandardStatus');
-  const status = typeof statusF?.value === 'string' ? mapStatus(statusF.value) : undefined;
+  let status =
+    typeof statusF?.value === 'string'
+      ? (statusF.name === 'MlsStatus' ? profile.mlsStatus : profile.status)(statusF.value)
+      : undefined;
+  if (!status && statusF?.name !== 'MlsStatus' && typeof record.MlsStatus === 'string') {
+    status = profile.mlsStatus(record.MlsStatus);
+  }
+  if (!statusF && !status) status = profile.defaultStatus;
+  if (profile.deletedWhen.length > 0 && profile.isDeletion(record)) status = 'DELETE';
   if (!status) {
-    fail(
+    unmapped(
       'NORMALIZE_STATUS_UNKNOWN',
-      shown(statusF, 'StandardStatus'),
+      statusF,
+      'StandardStatus',
       'a RESO StandardStatus such as "Active" or "Closed"',
-      statusF?.value,
+      profile,
+      raw.source,
     );
   }
   const typeF = r.get('PropertyType');
-  const propertyType = typeof typeF?.value === 'string' ? mapPropertyType(typeF.value) : undefined;
+  let propertyType = typeof typeF?.value === 'string' ? profile.propertyType(typeF.value) : undefined;
   if (!propertyType) {
-    fail(
+    const subF = r.get('PropertySubType');
+    if (typeof subF?.value === 'string') propertyType = profile.subType(subF.value);
+  }
+  if (!propertyType) {
+    unmapped(
       'NORMALIZE_PROPERTY_TYPE_UNKNOWN',
-      shown(typeF, 'PropertyType'),
+      typeF,
+      'PropertyType',
       'a RESO PropertyType such as "Residential"',
-      typeF?.value,
+      profile,
+      raw.source,
     );
   }
 
@@ -86,6 +138,15 @@ export function normalizeListing(raw: RawListing, config: NormalizeConfig): List
   }
   const countryF = r.get('Country');
   let country: Country = region!.country;
+  if (!countryF && profile.defaultCountry && profile.defaultCountry !== country) {
+    fail(
+      'NORMALIZE_COUNTRY_UNKNOWN',
+      shown(regionF, 'StateOrProvince'),
+      `a region of ${profile.defaultCountry}, the country of profile ${profile.name} (${profile.file})`,
+      regionF?.value,
+      'give the record a Country, or use a profile without defaults.country.',
+    );
+  }
   if (countryF) {
     const named = typeof countryF.value === 'string' ? lookupCountry(countryF.value) : undefined;
     if (!named)
@@ -113,7 +174,7 @@ export function normalizeListing(raw: RawListing, config: NormalizeConfig): List
       priceF?.value,
     );
   }
-  const currency = pickCurrency(r, raw.defaultCurrency, country);
+  const currency = pickCurrency(r, raw.defaultCurrency ?? profile.defaultCurrency ?? null, country);
 
   // Address.
   const street = buildStreet({
@@ -172,7 +233,7 @@ export function normalizeListing(raw: RawListing, config: NormalizeConfig): List
         unitF.value,
       );
     if (value! > 0) {
-      const a = livingArea(value!, unit, country);
+      const a = livingArea(value!, unit ?? profile.areaUnit, country);
       livingAreaSqft = a.sqft;
       livingAreaSqm = a.sqm;
     }
@@ -208,6 +269,8 @@ export function normalizeListing(raw: RawListing, config: NormalizeConfig): List
     photos: photosFrom(r.get('Media')?.value, config.allowFilePhotoUrls),
     modifiedAt: modifiedAt!,
     fingerprint: fingerprint(address),
+    // null when the profile keeps none: what a decoded Listing holds, so a replay compares equal.
+    localFields: profile.localFields(record),
   };
 }
 

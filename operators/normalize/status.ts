@@ -3,7 +3,7 @@ import type { ListingStatus, PropertyType } from '../../schemas/generated/types'
 import { memoize } from './memo';
 
 /** Upper case letters and digits only: "Active Under Contract", "ActiveUnderContract", "active_under_contract". */
-const compact = (s: string): string =>
+export const compact = (s: string): string =>
   s
     .normalize('NFD')
     .replace(/\p{Diacritic}/gu, '')
