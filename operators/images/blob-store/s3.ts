@@ -3,7 +3,8 @@
  *
  * - Writes are idempotent: a variant is put with `If-None-Match: *`, so a second writer of the same key (a replay,
  *   another replica) gets 412 and nothing is rewritten; its bytes are then compared by ETag, and only a key whose
- *   bytes differ (the variant settings changed since it was stored) is replaced. The manifest is put last and
+ *   bytes differ (the variant settings changed since it was stored) is replaced; a store that ignores the header
+ *   overwrites the key with the same bytes, still idempotent, only costlier. The manifest is put last and
  *   unconditionally (it is what changes when the settings do), so a crash before it leaves an image that reads as
  *   not stored, and it is redone.
  * - Variants carry their Content-Type and `Cache-Control: public, max-age=31536000, immutable`: a key names
