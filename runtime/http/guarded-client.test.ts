@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { ListflowError, PermanentError } from '../errors';
 import { createGuardedClient, type GuardedClient, type GuardedClientOptions, OutboundFailure } from './guarded-client';
 import type { Resolver } from './guarded-connect';
-import { TEST_TLS_CERT, TEST_TLS_KEY } from './test-tls';
+import { TEST_TLS_CERT, TEST_TLS_KEY } from '../../test/fixtures/tls/test-cert';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
