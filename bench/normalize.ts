@@ -42,6 +42,7 @@ const STEP = listings.steps.find((s) => s.operator === 'normalize')!;
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? STEP.concurrency);
 const THREADS = Number(process.env.BENCH_THREADS ?? STEP.threads ?? 0);
 const PARTITIONS = 6;
+const PROFILE = process.env.BENCH_PROFILE;
 const kafka = testKafka('bench-normalize');
 const created: string[] = [];
 const rss = new PeakRss();
@@ -85,6 +86,8 @@ async function main(): Promise<void> {
   created.push(input, `${input}.dlq`);
   console.log(`preloading ${TOTAL} RawListing records from the sample feed into ${input}...`);
   const records = sampleRawListings(TOTAL);
+  // BENCH_PROFILE=<name>: every record names that source profile (pipelines/profiles), as a source's records do.
+  if (PROFILE) for (const r of records) r.value.profile = PROFILE;
   await produceRecords(kafka, input, 'RawListing', records);
   // Context, not a contender: normalize's pure function alone on this thread, no Kafka, no runtime.
   const config = parseConfig(normalizeConfig, {}, { where: 'bench' });
@@ -130,7 +133,7 @@ async function main(): Promise<void> {
     const perRound = (k: 'loop' | 'threaded') => rounds.map((r) => (r[k].rate / r.pass.rate).toFixed(2)).join(', ');
     const mib = (r: Rate) => `${Math.round(r.rss / 2 ** 20)} MiB`;
     report('normalize', [
-      `Sizes: ${TOTAL.toLocaleString('en-US')} pre-loaded RawListing records from the sample feed (seed 5; ${thrown.toLocaleString('en-US')} that normalize rejects and the runtime dead-letters), ${PARTITIONS} partitions, concurrency ${CONCURRENCY} (the normalize step's) for every contender, best of ${ROUNDS} alternating rounds. Every contender runs on the runtime over the same input topic, each with its own consumer group; a rate counts input records processed per second: records on the output topic, plus for normalize the dead letters of the records it rejects (${thrown.toLocaleString('en-US')}), since every input ends as one or the other.`,
+      `Sizes: ${TOTAL.toLocaleString('en-US')} pre-loaded RawListing records from the sample feed (${PROFILE ? `source profile ${PROFILE}` : 'no source profile: reso-dd-2.0'}; seed 5; ${thrown.toLocaleString('en-US')} that normalize rejects and the runtime dead-letters), ${PARTITIONS} partitions, concurrency ${CONCURRENCY} (the normalize step's) for every contender, best of ${ROUNDS} alternating rounds. Every contender runs on the runtime over the same input topic, each with its own consumer group; a rate counts input records processed per second: records on the output topic, plus for normalize the dead letters of the records it rejects (${thrown.toLocaleString('en-US')}), since every input ends as one or the other.`,
       '',
       ...table(
         ['contender', 'records/s', 'ratio to (a)', 'peak RSS (process)'],

@@ -18,6 +18,7 @@ import { dryRunCommands } from './commands/dry-run';
 import { dlqCommands } from './commands/dlq';
 import { listingsCommands } from './commands/listings';
 import { k8sCommands } from './commands/k8s';
+import { profileCommands } from './commands/profile';
 
 // libuv's thread pool (default 4) runs sharp's work and async fs; the images step keeps `concurrency` photos in
 // flight, so give the pool at least one thread per core plus headroom. libuv reads this when the pool first
@@ -48,6 +49,7 @@ export const commands: Command[] = [
   ...schemasCommands,
   ...runCommands,
   ...ingestCommands,
+  ...profileCommands,
   ...statusCommands,
   ...dryRunCommands,
   ...dlqCommands,

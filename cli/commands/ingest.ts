@@ -19,6 +19,7 @@ import { type CliContext, cliContext } from '../context';
 import { type JobProgress, JobTracker, pipelineTopics } from '../job-tracker';
 import { connectAdmin, connectProducer, sleep, withKafka } from '../kafka-io';
 import { type LatencySummary, latencySummary, progressView, summaryLines, type Totals, totals } from '../progress';
+import { profileOption } from './profile';
 
 const FORMATS: Record<string, FeedFormat> = {
   auto: 'auto',
@@ -67,6 +68,8 @@ export interface JobRequest {
   readonly format: FeedFormat;
   readonly country: string | null;
   readonly currency: string | null;
+  /** The source profile (pipelines/profiles) the job's records are normalized with; null or absent: reso-dd-2.0. */
+  readonly profile?: string | null;
 }
 
 /** Produces the jobs, keyed by jobId, with the job id as trace id (what --wait follows). */
@@ -89,6 +92,7 @@ export async function submitJobs(ctx: CliContext, requests: readonly JobRequest[
         submittedAt,
         defaultCountry: r.country,
         defaultCurrency: r.currency,
+        profile: r.profile ?? null,
       }),
     );
     await withKafka(ctx, () =>
@@ -259,9 +263,12 @@ const ingestOne: Command = {
     wait: { type: 'boolean' },
     country: { type: 'string' },
     currency: { type: 'string' },
+    profile: { type: 'string' },
   },
   optionHelp: {
     source: 'Feed or MLS id (required); prefixes every listing id, e.g. crea-ddf.',
+    profile:
+      "Source profile mapping the feed's dialect (pipelines/profiles/<name>.yaml, e.g. proptx); default reso-dd-2.0.",
     format: 'auto (default), json, ndjson, csv or reso-odata.',
     wait: 'Follow the job until every listing is published or dead-lettered, with live progress on stderr.',
     country: 'US or CA: country of records that name none and whose region does not tell.',
@@ -292,6 +299,7 @@ const ingestOne: Command = {
     if (currency !== null && !['USD', 'CAD'].includes(currency)) {
       throw new UsageError(`Expected USD or CAD for --currency but received ${JSON.stringify(currency)}.`);
     }
+    const profile = profileOption(args);
     const uri = feedUri(args.positionals[0]!);
     const root = process.env.LISTFLOW_INGEST_FILE_ROOT;
     if (root && uri.startsWith('file:') && !fileURLToPath(uri).startsWith(`${resolve(root)}/`)) {
@@ -309,7 +317,7 @@ const ingestOne: Command = {
         tracker = await withKafka(ctx, () => JobTracker.prepare(ctx, admin!));
       }
       const started = Date.now();
-      const [job] = await submitJobs(ctx, [{ uri, source, format, country, currency }]);
+      const [job] = await submitJobs(ctx, [{ uri, source, format, country, currency, profile }]);
       const jobId = job!.jobId;
       if (io.json && !wait) printJson(io, { jobId, source, uri, format: formatName });
       io.out(jobId);

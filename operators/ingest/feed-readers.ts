@@ -21,6 +21,8 @@ export type FeedItem =
 export interface ReadOptions extends OpenLimits {
   readonly maxRecordBytes: number;
   readonly maxPages: number;
+  /** The source profile's listing-key fields, tried before the standard spellings (the older DDF shape keys on ID). */
+  readonly keyFields?: readonly string[];
 }
 
 /** RESO's name first; then the spellings seen in real feeds. ListingId is the MLS number, not the key. */
@@ -34,6 +36,9 @@ export async function* readFeed(
   opts: ReadOptions,
 ): AsyncGenerator<FeedItem> {
   let url = parseFeedUri(uri);
+  const keyFields = opts.keyFields?.length
+    ? [...new Set([...opts.keyFields, ...LISTING_KEY_FIELDS])]
+    : LISTING_KEY_FIELDS;
   // Pages after the first must stay on its origin (or an allow-listed host): a page cannot steer ingest elsewhere.
   const origin = url.protocol === 'file:' ? undefined : url;
   const seen = new Set<string>();
@@ -54,7 +59,7 @@ export async function* readFeed(
       records = jsonRecords(peeked.text, scanner);
     }
     try {
-      for await (const r of records) yield toItem(r, position++, page);
+      for await (const r of records) yield toItem(r, position++, page, keyFields);
     } catch (e) {
       throw asFormatError(e, url.href, fmt);
     }
@@ -115,7 +120,7 @@ interface RecordText {
   reason?: string;
 }
 
-function toItem(r: RecordText, position: number, page: number): FeedItem {
+function toItem(r: RecordText, position: number, page: number, keyFields: readonly string[]): FeedItem {
   const where = { position, line: r.line, page, payload: r.text };
   const reason = r.reason ?? textProblem(r.text);
   if (reason !== undefined) return { ok: false, code: 'INGEST_RECORD_UNPARSEABLE', reason, ...where };
@@ -129,7 +134,7 @@ function toItem(r: RecordText, position: number, page: number): FeedItem {
     };
   }
   const rec = r.value as Record<string, unknown>;
-  for (const f of LISTING_KEY_FIELDS) {
+  for (const f of keyFields) {
     const v = rec[f];
     if (typeof v === 'string' && v.trim() !== '') return { ok: true, listingKey: v.trim(), ...where };
     if (typeof v === 'number' && Number.isFinite(v)) {

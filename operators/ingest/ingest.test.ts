@@ -126,6 +126,7 @@ describe('ingest reads each feed format', () => {
         defaultCountry: 'US',
         defaultCurrency: null,
         payload: '{"ListingKey":"N1","City":"Boston","PostalCode":2134}',
+        profile: null,
       },
     });
     expect(raws(emits)[1]?.value).toMatchObject({ listingKey: 'N3', position: 3 });

@@ -9,6 +9,7 @@ import type { ingestConfig } from './config';
 import type { ConfigOf } from '../../runtime/config';
 import type { IngestServices } from './feed-sources';
 import { readFeed } from './feed-readers';
+import { listingKeyFieldsOf } from '../normalize/profiles/registry';
 
 export type IngestConfig = ConfigOf<(typeof ingestConfig)['fields']>;
 export type IngestContext = OperatorContext<IngestConfig, IngestServices>;
@@ -49,6 +50,7 @@ export async function* ingestFeed(job: IngestJob, ctx: IngestContext): AsyncGene
       maxFeedBytes: ctx.config.maxFeedBytes,
       maxRecordBytes: ctx.config.maxRecordBytes,
       maxPages: ctx.config.maxPages,
+      keyFields: listingKeyFieldsOf(job.profile),
       signal: ctx.signal,
     });
     for await (const item of items) {
@@ -67,6 +69,7 @@ export async function* ingestFeed(job: IngestJob, ctx: IngestContext): AsyncGene
           receivedAt,
           defaultCountry: job.defaultCountry,
           defaultCurrency: job.defaultCurrency,
+          profile: job.profile ?? null,
           payload: item.payload,
         });
       } else {

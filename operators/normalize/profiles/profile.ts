@@ -62,7 +62,12 @@ export class Profile {
     if (spec.modificationTimestamp && spec.modificationTimestamp !== 'ModificationTimestamp')
       renames.push([spec.modificationTimestamp.split('.'), 'ModificationTimestamp']);
     this.renames = renames;
-    this.renamedFrom = new Set([...renames.map(([p]) => p[0]!), ...Object.keys(spec.deletedWhen)]);
+    // Fields the profile reads itself: renamed, deletion flags, key fields (ingest reads those).
+    this.renamedFrom = new Set([
+      ...renames.map(([p]) => p[0]!),
+      ...Object.keys(spec.deletedWhen),
+      ...this.listingKeyFields,
+    ]);
     this.defaultCountry = spec.defaultCountry;
     this.defaultCurrency = spec.defaultCurrency;
     this.defaultStatus = spec.defaultStatus === undefined ? undefined : STANDARD_STATUS[spec.defaultStatus];

@@ -170,3 +170,12 @@ export function profileRegistry(extraDir?: string): ProfileRegistry {
   }
   return r;
 }
+
+/**
+ * The listing-key fields of a built-in profile, for ingest (which keys each RawListing before normalize
+ * sees it). A profile only in LISTFLOW_NORMALIZE_PROFILES_DIR, or none, gives undefined: the standard
+ * ListingKey spellings.
+ */
+export function listingKeyFieldsOf(name: string | null | undefined): readonly string[] | undefined {
+  return name ? profileRegistry().profiles.get(name)?.listingKeyFields : undefined;
+}

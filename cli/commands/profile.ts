@@ -1,0 +1,150 @@
+/**
+ * `listflow profile check FEED --profile NAME`: runs a feed through a source profile with no broker (the
+ * ingest operator reads it, normalize's rules map it) and lists every lookup value the profile does not map
+ * and every field it does not know, with counts and an example key, plus the lines to add to the profile.
+ * This is how a new MLS is onboarded: run, paste, map, run again until nothing is listed.
+ *
+ * Also the `--profile` option of `listflow ingest`, checked here against the profiles there are.
+ */
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ingest from '../../operators/ingest';
+import { ingestConfig } from '../../operators/ingest/config';
+import { ingestFeed } from '../../operators/ingest/process';
+import { normalizeConfig } from '../../operators/normalize/config';
+import { type CheckReport, checkProfile, suggestedLines } from '../../operators/normalize/profiles/check';
+import { DEFAULT_PROFILE, profileRegistry } from '../../operators/normalize/profiles/registry';
+import { fromEnv, parseConfig } from '../../runtime/config';
+import { plainContext } from '../../runtime/operator';
+import { operatorEnvPrefix } from '../../runtime/settings';
+import type { FeedFormat, IngestJob, RawListing } from '../../schemas/generated/types';
+import { type Command, intOption, type ParsedArgs, printJson, stringOption, UsageError } from '../command';
+import { feedUri } from './ingest';
+
+/** LISTFLOW_NORMALIZE_PROFILES_DIR as normalize reads it (validated: a broken profile fails here too). */
+function profilesDir(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const prefix = operatorEnvPrefix('normalize');
+  return parseConfig(normalizeConfig, fromEnv(normalizeConfig, env, prefix), {
+    where: 'normalize config',
+    envPrefix: prefix,
+  }).profilesDir;
+}
+
+/** --profile, checked against the built-in profiles and LISTFLOW_NORMALIZE_PROFILES_DIR; null when not given. */
+export function profileOption(args: ParsedArgs, env: NodeJS.ProcessEnv = process.env): string | null {
+  const name = stringOption(args, 'profile');
+  if (name === undefined) return null;
+  const known = [...profileRegistry(profilesDir(env)).profiles.keys()];
+  if (!known.includes(name)) {
+    throw new UsageError(
+      `Expected one of ${known.join(', ')} for --profile but received ${JSON.stringify(name)}. Add pipelines/profiles/<name>.yaml, or a file in LISTFLOW_NORMALIZE_PROFILES_DIR.`,
+    );
+  }
+  return name;
+}
+
+const FORMATS: Record<string, FeedFormat> = {
+  auto: 'auto',
+  json: 'json',
+  ndjson: 'ndjson',
+  csv: 'csv',
+  'reso-odata': 'reso_odata',
+};
+
+/** Reads the feed as the ingest worker would (its settings from LISTFLOW_INGEST_*, file root = the feed's folder). */
+async function readRecords(uri: string, format: FeedFormat, profile: string, limit: number): Promise<RawListing[]> {
+  const prefix = operatorEnvPrefix('ingest');
+  const raw = fromEnv(ingestConfig, process.env, prefix);
+  if (uri.startsWith('file:')) raw.fileRoot = dirname(fileURLToPath(uri));
+  const config = parseConfig(ingestConfig, raw, { where: 'ingest config (profile check)', envPrefix: prefix });
+  const services = await ingest.services!(config, plainContext(config, undefined).logger);
+  const job: IngestJob = {
+    jobId: 'profile-check',
+    source: 'profile-check',
+    uri,
+    format,
+    submittedAt: new Date(),
+    defaultCountry: null,
+    defaultCurrency: null,
+    profile,
+  };
+  const out: RawListing[] = [];
+  try {
+    for await (const e of ingestFeed(job, plainContext(config, services, { clock: { now: () => new Date() } }))) {
+      if (e.kind === 'reject' && e.payload === null)
+        throw new UsageError(`the feed cannot be read: [${e.code}] ${e.message}`);
+      if (e.kind === 'output' && e.port === 'raw' && e.value) out.push(e.value as RawListing);
+      if (out.length >= limit) break;
+    }
+  } finally {
+    await ingest.closeServices?.(services);
+  }
+  return out;
+}
+
+/** The report as text: one line per unmapped value and per unknown field, then the lines to add. */
+export function reportLines(r: CheckReport, feed: string): string[] {
+  const lines = [
+    `Profile ${r.profile} (${r.profileFile}) on ${feed}: ${r.records} records, ${r.normalized} normalized.`,
+  ];
+  const w = (xs: string[]) => Math.max(0, ...xs.map((x) => x.length)) + 2;
+  const times = (n: number) => `${n} record${n === 1 ? '' : 's'}`;
+  lines.push('', `Unmapped lookup values (${r.unmapped.length}):`);
+  const names = r.unmapped.map((u) => `${u.lookup} ${JSON.stringify(u.value)}`);
+  r.unmapped.forEach((u, i) => {
+    lines.push(`  ${names[i]!.padEnd(w(names))}${times(u.count).padEnd(12)} e.g. ${u.exampleKey}`);
+  });
+  lines.push('', `Unknown fields (${r.unknownFields.length}):`);
+  const fields = r.unknownFields.map((f) => f.field);
+  for (const f of r.unknownFields)
+    lines.push(`  ${f.field.padEnd(w(fields))}${times(f.count).padEnd(12)} e.g. ${f.exampleKey}`);
+  if (r.otherRejections.length > 0) {
+    lines.push('', 'Rejected for other reasons (fix the data, not the profile):');
+    for (const o of r.otherRejections) lines.push(`  ${o.code} ${times(o.count)}, e.g. ${o.exampleKey}: ${o.message}`);
+  }
+  const add = suggestedLines(r);
+  if (add.length > 0) lines.push('', `Add to ${r.profileFile}:`, ...add.map((l) => `  ${l}`));
+  return lines;
+}
+
+const check: Command = {
+  path: ['profile', 'check'],
+  summary: 'Run a feed through a source profile (no broker): unmapped lookup values and unknown fields, with counts.',
+  args: '<feed>',
+  minPositionals: 1,
+  maxPositionals: 1,
+  options: {
+    profile: { type: 'string' },
+    format: { type: 'string' },
+    limit: { type: 'string' },
+  },
+  optionHelp: {
+    profile: `Source profile (pipelines/profiles/<name>.yaml or LISTFLOW_NORMALIZE_PROFILES_DIR); default ${DEFAULT_PROFILE}.`,
+    format: 'auto (default), json, ndjson, csv or reso-odata.',
+    limit: "Check only the first N records (default 100000); a source's first pages are enough.",
+  },
+  details:
+    'Reads the feed as the ingest worker would (LISTFLOW_INGEST_* settings; a local file is allowed from its own\n' +
+    'directory), normalizes every record with the profile, and lists what the profile does not map. Exit 1 when\n' +
+    'a lookup value is unmapped (normalize would dead-letter those records), 0 otherwise.',
+  async run(args, io) {
+    const profile = profileOption(args) ?? DEFAULT_PROFILE;
+    const formatName = stringOption(args, 'format') ?? 'auto';
+    const format = FORMATS[formatName];
+    if (!format) {
+      throw new UsageError(
+        `Expected one of ${Object.keys(FORMATS).join(', ')} for --format but received ${JSON.stringify(formatName)}.`,
+      );
+    }
+    const limit = intOption(args, 'limit', 1, 10_000_000) ?? 100_000;
+    const feed = args.positionals[0]!;
+    const dir = profilesDir();
+    const records = await readRecords(feedUri(feed), format, profile, limit);
+    const report = checkProfile(records, profileRegistry(dir).get(profile), dir);
+    if (io.json) printJson(io, report);
+    else for (const l of reportLines(report, feed)) io.out(l);
+    return report.unmapped.length > 0 ? 1 : 0;
+  },
+};
+
+export const profileCommands: Command[] = [check];
