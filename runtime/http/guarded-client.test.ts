@@ -189,6 +189,12 @@ describe('refused by default', () => {
     expect((await refusal(client.get(target, get))).detail.rule).toBe(rule);
   });
 
+  test('a refusal never shows the credentials of the URL', async () => {
+    const e = await refusal(client.get('http://user:secret@public.example/x', get));
+    expect(e.message).not.toContain('secret');
+    expect(e.detail.url).toBe('http://public.example/x');
+  });
+
   test('an unknown host is a failure, not a refusal', async () => {
     expect((await failure(client.get('http://nowhere.example/x', get))).reason).toBe('host-not-found');
   });
@@ -260,6 +266,21 @@ describe('redirects', () => {
     const e = await refusal(client.get(url(path), get));
     expect(e.detail).toMatchObject({ address, rule });
     expect(hits).toEqual([path]);
+  });
+
+  test('credentials sent to one origin do not follow a redirect to another', async () => {
+    const seen: Array<string | undefined> = [];
+    routes['/to-feeds-test'] = (q, r) => {
+      seen.push(q.headers.authorization);
+      r.writeHead(302, { location: url('/echo-auth', 'feeds.test') }).end();
+    };
+    routes['/echo-auth'] = (q, r) => {
+      seen.push(q.headers.authorization);
+      r.end('ok');
+    };
+    const res = await client.get(url('/to-feeds-test'), { ...get, headers: { Authorization: 'Bearer t' } });
+    await text(res.body);
+    expect(seen).toEqual(['Bearer t', undefined]);
   });
 
   test('stops at the redirect limit', async () => {

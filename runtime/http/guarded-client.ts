@@ -7,7 +7,9 @@
  *   DNS rebinding cannot slip past it; IP literals are checked too. A host[:port] on the operator's allow
  *   list (allow-list.ts) skips it; nothing else does.
  * - Redirects are followed here, hop by hop, with a limit; each hop connects through the same check. A
- *   redirect to another scheme than http(s), or from https down to http, is refused.
+ *   redirect to another scheme than http(s), or from https down to http, is refused; Authorization and
+ *   Cookie headers do not follow a redirect to another origin. URLs with credentials are refused, and
+ *   messages never show them.
  * - `sameOriginAs`: a URL on another origin is refused unless its host is allow-listed (ingest's nextLink rule).
  * - Bounded: connect timeout, idle timeout (waiting for headers, and between body chunks), an optional total
  *   timeout that also covers reading the body, and a byte limit (Content-Length first, then while streaming).
@@ -111,16 +113,18 @@ export function createGuardedClient(opts: GuardedClientOptions): GuardedClient {
     ...(opts.connectionsPerOrigin ? { connections: opts.connectionsPerOrigin } : {}),
   });
 
-  const refuse = (url: URL, rule: string, why: string, address = '', fix = true): PermanentError =>
-    new PermanentError(
+  const refuse = (url: URL, rule: string, why: string, address = '', fix = true): PermanentError => {
+    const shown = withoutCredentials(url);
+    return new PermanentError(
       opts.blockedCode,
-      `The ${opts.what} URL ${url.href} is refused: ${why}.${
+      `The ${opts.what} URL ${shown} is refused: ${why}.${
         fix
           ? ` Fix: if ${url.host} is trusted, add ${url.host} to ${opts.allowSetting} (host[:port], comma-separated).`
           : ''
       }`,
-      { detail: { url: url.href, host: url.hostname, address, rule } },
+      { detail: { url: shown, host: url.hostname, address, rule } },
     );
+  };
 
   /** Checks that need no connection: scheme, credentials, origin. */
   function checkUrl(url: URL, sameOriginAs: URL | undefined): void {
@@ -148,6 +152,7 @@ export function createGuardedClient(opts: GuardedClientOptions): GuardedClient {
     const total = o.totalTimeoutMs === undefined ? undefined : AbortSignal.timeout(o.totalTimeoutMs);
     const signal = total ? AbortSignal.any([o.signal, total]) : o.signal;
     const failure = (e: unknown, at: URL): unknown => mapError(e, at, o, total);
+    let headers: Record<string, string> = { 'user-agent': 'listflow', ...o.headers };
     for (let hop = 0; ; hop++) {
       let res: Dispatcher.ResponseData;
       try {
@@ -155,7 +160,7 @@ export function createGuardedClient(opts: GuardedClientOptions): GuardedClient {
           origin: url.origin,
           path: `${url.pathname}${url.search}`,
           method: 'GET',
-          headers: { 'user-agent': 'listflow', ...o.headers },
+          headers,
           signal,
         });
       } catch (e) {
@@ -183,6 +188,8 @@ export function createGuardedClient(opts: GuardedClientOptions): GuardedClient {
           throw refuse(next, 'httpsDowngrade', `${url.href} redirects from https down to http`, '', false);
         }
         checkUrl(next, undefined);
+        // Credentials meant for one origin never follow a redirect to another.
+        if (next.origin !== url.origin) headers = withoutSecrets(headers);
         url = next;
         continue;
       }
@@ -274,6 +281,21 @@ export function createGuardedClient(opts: GuardedClientOptions): GuardedClient {
     get,
     close: () => agent.close(),
   };
+}
+
+/** The URL as it may be shown in messages and dead letters: user and password removed. */
+function withoutCredentials(url: URL): string {
+  if (!url.username && !url.password) return url.href;
+  const copy = new URL(url.href);
+  copy.username = '';
+  copy.password = '';
+  return copy.href;
+}
+
+const SECRET_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization']);
+
+function withoutSecrets(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).filter(([k]) => !SECRET_HEADERS.has(k.toLowerCase())));
 }
 
 /** Closes a body that will not be read; destroying it emits an abort error nobody waits for. */
