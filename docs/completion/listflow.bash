@@ -4,11 +4,12 @@
 # The words that may follow a command path: its subcommands, or the values of its argument.
 _listflow_next() {
   case "$1" in
-    "") echo "infra topics schemas run ingest status dry-run dlq listings k8s version help completion" ;;
+    "") echo "infra topics schemas run ingest profile status dry-run dlq listings k8s version help completion" ;;
     "infra") echo "up down status" ;;
     "topics") echo "apply list" ;;
     "schemas") echo "register check" ;;
     "ingest") echo "samples" ;;
+    "profile") echo "check" ;;
     "dlq") echo "list show redrive" ;;
     "listings") echo "get search" ;;
     "k8s") echo "render" ;;
@@ -28,8 +29,9 @@ _listflow_options() {
     "schemas register") echo "--schemas-dir --help --json" ;;
     "schemas check") echo "--schemas-dir --help --json" ;;
     "run") echo "--operator --all --base-port --log-dir --echo-logs --ready-file --max-restarts --create-topics --check --help --json" ;;
-    "ingest") echo "--source --format --wait --country --currency --help --json" ;;
+    "ingest") echo "--source --format --wait --country --currency --profile --help --json" ;;
     "ingest samples") echo "--count --seed --dir --source-prefix --help --json" ;;
+    "profile check") echo "--profile --format --limit --help --json" ;;
     "status") echo "--sample-ms --help --json" ;;
     "dry-run") echo "--source --format --through --out --images-dir --set --help --json" ;;
     "dlq list") echo "--step --code --since --until --help --json" ;;
