@@ -84,7 +84,8 @@ export function reviveDocument(doc: unknown): PublishedListing {
   };
   return {
     ...d,
-    listing: { ...d.listing, modifiedAt: new Date(d.listing.modifiedAt) },
+    // A document stored before Listing had localFields reads back as Avro would decode it: null.
+    listing: { ...d.listing, localFields: d.listing.localFields ?? null, modifiedAt: new Date(d.listing.modifiedAt) },
     publishedAt: new Date(d.publishedAt),
   };
 }

@@ -1,5 +1,6 @@
 import { PermanentError, RetriableError } from '../../runtime/errors';
 import { plainContext } from '../../runtime/operator';
+import { encodeAvroBody, readerType } from '../../runtime/serde';
 import type { EnrichedListing, Listing, PublishedListing } from '../../schemas/generated/types';
 import { parseConfig } from '../../runtime/config';
 import { publishConfig } from './config';
@@ -175,6 +176,20 @@ describe('SQL', () => {
     expect(col('previous_price_minor')).toEqual([1, null]);
     expect(col('photo_count')).toEqual([1, 1]);
     expect(reviveDocument(JSON.parse((col('document') as string[])[0]!))).toEqual(d);
+  });
+
+  test('localFields reach the jsonb document and read back; a document from before them reads back as null', () => {
+    const local = doc(listing('crea:L', 5, { localFields: { ContractStatus: 'Available', ACT_GuestHouse: 'true' } }));
+    const s = upsertListings([local]);
+    const stored = JSON.parse((s.values[LISTING_COLUMNS.indexOf('document')] as string[])[0]!);
+    expect(stored.listing.localFields).toEqual({ ContractStatus: 'Available', ACT_GuestHouse: 'true' });
+    expect(reviveDocument(stored)).toEqual(local);
+    // The published topic carries them too: the document encodes under PublishedListing.
+    expect(
+      readerType('PublishedListing').fromBuffer(encodeAvroBody('PublishedListing', local)).listing.localFields,
+    ).toEqual({ ContractStatus: 'Available', ACT_GuestHouse: 'true' });
+    const { localFields: _, ...before } = stored.listing;
+    expect(reviveDocument({ ...stored, listing: before }).listing.localFields).toBeNull();
   });
 
   test('deletes are guarded; tombstones only move forward', () => {

@@ -28,6 +28,8 @@ export function testListing(id: string, over: Partial<Listing> = {}): Listing {
     photos: [],
     modifiedAt: december(1),
     fingerprint: 'fp',
+    // What a decoded Listing holds when its source profile keeps no local fields.
+    localFields: null,
     ...over,
   };
 }
