@@ -19,6 +19,7 @@ import { dlqCommands } from './commands/dlq';
 import { listingsCommands } from './commands/listings';
 import { k8sCommands } from './commands/k8s';
 import { profileCommands } from './commands/profile';
+import { replayCommands } from './commands/replay';
 
 // libuv's thread pool (default 4) runs sharp's work and async fs; the images step keeps `concurrency` photos in
 // flight, so give the pool at least one thread per core plus headroom. libuv reads this when the pool first
@@ -53,6 +54,7 @@ export const commands: Command[] = [
   ...statusCommands,
   ...dryRunCommands,
   ...dlqCommands,
+  ...replayCommands,
   ...listingsCommands,
   ...k8sCommands,
   versionCommand,

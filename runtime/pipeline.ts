@@ -66,6 +66,13 @@ export interface PipelineSpec {
 /** Dead-letter topic of a step: `<input-topic>.dlq`, created with the input's partition count. */
 export const dlqTopic = (inputTopic: string): string => `${inputTopic}.dlq`;
 
+/**
+ * Where `listflow replay` records every offset reset of the pipeline's steps (compacted, one partition, key =
+ * replay id, so each entry is kept); `topics apply` creates it and `listflow status` shows it.
+ */
+export const replayLedgerTopic = (pipeline: Pick<PipelineSpec, 'name'>): string =>
+  `listflow.${pipeline.name}.replay-ledger`;
+
 /** Consumer group of a step. */
 export const groupId = (pipeline: PipelineSpec, step: StepSpec): string => `listflow.${pipeline.name}.${step.id}`;
 

@@ -20,6 +20,7 @@ describe('desiredTopics', () => {
     ['listings.price-changes', 3, 'pipeline', { 'cleanup.policy': 'delete', 'retention.ms': '2592000000' }],
     ['listings.raw.dlq', 6, 'dlq', { 'cleanup.policy': 'delete' }],
     ['listings.published.dlq', 6, 'dlq', { 'cleanup.policy': 'delete' }],
+    ['listflow.listings.replay-ledger', 1, 'ledger', { 'cleanup.policy': 'compact' }],
   ])('%s: %i partitions, %s, %j', (topic, partitions, role, configs) => {
     expect(byTopic.get(topic)).toEqual({ topic, partitions, role, configs });
   });
@@ -30,8 +31,8 @@ describe('desiredTopics', () => {
     expect(raw?.configs).toEqual({ 'cleanup.policy': 'delete', 'retention.ms': null });
   });
 
-  test('every pipeline topic and one dead-letter topic per step', () => {
-    expect(byTopic.size).toBe(Object.keys(listings.topics).length + listings.steps.length);
+  test('every pipeline topic, one dead-letter topic per step and the replay ledger', () => {
+    expect(byTopic.size).toBe(Object.keys(listings.topics).length + listings.steps.length + 1);
   });
 });
 

@@ -3,7 +3,8 @@
  * - With a job id: the job's latest IngestJobStatus from the compacted listings.ingest-status topic (PENDING
  *   when the job was submitted to listings.ingest-jobs but has no status yet).
  * - Without: per step, consumer-group state and members, lag (committed offsets vs high watermarks), the
- *   commit rate over a short sample, and how many dead letters `<input>.dlq` holds.
+ *   commit rate over a short sample, and how many dead letters `<input>.dlq` holds; then the latest offset
+ *   resets `listflow replay` recorded in the pipeline's replay ledger.
  */
 import type { Admin } from 'kafkajs';
 import type { IngestJobStatus } from '../../schemas/generated/types';
@@ -14,6 +15,12 @@ import { type CliContext, cliContext } from '../context';
 import { pipelineTopics } from '../job-tracker';
 import { CLI_OFFSETS, connectAdmin, sleep, topicSize, withKafka } from '../kafka-io';
 import { endOffsets, type Offsets, startOffsets, TopicReader } from '../topic-reader';
+import type { ReplayLedgerEntry } from '../../runtime/replay';
+import { entryReread } from '../../runtime/replay';
+import { readReplayLedger } from './replay';
+
+/** Resets shown by the text view (JSON has them all). */
+const REPLAYS_SHOWN = 5;
 
 interface StepStatus {
   readonly step: string;
@@ -43,7 +50,7 @@ const sum = (m: Map<number, bigint>, low: Map<number, { low: bigint }>) =>
     return n + (c < l ? l : c);
   }, 0n);
 
-async function pipelineStatus(ctx: CliContext, admin: Admin, sampleMs: number): Promise<StepStatus[]> {
+export async function pipelineStatus(ctx: CliContext, admin: Admin, sampleMs: number): Promise<StepStatus[]> {
   const existing = new Set(await admin.listTopics());
   const steps = ctx.pipeline.steps.filter((s) => existing.has(s.input));
   const groups = steps.map((s) => groupId(ctx.pipeline, s));
@@ -151,6 +158,16 @@ export async function jobStatus(ctx: CliContext, admin: Admin, jobId: string): P
   return { jobId, state: status?.state ?? (submitted ? 'PENDING' : 'UNKNOWN'), status };
 }
 
+function printReplays(io: Io, replays: readonly ReplayLedgerEntry[]): void {
+  if (replays.length === 0) return;
+  io.out(`\nreplays (latest ${Math.min(REPLAYS_SHOWN, replays.length)} of ${replays.length}, listflow replay):`);
+  for (const r of replays.slice(-REPLAYS_SHOWN).reverse()) {
+    io.out(
+      `  ${r.resetAt}  ${r.step.padEnd(14)} --from ${r.from}  ${entryReread(r)} re-read  by ${r.by}  ${r.replayId}`,
+    );
+  }
+}
+
 function printPipeline(io: Io, steps: StepStatus[]): void {
   io.out(
     `${'step'.padEnd(14)} ${'group state'.padEnd(20)} ${'members'.padStart(7)} ${'lag'.padStart(8)} ${'rate/s'.padStart(8)} ${'dead letters'.padStart(12)}`,
@@ -196,8 +213,12 @@ export const statusCommands: Command[] = [
         }
         const sampleMs = intOption(args, 'sample-ms', 0, 60_000) ?? 1000;
         const steps = await withKafka(ctx, () => pipelineStatus(ctx, admin, sampleMs));
-        if (io.json) printJson(io, { pipeline: ctx.pipeline.name, steps });
-        else printPipeline(io, steps);
+        const replays = await withKafka(ctx, () => readReplayLedger(ctx.kafka(), ctx.pipeline));
+        if (io.json) printJson(io, { pipeline: ctx.pipeline.name, steps, replays });
+        else {
+          printPipeline(io, steps);
+          printReplays(io, replays);
+        }
         return 0;
       } finally {
         await admin.disconnect().catch(() => undefined);

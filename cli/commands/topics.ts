@@ -12,7 +12,7 @@
  */
 import { waitForTopics } from '../../runtime/kafka';
 import { type Admin, ConfigResourceTypes, ConfigSource, type ITopicMetadata } from 'kafkajs';
-import { dlqTopic, type PipelineSpec } from '../../runtime/pipeline';
+import { dlqTopic, type PipelineSpec, replayLedgerTopic } from '../../runtime/pipeline';
 import { type Command, intOption, type Io, type ParsedArgs, printJson, UsageError } from '../command';
 import { cliContext } from '../context';
 
@@ -20,11 +20,14 @@ export const REPLICATION_FACTOR_ENV = 'LISTFLOW_REPLICATION_FACTOR';
 const CLEANUP_POLICY = 'cleanup.policy';
 const RETENTION_MS = 'retention.ms';
 
+/** pipeline: declared in pipelines/*.ts; dlq: a step's dead letters; ledger: replay's record of offset resets. */
+export type TopicRole = 'pipeline' | 'dlq' | 'ledger';
+
 /** A topic as the pipeline wants it. `configs` holds the owned keys: a value to set, or null to remove. */
 export interface DesiredTopic {
   readonly topic: string;
   readonly partitions: number;
-  readonly role: 'pipeline' | 'dlq';
+  readonly role: TopicRole;
   readonly configs: Readonly<Record<string, string | null>>;
 }
 
@@ -47,6 +50,9 @@ export function desiredTopics(pipeline: PipelineSpec): DesiredTopic[] {
     const partitions = pipeline.topics[step.input]?.partitions ?? 1;
     out.set(topic, { topic, partitions, role: 'dlq', configs: { [CLEANUP_POLICY]: 'delete' } });
   }
+  // Compacted with one key per reset: every entry is kept, and their order is the order of the resets.
+  const ledger = replayLedgerTopic(pipeline);
+  out.set(ledger, { topic: ledger, partitions: 1, role: 'ledger', configs: { [CLEANUP_POLICY]: 'compact' } });
   return [...out.values()];
 }
 
@@ -54,7 +60,7 @@ export type TopicAction = 'created' | 'updated' | 'unchanged' | 'refused';
 
 export interface TopicOutcome {
   readonly topic: string;
-  readonly role: 'pipeline' | 'dlq';
+  readonly role: TopicRole;
   readonly action: TopicAction;
   /** Partitions after apply (or current, when refused). */
   readonly partitions: number;
@@ -210,7 +216,7 @@ export async function applyTopics(
 
 export interface ListedTopic {
   readonly topic: string;
-  readonly role: 'pipeline' | 'dlq';
+  readonly role: TopicRole;
   /** null when the topic does not exist. */
   readonly partitions: number | null;
   readonly wantedPartitions: number;

@@ -102,7 +102,9 @@ describe('topics apply', () => {
     const first = await applyTopics(admin, p, { replicationFactor: 1 });
     expect(first.refused).toEqual([]);
     const dlqs = p.steps.map((s) => `${s.input}.dlq`);
-    expect(first.topics.map((t) => t.topic).sort()).toEqual([...Object.keys(p.topics), ...dlqs].sort());
+    expect(first.topics.map((t) => t.topic).sort()).toEqual(
+      [...Object.keys(p.topics), ...dlqs, `listflow.${p.name}.replay-ledger`].sort(),
+    );
     expect(first.topics.every((t) => t.action === 'created')).toBe(true);
 
     const existing = new Set(await admin.listTopics());
