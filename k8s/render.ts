@@ -31,6 +31,7 @@ import { publishConfig } from '../operators/publish/config';
 import { envName, fieldEnvName } from '../runtime/config';
 import { groupId, type PipelineSpec, type StepSpec } from '../runtime/pipeline';
 import { operatorEnvPrefix, WORKER_ENV_PREFIX, workerSettingsSpec } from '../runtime/settings';
+import { renderMonitoringComponent } from './alerts';
 import { renderBlobStoreComponents } from './blob-store';
 
 /** A Kubernetes object as rendered: apiVersion, kind and metadata.name are always set. */
@@ -541,6 +542,8 @@ export function renderFiles(pipeline: PipelineSpec, o: RenderOptions): Map<strin
   );
   const scaled = [renderTriggerAuthentication(pipeline), ...pipeline.steps.map((s) => renderScaledObject(pipeline, s))];
   for (const [rel, content] of renderBlobStoreComponents(pipeline)) files.set(rel, content);
+  // The PrometheusRule and Grafana dashboard, generated from the pipeline (k8s/alerts.ts, k8s/dashboards.ts).
+  for (const [rel, content] of renderMonitoringComponent(pipeline)) files.set(rel, content);
   files.set('components/keda/scaledobjects.yaml', HEADER + toYamlDocs(scaled));
   files.set(
     'components/keda/kustomization.yaml',

@@ -9,7 +9,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Logger } from './operator';
 
 export function createLogger(level: string, bindings: Record<string, unknown>): Logger {
@@ -36,6 +36,9 @@ export class WorkerMetrics {
 
   constructor(readonly step: string) {
     const r = [this.registry];
+    // Node's process metrics (CPU, memory, heap, event-loop lag, GC), labelled with the step like ours, for the
+    // dashboard's worker row (k8s/dashboards.ts).
+    collectDefaultMetrics({ register: this.registry, labels: { step } });
     this.recordsIn = new Counter({
       name: 'listflow_records_in_total',
       help: 'Input records taken for processing.',

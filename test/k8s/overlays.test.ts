@@ -73,6 +73,7 @@ test('there are dev and prod overlays, and the vendored CRD schemas', () => {
   expect(vendoredKinds()).toEqual([
     'keda.sh/v1alpha1/ScaledObject',
     'keda.sh/v1alpha1/TriggerAuthentication',
+    'monitoring.coreos.com/v1/PrometheusRule',
     'monitoring.coreos.com/v1/ServiceMonitor',
   ]);
 });

@@ -1,0 +1,147 @@
+/**
+ * The Grafana dashboard of the pipeline, generated from it: one row per step (throughput in and out, lag, job
+ * latency p50/p99, dead letters and retries by code), then the workers' Node process metrics. It is shipped as a
+ * ConfigMap labelled `grafana_dashboard: "1"`, which Grafana's dashboard sidecar (kube-prometheus-stack) loads.
+ *
+ * Every query names a metric a worker exports (runtime/observability.ts; the process metrics come from
+ * prom-client's collectDefaultMetrics); test/k8s/dashboards.test.ts checks that against a worker's /metrics.
+ *
+ * Not yet on it, because no metric exists for them: photos processed and failed by code (the images step
+ * counts listings; a photo's failure is data in the listing, not a metric) and source lag (sources with
+ * cursors are issue 15). A panel for each belongs here once the metric does.
+ */
+import type { PipelineSpec, StepSpec } from '../runtime/pipeline';
+
+export const DASHBOARD_UID = 'listflow';
+export const DASHBOARD_FILE = 'listflow-dashboard.json';
+
+interface Target {
+  readonly expr: string;
+  readonly legendFormat: string;
+  readonly refId: string;
+}
+
+interface Panel {
+  readonly id: number;
+  readonly type: 'timeseries' | 'row';
+  readonly title: string;
+  readonly gridPos: { h: number; w: number; x: number; y: number };
+  readonly datasource?: { type: 'prometheus'; uid: '${datasource}' };
+  readonly targets?: readonly Target[];
+  readonly fieldConfig?: { defaults: { unit: string }; overrides: [] };
+  readonly collapsed?: boolean;
+  readonly panels?: [];
+}
+
+/** Grafana's own variable syntax (the dashboard's datasource picker), not a JavaScript template. */
+const DATASOURCE_VARIABLE = ['$', '{datasource}'].join('') as '${datasource}';
+const DATASOURCE = { type: 'prometheus', uid: DATASOURCE_VARIABLE } as const;
+
+/** Every query, with the metric names it reads (the test checks them against a real /metrics). */
+export function stepQueries(step: StepSpec): { title: string; unit: string; targets: Omit<Target, 'refId'>[] }[] {
+  const s = `step="${step.id}"`;
+  return [
+    {
+      title: 'Throughput (records/s)',
+      unit: 'ops',
+      targets: [
+        { expr: `sum(rate(listflow_records_in_total{${s}}[5m]))`, legendFormat: `in: ${step.input}` },
+        { expr: `sum by (topic) (rate(listflow_records_out_total{${s}}[5m]))`, legendFormat: 'out: {{topic}}' },
+      ],
+    },
+    {
+      title: 'Lag (records)',
+      unit: 'short',
+      targets: [{ expr: `sum by (partition) (listflow_consumer_lag{${s}})`, legendFormat: 'partition {{partition}}' }],
+    },
+    {
+      title: 'Job latency',
+      unit: 's',
+      targets: [0.5, 0.99].map((q) => ({
+        expr: `histogram_quantile(${q}, sum by (le) (rate(listflow_processing_seconds_bucket{${s}}[5m])))`,
+        legendFormat: `p${q * 100}`,
+      })),
+    },
+    {
+      title: 'Dead letters and retries (/s)',
+      unit: 'ops',
+      targets: [
+        { expr: `sum by (code) (rate(listflow_dead_letters_total{${s}}[5m]))`, legendFormat: 'dead letter {{code}}' },
+        { expr: `sum by (code) (rate(listflow_retries_total{${s}}[5m]))`, legendFormat: 'retry {{code}}' },
+      ],
+    },
+  ];
+}
+
+export const PROCESS_QUERIES = [
+  {
+    title: 'CPU (cores)',
+    unit: 'short',
+    targets: [{ expr: 'sum by (step) (rate(process_cpu_seconds_total{step!=""}[5m]))', legendFormat: '{{step}}' }],
+  },
+  {
+    title: 'Resident memory',
+    unit: 'bytes',
+    targets: [{ expr: 'sum by (step) (process_resident_memory_bytes{step!=""})', legendFormat: '{{step}}' }],
+  },
+  {
+    title: 'Event loop lag p99',
+    unit: 's',
+    targets: [{ expr: 'max by (step) (nodejs_eventloop_lag_p99_seconds{step!=""})', legendFormat: '{{step}}' }],
+  },
+  {
+    title: 'Heap used',
+    unit: 'bytes',
+    targets: [{ expr: 'sum by (step) (nodejs_heap_size_used_bytes{step!=""})', legendFormat: '{{step}}' }],
+  },
+] as const;
+
+export function renderDashboard(pipeline: PipelineSpec): object {
+  const panels: Panel[] = [];
+  let id = 1;
+  let y = 0;
+  const row = (
+    title: string,
+    queries: readonly { title: string; unit: string; targets: readonly Omit<Target, 'refId'>[] }[],
+  ) => {
+    panels.push({ id: id++, type: 'row', title, gridPos: { h: 1, w: 24, x: 0, y: y++ }, collapsed: false, panels: [] });
+    queries.forEach((q, i) => {
+      panels.push({
+        id: id++,
+        type: 'timeseries',
+        title: q.title,
+        gridPos: { h: 8, w: 6, x: i * 6, y },
+        datasource: DATASOURCE,
+        targets: q.targets.map((t, j) => ({ ...t, refId: String.fromCharCode(65 + j) })),
+        fieldConfig: { defaults: { unit: q.unit }, overrides: [] },
+      });
+    });
+    y += 8;
+  };
+  for (const step of pipeline.steps) row(`${step.id}: ${step.input}`, stepQueries(step));
+  row('Worker processes', PROCESS_QUERIES);
+  return {
+    uid: DASHBOARD_UID,
+    title: `Listflow: ${pipeline.name}`,
+    tags: ['listflow'],
+    timezone: 'utc',
+    schemaVersion: 39,
+    version: 1,
+    refresh: '30s',
+    time: { from: 'now-6h', to: 'now' },
+    templating: {
+      list: [{ name: 'datasource', type: 'datasource', query: 'prometheus', label: 'Prometheus', current: {} }],
+    },
+    annotations: { list: [] },
+    panels,
+  };
+}
+
+/** Every PromQL expression of the dashboard. */
+export const dashboardExpressions = (pipeline: PipelineSpec): string[] => [
+  ...pipeline.steps.flatMap((s) => stepQueries(s).flatMap((q) => q.targets.map((t) => t.expr))),
+  ...PROCESS_QUERIES.flatMap((q) => q.targets.map((t) => t.expr)),
+];
+
+export const dashboardJson = (pipeline: PipelineSpec): string =>
+  `${JSON.stringify(renderDashboard(pipeline), null, 2)}\n`;
