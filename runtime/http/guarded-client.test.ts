@@ -387,3 +387,67 @@ describe('keep-alive', () => {
     await client.close();
   });
 });
+
+describe('post (a form, for token endpoints)', () => {
+  let client: GuardedClient;
+  const seen: Array<{ method?: string; path: string; type?: string; body: string }> = [];
+  const record = (q: IncomingMessage, r: ServerResponse, then: () => void) => {
+    let body = '';
+    q.on('data', (c: Buffer) => {
+      body += c.toString();
+    });
+    q.on('end', () => {
+      seen.push({ method: q.method, path: q.url ?? '', type: q.headers['content-type'], body });
+      then();
+    });
+    void r;
+  };
+  beforeAll(() => {
+    client = allowed();
+    routes['/token'] = (q, r) => record(q, r, () => r.end('{"access_token":"t"}'));
+    routes['/token-303'] = (q, r) => record(q, r, () => r.writeHead(303, { location: '/token' }).end());
+    routes['/token-307'] = (q, r) => record(q, r, () => r.writeHead(307, { location: '/token' }).end());
+    routes['/token-307-away'] = (q, r) =>
+      record(q, r, () => r.writeHead(307, { location: url('/token', 'feeds.test') }).end());
+  });
+  afterAll(() => client.close());
+  beforeEach(() => {
+    seen.length = 0;
+  });
+  const form = { grant_type: 'client_credentials', client_id: 'id', client_secret: 's&e=c' };
+
+  test('sends the form url-encoded', async () => {
+    const res = await client.post(url('/token'), { ...get, form });
+    expect(await text(res.body)).toBe('{"access_token":"t"}');
+    expect(seen).toEqual([
+      {
+        method: 'POST',
+        path: '/token',
+        type: 'application/x-www-form-urlencoded',
+        body: 'grant_type=client_credentials&client_id=id&client_secret=s%26e%3Dc',
+      },
+    ]);
+  });
+
+  test.each([
+    ['/token-303', 'GET', ''],
+    ['/token-307', 'POST', 'grant_type=client_credentials&client_id=id&client_secret=s%26e%3Dc'],
+  ])('a %s redirect is followed with %s', async (path, method, body) => {
+    await text((await client.post(url(path), { ...get, form })).body);
+    expect(seen[1]).toMatchObject({ method, path: '/token', body });
+  });
+
+  test('a 307 to another origin is refused: the body carries client credentials', async () => {
+    const e = await refusal(client.post(url('/token-307-away'), { ...get, form }));
+    expect(e.detail.rule).toBe('postToOtherOrigin');
+    expect(seen).toHaveLength(1);
+  });
+
+  test('the address policy applies to a POST too', async () => {
+    const strict = createGuardedClient(base);
+    const e = await refusal(strict.post(url('/token'), { ...get, form }));
+    expect(e.detail).toMatchObject({ address: '127.0.0.1', rule: 'loopback' });
+    expect(seen).toEqual([]);
+    await strict.close();
+  });
+});

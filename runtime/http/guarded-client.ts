@@ -11,6 +11,9 @@
  *   Cookie headers do not follow a redirect to another origin. URLs with credentials are refused, and
  *   messages never show them.
  * - `sameOriginAs`: a URL on another origin is refused unless its host is allow-listed (ingest's nextLink rule).
+ * - `post` sends a form body (an OAuth2 token request) through the same checks and limits. A 301/302/303
+ *   answer is followed with a GET, as browsers do; a 307/308 repeats the POST, but only on the same origin,
+ *   since the body carries client credentials.
  * - Bounded: connect timeout, idle timeout (waiting for headers, and between body chunks), an optional total
  *   timeout that also covers reading the body, and a byte limit (Content-Length first, then while streaming).
  * - Keep-alive: one Agent per client pools connections per origin.
@@ -60,6 +63,11 @@ export interface GetOptions {
   readonly sameOriginAs?: URL;
 }
 
+export interface PostOptions extends GetOptions {
+  /** Sent as application/x-www-form-urlencoded. */
+  readonly form: Readonly<Record<string, string>>;
+}
+
 export interface GuardedResponse {
   /** The URL that answered (after redirects). */
   readonly url: URL;
@@ -72,6 +80,7 @@ export interface GuardedResponse {
 
 export interface GuardedClient {
   get(url: string | URL, opts: GetOptions): Promise<GuardedResponse>;
+  post(url: string | URL, opts: PostOptions): Promise<GuardedResponse>;
   close(): Promise<void>;
 }
 
@@ -139,7 +148,11 @@ export function createGuardedClient(opts: GuardedClientOptions): GuardedClient {
     }
   }
 
-  async function get(target: string | URL, o: GetOptions): Promise<GuardedResponse> {
+  async function send(
+    target: string | URL,
+    o: GetOptions,
+    form?: Readonly<Record<string, string>>,
+  ): Promise<GuardedResponse> {
     let url: URL;
     try {
       url = typeof target === 'string' ? new URL(target) : target;
@@ -153,15 +166,18 @@ export function createGuardedClient(opts: GuardedClientOptions): GuardedClient {
     const signal = total ? AbortSignal.any([o.signal, total]) : o.signal;
     const failure = (e: unknown, at: URL): unknown => mapError(e, at, o, total);
     let headers: Record<string, string> = { 'user-agent': 'listflow', ...o.headers };
+    let body = form === undefined ? undefined : new URLSearchParams(form).toString();
+    if (body !== undefined) headers = { ...headers, 'content-type': 'application/x-www-form-urlencoded' };
     for (let hop = 0; ; hop++) {
       let res: Dispatcher.ResponseData;
       try {
         res = await agent.request({
           origin: url.origin,
           path: `${url.pathname}${url.search}`,
-          method: 'GET',
+          method: body === undefined ? 'GET' : 'POST',
           headers,
           signal,
+          ...(body === undefined ? {} : { body }),
         });
       } catch (e) {
         throw failure(e, url);
@@ -188,6 +204,17 @@ export function createGuardedClient(opts: GuardedClientOptions): GuardedClient {
           throw refuse(next, 'httpsDowngrade', `${url.href} redirects from https down to http`, '', false);
         }
         checkUrl(next, undefined);
+        if (body !== undefined) {
+          if (res.statusCode === 307 || res.statusCode === 308) {
+            // A repeated POST carries its body (client credentials): never to another origin.
+            if (next.origin !== url.origin) {
+              throw refuse(next, 'postToOtherOrigin', `${url.href} redirects a POST to another origin`, '', false);
+            }
+          } else {
+            body = undefined;
+            headers = Object.fromEntries(Object.entries(headers).filter(([k]) => k !== 'content-type'));
+          }
+        }
         // Credentials meant for one origin never follow a redirect to another.
         if (next.origin !== url.origin) headers = withoutSecrets(headers);
         url = next;
@@ -278,7 +305,8 @@ export function createGuardedClient(opts: GuardedClientOptions): GuardedClient {
   }
 
   return {
-    get,
+    get: (url, o) => send(url, o),
+    post: (url, o) => send(url, o, o.form),
     close: () => agent.close(),
   };
 }
