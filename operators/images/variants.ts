@@ -9,11 +9,18 @@
  *   (CMYK and 16-bit inputs included). Every variant and the dHash are derived from those pixels.
  * - Privacy: outputs are encoded from raw pixels, so no metadata (EXIF, GPS, XMP, IPTC, ICC) can survive.
  * - Never enlarged: a variant is at most as wide as the (oriented) source.
+ * - Colour: a photo with an ICC profile (Display P3, Adobe RGB, CMYK) is converted to sRGB on decode.
+ * - HEIC: decoded by libheif on worker threads (./heif, ./decode), since libvips here has no HEVC decoder;
+ *   a HEIF that cannot be decoded is IMAGE_UNSUPPORTED with the decoder's reason, never IMAGE_CORRUPT.
+ * - Broken metadata: a photo that fails to decode is tried once more without its metadata blocks (./decode).
+ * - Animated GIF and WebP: the first frame.
  */
 import sharp from 'sharp';
 import { PermanentError } from '../../runtime/errors';
 import type { VariantFormat, VariantSpec } from './config';
+import { heifAsPng, stripMetadata } from './decode';
 import { dhashOfRaw, type RawImage } from './dhash';
+import { sniffImageFormat } from './fetcher';
 
 export interface RenderOptions {
   /** Ascending by width. */
@@ -68,8 +75,24 @@ function isPixelLimitError(e: unknown): boolean {
   return /pixel limit/i.test((e as Error)?.message ?? '');
 }
 
+export interface Header {
+  /** After EXIF orientation. */
+  readonly width: number;
+  readonly height: number;
+  readonly format: string;
+  /** For HEIF: hevc (HEIC) or av1 (AVIF). */
+  readonly compression: string | undefined;
+}
+
+/** A HEIF decode failure: IMAGE_UNSUPPORTED (this decoder cannot, another may), with why. */
+const heifUnsupported = (why: string) =>
+  new PermanentError(
+    'IMAGE_UNSUPPORTED',
+    `the HEIF image cannot be decoded: ${why.replace(/^the image could not be decoded: ?/, '') || 'unknown reason'}`,
+  );
+
 /** Reads the header only; refuses non-rasters and bombs before any decoding. Returns oriented dimensions. */
-export async function inspect(input: Buffer, maxPixels: number): Promise<{ width: number; height: number }> {
+export async function inspect(input: Buffer, maxPixels: number): Promise<Header> {
   if (input.length === 0) throw new PermanentError('IMAGE_CORRUPT', 'the image is empty (0 bytes)');
   let meta: sharp.Metadata;
   try {
@@ -78,6 +101,7 @@ export async function inspect(input: Buffer, maxPixels: number): Promise<{ width
     if (/unsupported image format/i.test((e as Error).message ?? '')) {
       throw new PermanentError('IMAGE_UNSUPPORTED', 'the bytes are not in a known image format');
     }
+    if (sniffImageFormat(input) === 'heif') throw heifUnsupported(decodeFailureReason(String((e as Error).message)));
     throw corrupt(e);
   }
   if (!ACCEPTED.has(meta.format)) {
@@ -92,7 +116,7 @@ export async function inspect(input: Buffer, maxPixels: number): Promise<{ width
       `the image declares ${width}x${height} = ${width * height} pixels, over the limit of ${maxPixels}`,
     );
   }
-  return { width, height };
+  return { width, height, format: meta.format, compression: meta.compression };
 }
 
 /** Decodes once, oriented, sRGB, 8-bit, no wider than `maxWidth`. */
@@ -125,11 +149,51 @@ export async function encodeVariant(
   return { name: spec.name, width: info.width, height: info.height, format: opts.format, data };
 }
 
-/** The whole job for one photo: inspect, decode once, derive every variant and the dHash. */
+/**
+ * The whole job for one photo: inspect, decode once, derive every variant and the dHash. A photo that is
+ * corrupt only in its metadata blocks is rendered from its pixels (see stripMetadata).
+ */
 export async function renderVariants(input: Buffer, opts: RenderOptions): Promise<RenderedImage> {
-  const { width, height } = await inspect(input, opts.maxPixels);
+  try {
+    return await renderDecodable(input, opts);
+  } catch (e) {
+    if (!(e instanceof PermanentError) || e.code !== 'IMAGE_CORRUPT') throw e;
+    const stripped = stripMetadata(input);
+    if (!stripped) throw e;
+    try {
+      return await renderDecodable(stripped, opts);
+    } catch {
+      throw e; // the pixels are broken too: the first reason is the one that says so
+    }
+  }
+}
+
+async function renderDecodable(input: Buffer, opts: RenderOptions): Promise<RenderedImage> {
+  let head: Header;
+  let source = input;
+  try {
+    head = await inspect(input, opts.maxPixels);
+  } catch (e) {
+    if (!(e instanceof PermanentError) || e.code !== 'IMAGE_UNSUPPORTED' || sniffImageFormat(input) !== 'heif') throw e;
+    // libvips cannot read even the header of this HEIF: libheif decides, and its refusal says why.
+    source = await heifAsPng(input, opts.maxPixels);
+    head = await inspect(source, opts.maxPixels);
+  }
+  if (source === input && head.format === 'heif' && head.compression !== 'av1') {
+    // libvips reads a HEIC's header but has no HEVC decoder: libheif decodes it, oriented, with its profile.
+    source = await heifAsPng(input, opts.maxPixels);
+    head = await inspect(source, opts.maxPixels);
+  }
   const widest = Math.max(...opts.variants.map((v) => v.width));
-  const raw = await decodeOnce(input, widest, opts.maxPixels);
+  let raw: RawImage;
+  try {
+    raw = await decodeOnce(source, widest, opts.maxPixels);
+  } catch (e) {
+    if (head.format === 'heif' && e instanceof PermanentError && e.code === 'IMAGE_CORRUPT')
+      throw heifUnsupported(e.message);
+    throw e;
+  }
+  const { width, height } = head;
   const variants: RenderedVariant[] = [];
   // One at a time: the worker's image limit already keeps every core busy with other photos.
   for (const spec of opts.variants) variants.push(await encodeVariant(raw, spec, opts));
