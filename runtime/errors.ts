@@ -125,6 +125,32 @@ export const errorCatalogue = {
     'A source profile file (pipelines/profiles/<name>.yaml or LISTFLOW_NORMALIZE_PROFILES_DIR) failed validation; the message names the file, field path, value and fix.',
   ),
 
+  // --- sources (replication from RESO Web API servers) ---
+  SOURCES_INVALID: entry(
+    'fatal',
+    'The sources file (pipelines/sources.yaml or LISTFLOW_SOURCES_FILE) failed validation, or names a secret variable that is not set; the message names the file, field path, value and fix.',
+  ),
+  SOURCE_BLOCKED_URL: entry(
+    'permanent',
+    "A source's resource, token or nextLink URL is refused: a non-public address, a nextLink to another origin, an https to http redirect, or credentials in the URL. Allow a host with LISTFLOW_SOURCES_ALLOW_HOSTS.",
+  ),
+  SOURCE_AUTH_FAILED: entry(
+    'permanent',
+    'The source refused its credentials: the token endpoint answered 4xx, or a request stayed 401/403 after a fresh token.',
+  ),
+  SOURCE_UNAVAILABLE: entry(
+    'retriable',
+    'The source did not answer usably for a transient reason (network error, reset, timeout, 5xx, 429 past its retries).',
+  ),
+  SOURCE_REFUSED: entry(
+    'permanent',
+    'The source answered 4xx to a query (for example 400 for a $filter it does not support); the message carries its OData error.',
+  ),
+  SOURCE_RESPONSE_INVALID: entry(
+    'permanent',
+    'A page is not an OData collection (no value array, a record without its key or timestamp, a timestamp that is not an instant).',
+  ),
+
   // --- images (asset reason codes; a failed photo never fails its listing) ---
   IMAGE_FETCH_FAILED: entry(
     'permanent',
