@@ -10,13 +10,14 @@ import { platformLayout } from '../../infra/layout';
 import { operators } from '../../operators';
 import builtInPipeline from '../../pipelines/listings';
 import { createTopicsAndWait } from '../../runtime/kafka';
-import { dlqTopic, type PipelineSpec } from '../../runtime/pipeline';
+import type { PipelineSpec } from '../../runtime/pipeline';
 import { checkWorkerConfig, formatWorkerConfigCheck } from '../../runtime/config-check';
 import { findStep, parseOperatorConfig, prepareWorker, runWorker } from '../../runtime/run';
 import { type Command, intOption, printJson, stringOption, UsageError } from '../command';
 import { type CliContext, cliContext } from '../context';
 import { connectAdmin, withKafka } from '../kafka-io';
 import { Supervisor } from '../supervisor';
+import { creationConfigs, desiredTopics } from './topics';
 
 /** Checks every step's operator config now, so a missing setting is one clear error, not a crash loop. */
 function validateSteps(pipeline: PipelineSpec, env: NodeJS.ProcessEnv): void {
@@ -28,42 +29,31 @@ function validateSteps(pipeline: PipelineSpec, env: NodeJS.ProcessEnv): void {
   }
 }
 
-/** Every topic the workers need: declared topics plus each step's dead-letter topic. */
-function neededTopics(pipeline: PipelineSpec): Map<string, { partitions: number; compact: boolean }> {
-  const out = new Map<string, { partitions: number; compact: boolean }>();
-  for (const [name, t] of Object.entries(pipeline.topics)) {
-    out.set(name, { partitions: t.partitions, compact: t.compact === true });
-  }
-  for (const s of pipeline.steps) {
-    out.set(dlqTopic(s.input), { partitions: pipeline.topics[s.input]?.partitions ?? 1, compact: false });
-  }
-  return out;
-}
-
 /** Fails fast (one line) when Kafka is unreachable or topics are missing; creates them with --create-topics. */
 async function checkTopics(ctx: CliContext, create: boolean, log: (l: string) => void): Promise<void> {
   const admin = await connectAdmin(ctx);
   try {
     const existing = new Set(await withKafka(ctx, () => admin.listTopics()));
-    const missing = [...neededTopics(ctx.pipeline)].filter(([t]) => !existing.has(t));
+    const missing = desiredTopics(ctx.pipeline).filter((d) => !existing.has(d.topic));
     if (missing.length === 0) return;
     if (!create) {
       throw new Error(
-        `topics missing: ${missing.map(([t]) => t).join(', ')}. Fix: run \`listflow topics apply\` (or pass --create-topics).`,
+        `topics missing: ${missing.map((d) => d.topic).join(', ')}. Fix: run \`listflow topics apply\` (or pass --create-topics).`,
       );
     }
     await withKafka(ctx, () =>
       createTopicsAndWait(
         admin,
-        missing.map(([topic, t]) => ({
-          topic,
-          numPartitions: t.partitions,
+        // The same partitions, policy and retention as `topics apply` (local runs: one replica).
+        missing.map((d) => ({
+          topic: d.topic,
+          numPartitions: d.partitions,
           replicationFactor: 1,
-          configEntries: t.compact ? [{ name: 'cleanup.policy', value: 'compact' }] : [],
+          configEntries: creationConfigs(d),
         })),
       ),
     );
-    log(`run: created ${missing.length} missing topic(s): ${missing.map(([t]) => t).join(', ')}`);
+    log(`run: created ${missing.length} missing topic(s): ${missing.map((d) => d.topic).join(', ')}`);
   } finally {
     await admin.disconnect().catch(() => undefined);
   }

@@ -12,16 +12,13 @@
  */
 import { waitForTopics } from '../../runtime/kafka';
 import { type Admin, ConfigResourceTypes, ConfigSource, type ITopicMetadata } from 'kafkajs';
-import { dlqTopic, type PipelineSpec, replayLedgerTopic } from '../../runtime/pipeline';
+import { type PipelineSpec, type TopicRole, topicsOf } from '../../runtime/pipeline';
 import { type Command, intOption, type Io, type ParsedArgs, printJson, UsageError } from '../command';
 import { cliContext } from '../context';
 
 export const REPLICATION_FACTOR_ENV = 'LISTFLOW_REPLICATION_FACTOR';
 const CLEANUP_POLICY = 'cleanup.policy';
 const RETENTION_MS = 'retention.ms';
-
-/** pipeline: declared in pipelines/*.ts; dlq: a step's dead letters; ledger: replay's record of offset resets. */
-export type TopicRole = 'pipeline' | 'dlq' | 'ledger';
 
 /** A topic as the pipeline wants it. `configs` holds the owned keys: a value to set, or null to remove. */
 export interface DesiredTopic {
@@ -32,29 +29,25 @@ export interface DesiredTopic {
 }
 
 /**
- * Every topic of the pipeline plus each step's dead-letter topic (input partitions, delete policy: dead
- * letters may have null keys, which a compacted topic refuses, and must never collapse into one per key).
- * retention.ms is owned only for delete-policy pipeline topics; omitted means the broker default.
+ * The pipeline's topics (runtime/pipeline.ts topicsOf) as Kafka configs. retention.ms is owned only for
+ * delete-policy pipeline topics; omitted means the broker default.
  */
 export function desiredTopics(pipeline: PipelineSpec): DesiredTopic[] {
-  const out = new Map<string, DesiredTopic>();
-  for (const [topic, t] of Object.entries(pipeline.topics)) {
+  return topicsOf(pipeline).map((t) => {
     const configs: Record<string, string | null> = t.compact
       ? { [CLEANUP_POLICY]: 'compact' }
-      : { [CLEANUP_POLICY]: 'delete', [RETENTION_MS]: t.retentionMs === undefined ? null : String(t.retentionMs) };
-    out.set(topic, { topic, partitions: t.partitions, role: 'pipeline', configs });
-  }
-  for (const step of pipeline.steps) {
-    const topic = dlqTopic(step.input);
-    if (out.has(topic)) continue;
-    const partitions = pipeline.topics[step.input]?.partitions ?? 1;
-    out.set(topic, { topic, partitions, role: 'dlq', configs: { [CLEANUP_POLICY]: 'delete' } });
-  }
-  // Compacted with one key per reset: every entry is kept, and their order is the order of the resets.
-  const ledger = replayLedgerTopic(pipeline);
-  out.set(ledger, { topic: ledger, partitions: 1, role: 'ledger', configs: { [CLEANUP_POLICY]: 'compact' } });
-  return [...out.values()];
+      : t.role === 'pipeline'
+        ? { [CLEANUP_POLICY]: 'delete', [RETENTION_MS]: t.retentionMs === undefined ? null : String(t.retentionMs) }
+        : { [CLEANUP_POLICY]: 'delete' };
+    return { topic: t.topic, partitions: t.partitions, role: t.role, configs };
+  });
 }
+
+/** The config entries a new topic is created with (a null config means the broker default: not set). */
+export const creationConfigs = (d: DesiredTopic): { name: string; value: string }[] =>
+  Object.entries(d.configs)
+    .filter((e): e is [string, string] => e[1] !== null)
+    .map(([name, value]) => ({ name, value }));
 
 export type TopicAction = 'created' | 'updated' | 'unchanged' | 'refused';
 
@@ -157,9 +150,7 @@ export async function applyTopics(
         topic: d.topic,
         numPartitions: d.partitions,
         replicationFactor: opts.replicationFactor,
-        configEntries: Object.entries(d.configs)
-          .filter((e): e is [string, string] => e[1] !== null)
-          .map(([name, value]) => ({ name, value })),
+        configEntries: creationConfigs(d),
       })),
     });
   }
