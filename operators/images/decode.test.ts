@@ -223,7 +223,65 @@ describe('animated GIF and WebP', () => {
   });
 });
 
-describe('Display P3 photos are converted to sRGB', () => {
+/**
+ * An ICC v2 display profile with Adobe RGB (1998)'s D50-adapted colorants and its 563/256 gamma, built here
+ * (no profile file is checked in): header, tag table, then XYZ, curv, desc and text tags.
+ */
+function adobeRgbProfile(): Buffer {
+  const s15 = (v: number) => {
+    const b = Buffer.alloc(4);
+    b.writeInt32BE(Math.round(v * 65536));
+    return b;
+  };
+  const xyz = (x: number, y: number, z: number) =>
+    Buffer.concat([Buffer.from('XYZ \0\0\0\0', 'latin1'), s15(x), s15(y), s15(z)]);
+  const curv = Buffer.concat([
+    Buffer.from('curv\0\0\0\0', 'latin1'),
+    Buffer.from([0, 0, 0, 1, 563 >> 8, 563 & 255, 0, 0]),
+  ]);
+  const ascii = Buffer.from('Adobe RGB (1998) compatible, test\0', 'latin1');
+  const count = Buffer.alloc(4);
+  count.writeUInt32BE(ascii.length);
+  const desc = Buffer.concat([Buffer.from('desc\0\0\0\0', 'latin1'), count, ascii, Buffer.alloc(4 + 4 + 2 + 1 + 67)]);
+  const cprt = Buffer.concat([
+    Buffer.from('text\0\0\0\0', 'latin1'),
+    Buffer.from('no copyright, test data\0', 'latin1'),
+  ]);
+  const tags: [string, Buffer][] = [
+    ['desc', desc],
+    ['cprt', cprt],
+    ['wtpt', xyz(0.9642, 1, 0.82491)],
+    ['rXYZ', xyz(0.60974, 0.31111, 0.01947)],
+    ['gXYZ', xyz(0.20528, 0.62567, 0.06087)],
+    ['bXYZ', xyz(0.14919, 0.06322, 0.74457)],
+    ['rTRC', curv],
+    ['gTRC', curv],
+    ['bTRC', curv],
+  ];
+  const table = Buffer.alloc(4 + tags.length * 12);
+  table.writeUInt32BE(tags.length, 0);
+  let offset = 128 + table.length;
+  const data: Buffer[] = [];
+  tags.forEach(([sig, body], i) => {
+    table.write(sig, 4 + i * 12, 'latin1');
+    table.writeUInt32BE(offset, 8 + i * 12);
+    table.writeUInt32BE(body.length, 12 + i * 12);
+    const padded = Buffer.concat([body, Buffer.alloc((4 - (body.length % 4)) % 4)]);
+    data.push(padded);
+    offset += padded.length;
+  });
+  const header = Buffer.alloc(128);
+  header.writeUInt32BE(offset, 0);
+  header.writeUInt32BE(0x02100000, 8);
+  header.write('mntrRGB XYZ ', 12, 'latin1');
+  header.write('acsp', 36, 'latin1');
+  s15(0.9642).copy(header, 68);
+  s15(1).copy(header, 72);
+  s15(0.8249).copy(header, 76);
+  return Buffer.concat([header, table, ...data]);
+}
+
+describe('Display P3 and Adobe RGB photos are converted to sRGB', () => {
   /** sRGB of a Display P3 colour (P3-D65 primaries, sRGB transfer), rounded to 8 bits. */
   function p3ToSrgb([r, g, b]: readonly number[]): number[] {
     const lin = (v8: number) => {
@@ -264,6 +322,31 @@ describe('Display P3 photos are converted to sRGB', () => {
     ]);
     return Buffer.concat([jpg.subarray(0, 2), app2, jpg.subarray(2)]);
   }
+
+  /** sRGB of an Adobe RGB (1998) colour (gamma 563/256; Adobe RGB's D65 primaries to sRGB's), 8 bits. */
+  function adobeToSrgb([r, g, b]: readonly number[]): number[] {
+    const lin = (v8: number) => (v8 / 255) ** (563 / 256);
+    const enc = (v: number) => {
+      const c = Math.min(1, Math.max(0, v));
+      return Math.round(255 * (c <= 0.0031308 ? 12.92 * c : 1.055 * c ** (1 / 2.4) - 0.055));
+    };
+    const [R, G, B] = [lin(r!), lin(g!), lin(b!)];
+    return [enc(1.39836 * R - 0.39836 * G), enc(G), enc(-0.04293 * G + 1.04293 * B)];
+  }
+
+  test('png tagged Adobe RGB (profile built here): the decoded pixels are the sRGB colour', async () => {
+    const raw = Buffer.alloc(32 * 24 * 3);
+    for (let i = 0; i < raw.length; i += 3) raw.set(P3, i);
+    const png = await sharp(raw, { raw: { width: 32, height: 24, channels: 3 } })
+      .png()
+      .toBuffer();
+    const input = withIccProfile(png, adobeRgbProfile());
+    expect((await sharp(input).metadata()).icc).toBeDefined();
+    const got = [...(await decodeOnce(input, 32, 1e8)).data.subarray(0, 3)];
+    const want = adobeToSrgb(P3);
+    expect(want).not.toEqual(P3);
+    for (const [i, v] of got.entries()) expect(Math.abs(v - want[i]!)).toBeLessThanOrEqual(4);
+  });
 
   test.each(['png', 'jpeg'] as const)(
     '%s tagged Display P3: the decoded pixels are the sRGB colour',
