@@ -20,6 +20,7 @@ import { listingsCommands } from './commands/listings';
 import { k8sCommands } from './commands/k8s';
 import { profileCommands } from './commands/profile';
 import { replayCommands } from './commands/replay';
+import { webCommand } from './web/command';
 
 // libuv's thread pool (default 4) runs sharp's work and async fs; the images step keeps `concurrency` photos in
 // flight, so give the pool at least one thread per core plus headroom. libuv reads this when the pool first
@@ -55,6 +56,7 @@ export const commands: Command[] = [
   ...dryRunCommands,
   ...dlqCommands,
   ...replayCommands,
+  webCommand,
   ...listingsCommands,
   ...k8sCommands,
   versionCommand,

@@ -22,7 +22,7 @@ import { readReplayLedger } from './replay';
 /** Resets shown by the text view (JSON has them all). */
 const REPLAYS_SHOWN = 5;
 
-interface StepStatus {
+export interface StepStatus {
   readonly step: string;
   readonly input: string;
   readonly group: string;

@@ -4,7 +4,7 @@
 # The words that may follow a command path: its subcommands, or the values of its argument.
 _listflow_next() {
   case "$1" in
-    "") echo "infra topics schemas run ingest profile status dry-run dlq replay listings k8s version help completion" ;;
+    "") echo "infra topics schemas run ingest profile status dry-run dlq replay web listings k8s version help completion" ;;
     "infra") echo "up down status" ;;
     "topics") echo "apply list" ;;
     "schemas") echo "register check" ;;
@@ -38,6 +38,7 @@ _listflow_options() {
     "dlq show") echo "--topic --partition --offset --help --json" ;;
     "dlq redrive") echo "--step --code --since --until --rate --dry --again --help --json" ;;
     "replay") echo "--step --from --yes --help --json" ;;
+    "web") echo "--host --port --admin --token-file --refresh --help --json" ;;
     "listings get") echo "--help --json" ;;
     "listings search") echo "--city --status --limit --help --json" ;;
     "k8s render") echo "--overlay --check --help --json" ;;
