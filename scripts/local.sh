@@ -133,9 +133,18 @@ fi
 rc=$first
 say "done (exit $rc)"
 
+# The status page (`listflow web`, read-only, 127.0.0.1): it reads Kafka, PostgreSQL and the photo store, which stay
+# up after the run, so without --follow the command to start it is printed; with --follow it runs beside the workers.
+web_url="http://127.0.0.1:8480/"
 if [[ $follow == 1 && $rc == 0 ]]; then
+  "${cli[@]}" web --port 8480 >/dev/null &
+  web=$!
   echo "local: workers keep running (--follow). Ingest more with: bash scripts/listflow.sh ingest <feed> --source <name> --wait" >&2
   echo "local: feeds must be under $samples_dir. Ctrl-C stops the workers." >&2
+  echo "local: status page: $web_url" >&2
   wait "$supervisor" || true
+  kill -TERM "$web" 2>/dev/null || true
+elif [[ $rc == 0 ]]; then
+  echo "local: status page: run \`bash scripts/listflow.sh web\`, then open $web_url" >&2
 fi
 exit "$rc"
