@@ -145,6 +145,7 @@ if [[ $follow == 1 && $rc == 0 ]]; then
   wait "$supervisor" || true
   kill -TERM "$web" 2>/dev/null || true
 elif [[ $rc == 0 ]]; then
+  stop_workers # now, so that the URL is the run's last line
   echo "local: status page: run \`bash scripts/listflow.sh web\`, then open $web_url" >&2
 fi
 exit "$rc"
