@@ -108,6 +108,22 @@ describe('HEIC (HEVC HEIF), which the prebuilt libvips cannot decode', () => {
   });
 });
 
+test('a thread that decoded a large image is replaced (WebAssembly memory only grows); the next decode works', async () => {
+  const pool = new HeifDecoderPool(1, 1000);
+  try {
+    await pool.decode(heif('hevc32.heif'), 1e8); // 1024 pixels: over 1000, retired
+    await pool.decode(heif('hevc32.heif'), 1e8);
+    expect(pool.started).toBe(2);
+    const small = new HeifDecoderPool(1);
+    await small.decode(heif('hevc32.heif'), 1e8);
+    await small.decode(heif('hevc32.heif'), 1e8);
+    expect(small.started).toBe(1);
+    await small.close();
+  } finally {
+    await pool.close();
+  }
+});
+
 describe('broken metadata, decodable pixels', () => {
   /** A WebP whose EXIF chunk claims more bytes than the file has: libwebp refuses the whole file. */
   async function webpWithBrokenExif(): Promise<Buffer> {
