@@ -17,7 +17,7 @@
  *   output and dead-letter topics up to their ends taken after that commit, a handled record with no output
  *   or dead letter was dropped on purpose ("skipped"), and counts as done.
  * A job is done when its status is COMPLETED or FAILED, every RawListing and feed reject it announced has been
- * seen, and every record of it that entered normalize, images and publish is done there.
+ * seen, and every record of it that entered a stage of the chain (pipelineTopics) is done there.
  *
  * Latency: a stage's output carries the Kafka timestamp of its produce (the runtime sets none, so the client
  * stamps the send), so the time from a job's submission to a listing's first output of each stage is read off
@@ -27,56 +27,81 @@
 import type { Admin } from 'kafkajs';
 import { headersToStrings, TRACE_HEADER } from '../runtime/dead-letter';
 import { fetchCommittedOffsets } from '../runtime/kafka';
-import { dlqTopic, groupId, type PipelineSpec, type StepSpec } from '../runtime/pipeline';
+import { dlqTopic, type PipelineSpec, type Stage, stages } from '../runtime/pipeline';
 import type { EnrichedListing, IngestJobStatus } from '../schemas/generated/types';
 import type { CliContext } from './context';
 import { CLI_OFFSETS } from './kafka-io';
 import { endOffsets, type Offsets, type ReadMessage, TopicReader } from './topic-reader';
 
-export const STAGES = ['normalize', 'images', 'publish'] as const;
-export type StageName = (typeof STAGES)[number];
-
-interface StageDef {
-  readonly name: StageName;
-  readonly step: StepSpec;
-  readonly input: string;
+/** A stage the tracker follows: one step of the chain, with its one output. */
+export interface TrackedStage extends Stage {
+  /** The step id: how progress, summaries and latencies name the stage. */
+  readonly name: string;
   readonly output: string;
-  readonly dlq: string;
-  readonly group: string;
 }
 
 export interface PipelineTopics {
-  readonly ingest: StepSpec;
+  /** The step that reads the jobs and turns them into records. */
+  readonly source: Stage;
   readonly jobs: string;
   readonly status: string;
   readonly raw: string;
-  readonly stages: readonly StageDef[];
+  /** From the source's records to the published listings, in pipeline order. */
+  readonly stages: readonly TrackedStage[];
+  /** The stage whose output carries the photos' outcome (EnrichedListing), if the chain has one. */
+  readonly photos: string | undefined;
+  /** The last stage: its output with a value is a listing the published view in PostgreSQL holds. */
+  readonly sink: TrackedStage;
 }
 
-/** The ingest -> normalize -> images -> publish chain of the pipeline, by walking topics from the ingest step. */
+/** Schemas the tracker reads: what they mean, not which operator writes them, ties it to the pipeline. */
+const STATUS_SCHEMA = 'IngestJobStatus';
+const PHOTOS_SCHEMA = 'EnrichedListing';
+const PUBLISHED_SCHEMA = 'PublishedListing';
+
+/**
+ * The chain a job's records take, from stages(pipeline): the step reading the external job topic writes the
+ * job status (IngestJobStatus) and records; from there, the steps that read each stage's one output, up to the
+ * one that writes published listings (PublishedListing).
+ */
 export function pipelineTopics(pipeline: PipelineSpec): PipelineTopics {
-  const ingest = pipeline.steps.find((s) => s.operator === 'ingest');
-  if (!ingest?.outputs.raw || !ingest.outputs.status) {
-    throw new Error(`pipeline ${pipeline.name} has no ingest step with outputs raw and status`);
+  const all = stages(pipeline);
+  const schemaOf = (topic: string) => pipeline.topics[topic]?.schema;
+  const source = all.find(
+    (s) => pipeline.topics[s.input]?.external && s.outputs.some((o) => schemaOf(o) === STATUS_SCHEMA),
+  );
+  const status = source?.outputs.find((o) => schemaOf(o) === STATUS_SCHEMA);
+  const raw = source?.outputs.find((o) => o !== status);
+  if (!source || !status || !raw || source.outputs.length !== 2) {
+    throw new Error(
+      `pipeline ${pipeline.name} has no step reading an external topic with two outputs, one of them ${STATUS_SCHEMA}`,
+    );
   }
-  const stages: StageDef[] = [];
-  let topic = ingest.outputs.raw;
-  for (const name of STAGES) {
-    const step = pipeline.steps.find((s) => s.input === topic && s.operator === name);
-    if (!step) throw new Error(`pipeline ${pipeline.name} has no ${name} step reading ${topic}`);
-    const outs = Object.values(step.outputs);
-    if (outs.length !== 1) throw new Error(`step ${step.id} must have exactly one output to be followed`);
-    stages.push({
-      name,
-      step,
-      input: topic,
-      output: outs[0]!,
-      dlq: dlqTopic(topic),
-      group: groupId(pipeline, step),
-    });
-    topic = outs[0]!;
+  const chain: TrackedStage[] = [];
+  let topic = raw;
+  while (schemaOf(topic) !== PUBLISHED_SCHEMA) {
+    const stage = all.find((s) => s.input === topic);
+    if (!stage)
+      throw new Error(`pipeline ${pipeline.name} has no step reading ${topic} on the way to ${PUBLISHED_SCHEMA}`);
+    if (stage.outputs.length !== 1)
+      throw new Error(`step ${stage.step.id} must have exactly one output to be followed`);
+    if (chain.some((s) => s.step === stage.step)) throw new Error(`pipeline ${pipeline.name} loops at ${topic}`);
+    chain.push({ ...stage, name: stage.step.id, output: stage.outputs[0]! });
+    topic = stage.outputs[0]!;
   }
-  return { ingest, jobs: ingest.input, status: ingest.outputs.status, raw: ingest.outputs.raw, stages };
+  const sink = chain.at(-1);
+  if (!sink) throw new Error(`pipeline ${pipeline.name}: ${raw} has no step after it`);
+  const photos = chain.find((s) => schemaOf(s.output) === PHOTOS_SCHEMA)?.name;
+  return { source, jobs: source.input, status, raw, stages: chain, photos, sink };
+}
+
+/** The row in PostgreSQL: a latency point besides the stages' outputs, just before the sink's. */
+export const ROW_POINT = 'postgresRow';
+
+/** Where latency is measured to, in pipeline order: each stage's output, and the sink's row in PostgreSQL. */
+export function latencyPoints(t: Pick<PipelineTopics, 'stages'>): string[] {
+  const names = t.stages.map((s) => s.name);
+  return [...names.slice(0, -1), ROW_POINT, ...names.slice(-1)];
 }
 
 export interface StageProgress {
@@ -102,7 +127,8 @@ export interface JobProgress {
   readonly rejectReasons: Record<string, number>;
   readonly errorCode: string | null;
   readonly message: string | null;
-  readonly stages: Record<StageName, StageProgress>;
+  /** By stage name, in pipeline order. */
+  readonly stages: Record<string, StageProgress>;
   readonly photos: { readonly ok: number; readonly failed: number; readonly reasons: Record<string, number> };
   /** Ids of listings published with a value (not tombstones): what PostgreSQL should hold. */
   readonly publishedIds: readonly string[];
@@ -143,29 +169,31 @@ class StageState {
 }
 
 class JobState {
-  constructor(readonly submittedAt: number) {}
+  constructor(
+    readonly submittedAt: number,
+    stageNames: readonly string[],
+  ) {
+    this.stages = new Map(stageNames.map((s) => [s, new StageState()]));
+    this.firstOutputAt = new Map(stageNames.map((s) => [s, new Map()]));
+  }
   status: IngestJobStatus | null = null;
   readonly rawByKey = new Map<string, number>();
   rawSeen = 0;
   rejectsSeen = 0;
   readonly rejectReasons = new Map<string, number>();
-  readonly stages = new Map<StageName, StageState>(STAGES.map((s) => [s, new StageState()]));
+  readonly stages: Map<string, StageState>;
   readonly photos = new Map<string, { ok: number; failed: number; reasons: string[] }>();
   readonly published = new Map<string, boolean>();
   /** Per stage and listing key: the Kafka timestamp (ms) of the first output. */
-  readonly firstOutputAt = new Map<StageName, Map<string, number>>(STAGES.map((s) => [s, new Map()]));
+  readonly firstOutputAt: Map<string, Map<string, number>>;
 }
-
-/** Where latency is measured to: each stage's output, and publish's row in PostgreSQL. */
-export const LATENCY_POINTS = ['normalize', 'images', 'postgresRow', 'publish'] as const;
-export type LatencyPoint = (typeof LATENCY_POINTS)[number];
 
 export class JobTracker {
   private readonly topics: PipelineTopics;
   private readonly jobs = new Map<string, JobState>();
   private reader: TopicReader | null = null;
   /** A pending check of committed offsets: done once the reader has caught up with `ends`. */
-  private pending: { committed: Map<StageName, Map<number, bigint>>; ends: Offsets } | null = null;
+  private pending: { committed: Map<string, Map<number, bigint>>; ends: Offsets } | null = null;
   private lastCheck = 0;
   /** Records whose accounting is under way (see onMessage). */
   private counting = 0;
@@ -176,6 +204,14 @@ export class JobTracker {
     private readonly from: Offsets,
   ) {
     this.topics = pipelineTopics(ctx.pipeline);
+    this.stageNames = this.topics.stages.map((s) => s.name);
+  }
+
+  private readonly stageNames: readonly string[];
+
+  /** Where latencies are measured to, in pipeline order (see latencies). */
+  get latencyPoints(): string[] {
+    return latencyPoints(this.topics);
   }
 
   /** Topics read: the status, every stage's input and output, and the dead-letter topics that exist. */
@@ -201,7 +237,7 @@ export class JobTracker {
 
   /** Follows a job; `submittedAt` is when it was produced, what its latencies are measured from. */
   add(jobId: string, submittedAt: Date): void {
-    if (!this.jobs.has(jobId)) this.jobs.set(jobId, new JobState(submittedAt.getTime()));
+    if (!this.jobs.has(jobId)) this.jobs.set(jobId, new JobState(submittedAt.getTime(), this.stageNames));
   }
 
   async start(): Promise<void> {
@@ -263,8 +299,8 @@ export class JobTracker {
         const at = Number(message.timestamp);
         const seen = first.get(key);
         if (seen === undefined || at < seen) first.set(key, at);
-        if (s.name === 'images' && message.value) await this.countPhotos(job, key, message.value);
-        if (s.name === 'publish') job.published.set(key, message.value !== null);
+        if (s.name === t.photos && message.value) await this.countPhotos(job, key, message.value);
+        if (s === t.sink) job.published.set(key, message.value !== null);
       }
     }
   }
@@ -283,10 +319,7 @@ export class JobTracker {
   progress(jobId: string): JobProgress {
     const job = this.jobs.get(jobId);
     if (!job) throw new Error(`job ${jobId} is not followed`);
-    const stages = Object.fromEntries(STAGES.map((s) => [s, job.stages.get(s)!.progress()])) as Record<
-      StageName,
-      StageProgress
-    >;
+    const stages = Object.fromEntries(this.stageNames.map((s) => [s, job.stages.get(s)!.progress()]));
     const photos = { ok: 0, failed: 0, reasons: new Map<string, number>() };
     for (const p of job.photos.values()) {
       photos.ok += p.ok;
@@ -299,7 +332,7 @@ export class JobTracker {
       terminal &&
       job.rawSeen >= Number(s.records) &&
       job.rejectsSeen >= Number(s.rejects) &&
-      STAGES.every((n) => stages[n].inFlight === 0) &&
+      this.stageNames.every((n) => stages[n]!.inFlight === 0) &&
       this.counting === 0;
     return {
       jobId,
@@ -323,15 +356,17 @@ export class JobTracker {
    * writes the row). A row stamped before the job was submitted was not written for it (publish kept a newer
    * version) and is left out.
    */
-  latencies(jobIds: readonly string[], rowPublishedAt: ReadonlyMap<string, number>): Record<LatencyPoint, number[]> {
-    const out = Object.fromEntries(LATENCY_POINTS.map((p) => [p, [] as number[]])) as Record<LatencyPoint, number[]>;
+  latencies(jobIds: readonly string[], rowPublishedAt: ReadonlyMap<string, number>): Record<string, number[]> {
+    const out: Record<string, number[]> = Object.fromEntries(this.latencyPoints.map((p) => [p, [] as number[]]));
     for (const id of jobIds) {
       const job = this.jobs.get(id);
       if (!job) throw new Error(`job ${id} is not followed`);
-      for (const s of STAGES) for (const at of job.firstOutputAt.get(s)!.values()) out[s].push(at - job.submittedAt);
+      for (const s of this.stageNames) {
+        for (const at of job.firstOutputAt.get(s)!.values()) out[s]!.push(at - job.submittedAt);
+      }
       for (const [key, withValue] of job.published) {
         const at = rowPublishedAt.get(key);
-        if (withValue && at !== undefined && at >= job.submittedAt) out.postgresRow.push(at - job.submittedAt);
+        if (withValue && at !== undefined && at >= job.submittedAt) out[ROW_POINT]!.push(at - job.submittedAt);
       }
     }
     return out;
@@ -356,10 +391,12 @@ export class JobTracker {
         }
       }
     }
-    const waiting = [...this.jobs.keys()].some((id) => STAGES.some((n) => this.progress(id).stages[n].inFlight > 0));
+    const waiting = [...this.jobs.keys()].some((id) =>
+      this.stageNames.some((n) => this.progress(id).stages[n]!.inFlight > 0),
+    );
     if (this.pending || !waiting || Date.now() - this.lastCheck < 1000) return;
     this.lastCheck = Date.now();
-    const committed = new Map<StageName, Map<number, bigint>>();
+    const committed = new Map<string, Map<number, bigint>>();
     for (const s of t.stages) {
       committed.set(s.name, await fetchCommittedOffsets(this.admin, s.group, s.input, CLI_OFFSETS));
     }

@@ -3,7 +3,7 @@
  * redrawn in place (cursor up + clear line); otherwise a plain line is written every few seconds, so logs and
  * CI output stay readable.
  */
-import { type JobProgress, LATENCY_POINTS, type LatencyPoint, STAGES, type StageName } from './job-tracker';
+import { type JobProgress, type PipelineTopics, ROW_POINT, type StageProgress } from './job-tracker';
 
 export interface Totals {
   readonly jobs: number;
@@ -12,18 +12,8 @@ export interface Totals {
   readonly ingested: number;
   readonly ingestRejects: number;
   readonly ingestRejectReasons: Record<string, number>;
-  readonly stages: Record<
-    StageName,
-    {
-      entered: number;
-      done: number;
-      output: number;
-      failed: number;
-      skipped: number;
-      inFlight: number;
-      reasons: Record<string, number>;
-    }
-  >;
+  /** By stage name, in pipeline order. */
+  readonly stages: Record<string, StageProgress>;
   readonly photos: { ok: number; failed: number; reasons: Record<string, number> };
   readonly finished: boolean;
 }
@@ -32,13 +22,12 @@ const add = (into: Record<string, number>, from: Record<string, number>) => {
   for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + v;
 };
 
+/** Sums the jobs' progress; the stages are the first job's (every job of a tracker has the same). */
 export function totals(jobs: readonly JobProgress[]): Totals {
-  const stages = Object.fromEntries(
-    STAGES.map((s) => [
-      s,
-      { entered: 0, done: 0, output: 0, failed: 0, skipped: 0, inFlight: 0, reasons: {} as Record<string, number> },
-    ]),
-  ) as Totals['stages'];
+  const names = Object.keys(jobs[0]?.stages ?? {});
+  const stages: Record<string, { -readonly [K in keyof StageProgress]: StageProgress[K] }> = Object.fromEntries(
+    names.map((s) => [s, { entered: 0, done: 0, output: 0, failed: 0, skipped: 0, inFlight: 0, reasons: {} }]),
+  );
   const t = {
     jobs: jobs.length,
     pending: 0,
@@ -56,9 +45,9 @@ export function totals(jobs: readonly JobProgress[]): Totals {
     t.photos.ok += j.photos.ok;
     t.photos.failed += j.photos.failed;
     add(t.photos.reasons, j.photos.reasons);
-    for (const s of STAGES) {
-      const a = stages[s];
-      const b = j.stages[s];
+    for (const s of names) {
+      const a = stages[s]!;
+      const b = j.stages[s]!;
       a.entered += b.entered;
       a.done += b.done;
       a.output += b.output;
@@ -72,12 +61,16 @@ export function totals(jobs: readonly JobProgress[]): Totals {
   return { ...t, stages, finished: jobs.every((j) => j.finished) };
 }
 
+/** The rate key of the feed's records (not a stage name: those are step ids, which cannot hold a space). */
+const FEED = 'feed records';
+
 /** Done per second over the last ~5 s, per stage. */
 class Rates {
   private readonly samples: { at: number; done: Record<string, number> }[] = [];
   update(t: Totals, now: number): Record<string, number> {
-    const done: Record<string, number> = { ingest: t.ingested + t.ingestRejects };
-    for (const s of STAGES) done[s] = t.stages[s].done;
+    // Keyed like the stages; the feed's records are what the job's source step read.
+    const done: Record<string, number> = { [FEED]: t.ingested + t.ingestRejects };
+    for (const [s, x] of Object.entries(t.stages)) done[s] = x.done;
     this.samples.push({ at: now, done });
     while (this.samples.length > 2 && now - this.samples[0]!.at > 5000) this.samples.shift();
     const first = this.samples[0]!;
@@ -95,10 +88,9 @@ export function progressLines(t: Totals, r: Record<string, number>, elapsedMs: n
   const ingestState =
     t.pending === t.jobs ? 'waiting for the ingest worker' : `${t.jobs - t.pending}/${t.jobs} started`;
   const lines = [
-    `ingest     listings ${n(t.ingested)}  rejected ${n(t.ingestRejects)}  ${rate(r.ingest)}  (${ingestState})`,
+    `${'ingested'.padEnd(10)} listings ${n(t.ingested)}  rejected ${n(t.ingestRejects)}  ${rate(r[FEED])}  (${ingestState})`,
   ];
-  for (const s of STAGES) {
-    const x = t.stages[s];
+  for (const [s, x] of Object.entries(t.stages)) {
     lines.push(`${s.padEnd(10)} done ${n(x.done)}  in flight ${n(x.inFlight)}  failed ${n(x.failed)}  ${rate(r[s])}`);
   }
   lines.push(`elapsed ${(elapsedMs / 1000).toFixed(1)}s`);
@@ -124,9 +116,11 @@ export function progressView(write: (s: string) => void, isTty: boolean, started
         drawn = lines.length;
       } else if (now - lastPlain >= 5000 || t.finished) {
         lastPlain = now;
-        const s = t.stages;
+        const stages = Object.entries(t.stages).map(
+          ([s, x]) => ` | ${s} ${x.done} done, ${x.inFlight} in flight${x.failed > 0 ? `, ${x.failed} failed` : ''}`,
+        );
         write(
-          `progress ${((now - started) / 1000).toFixed(0)}s: ingested ${t.ingested} (+${t.ingestRejects} rejected) | normalize ${s.normalize.done} done, ${s.normalize.inFlight} in flight, ${s.normalize.failed} failed | images ${s.images.done} done, ${s.images.inFlight} in flight | publish ${s.publish.done} done, ${s.publish.inFlight} in flight\n`,
+          `progress ${((now - started) / 1000).toFixed(0)}s: ingested ${t.ingested} (+${t.ingestRejects} rejected)${stages.join('')}\n`,
         );
       }
     },
@@ -149,32 +143,31 @@ export interface LatencyStats {
   readonly p50: number;
   readonly max: number;
 }
-export type LatencySummary = Record<LatencyPoint, LatencyStats | null>;
+/** By latency point (JobTracker.latencyPoints), in pipeline order. */
+export type LatencySummary = Record<string, LatencyStats | null>;
 
-/** Nearest-rank p50 and the max of each point's samples (milliseconds). */
-export function latencySummary(samples: Readonly<Record<LatencyPoint, readonly number[]>>): LatencySummary {
+/** Nearest-rank p50 and the max of each point's samples (milliseconds), keeping the points' order. */
+export function latencySummary(samples: Readonly<Record<string, readonly number[]>>): LatencySummary {
   const stats = (ms: readonly number[]): LatencyStats | null => {
     if (ms.length === 0) return null;
     const sorted = [...ms].sort((a, b) => a - b);
     return { listings: sorted.length, p50: sorted[Math.ceil(sorted.length / 2) - 1]!, max: sorted.at(-1)! };
   };
-  return Object.fromEntries(LATENCY_POINTS.map((p) => [p, stats(samples[p])])) as LatencySummary;
+  return Object.fromEntries(Object.entries(samples).map(([p, ms]) => [p, stats(ms)]));
 }
 
-const LATENCY_LABELS: Record<LatencyPoint, [label: string, note: string]> = {
-  normalize: ['normalize', ''],
-  images: ['images', ''],
-  postgresRow: ['PostgreSQL row', "; the row's published_at"],
-  publish: ['publish', '; on listings.published'],
-};
+/** How a point reads: the row is named for what it is; a stage by its name. */
+const latencyLabel = (point: string): [label: string, note: string] =>
+  point === ROW_POINT ? ['PostgreSQL row', "; the row's published_at"] : [point, ''];
 
 const duration = (ms: number) => (Math.abs(ms) < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(2)} s`);
 
-export function latencyLines(l: LatencySummary): string[] {
+/** `sink`: the last stage and the topic it writes, whose line says where it was measured. */
+export function latencyLines(l: LatencySummary, sink?: { name: string; output: string }): string[] {
   const lines = ["latency           from submission to each stage's output"];
-  for (const p of LATENCY_POINTS) {
-    const [label, note] = LATENCY_LABELS[p];
-    const x = l[p];
+  for (const [p, x] of Object.entries(l)) {
+    const [label, stageNote] = latencyLabel(p);
+    const note = sink && p === sink.name ? `; on ${sink.output}` : stageNote;
     lines.push(
       x
         ? `  ${label.padEnd(16)}p50 ${duration(x.p50).padEnd(9)} max ${duration(x.max).padEnd(9)} (${x.listings} listing${x.listings === 1 ? '' : 's'}${note})`
@@ -189,28 +182,45 @@ export interface SummaryExtras {
   readonly inPostgres: number | null;
   readonly deadLetters: Record<string, number>;
   readonly latency: LatencySummary;
+  /** The stage that reports photos, and the last one (what PostgreSQL holds): from pipelineTopics. */
+  readonly chain: Pick<PipelineTopics, 'photos'> & {
+    readonly sink: { readonly name: string; readonly output: string };
+  };
+}
+
+const col = (label: string) => label.padEnd(17);
+
+/** One line per stage of the chain: what came out, what was skipped (no output) and dead-lettered. */
+function stageLine(name: string, x: StageProgress, extra = ''): string {
+  const skipped = x.skipped ? `, ${x.skipped} skipped (nothing to write)` : '';
+  const failed = `, ${x.failed} dead-lettered${x.failed ? ` (${top(x.reasons)})` : ''}`;
+  return `${col(name)} ${x.output} out${skipped}${failed}${extra}`;
 }
 
 export function summaryLines(t: Totals, x: SummaryExtras): string[] {
-  const s = t.stages;
   const secs = x.wallMs / 1000;
   const dead = Object.values(x.deadLetters).reduce((a, b) => a + b, 0);
+  const stages: string[] = [];
+  for (const [name, s] of Object.entries(t.stages)) {
+    const sink = name === x.chain.sink.name;
+    stages.push(stageLine(name, s, sink ? ` (${x.chain.sink.output}); ${x.inPostgres ?? '?'} rows in PostgreSQL` : ''));
+    if (name === x.chain.photos) {
+      stages.push(`${col('photos')} ${t.photos.ok} processed, ${t.photos.failed} failed (${top(t.photos.reasons)})`);
+    }
+  }
   return [
-    `jobs              ${t.jobs}`,
-    `feed records      ${t.feedRecords}`,
-    `ingested          ${t.ingested}   (rejected by ingest: ${t.ingestRejects}: ${top(t.ingestRejectReasons)})`,
-    `normalized        ${s.normalize.output}   (rejected: ${s.normalize.failed}: ${top(s.normalize.reasons)})`,
-    `photos            ${t.photos.ok} processed, ${t.photos.failed} failed (${top(t.photos.reasons)})`,
-    `images dead letters ${s.images.failed}${s.images.failed ? ` (${top(s.images.reasons)})` : ''}`,
-    `published         ${s.publish.output} to Kafka${s.publish.skipped ? `, ${s.publish.skipped} skipped (older than stored)` : ''}${s.publish.failed ? `, ${s.publish.failed} dead-lettered (${top(s.publish.reasons)})` : ''}; ${x.inPostgres ?? '?'} rows in PostgreSQL`,
-    `dead letters      ${dead} (${
+    `${col('jobs')} ${t.jobs}`,
+    `${col('feed records')} ${t.feedRecords}`,
+    `${col('ingested')} ${t.ingested}   (rejected on reading: ${t.ingestRejects}: ${top(t.ingestRejectReasons)})`,
+    ...stages,
+    `${col('dead letters')} ${dead} (${
       Object.entries(x.deadLetters)
         .filter(([, c]) => c > 0)
         .map(([topic, c]) => `${topic} ${c}`)
         .join(', ') || 'none'
     })`,
-    ...latencyLines(x.latency),
-    `wall time         ${secs.toFixed(1)}s`,
-    `throughput        ${(t.feedRecords / Math.max(secs, 0.001)).toFixed(1)} records/s end to end`,
+    ...latencyLines(x.latency, x.chain.sink),
+    `${col('wall time')} ${secs.toFixed(1)}s`,
+    `${col('throughput')} ${(t.feedRecords / Math.max(secs, 0.001)).toFixed(1)} records/s end to end`,
   ];
 }
