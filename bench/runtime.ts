@@ -26,7 +26,7 @@ import { defineConfig } from '../runtime/config';
 import { TRACE_HEADER } from '../runtime/dead-letter';
 import { defineOperator, emit } from '../runtime/operator';
 import { passThrough } from '../runtime/passthrough';
-import { sleep } from '../runtime/retry';
+import { sleep } from '../runtime/execute/retry';
 import type { RawListing } from '../schemas/generated/types';
 import { createTopics, produceRecords, rawListing, testKafka, testSerde, uniqueName } from '../test/support/streams';
 import {

@@ -8,6 +8,8 @@
 import type { ConfigFields, ConfigOf, ConfigSpec } from './config';
 import type { ErrorCode } from './errors';
 import type { SchemaName, SchemaTypes } from '../schemas/generated/types';
+import { operatorContext } from './execute/context';
+import type { RetryPolicy } from './pipeline';
 
 /** Structured logger (pino-compatible subset). */
 export interface Logger {
@@ -84,6 +86,25 @@ export interface BatchItem<In> {
   readonly input: InputMeta;
 }
 
+/** What the dry run (runtime/dry-run.ts) offers an operator's `dryRun.config`. */
+export interface DryRunEnvironment {
+  /** The directory the dry run's input files are in (a feed's): where a file-reading operator must look. */
+  readonly filesDir: string;
+  /** A scratch directory for what the operator writes; made on first use, removed by the caller. */
+  scratchDir(): Promise<string>;
+  /** The step's retry policy. */
+  readonly retry: RetryPolicy;
+}
+
+/**
+ * How the dry run runs this operator without the world outside it: settings it derives (over the
+ * environment's, under explicit `--set` values) and services that stand in for the real ones.
+ */
+export interface DryRunDeclaration<S extends ConfigFields, Svc> {
+  readonly config?: (env: DryRunEnvironment) => Promise<Record<string, unknown>> | Record<string, unknown>;
+  readonly services?: (config: ConfigOf<S>) => Svc;
+}
+
 export interface OperatorDefinition<
   I extends SchemaName = SchemaName,
   P extends OutputPorts = OutputPorts,
@@ -105,6 +126,8 @@ export interface OperatorDefinition<
    */
   readonly services?: (config: ConfigOf<S>, logger: Logger) => Promise<Svc> | Svc;
   readonly closeServices?: (services: Svc) => Promise<void>;
+  /** What the dry run needs to run this operator in-process (see DryRunDeclaration). */
+  readonly dryRun?: DryRunDeclaration<S, Svc>;
   /**
    * True when `process` is CPU work that needs no services and returns a list (not a stream): a pipeline
    * step may then run it on worker threads (`threads` in the step, see runtime/operator-threads.ts).
@@ -173,23 +196,24 @@ export const emit = {
   },
 };
 
-/** Test and dry-run helper: a context made of plain objects. */
+/** Test helper: a context of plain objects, made by the one context builder (runtime/execute/context.ts). */
 export function plainContext<Cfg, Svc>(
   config: Cfg,
   services: Svc,
   overrides: Partial<OperatorContext<Cfg, Svc>> = {},
 ): OperatorContext<Cfg, Svc> {
   const silent: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
-  return {
-    config,
-    services,
+  const ctx = operatorContext({
+    config: overrides.config ?? config,
+    services: overrides.services ?? services,
     logger: silent,
-    clock: { now: () => new Date('2026-01-01T00:00:00Z') },
-    signal: new AbortController().signal,
-    attempt: 1,
-    input: { topic: 'test', partition: 0, offset: '0', key: null, headers: {}, timestamp: '0' },
-    ...overrides,
-  };
+    clock: overrides.clock ?? { now: () => new Date('2026-01-01T00:00:00Z') },
+    deadline: { signal: overrides.signal ?? new AbortController().signal },
+    attempt: overrides.attempt ?? 1,
+    input: overrides.input ?? { topic: 'test', partition: 0, offset: '0', key: null, headers: {}, timestamp: '0' },
+  }) as OperatorContext<Cfg, Svc>;
+  // A given logger is used as is (tests read what was logged through it), not as the parent of ctx.logger.
+  return overrides.logger ? Object.defineProperty(ctx, 'logger', { value: overrides.logger }) : ctx;
 }
 
 /** Collects everything a ProcessResult yields, in order. */

@@ -38,7 +38,7 @@ import { createLogger, type HealthState, startHealthServer, WorkerMetrics } from
 import { type EncodedEmit, OperatorThreads } from './operator-threads';
 import { dlqTopic, groupId, type PipelineSpec, type StepSpec } from './pipeline';
 import { type OutRecord, OutputBatcher } from './producer';
-import { backoffMs, sleep } from './retry';
+import { backoffMs, sleep } from './execute/retry';
 import { KeyedScheduler } from './scheduler';
 import { AvroSerde, createRegistry } from './serde';
 import type { WorkerSettings } from './settings';

@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { type ErrorCode, ListflowError, PermanentError } from '../../runtime/errors';
 import { createGuardedClient, OutboundFailure } from '../../runtime/http/guarded-client';
 import type { Resolver } from '../../runtime/http/guarded-connect';
-import { sleep } from '../../runtime/retry';
+import { sleep } from '../../runtime/execute/retry';
 
 export interface Fetcher {
   /** The photo's bytes. Throws PermanentError(IMAGE_*) for a photo that cannot be had. */

@@ -10,7 +10,7 @@
 import { defineConfig, field } from '../../runtime/config';
 import { PermanentError, RetriableError } from '../../runtime/errors';
 import { defineOperator, emit } from '../../runtime/operator';
-import { sleep } from '../../runtime/retry';
+import { sleep } from '../../runtime/execute/retry';
 
 export const echoOperator = defineOperator({
   name: 'echo',
