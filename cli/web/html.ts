@@ -33,7 +33,8 @@ th{font-weight:600;color:#5a6474} td.n,th.n{text-align:right;font-variant-numeri
 .card img{width:100%;height:120px;object-fit:cover;display:block;background:#e9ecf0}
 .card .nophoto{height:120px;display:flex;align-items:center;justify-content:center;color:#8a93a1;background:#e9ecf0}
 .card div.t{padding:6px 8px;font-size:13px} .price{font-weight:600}
-.muted{color:#8a93a1} pre{background:#f3f4f6;padding:8px;overflow:auto;font-size:12px}
+.muted{color:#8a93a1} pre{background:#f3f4f6;padding:8px;margin:0;font-size:12px;white-space:pre-wrap;overflow-wrap:anywhere}
+main>section{min-width:0} td{vertical-align:top}
 a{color:#1f5fbf}
 `;
 

@@ -5,7 +5,7 @@
  */
 import { formatPrice } from '../commands/listings';
 import type { StepStatus } from '../commands/status';
-import { type DeadLetter, groupLetters, ledgerKey } from '../../runtime/dlq-tools';
+import { type DeadLetter, groupLetters, ledgerKey } from '../../runtime/dead-letters/letters';
 import type { PipelineSpec } from '../../runtime/pipeline';
 import { entryReread, type ReplayLedgerEntry } from '../../runtime/replay';
 import { esc, pipelineSvg, safeUrl, section, type StepFigures, table } from './html';
@@ -85,7 +85,7 @@ const listingsPanel: Panel = {
       const src = safeUrl(c.thumbUrl);
       const img = src
         ? `<img src="${esc(src)}" alt="${esc(`photo of ${c.id}`)}" loading="lazy">`
-        : `<div class="nophoto">${c.photoCount > 0 ? 'photo not served over http' : 'no photo'}</div>`;
+        : `<div class="nophoto">${c.thumbUrl ? 'photo not served over http' : c.photoCount > 0 ? 'no photo stored' : 'no photo'}</div>`;
       return `<div class="card" data-listing="${esc(c.id)}">${img}<div class="t"><div class="price">${esc(formatPrice(c.priceMinor, c.currency))}</div><div>${esc(c.city)}, ${esc(c.region)}</div><div class="muted">${esc(c.id)} · ${esc(c.status)}</div></div></div>`;
     });
     return section('listings', 'Newest published listings', `<div class="cards">${html.join('')}</div>`);

@@ -7,7 +7,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type DeadLetter, ledgerKey, parseLetterRef } from '../../runtime/dlq-tools';
+import { type DeadLetter, ledgerKey, parseLetterRef } from '../../runtime/dead-letters/letters';
 import { esc, page, section, table } from './html';
 import { PANELS, type PanelOptions, type WebData } from './panels';
 
@@ -86,6 +86,16 @@ async function letterPage(o: WebServerOptions, raw: string): Promise<{ status: n
   if (!found) return { status: 404, body: page('No such dead letter', '', `<p>No letter at ${esc(raw)}.</p>`) };
   const { letter: l, value } = found;
   const shown = typeof value.value === 'string' ? value.value : JSON.stringify(value.value, null, 2);
+  // A RawListing carries the feed's record as JSON text: show it parsed too, which is what one came to read.
+  const payload = (value.value as { payload?: unknown } | null)?.payload;
+  let parsedPayload: string | undefined;
+  if (typeof payload === 'string') {
+    try {
+      parsedPayload = JSON.stringify(JSON.parse(payload), null, 2);
+    } catch {
+      parsedPayload = undefined;
+    }
+  }
   const headers = Object.entries(l.headers)
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([k, v]) => [`<code>${esc(k)}</code>`, `<pre>${esc(v)}</pre>`]);
@@ -111,6 +121,9 @@ async function letterPage(o: WebServerOptions, raw: string): Promise<{ status: n
       `Value (${value.encoding}${value.error ? `; not decodable: ${value.error}` : ''})`,
       `<pre id="decoded">${esc(shown)}</pre>`,
     ),
+    parsedPayload === undefined
+      ? ''
+      : section('payload', 'The record (payload, parsed)', `<pre>${esc(parsedPayload)}</pre>`),
     section('headers', 'Headers', table(['header', 'value'], headers)),
     '<p><a href="/">back</a></p>',
   ];

@@ -74,6 +74,10 @@ test('npm run local ends with the counts the generator implies, and can run agai
   expect(summary.totals.stages.publish.output).toBe(expected.normalized);
   expect(first.stderr).toMatch(/supervisor: all 5 workers ready/);
   expect(first.stderr).toMatch(/supervisor: stopping/);
+  // It ends by saying where the status page is (`listflow web`).
+  expect(first.stderr.trimEnd().split('\n').at(-1)).toBe(
+    'local: status page: run `bash scripts/listflow.sh web`, then open http://127.0.0.1:8480/',
+  );
 
   // The outcome where it lives: PostgreSQL and the dead-letter topics.
   const sources = set.feeds.map((f) => f.source);
