@@ -4,7 +4,7 @@
  * made here uses a short, bounded retry policy, and connection failures are turned into one message that
  * names LISTFLOW_KAFKA_BROKERS instead of kafkajs's retry chain.
  */
-import type { Admin, Consumer, Kafka, Producer, RetryOptions } from 'kafkajs';
+import type { Admin, Kafka, Producer, RetryOptions } from 'kafkajs';
 import { Partitioners } from 'kafkajs';
 import { createKafka } from '../runtime/kafka';
 import type { CliContext } from './context';
@@ -85,25 +85,6 @@ export async function connectProducer(ctx: CliContext): Promise<Producer> {
   });
   await withKafka(ctx, () => producer.connect());
   return producer;
-}
-
-export function cliConsumer(kafka: Kafka, groupId: string): Consumer {
-  return kafka.consumer({
-    groupId,
-    retry: CLI_RETRY,
-    allowAutoTopicCreation: false,
-    // A reader that joins alone: short session, fast rejoin.
-    sessionTimeout: 10_000,
-    heartbeatInterval: 1000,
-    maxWaitTimeInMs: 250,
-  });
-}
-
-/** Sum over partitions of high - low: how many records a topic holds (0 when it does not exist). */
-export async function topicSize(admin: Admin, topic: string, existing: ReadonlySet<string>): Promise<number | null> {
-  if (!existing.has(topic)) return null;
-  const offsets = await admin.fetchTopicOffsets(topic);
-  return offsets.reduce((n, p) => n + Number(BigInt(p.high) - BigInt(p.low)), 0);
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

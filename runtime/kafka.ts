@@ -119,6 +119,17 @@ export async function waitForTopics(
  * metadata has propagated (seen on a freshly started broker), and kafkajs then fails the call: waitForTopics
  * tolerates both. Topics that already exist are left as they are.
  */
+/** Runs `fn` with a connected admin of `kafka`, disconnected afterwards. */
+export async function withAdmin<T>(kafka: Kafka, fn: (admin: Admin) => Promise<T>): Promise<T> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return await fn(admin);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 export async function createTopicsAndWait(admin: Admin, topics: ITopicConfig[], timeoutMs = 30_000): Promise<void> {
   await admin.createTopics({ waitForLeaders: false, topics });
   await waitForTopics(

@@ -34,7 +34,7 @@ import {
 import { type Command, printJson, stringOption, UsageError } from '../command';
 import { type CliContext, cliContext } from '../context';
 import { CLI_OFFSETS, CLI_RETRY, cliKafka, connectAdmin, withKafka } from '../kafka-io';
-import { readToEnd } from './dlq';
+import { readMessages } from '../../runtime/dead-letters/read';
 
 class ReplayError extends Error {
   override readonly name = 'ReplayError';
@@ -177,7 +177,7 @@ export async function readReplayLedger(
   pipeline: Pick<PipelineSpec, 'name'>,
 ): Promise<ReplayLedgerEntry[]> {
   const out: ReplayLedgerEntry[] = [];
-  for (const m of await readToEnd(kafka, [replayLedgerTopic(pipeline)])) {
+  for (const m of await readMessages(kafka, [replayLedgerTopic(pipeline)])) {
     const e = readLedgerEntry(m.value);
     if (e) out.push(e);
   }

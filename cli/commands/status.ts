@@ -8,13 +8,14 @@
  */
 import type { Admin } from 'kafkajs';
 import type { IngestJobStatus } from '../../schemas/generated/types';
+import { countDeadLetters } from '../../runtime/dead-letters/read';
 import { fetchCommittedOffsets } from '../../runtime/kafka';
 import { dlqTopic, groupId } from '../../runtime/pipeline';
 import { type Command, intOption, type Io, printJson } from '../command';
 import { type CliContext, cliContext } from '../context';
 import { pipelineTopics } from '../job-tracker';
-import { CLI_OFFSETS, connectAdmin, sleep, topicSize, withKafka } from '../kafka-io';
-import { endOffsets, type Offsets, startOffsets, TopicReader } from '../topic-reader';
+import { CLI_OFFSETS, connectAdmin, sleep, withKafka } from '../kafka-io';
+import { readTopicsToEnd } from '../topic-reader';
 import type { ReplayLedgerEntry } from '../../runtime/replay';
 import { entryReread } from '../../runtime/replay';
 import { readReplayLedger } from './replay';
@@ -69,6 +70,7 @@ export async function pipelineStatus(ctx: CliContext, admin: Admin, sampleMs: nu
     for (const s of steps)
       second.set(s.id, await fetchCommittedOffsets(admin, groupId(ctx.pipeline, s), s.input, CLI_OFFSETS));
   }
+  const deadLetters = await countDeadLetters(admin, ctx.pipeline);
   const out: StepStatus[] = [];
   for (const step of ctx.pipeline.steps) {
     const group = groupId(ctx.pipeline, step);
@@ -97,7 +99,7 @@ export async function pipelineStatus(ctx: CliContext, admin: Admin, sampleMs: nu
       members: d?.members.length ?? 0,
       lag: lagOf(e, latest),
       ratePerSecond: rate === null ? null : Number(rate.toFixed(1)),
-      deadLetters: await topicSize(admin, dlqTopic(step.input), existing),
+      deadLetters: deadLetters.get(dlqTopic(step.input)) ?? null,
     });
   }
   return out;
@@ -109,39 +111,14 @@ export interface JobStatusView {
   readonly status: IngestJobStatus | null;
 }
 
-/** Reads `topics` from their start to their current end, calling `onMessage` for each record. */
-async function readToEnd(
-  ctx: CliContext,
-  admin: Admin,
-  topics: string[],
-  onMessage: ConstructorParameters<typeof TopicReader>[3],
-): Promise<void> {
-  const from: Offsets = await startOffsets(admin, topics);
-  const to: Offsets = await endOffsets(admin, topics);
-  const empty = [...to].every(([t, parts]) => [...parts].every(([p, end]) => end <= (from.get(t)?.get(p) ?? 0n)));
-  if (empty) return;
-  const reader = new TopicReader(ctx, 'status', from, onMessage);
-  try {
-    await reader.start();
-    const deadline = Date.now() + 60_000;
-    while (!reader.caughtUp(to)) {
-      if (reader.error) throw reader.error;
-      if (Date.now() > deadline) throw new Error(`reading ${topics.join(', ')} took over 60 s; try again`);
-      await sleep(100);
-    }
-  } finally {
-    await reader.close(admin);
-  }
-}
-
 export async function jobStatus(ctx: CliContext, admin: Admin, jobId: string): Promise<JobStatusView> {
   const t = pipelineTopics(ctx.pipeline);
   const existing = new Set(await admin.listTopics());
   let latest: IngestJobStatus | null = null;
   let submitted = false;
-  await readToEnd(
+  await readTopicsToEnd(
     ctx,
-    admin,
+    'status',
     [t.status, t.jobs].filter((x) => existing.has(x)),
     async ({ topic, message }) => {
       if (message.key?.toString('utf8') !== jobId) return;

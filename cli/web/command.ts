@@ -12,9 +12,10 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Admin } from 'kafkajs';
-import { type DeadLetter, ledgerKey, parseLetterRef, readDeadLetter } from '../../runtime/dlq-tools';
+import { type DeadLetter, ledgerKey, parseLetterRef, readDeadLetter } from '../../runtime/dead-letters/letters';
+import { describeValue, listDeadLetters, readOne } from '../../runtime/dead-letters/read';
+import { redrive } from '../../runtime/dead-letters/redrive';
 import { type Command, intOption, stringOption, UsageError } from '../command';
-import { describeValue, listDeadLetters, readOne, redrive } from '../commands/dlq';
 import { readReplayLedger } from '../commands/replay';
 import { pipelineStatus } from '../commands/status';
 import { type CliContext, cliContext } from '../context';

@@ -1,7 +1,7 @@
 /** The status page's server over plain data: escaping, routes, the admin token. No broker. */
 import type { Server } from 'node:http';
 import listings from '../../pipelines/listings';
-import type { DeadLetter } from '../../runtime/dlq-tools';
+import type { DeadLetter } from '../../runtime/dead-letters/letters';
 import { esc, pipelineSvg, safeUrl, stepColumns } from './html';
 import type { ListingCard, WebData } from './panels';
 import { type AdminActions, createWebServer, type LetterSource, listen, tokenMatches } from './server';

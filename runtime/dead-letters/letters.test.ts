@@ -1,5 +1,5 @@
 /** The pure parts of `listflow dlq`: reading headers, grouping, filtering, ledger keys, redrive headers. */
-import { deadLetter } from './dead-letter';
+import { deadLetter } from '../dead-letter';
 import {
   type DeadLetter,
   groupLetters,
@@ -11,7 +11,7 @@ import {
   parseRate,
   readDeadLetter,
   redriveHeaders,
-} from './dlq-tools';
+} from './letters';
 
 const wire = Buffer.from([0, 0, 0, 0, 7, 1, 2, 3]);
 

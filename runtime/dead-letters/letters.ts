@@ -1,10 +1,10 @@
 /**
  * The pure parts of `listflow dlq`: what a dead letter says (from its headers), grouping for `dlq list`,
  * selection for `dlq redrive`, the ledger key that makes a redrive happen once, and the headers a redriven
- * message carries. Kafka I/O lives in cli/commands/dlq.ts.
+ * message carries. Reading and redriving are read.ts and redrive.ts beside it.
  */
 import type { IHeaders } from 'kafkajs';
-import { DLQ_HEADER, headersToStrings } from './dead-letter';
+import { DLQ_HEADER, headersToStrings } from '../dead-letter';
 
 /** Header set on every redriven message: the id of the redrive run. */
 export const REDRIVE_ID_HEADER = 'listflow.redrive.id';
