@@ -1,0 +1,138 @@
+/**
+ * One replication pass of a source, as an async sequence of pages: each page comes with the replication
+ * state after it, so the sources worker can commit the page's records and that state in one Kafka
+ * transaction (and a crash resumes from the last committed state, neither losing nor repeating a page).
+ *
+ * A pass starts from the cursor query, follows nextLinks until a page comes back without one (or empty:
+ * Trestle), and restarts from the cursor when a nextLink expires. Records at or before the cursor are
+ * dropped (the `ge` boundary); the cursor advances over every record taken, deleted ones included (MLS
+ * Grid: save the highest timestamp seen, even for records you don't keep). A quiet poll is one request.
+ */
+import { PermanentError } from '../../runtime/errors';
+import type { SourceClient } from './client';
+import { NextLinkExpired } from './client';
+import { advance, isPast, parseInstant, type Position, type SourceCursor } from './cursor';
+import { type DeleteRule, isDeletedRecord } from './deletes';
+import { buildQuery, type QuerySpec, resolveNextLink } from './query';
+
+export interface ReplicationSpec extends QuerySpec {
+  readonly source: string;
+  readonly deletes: DeleteRule;
+  readonly nextLinkEncoding: 'standard' | 'double';
+  /** `next-link` follows the server's links; `cursor` re-queries from the cursor (needs tieMode key). */
+  readonly paging: 'next-link' | 'cursor';
+}
+
+export interface ReplicationState {
+  readonly cursor?: SourceCursor;
+  /** The first load has caught up once (MLS Grid: then drop `MlgCanView eq true`). */
+  readonly initialDone: boolean;
+}
+
+export interface ReplicatedPage {
+  readonly url: string;
+  /** Live records past the cursor, in page order. */
+  readonly records: readonly Record<string, unknown>[];
+  /** Keys the page announced deleted (flag or status rule). */
+  readonly deletedKeys: readonly string[];
+  /** The state to commit with this page. */
+  readonly state: ReplicationState;
+  /** No more pages in this pass. */
+  readonly caughtUp: boolean;
+}
+
+const MAX_RESTARTS = 5;
+
+export async function* replicatePass(
+  spec: ReplicationSpec,
+  client: SourceClient,
+  start: ReplicationState,
+  signal: AbortSignal,
+): AsyncGenerator<ReplicatedPage> {
+  const origin = new URL(spec.resource);
+  let state = start;
+  const fromCursor = (): URL => buildQuery(spec, state.cursor, { initial: !state.initialDone });
+  let url = fromCursor();
+  let viaNextLink = false;
+  let restarts = 0;
+  for (;;) {
+    let page: Awaited<ReturnType<SourceClient['getPage']>>;
+    try {
+      page = await client.getPage(url, { nextLink: viaNextLink, sameOriginAs: origin, signal });
+    } catch (e) {
+      if (e instanceof NextLinkExpired && restarts < MAX_RESTARTS) {
+        restarts++;
+        url = fromCursor();
+        viaNextLink = false;
+        continue;
+      }
+      throw e;
+    }
+    const taken: Array<{ record: Record<string, unknown>; at: Position }> = [];
+    for (const record of page.records) {
+      const at = positionOf(spec, record, page.url);
+      if (isPast(at, state.cursor)) taken.push({ record, at });
+    }
+    const more = page.nextLink !== undefined && page.records.length > 0;
+    const deleted = taken.filter((t) => isDeletedRecord(t.record, spec.deletes));
+    const next: ReplicationState = {
+      cursor: advance(
+        state.cursor,
+        taken.map((t) => t.at),
+        spec.tieMode === 'ge',
+      ),
+      initialDone: state.initialDone || !more,
+    };
+    yield {
+      url: page.url.href,
+      records: taken.filter((t) => !deleted.includes(t)).map((t) => t.record),
+      deletedKeys: deleted.map((t) => t.at.key),
+      state: next,
+      caughtUp: !more,
+    };
+    state = next;
+    if (!more) return;
+    if (spec.paging === 'cursor') {
+      url = fromCursor();
+      viaNextLink = false;
+    } else {
+      url = resolveNextLink(page.nextLink!, page.url, spec.nextLinkEncoding);
+      viaNextLink = true;
+    }
+  }
+}
+
+/** Every key the server lists now (a purge pass: `$select=<key>`, ordered by key, following nextLinks). */
+export async function listAllKeys(
+  spec: ReplicationSpec,
+  client: SourceClient,
+  signal: AbortSignal,
+): Promise<Set<string>> {
+  const origin = new URL(spec.resource);
+  const keys = new Set<string>();
+  let url = buildQuery(spec, undefined, { initial: false, allKeys: true, select: [spec.keyField] });
+  let viaNextLink = false;
+  for (;;) {
+    const page = await client.getPage(url, { nextLink: viaNextLink, sameOriginAs: origin, signal });
+    for (const r of page.records) {
+      const k = r[spec.keyField];
+      if (typeof k === 'string') keys.add(k);
+    }
+    if (page.nextLink === undefined || page.records.length === 0) return keys;
+    url = resolveNextLink(page.nextLink, page.url, spec.nextLinkEncoding);
+    viaNextLink = true;
+  }
+}
+
+function positionOf(spec: ReplicationSpec, record: Record<string, unknown>, url: URL): Position {
+  const key = record[spec.keyField];
+  const timestamp = record[spec.timestampField];
+  if (typeof key !== 'string' || key === '' || typeof timestamp !== 'string' || !parseInstant(timestamp)) {
+    throw new PermanentError(
+      'SOURCE_RESPONSE_INVALID',
+      `Source ${spec.source}: a record of ${url.href} has ${spec.keyField} ${JSON.stringify(key)} and ${spec.timestampField} ${JSON.stringify(timestamp)}; both are needed (a string key and an instant with offset).`,
+      { detail: { source: spec.source, url: url.href } },
+    );
+  }
+  return { key, timestamp };
+}
