@@ -10,7 +10,8 @@ import builtInPipeline from '../pipelines/listings';
 import { createKafka } from '../runtime/kafka';
 import type { PipelineSpec } from '../runtime/pipeline';
 import { resolvePipeline } from '../runtime/run';
-import { AvroSerde, createRegistry, type Registry } from '../runtime/serde';
+import { createRegistry, type Registry } from '../runtime/registry-client';
+import { AvroSerde } from '../runtime/serde';
 import { loadWorkerSettings, type WorkerSettings } from '../runtime/settings';
 
 /** Default PostgreSQL URL: the local platform's (`listflow infra up`). */

@@ -6,10 +6,11 @@
  * Decoding never throws: it returns a Result, so the runtime can dead-letter undecodable bytes with a
  * precise code (bad magic byte, unknown schema id, schema mismatch, corrupt body).
  */
-import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { SchemaType } from '@kafkajs/confluent-schema-registry';
 import avro from 'avsc';
 import { avroSchemas, type SchemaName } from '../schemas/generated/types';
 import { ListflowError, PermanentError, RetriableError } from './errors';
+import { type Registry, registryRequest } from './registry-client';
 
 /** timestamp-millis <-> Date (avsc leaves logical types as plain longs unless told). */
 class TimestampMillisType extends avro.types.LogicalType {
@@ -145,35 +146,8 @@ export type DecodeResult<T> =
   | { ok: true; value: T; schemaId: number }
   | { ok: false; error: ListflowError; schemaId?: number };
 
-export interface RegistryOptions {
-  url: string;
-  username?: string | undefined;
-  password?: string | undefined;
-}
-
-export interface Registry {
-  readonly client: SchemaRegistry;
-  readonly options: RegistryOptions;
-}
-
-export function createRegistry(opts: RegistryOptions): Registry {
-  const client = new SchemaRegistry({
-    host: opts.url,
-    ...(opts.username ? { auth: { username: opts.username, password: opts.password ?? '' } } : {}),
-    retry: { retries: 3 },
-  });
-  return { client, options: opts };
-}
-
-/** GET on the registry's Confluent API, with basic auth when configured. Throws an error carrying `status`. */
-async function registryGet(opts: RegistryOptions, path: string): Promise<unknown> {
-  const headers: Record<string, string> = { accept: 'application/json' };
-  if (opts.username)
-    headers.authorization = `Basic ${Buffer.from(`${opts.username}:${opts.password ?? ''}`).toString('base64')}`;
-  const res = await fetch(`${opts.url.replace(/\/$/, '')}${path}`, { headers, signal: AbortSignal.timeout(10_000) });
-  if (!res.ok) throw Object.assign(new Error(`GET ${path}: HTTP ${res.status}`), { status: res.status });
-  return res.json();
-}
+// The registry client lives in registry-client.ts; its names are re-exported for the serde's callers.
+export { createRegistry, type Registry, type RegistryOptions } from './registry-client';
 
 /** HTTP status of an error thrown by the registry client, if it carries one. */
 function httpStatus(e: unknown): number | undefined {
@@ -360,14 +334,22 @@ export class AvroSerde {
   }
 
   private async fetchWriterType(id: number): Promise<avro.Type> {
-    let body: unknown;
+    let res: Awaited<ReturnType<typeof registryRequest>>;
     try {
-      body = await registryGet(this.registry.options, `/schemas/ids/${id}`);
+      res = await registryRequest(this.registry.options, 'GET', `/schemas/ids/${id}`);
     } catch (e) {
-      if (httpStatus(e) === 404)
-        throw new PermanentError('SERDE_UNKNOWN_SCHEMA_ID', `schema id ${id} is not known to the registry`);
       throw registryError(e, `fetching schema id ${id}`);
     }
+    if (res.status === 404) {
+      throw new PermanentError('SERDE_UNKNOWN_SCHEMA_ID', `schema id ${id} is not known to the registry`);
+    }
+    if (res.status >= 400) {
+      throw registryError(
+        Object.assign(new Error(`GET /schemas/ids/${id}: HTTP ${res.status}`), { status: res.status }),
+        `fetching schema id ${id}`,
+      );
+    }
+    const body = res.json;
     try {
       const text = (body as { schema: string }).schema;
       const type = parseWriterSchema(text);

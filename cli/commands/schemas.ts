@@ -15,54 +15,14 @@ import avro from 'avsc';
 import type { OperatorShape } from '../../runtime/pipeline-validation';
 import type { PipelineSpec } from '../../runtime/pipeline';
 import { PermanentError, RetriableError } from '../../runtime/errors';
-import { avroTypeOptions, type RegistryOptions, subjectFor } from '../../runtime/serde';
+import { type RegistryOptions, registryMessage, registryRequest } from '../../runtime/registry-client';
+import { avroTypeOptions, subjectFor } from '../../runtime/serde';
 import type { SchemaName } from '../../schemas/generated/types';
 import { operators } from '../../operators';
 import { type Command, printJson, stringOption } from '../command';
 import { cliContext } from '../context';
 import { builtInSchemas, loadSchemasDir, type SchemaSet } from './schema-set';
 import { table } from './topics';
-
-// --- Registry HTTP (the parts the client library does not expose) ---
-
-async function registryRequest(
-  opts: RegistryOptions,
-  method: 'GET' | 'POST',
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; json: unknown }> {
-  const headers: Record<string, string> = { accept: 'application/json' };
-  if (body !== undefined) headers['content-type'] = 'application/vnd.schemaregistry.v1+json';
-  if (opts.username) {
-    headers.authorization = `Basic ${Buffer.from(`${opts.username}:${opts.password ?? ''}`).toString('base64')}`;
-  }
-  const url = `${opts.url.replace(/\/$/, '')}${path}`;
-  let res: Response;
-  try {
-    res = await fetch(url, {
-      method,
-      headers,
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal: AbortSignal.timeout(10_000),
-    });
-  } catch (e) {
-    throw new RetriableError('REGISTRY_UNAVAILABLE', `${method} ${url}: ${(e as Error).message}`, { cause: e });
-  }
-  const text = await res.text();
-  let json: unknown = text;
-  try {
-    json = text ? JSON.parse(text) : null;
-  } catch {
-    // keep the text
-  }
-  if (res.status >= 500) {
-    throw new RetriableError('REGISTRY_UNAVAILABLE', `${method} ${url}: HTTP ${res.status} ${text.slice(0, 300)}`);
-  }
-  return { status: res.status, json };
-}
-
-const registryMessage = (json: unknown): string =>
-  typeof json === 'object' && json !== null && 'message' in json ? String(json.message) : JSON.stringify(json);
 
 // --- Links ---
 

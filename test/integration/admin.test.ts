@@ -193,7 +193,7 @@ describe('topics apply', () => {
     expect(again.out).toMatch(
       new RegExp(`^${p.run.replace(/[-.]/g, '\\$&')}\\.published\\s+6\\s+compact\\s+unchanged$`, 'm'),
     );
-    expect(again.out).toContain('0 created, 0 updated, 12 unchanged');
+    expect(again.out).toContain('0 created, 0 updated, 13 unchanged');
   });
 });
 
