@@ -8,11 +8,11 @@
  * (`file`; the built-in pipeline's values count as defaults). Secrets are never shown, only whether they are set.
  */
 import { accessSync, constants } from 'node:fs';
-import { type ExplainedValue, explainConfig, fromEnv, parseConfig, type ValueSource } from './config';
+import { type ExplainedValue, explainConfig, parseConfig, type ValueSource } from './config';
 import { ListflowError } from './errors';
 import type { AnyOperator, OperatorRegistry } from './operator';
 import type { PipelineSpec, StepSpec } from './pipeline';
-import { findStep, prepareWorker, resolvePipeline } from './run';
+import { findStep, operatorEnvValues, parseOperatorConfig, prepareWorker, resolvePipeline } from './run';
 import {
   operatorEnvPrefix,
   WORKER_ENV_PREFIX,
@@ -148,10 +148,8 @@ export function checkWorkerConfig(
   }
   if (operator) {
     const prefix = operatorEnvPrefix(operator.name);
-    const raw = fromEnv(operator.config, env, prefix);
-    const config = attempt(problems, () =>
-      parseConfig(operator.config, raw, { where: `${operator.name} config`, envPrefix: prefix }),
-    );
+    const raw = operatorEnvValues(operator, env);
+    const config = attempt(problems, () => parseOperatorConfig(operator, env, { where: `${operator.name} config` }));
     if (config)
       groups.push({ title: `${operator.name} config`, values: explainConfig(operator.config, raw, config, prefix) });
   }

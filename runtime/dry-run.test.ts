@@ -5,14 +5,15 @@
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { operators } from '../operators';
 import { writeSampleFeeds } from '../operators/sample-feeds';
 import pipeline from '../pipelines/listings';
 import type { IngestJobStatus, PublishedListing, RawListing } from '../schemas/generated/types';
 import { dryRun, type DryRunOptions, stepsThrough } from './dry-run';
-import { dryRunStandIns, MemoryPublishDb } from './dry-run-publish-db';
+import { MemoryPublishDb } from '../operators/publish/memory-db';
+import { feedJob, type FeedJobOptions } from '../cli/commands/dry-run';
 import { PermanentError, RetriableError } from './errors';
 import { defineOperator, emit } from './operator';
 import { definePipeline } from './pipeline';
@@ -28,15 +29,15 @@ afterAll(async () => {
   await rm(scratch, { recursive: true, force: true });
 });
 
-const run = (feed: string, over: Partial<DryRunOptions> = {}) =>
+/** What `listflow dry-run <feed>` runs: one IngestJob for the feed, its files read from the feed's folder. */
+const run = (feed: string, { source, format, ...over }: Partial<DryRunOptions> & FeedJobOptions = {}) =>
   dryRun({
     pipeline,
     operators,
-    feed,
-    standIns: dryRunStandIns,
+    inputs: [feedJob(feed, { clock, jobId: 'job-1', ...(source ? { source } : {}), ...(format ? { format } : {}) })],
+    filesDir: dirname(feed),
     clock,
-    jobId: 'job-1',
-    imagesDir: join(scratch, 'blobs'),
+    scratchDir: join(scratch, 'blobs'),
     ...over,
   });
 
@@ -166,7 +167,7 @@ test('a generated sample feed goes through to published documents; publish write
   const ok = docs.flatMap((d) => d.images).filter((i) => i.status === 'OK');
   expect(ok.length).toBeGreaterThan(0);
   for (const v of ok.flatMap((i) => i.variants)) expect(existsSync(fileURLToPath(v.uri))).toBe(true);
-  expect(r.blobRoot).toBe(join(scratch, 'blobs'));
+  expect(r.scratchDir).toBe(join(scratch, 'blobs'));
 });
 
 describe('config and topology errors', () => {
@@ -249,7 +250,8 @@ describe('error policy, on a two-step pipeline of test operators', () => {
     const r = await dryRun({
       pipeline: twoSteps,
       operators: { first, second },
-      feed: join(FEEDS, 'listings.json'),
+      inputs: [feedJob(join(FEEDS, 'listings.json'), { clock })],
+      filesDir: FEEDS,
       clock,
     });
     expect(r.outputs.map((o) => o.key)).toEqual(['ok', 'flaky']);

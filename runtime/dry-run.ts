@@ -1,51 +1,38 @@
 /**
- * The dry-run harness: runs a pipeline's operators in-process over one feed file, with no Kafka and no
- * registry, using the same operator code, the pipeline's step order and each operator's own config spec.
+ * The dry-run harness: runs a pipeline's steps in-process over in-memory topics, with no Kafka and no
+ * registry, through the same step executor a worker runs (runtime/execute/): the same decode, ctx, deadline,
+ * retries with the step's policy (without waiting between attempts), batch splitting, dead letters and encode.
  *
- * - Hand-off: every output value is encoded with its port's Avro schema and decoded again (avsc, the same
- *   reader types and logical types the runtime uses), so the next step sees exactly what it would read from
- *   Kafka; a value that does not match its schema fails as SERDE_ENCODE_FAILED, as in a worker.
+ * - Input: the records given in `inputs`, written to the first step's input topic with that topic's schema
+ *   (whatever it is; the CLI's `listflow dry-run <feed>` writes one IngestJob).
+ * - Hand-off: every output is encoded in the wire format of its port's schema, and the next step decodes it,
+ *   so each step sees exactly what it would read from Kafka; a value that does not fit fails as
+ *   SERDE_ENCODE_FAILED, as in a worker.
  * - Each step reads everything the earlier steps wrote to its input topic, in order (one partition, offsets
- *   from 0). Tombstones are skipped as input, like the worker does. `processBatch` operators get chunks of 500
- *   in order; a chunk that keeps failing is split to isolate the record that fails, like the worker.
- * - Errors follow the worker's policy: retriable failures are retried up to the step's `retry.maxAttempts`
- *   (at once, without backoff; the outputs of a failed attempt are discarded), then become a reject; permanent
- *   errors and bugs become a reject at once; `emit.reject` becomes a reject. Rejects name step, operator,
- *   code, kind and message: what the dead letter's headers would say.
- * - Config: spec defaults < the operator's environment variables (LISTFLOW_<OPERATOR>_*, as a worker reads
- *   them) < settings the dry-run derives (ingest `fileRoot` = the feed's directory; images `blobStore` = file,
- *   `blobRoot` = a scratch directory and `fileRoot` = the feed's directory) < explicit `set` values. Parsed by
- *   parseConfig, so a typo fails exactly as it would in a worker.
- * - Services: each operator's own `services` factory, except where `standIns` gives one (the CLI runs
- *   publish against an in-memory stand-in of its database, see dry-run-publish-db.ts).
+ *   from 0). Tombstones are skipped as input, like the worker does.
+ * - Dead letters become rejects: step, operator, code, kind, message, attempts and detail, what the letter's
+ *   headers say, in input order.
+ * - Config: spec defaults < the operator's environment variables (parsed as a worker parses them,
+ *   runtime/run.ts operatorConfigFrom) < what the operator's `dryRun.config` derives (read the files next to
+ *   the input, write to a scratch directory) < explicit `set` values.
+ * - Services: `standIns` given by the caller, else the operator's `dryRun.services`, else its own factory.
  *
- * The runtime knows no operator: the caller passes the pipeline, the registry and the stand-ins.
+ * The runtime knows no operator: the caller passes the pipeline and the registry; operators declare the rest.
  */
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import type { FeedFormat, IngestJob, SchemaName } from '../schemas/generated/types';
-import { fromEnv, parseConfig } from './config';
-import { TRACE_HEADER } from './dead-letter';
-import { classifyError, type ErrorKind, errorCatalogue, ListflowError } from './errors';
-import {
-  type AnyContext,
-  type AnyEmit,
-  type AnyOperator,
-  type BatchItem,
-  type Clock,
-  collect,
-  type InputMeta,
-  type Logger,
-  type RejectEmit,
-} from './operator';
-import type { PipelineSpec, StepSpec } from './pipeline';
-import { findStep } from './run';
-import { encodeAvroBody, readerType } from './serde';
-import { operatorEnvPrefix } from './settings';
-
-type Emit = AnyEmit;
+import { join, resolve } from 'node:path';
+import type avro from 'avsc';
+import type { SchemaName } from '../schemas/generated/types';
+import { headersToStrings } from './dead-letter';
+import { type ErrorKind, ListflowError } from './errors';
+import type { LetterInfo } from './execute/dead-letters';
+import { type BatchEntry, type Codec, StepExecutor } from './execute/executor';
+import type { AnyContext, AnyOperator, Clock, InputMeta, Logger } from './operator';
+import { dlqTopic, type PipelineSpec, type StepSpec } from './pipeline';
+import type { OutRecord } from './producer';
+import { findStep, parseOperatorConfig } from './run';
+import { decodeWire, encodeWire, readerType } from './serde';
 
 /** One record written to a topic during the dry run (the value decoded, as the next step reads it). */
 export interface DryRunRecord {
@@ -100,95 +87,39 @@ export interface DryRunResult {
   readonly topics: ReadonlyMap<string, readonly DryRunRecord[]>;
   /** Operator configs used, by step id. */
   readonly configs: Readonly<Record<string, unknown>>;
-  /** The images blob store root used, when a step has a `blobRoot` setting. */
-  readonly blobRoot: string | undefined;
+  /** The scratch directory, when an operator asked for one. */
+  readonly scratchDir: string | undefined;
 }
 
 export interface DryRunOptions {
   readonly pipeline: PipelineSpec;
   readonly operators: Readonly<Record<string, AnyOperator>>;
-  /** Path of the feed file (for OData, its first page). */
-  readonly feed: string;
-  /** Source id: prefix of every listing id. Default `dry-run`. */
-  readonly source?: string;
-  readonly format?: FeedFormat;
-  readonly defaultCountry?: string | null;
-  readonly defaultCurrency?: string | null;
+  /** Records for the first step's input topic, values of its schema (`listflow dry-run <feed>`: one IngestJob). */
+  readonly inputs: readonly { readonly key: string; readonly value: unknown }[];
+  /** The directory the input's files are in (a feed's): handed to operators' `dryRun.config`. */
+  readonly filesDir: string;
   /** Step id or operator name after which to stop. Default: the whole pipeline. */
   readonly through?: string;
   /** Source of LISTFLOW_<OPERATOR>_* settings (a worker's environment). Default: none. */
   readonly env?: NodeJS.ProcessEnv;
   /** Explicit config values by operator name or step id; they win over everything. */
   readonly set?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
-  /** Blob store root for images (default: a new directory under the OS temp dir). */
-  readonly imagesDir?: string;
-  /** Services by operator name, instead of the operator's factory (config in, services out). */
+  /** Scratch directory for what operators write (default: a new directory under the OS temp dir). */
+  readonly scratchDir?: string;
+  /** Services by operator name, instead of the operator's dry-run stand-in or factory (config in, services out). */
   readonly standIns?: Readonly<Record<string, (config: unknown) => unknown>>;
   readonly clock?: Clock;
   readonly logger?: Logger;
-  readonly jobId?: string;
 }
 
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
 
-/** Records handed to processBatch at once, as in the worker. */
-const BATCH_CHUNK = 500;
-
-/** Encodes and decodes a value with its schema: exactly what crossing a Kafka topic does to it. */
-export function avroRoundTrip(schema: SchemaName, value: unknown): unknown {
-  return readerType(schema).fromBuffer(encodeAvroBody(schema, value));
-}
 
 /** The steps to run: the pipeline's order, up to and including `through`. */
 export function stepsThrough(pipeline: PipelineSpec, through?: string): StepSpec[] {
   if (through === undefined) return [...pipeline.steps];
   const last = findStep(pipeline, through);
   return pipeline.steps.slice(0, pipeline.steps.indexOf(last) + 1);
-}
-
-interface Derived {
-  readonly feedDir: string;
-  readonly blobRoot: () => Promise<string>;
-}
-
-const DRY_RUN_POSTGRES_URL = 'postgres://dry-run.invalid/listflow';
-
-/** Settings the dry run chooses for an operator, so it reads the given file and writes nothing that lasts. */
-async function derivedConfig(operator: AnyOperator, step: StepSpec, d: Derived): Promise<Record<string, unknown>> {
-  const fields = operator.config.fields as Record<string, unknown>;
-  const out: Record<string, unknown> = {};
-  if (operator.name === 'ingest' || step.operator === 'ingest') {
-    if ('fileRoot' in fields) out.fileRoot = d.feedDir;
-    if ('maxAttempts' in fields) out.maxAttempts = step.retry.maxAttempts;
-  }
-  if (operator.name === 'images' || step.operator === 'images') {
-    if ('blobRoot' in fields) out.blobRoot = await d.blobRoot();
-    // The scratch directory, never the object store a worker's environment names (LISTFLOW_IMAGES_BLOB_STORE).
-    if ('blobStore' in fields) out.blobStore = 'file';
-    if ('fileRoot' in fields) out.fileRoot = d.feedDir;
-  }
-  // publish writes to an in-memory stand-in of its database (dry-run-publish-db.ts): its URL is never dialled,
-  // so a dry run needs none.
-  if ((operator.name === 'publish' || step.operator === 'publish') && 'postgresUrl' in fields)
-    out.postgresUrl = DRY_RUN_POSTGRES_URL;
-  return out;
-}
-
-/** Parses an operator's config the way the dry run layers it (see the header). */
-export async function dryRunConfig(
-  operator: AnyOperator,
-  step: StepSpec,
-  opts: Pick<DryRunOptions, 'env' | 'set'>,
-  derived: Derived,
-): Promise<unknown> {
-  const prefix = operatorEnvPrefix(operator.name);
-  const raw = {
-    ...fromEnv(operator.config, opts.env ?? {}, prefix),
-    ...(await derivedConfig(operator, step, derived)),
-    ...(opts.set?.[operator.name] ?? {}),
-    ...(step.id !== operator.name ? (opts.set?.[step.id] ?? {}) : {}),
-  };
-  return parseConfig(operator.config, raw, { where: `${operator.name} config (dry run)`, envPrefix: prefix });
 }
 
 /** Runs `fn` over `items` with at most `limit` at once; results in input order. */
@@ -210,24 +141,82 @@ async function mapLimit<T, R>(
   return results;
 }
 
-/** One input record's outcome: the emits of its successful attempt, or the reject it ended in. */
-type Outcome = { ok: true; emits: Emit[] } | { ok: false; reject: DryRunReject };
+/**
+ * The in-memory topics: wire-format bytes, as Kafka would hold them, and the decoded records reported. Schema
+ * ids are made up (one per schema): writer and reader are the same schema here, as after `schemas register`.
+ */
+class MemoryTopics {
+  readonly records = new Map<string, DryRunRecord[]>();
+  private readonly bytes = new Map<string, (Buffer | null)[]>();
+  private readonly ids = new Map<SchemaName, number>();
+  private readonly resolvers = new Map<string, avro.Resolver>();
+
+  constructor(private readonly pipeline: PipelineSpec) {}
+
+  idOf(schema: SchemaName): number {
+    const known = this.ids.get(schema);
+    if (known !== undefined) return known;
+    const id = this.ids.size + 1;
+    this.ids.set(schema, id);
+    return id;
+  }
+
+  codec(operator: AnyOperator): Codec {
+    const input = operator.input as SchemaName;
+    const decode = (bytes: Buffer) =>
+      decodeWire<unknown>(bytes, input, this.idOf(input), readerType(input), this.resolvers);
+    return {
+      decodeCached: decode,
+      decode: async (bytes) => decode(bytes),
+      encode: (port, value) => {
+        const schema = operator.outputs[port] as SchemaName;
+        return encodeWire(this.idOf(schema), schema, value);
+      },
+    };
+  }
+
+  write(step: string, r: OutRecord): DryRunRecord {
+    const list = this.records.get(r.topic) ?? [];
+    const raw = this.bytes.get(r.topic) ?? [];
+    this.records.set(r.topic, list);
+    this.bytes.set(r.topic, raw);
+    const schema = this.pipeline.topics[r.topic]?.schema as SchemaName | undefined;
+    const value = r.message.value === null ? null : Buffer.from(r.message.value as Buffer);
+    const rec: DryRunRecord = {
+      topic: r.topic,
+      offset: list.length,
+      key: r.message.key === null || r.message.key === undefined ? '' : r.message.key.toString(),
+      value: value === null || !schema ? null : readerType(schema).fromBuffer(value.subarray(5)),
+      headers: headersToStrings(r.message.headers),
+      step,
+    };
+    list.push(rec);
+    raw.push(value);
+    return rec;
+  }
+
+  /** The topic's records that are not tombstones, with their bytes. */
+  inputs(topic: string): { record: DryRunRecord; value: Buffer }[] {
+    const raw = this.bytes.get(topic) ?? [];
+    return (this.records.get(topic) ?? []).flatMap((record, i) =>
+      raw[i] ? [{ record, value: raw[i] as Buffer }] : [],
+    );
+  }
+}
+
+const NEVER = new AbortController().signal;
 
 export async function dryRun(opts: DryRunOptions): Promise<DryRunResult> {
-  const feedPath = resolve(opts.feed);
   const clock = opts.clock ?? { now: () => new Date() };
   const logger = opts.logger ?? silent;
   const steps = stepsThrough(opts.pipeline, opts.through);
   const first = steps[0];
   if (!first) throw new ListflowError('PIPELINE_INVALID', `pipeline ${opts.pipeline.name} has no steps`);
 
-  let blobRoot: string | undefined;
-  const derived: Derived = {
-    feedDir: dirname(feedPath),
-    blobRoot: async () => {
-      blobRoot ??= opts.imagesDir ? resolve(opts.imagesDir) : await mkdtemp(join(tmpdir(), 'listflow-dry-run-'));
-      return blobRoot;
-    },
+  let scratch: string | undefined;
+  const scratchDir = async () => {
+    scratch ??= opts.scratchDir ? resolve(opts.scratchDir) : await mkdtemp(join(tmpdir(), 'listflow-dry-run-'));
+    return scratch;
   };
 
   // Validate every step's config before running anything, like workers do at startup.
@@ -240,36 +229,30 @@ export async function dryRun(opts: DryRunOptions): Promise<DryRunResult> {
         `step ${step.id} names operator ${step.operator}, which is not in the operator registry`,
       );
     }
-    prepared.push({ step, operator, config: await dryRunConfig(operator, step, opts, derived) });
+    const derived = await operator.dryRun?.config?.({
+      filesDir: resolve(opts.filesDir),
+      scratchDir,
+      retry: step.retry,
+    });
+    const config = parseOperatorConfig(operator, opts.env ?? {}, {
+      over: [
+        derived ?? {},
+        opts.set?.[operator.name] ?? {},
+        step.id !== operator.name ? (opts.set?.[step.id] ?? {}) : {},
+      ],
+      where: `${operator.name} config (dry run)`,
+    });
+    prepared.push({ step, operator, config });
   }
 
-  const firstOp = prepared[0]!.operator;
-  if (firstOp.input !== 'IngestJob') {
-    throw new ListflowError(
-      'PIPELINE_INVALID',
-      `the dry run starts with an IngestJob, but step ${first.id} reads ${firstOp.input}`,
-    );
+  const topics = new MemoryTopics(opts.pipeline);
+  const firstSchema = prepared[0]!.operator.input as SchemaName;
+  for (const input of opts.inputs) {
+    topics.write('dry-run', {
+      topic: first.input,
+      message: { key: input.key, value: encodeWire(topics.idOf(firstSchema), firstSchema, input.value), headers: {} },
+    });
   }
-  const jobId = opts.jobId ?? `dry-run-${clock.now().getTime()}`;
-  const job: IngestJob = {
-    jobId,
-    source: opts.source ?? 'dry-run',
-    uri: pathToFileURL(feedPath).href,
-    format: opts.format ?? 'auto',
-    submittedAt: clock.now(),
-    defaultCountry: opts.defaultCountry ?? null,
-    defaultCurrency: opts.defaultCurrency ?? null,
-  };
-
-  const topics = new Map<string, DryRunRecord[]>();
-  const write = (topic: string, step: string, key: string, value: unknown, headers: Record<string, string>) => {
-    const list = topics.get(topic) ?? [];
-    topics.set(topic, list);
-    const rec: DryRunRecord = { topic, offset: list.length, key, value, headers, step };
-    list.push(rec);
-    return rec;
-  };
-  write(first.input, 'dry-run', jobId, avroRoundTrip('IngestJob', job), {});
 
   const rejects: DryRunReject[] = [];
   const summary: DryRunStepSummary[] = [];
@@ -278,35 +261,81 @@ export async function dryRun(opts: DryRunOptions): Promise<DryRunResult> {
 
   for (const { step, operator, config } of prepared) {
     configs[step.id] = config;
-    const standIn = opts.standIns?.[operator.name];
-    const services = standIn ? standIn(config) : await operator.services?.(config as AnyContext['config'], logger);
-    const inputs = (topics.get(step.input) ?? []).filter((r) => r.value !== null);
-    const stepRejects: DryRunReject[] = [];
+    const standIn = opts.standIns?.[operator.name] ?? operator.dryRun?.services;
+    const services = standIn
+      ? standIn(config as AnyContext['config'])
+      : await operator.services?.(config as AnyContext['config'], logger);
+    const inputs = topics.inputs(step.input);
+    const byOffset = new Map(inputs.map((i) => [String(i.record.offset), i.record]));
+    const letters = new Map<string, DryRunReject[]>();
+    const dlq = dlqTopic(step.input);
     const written: DryRunRecord[] = [];
     const outCounts: Record<string, number> = {};
-    const runner = new StepRunner(step, operator, config, services, clock, logger);
+    const deliver = (records: readonly OutRecord[]) => {
+      for (const r of records) {
+        if (r.topic === dlq) continue; // reported as rejects
+        written.push(topics.write(step.id, r));
+        outCounts[r.topic] = (outCounts[r.topic] ?? 0) + 1;
+      }
+    };
+    const executor = new StepExecutor({
+      step,
+      operator,
+      config,
+      services,
+      codec: topics.codec(operator),
+      send: async (records) => deliver(records),
+      dlq,
+      clock,
+      logger,
+      // The step's attempts, without waiting between them.
+      random: () => 0,
+      hooks: {
+        letter: (l) => {
+          const list = letters.get(l.input.offset) ?? [];
+          letters.set(l.input.offset, list);
+          list.push(rejectOf(step, operator, l, byOffset.get(l.input.offset)));
+        },
+      },
+    });
+    const metaOf = (r: DryRunRecord): InputMeta => ({
+      topic: r.topic,
+      partition: 0,
+      offset: String(r.offset),
+      key: r.key,
+      headers: r.headers,
+      timestamp: String(clock.now().getTime()),
+    });
+    const messageOf = (r: DryRunRecord, value: Buffer) => ({
+      key: Buffer.from(r.key),
+      value,
+      headers: { ...r.headers },
+    });
     try {
-      const outcomes = operator.processBatch ? await runner.batches(inputs) : await runner.each(inputs);
-      outcomes.forEach((outcome, i) => {
-        const input = inputs[i]!;
-        if (!outcome.ok) {
-          stepRejects.push(outcome.reject);
-          return;
+      if (operator.processBatch) {
+        const entries: BatchEntry[] = [];
+        for (const { record, value } of inputs) {
+          const d = await executor.decodeForBatch(metaOf(record), messageOf(record, value), NEVER);
+          if (d.kind === 'item') entries.push(d.entry);
+          else if (d.kind === 'letter') await d.ack;
         }
-        for (const e of outcome.emits) {
-          if (e.kind === 'reject') {
-            stepRejects.push(runner.rejectOf(e, input));
-            continue;
-          }
-          const topic = step.outputs[e.port]!;
-          const trace = input.headers[TRACE_HEADER] ?? `${input.topic}-0-${input.offset}`;
-          written.push(write(topic, step.id, e.key, e.value, { ...(e.headers ?? {}), [TRACE_HEADER]: trace }));
-          outCounts[topic] = (outCounts[topic] ?? 0) + 1;
-        }
-      });
+        await executor.runBatch(entries, NEVER, () => undefined);
+      } else {
+        // Up to the step's concurrency at once; each job's records are kept apart and written in input order.
+        const perJob = await mapLimit(inputs, Math.min(step.concurrency, 16), async ({ record, value }) => {
+          const out: OutRecord[] = [];
+          const outcome = await executor.run(metaOf(record), messageOf(record, value), NEVER, async (rs) => {
+            out.push(...rs);
+          });
+          if (!outcome.skipped) await outcome.ack;
+          return out;
+        });
+        for (const out of perJob) deliver(out);
+      }
     } finally {
       if (!standIn && services !== undefined) await operator.closeServices?.(services);
     }
+    const stepRejects = inputs.flatMap((i) => letters.get(String(i.record.offset)) ?? []);
     rejects.push(...stepRejects);
     const byCode: Record<string, number> = {};
     for (const r of stepRejects) byCode[r.code] = (byCode[r.code] ?? 0) + 1;
@@ -328,136 +357,30 @@ export async function dryRun(opts: DryRunOptions): Promise<DryRunResult> {
     outputs: lastOutputs,
     rejects,
     summary,
-    topics,
+    topics: topics.records,
     configs,
-    blobRoot,
+    scratchDir: scratch,
   };
 }
 
-/** Runs one step's operator over its inputs with the worker's error policy. */
-class StepRunner {
-  constructor(
-    private readonly step: StepSpec,
-    private readonly operator: AnyOperator,
-    private readonly config: unknown,
-    private readonly services: unknown,
-    private readonly clock: Clock,
-    private readonly logger: Logger,
-  ) {}
-
-  private meta(r: DryRunRecord): InputMeta {
-    return {
-      topic: r.topic,
-      partition: 0,
-      offset: String(r.offset),
-      key: r.key,
-      headers: r.headers,
-      timestamp: String(this.clock.now().getTime()),
-    };
-  }
-
-  private ctx(attempt: number, input: InputMeta): AnyContext {
-    return {
-      config: this.config,
-      services: this.services,
-      logger: this.logger,
-      clock: this.clock,
-      signal: AbortSignal.timeout(this.step.timeoutMs),
-      attempt,
-      input,
-    };
-  }
-
-  /** Checks each output against the step's ports and round-trips its value through the port's schema. */
-  private finish(emits: readonly Emit[]): Emit[] {
-    return emits.map((e) => {
-      if (e.kind === 'reject') return e;
-      const schema = this.operator.outputs[e.port] as SchemaName | undefined;
-      if (!schema || !this.step.outputs[e.port]) {
-        throw new ListflowError('OPERATOR_BUG', `operator ${this.operator.name} emitted to unknown port ${e.port}`);
-      }
-      return e.value === null ? e : { ...e, value: avroRoundTrip(schema, e.value) };
-    });
-  }
-
-  private failure(thrown: unknown, input: DryRunRecord, attempts: number): DryRunReject {
-    const c = classifyError(thrown);
-    return {
-      step: this.step.id,
-      operator: this.operator.name,
-      code: c.code,
-      kind: c.kind,
-      message: c.message,
-      attempts,
-      input: { topic: input.topic, offset: input.offset, key: input.key },
-      detail: c.error instanceof ListflowError ? c.error.detail : {},
-    };
-  }
-
-  rejectOf(e: RejectEmit, input: DryRunRecord): DryRunReject {
-    const known = Object.hasOwn(errorCatalogue, e.code);
-    return {
-      step: this.step.id,
-      operator: this.operator.name,
-      code: e.code,
-      kind: known ? 'permanent' : 'bug',
-      message: e.message,
-      attempts: 1,
-      input: { topic: input.topic, offset: input.offset, key: input.key },
-      detail: e.detail,
-      payload:
-        e.payload === null
-          ? JSON.stringify(input.value)
-          : Buffer.isBuffer(e.payload)
-            ? e.payload.toString('utf8')
-            : e.payload,
-    };
-  }
-
-  private retriable(thrown: unknown, attempt: number): boolean {
-    return classifyError(thrown).kind === 'retriable' && attempt < this.step.retry.maxAttempts;
-  }
-
-  /** `process` operators: each input on its own, up to the step's concurrency at once, results in order. */
-  each(inputs: readonly DryRunRecord[]): Promise<Outcome[]> {
-    return mapLimit(inputs, Math.min(this.step.concurrency, 16), async (input) => {
-      const meta = this.meta(input);
-      for (let attempt = 1; ; attempt++) {
-        try {
-          const emits = await collect<Emit>(this.operator.process!(input.value, this.ctx(attempt, meta)));
-          return { ok: true, emits: this.finish(emits) };
-        } catch (thrown) {
-          if (this.retriable(thrown, attempt)) continue;
-          return { ok: false, reject: this.failure(thrown, input, attempt) };
-        }
-      }
-    });
-  }
-
-  /** `processBatch` operators: chunks in order; a chunk that keeps failing is split to isolate its poison record. */
-  async batches(inputs: readonly DryRunRecord[]): Promise<Outcome[]> {
-    const out: Outcome[] = [];
-    for (let i = 0; i < inputs.length; i += BATCH_CHUNK)
-      out.push(...(await this.chunk(inputs.slice(i, i + BATCH_CHUNK))));
-    return out;
-  }
-
-  private async chunk(inputs: readonly DryRunRecord[]): Promise<Outcome[]> {
-    if (inputs.length === 0) return [];
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const items: BatchItem<unknown>[] = inputs.map((r) => ({ record: r.value, input: this.meta(r) }));
-        const { input: _omit, ...ctx } = this.ctx(attempt, items[0]!.input);
-        const results = await this.operator.processBatch!(items, ctx);
-        return inputs.map((_, i) => ({ ok: true, emits: this.finish((results[i] ?? []) as Emit[]) }));
-      } catch (thrown) {
-        if (this.retriable(thrown, attempt)) continue;
-        if (inputs.length > 1) {
-          const mid = Math.ceil(inputs.length / 2);
-          return [...(await this.chunk(inputs.slice(0, mid))), ...(await this.chunk(inputs.slice(mid)))];
-        }
-        return [{ ok: false, reject: this.failure(thrown, inputs[0]!, attempt) }];
-      }
-    }
-  }
+/** A dead letter as the dry run reports it. */
+function rejectOf(step: StepSpec, operator: AnyOperator, l: LetterInfo, input: DryRunRecord | undefined): DryRunReject {
+  const base = {
+    step: step.id,
+    operator: operator.name,
+    code: l.code,
+    kind: l.kind,
+    message: l.message,
+    attempts: l.attempts,
+    input: { topic: step.input, offset: Number(l.input.offset), key: l.input.key ?? '' },
+    detail: l.detail,
+  };
+  if (l.payload === undefined) return base;
+  const payload =
+    l.payload === null
+      ? JSON.stringify(input?.value ?? null)
+      : Buffer.isBuffer(l.payload)
+        ? l.payload.toString('utf8')
+        : l.payload;
+  return { ...base, payload };
 }

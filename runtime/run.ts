@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { fromEnv, parseConfig } from './config';
 import { PermanentError } from './errors';
-import type { AnyOperator, OperatorRegistry } from './operator';
+import type { AnyContext, AnyOperator, OperatorRegistry } from './operator';
 import type { PipelineSpec, StepSpec } from './pipeline';
 import { assertValidPipeline } from './pipeline-validation';
 import { loadWorkerSettings, operatorEnvPrefix, type WorkerSettings } from './settings';
@@ -45,12 +45,31 @@ export function findStep(pipeline: PipelineSpec, name: string): StepSpec {
   return step;
 }
 
-/** An operator's config from LISTFLOW_<OPERATOR>_* (and its fields' own names); ConfigError lists every problem. */
-export function parseOperatorConfig(operator: AnyOperator, env: NodeJS.ProcessEnv): unknown {
-  const prefix = operatorEnvPrefix(operator.name);
-  return parseConfig(operator.config, fromEnv(operator.config, env, prefix), {
-    where: `${operator.name} config (environment)`,
-    envPrefix: prefix,
+/** An operator's settings as the environment gives them: LISTFLOW_<OPERATOR>_* (and its fields' own names). */
+export function operatorEnvValues(operator: AnyOperator, env: NodeJS.ProcessEnv): Record<string, unknown> {
+  return fromEnv(operator.config, env, operatorEnvPrefix(operator.name));
+}
+
+export interface OperatorConfigOptions {
+  /** Values over the environment's, later ones winning (the dry run's derived and explicit settings). */
+  readonly over?: readonly Readonly<Record<string, unknown>>[];
+  /** What the config is called in errors; default `<operator> config (environment)`. */
+  readonly where?: string;
+}
+
+/**
+ * The one parse of an operator's config from the environment (a worker's startup, `run --check`, the dry run).
+ * ConfigError lists every problem.
+ */
+export function parseOperatorConfig(
+  operator: AnyOperator,
+  env: NodeJS.ProcessEnv,
+  opts: OperatorConfigOptions = {},
+): AnyContext['config'] {
+  const raw = Object.assign(operatorEnvValues(operator, env), ...(opts.over ?? []));
+  return parseConfig(operator.config, raw, {
+    where: opts.where ?? `${operator.name} config (environment)`,
+    envPrefix: operatorEnvPrefix(operator.name),
   });
 }
 

@@ -9,11 +9,12 @@
  * Outputs are { topic, key, value, headers }; values are the decoded Avro records (dates as ISO strings).
  */
 import { stat, writeFile, rm } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { operators } from '../../operators';
 import { dryRun, type DryRunResult } from '../../runtime/dry-run';
-import { dryRunStandIns } from '../../runtime/dry-run-publish-db';
-import type { FeedFormat } from '../../schemas/generated/types';
+import type { Clock } from '../../runtime/operator';
+import type { FeedFormat, IngestJob } from '../../schemas/generated/types';
 import { type Command, type Io, printJson, stringOption, UsageError } from '../command';
 import { cliContext } from '../context';
 
@@ -45,6 +46,29 @@ export function parseSets(items: readonly string[]): Record<string, Record<strin
     out[m[1]!]![m[2]!] = m[3]!;
   }
   return out;
+}
+
+export interface FeedJobOptions {
+  readonly source?: string;
+  readonly format?: FeedFormat;
+  readonly jobId?: string;
+  readonly clock?: Clock;
+}
+
+/** The dry run's one input for a feed file: the IngestJob `listflow ingest` would submit for it. */
+export function feedJob(feed: string, opts: FeedJobOptions = {}): { key: string; value: IngestJob } {
+  const clock = opts.clock ?? { now: () => new Date() };
+  const jobId = opts.jobId ?? `dry-run-${clock.now().getTime()}`;
+  const value: IngestJob = {
+    jobId,
+    source: opts.source ?? 'dry-run',
+    uri: pathToFileURL(resolve(feed)).href,
+    format: opts.format ?? 'auto',
+    submittedAt: clock.now(),
+    defaultCountry: null,
+    defaultCurrency: null,
+  };
+  return { key: jobId, value };
 }
 
 /** The document written to --out or stdout. */
@@ -143,14 +167,12 @@ export const dryRunCommands: Command[] = [
       const result = await dryRun({
         pipeline: ctx.pipeline,
         operators,
-        feed,
-        source,
-        format,
+        inputs: [feedJob(feed, { source, format })],
+        filesDir: dirname(feed),
         set,
         env: process.env,
-        standIns: dryRunStandIns,
         ...(through !== undefined ? { through } : {}),
-        ...(imagesDir !== undefined ? { imagesDir } : {}),
+        ...(imagesDir !== undefined ? { scratchDir: imagesDir } : {}),
       });
       try {
         const doc = `${JSON.stringify(dryRunDocument(feed, source, result), null, 2)}\n`;
@@ -166,7 +188,7 @@ export const dryRunCommands: Command[] = [
           if (!io.json) printSummary(io, io.err, result);
         }
       } finally {
-        if (imagesDir === undefined && result.blobRoot) await rm(result.blobRoot, { recursive: true, force: true });
+        if (imagesDir === undefined && result.scratchDir) await rm(result.scratchDir, { recursive: true, force: true });
       }
       return 0;
     },

@@ -33,6 +33,7 @@ export default defineOperator({
   input: 'Listing',
   outputs: { enriched: 'EnrichedListing' },
   config: imagesConfig,
+  deploy: { blobStore: { store: 'blobStore', root: 'blobRoot' } },
   async services(config, logger): Promise<ImagesServices> {
     const blobStore = await openBlobStore(config, logger);
     logger.info(blobStore.description, 'images: blob store opened');
@@ -62,6 +63,15 @@ export default defineOperator({
   async closeServices(services) {
     services.closeBlobStore?.();
     await services.fetcher.close?.();
+  },
+  dryRun: {
+    // Photos next to the feed are read from its folder; variants go to the scratch directory, never to the
+    // object store a worker's environment names (LISTFLOW_IMAGES_BLOB_STORE).
+    config: async ({ filesDir, scratchDir }) => ({
+      blobRoot: await scratchDir(),
+      blobStore: 'file',
+      fileRoot: filesDir,
+    }),
   },
   process: processListing,
 });

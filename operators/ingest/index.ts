@@ -32,6 +32,7 @@ export default defineOperator({
   input: 'IngestJob',
   outputs: { raw: 'RawListing', status: 'IngestJobStatus' },
   config: ingestConfig,
+  deploy: { feeds: { root: 'fileRoot' } },
   services: (config): IngestServices => ({
     http: createGuardedClient({
       allowHosts: config.allowHosts,
@@ -47,5 +48,7 @@ export default defineOperator({
   closeServices: async (services) => {
     await services.http.close?.();
   },
+  // The dry run reads the feed it was given, from its folder, with the step's attempts per fetch.
+  dryRun: { config: ({ filesDir, retry }) => ({ fileRoot: filesDir, maxAttempts: retry.maxAttempts }) },
   process: (job, ctx) => ingestFeed(job, ctx),
 });

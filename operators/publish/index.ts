@@ -17,6 +17,7 @@
 import { defineOperator } from '../../runtime/operator';
 import { publishConfig } from './config';
 import { createPgDb } from './db';
+import { MemoryPublishDb } from './memory-db';
 import { applyMigrations } from './migrations';
 import { type PublishServices, publishBatch } from './process';
 
@@ -26,6 +27,7 @@ export default defineOperator({
   input: 'EnrichedListing',
   outputs: { published: 'PublishedListing' },
   config: publishConfig,
+  deploy: { database: { url: 'postgresUrl' } },
   async services(config, logger): Promise<PublishServices> {
     const db = createPgDb({
       url: config.postgresUrl,
@@ -45,5 +47,10 @@ export default defineOperator({
     return { db };
   },
   closeServices: (services) => services.db.close(),
+  dryRun: {
+    // An in-memory stand-in of the database (memory-db.ts): the URL is never dialled, so a dry run needs none.
+    config: () => ({ postgresUrl: 'postgres://dry-run.invalid/listflow' }),
+    services: (): PublishServices => ({ db: new MemoryPublishDb() }),
+  },
   processBatch: publishBatch,
 });

@@ -1,12 +1,12 @@
 /** The dry run's publish stand-in runs publish's own code with the same outcomes as PostgreSQL (see test/integration/publish.test.ts). */
-import { parseConfig } from './config';
-import { plainContext } from './operator';
-import { MemoryPublishDb } from './dry-run-publish-db';
-import { publishConfig } from '../operators/publish/config';
-import publish from '../operators/publish/index';
-import { upsertListings } from '../operators/publish/sql';
-import type { EnrichedListing, Listing, PublishedListing } from '../schemas/generated/types';
-import { december, testListing } from '../test/support/listings';
+import { parseConfig } from '../../runtime/config';
+import { plainContext } from '../../runtime/operator';
+import { MemoryPublishDb } from './memory-db';
+import { publishConfig } from './config';
+import publish from './index';
+import { upsertListings } from './sql';
+import type { EnrichedListing, Listing, PublishedListing } from '../../schemas/generated/types';
+import { december, testListing } from '../../test/support/listings';
 
 const T = december;
 const listing = (id: string, day: number, over: Partial<Listing> = {}): Listing =>

@@ -1,5 +1,5 @@
 /**
- * An in-memory stand-in for publish's database, for the dry run only: publish's own code (planBatch,
+ * An in-memory stand-in for publish's database, for the dry run only (publish's `dryRun.services`): publish's own code (planBatch,
  * loadCurrent, writePlan and the statements of operators/publish/sql.ts) runs unchanged against it, and it
  * applies those statements' effects, version guards included, to two maps (listings and tombstones).
  *
@@ -7,8 +7,8 @@
  * OPERATOR_BUG, so a change to publish's SQL cannot silently make the dry run wrong: the dry-run tests fail.
  * A transaction works on a copy and replaces the maps only when it succeeds (rollback on failure).
  */
-import type { Db, Queryable } from '../operators/publish/db';
-import type { PublishServices } from '../operators/publish/process';
+import { ListflowError } from '../../runtime/errors';
+import type { Db, Queryable } from './db';
 import {
   clearTombstones,
   deleteListings,
@@ -17,8 +17,7 @@ import {
   selectTombstones,
   upsertListings,
   upsertTombstones,
-} from '../operators/publish/sql';
-import { ListflowError } from './errors';
+} from './sql';
 
 export interface MemoryListingRow {
   readonly id: string;
@@ -132,12 +131,7 @@ function apply(s: State, text: string, values: readonly unknown[]): unknown[] {
     default:
       throw new ListflowError(
         'OPERATOR_BUG',
-        `the dry run's publish database stand-in does not know the statement ${JSON.stringify(text.slice(0, 120))}; teach runtime/dry-run-publish-db.ts the statements of operators/publish/sql.ts`,
+        `the dry run's publish database stand-in does not know the statement ${JSON.stringify(text.slice(0, 120))}; teach operators/publish/memory-db.ts the statements of operators/publish/sql.ts`,
       );
   }
 }
-
-/** Stand-ins the dry run uses for the built-in operators: publish writes to memory, never to PostgreSQL. */
-export const dryRunStandIns = {
-  publish: (): PublishServices => ({ db: new MemoryPublishDb() }),
-} as const;
