@@ -9,6 +9,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { platformLayout } from '../../infra/layout';
+import { removeLocalObjects } from '../../infra/s3proxy';
 import { writeSamplePhotos } from '../../operators/sample-feeds/images';
 import { type FeedSummary, writeSampleFeed } from '../../operators/sample-feeds/writers';
 import { type Browser, launchChromium } from '../support/chromium';
@@ -27,6 +29,7 @@ import {
 const tag = randomBytes(3).toString('hex');
 const feedDir = join(ROOT, '.listflow', 'e2e', `web-feeds-${tag}`);
 const source = `web${tag}`;
+const storePrefix = `e2e-web-${tag}/`;
 let box: Sandbox;
 let feed: FeedSummary;
 let web: ChildProcess | undefined;
@@ -43,6 +46,8 @@ async function storeEnv(): Promise<NodeJS.ProcessEnv> {
 beforeAll(async () => {
   box = sandbox('e2e-web', {
     ...(await storeEnv()),
+    // The platform's bucket, under this run's own prefix, removed afterwards.
+    LISTFLOW_IMAGES_BLOB_STORE: `s3://listflow/${storePrefix}variants`,
     LISTFLOW_INGEST_FILE_ROOT: feedDir,
     LISTFLOW_IMAGES_FILE_ROOT: feedDir,
     LISTFLOW_NORMALIZE_ALLOW_FILE_PHOTO_URLS: 'true',
@@ -91,6 +96,7 @@ afterAll(async () => {
   await browser?.close();
   web?.kill('SIGTERM');
   await dropTopics(box);
+  await removeLocalObjects(platformLayout(), storePrefix);
 });
 
 test('binds to 127.0.0.1 and has no admin action unless asked', async () => {
