@@ -102,6 +102,39 @@ export const workerSettingsSpec = defineConfig(
     concurrency: field.optional(
       field.int({ description: "Override of the step's jobs in flight per partition.", min: 1, max: 1024 }),
     ),
+    fetchMaxBytes: field.optional(
+      field.int({
+        description: 'Fetch size of one request over all partitions; default 8 x LISTFLOW_MAX_BYTES_PER_PARTITION.',
+        min: 1024,
+        max: 512 * 1024 * 1024,
+      }),
+    ),
+    produceMaxRecords: field.int({
+      description: 'Records the producer puts in one produce request at most.',
+      min: 1,
+      max: 100_000,
+      default: 5000,
+    }),
+    produceMaxBytesPerPartition: field.int({
+      description:
+        "Bytes per partition in one produce request; keep it under the broker's message.max.bytes (1 MiB by default).",
+      min: 1024,
+      max: 64 * 1024 * 1024,
+      default: 800 * 1024,
+    }),
+    produceMaxBytes: field.int({
+      description:
+        'Bytes of one produce request over all partitions: a worker writing to many partitions sends fewer, fuller requests.',
+      min: 1024,
+      max: 512 * 1024 * 1024,
+      default: 4 * 1024 * 1024,
+    }),
+    produceMaxRequests: field.int({
+      description: 'Produce requests in flight at once (each idempotent, acks=all).',
+      min: 1,
+      max: 16,
+      default: 2,
+    }),
   },
   [
     (c) =>
