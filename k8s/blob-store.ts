@@ -16,10 +16,8 @@
  */
 import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
 import type { IPersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClaim';
-import type { imagesConfig } from '../operators/images/config';
-import { envName } from '../runtime/config';
-import type { PipelineSpec } from '../runtime/pipeline';
-import { operatorEnvPrefix } from '../runtime/settings';
+import type { PipelineSpec, StepSpec } from '../runtime/pipeline';
+import { BLOB_STORE_OPERATORS, needsOf, settingEnv } from './deploy-needs';
 import {
   commonLabels,
   deploymentName,
@@ -31,8 +29,7 @@ import {
   toYamlDocs,
 } from './render';
 
-/** Operators that write the blob store. */
-export const BLOB_STORE_OPERATORS: ReadonlySet<string> = new Set(['images']);
+export { BLOB_STORE_OPERATORS };
 export const BLOB_STORE_PVC = 'listflow-blobs';
 export const BLOB_MOUNT = '/var/lib/listflow/blobs';
 /** Keys of the object store's credentials in Secret SECRETS.objectStore. */
@@ -43,12 +40,14 @@ export const BLOB_STORE_COMPONENTS = {
   s3: 'blob-store-s3',
 } as const;
 
-type ImagesSetting = keyof typeof imagesConfig.fields;
-/** `blobStore` -> `LISTFLOW_IMAGES_BLOB_STORE`; typed so a setting images does not have fails the typecheck. */
-export const imagesEnv = (key: ImagesSetting): string => envName(operatorEnvPrefix('images'), key);
+/** The variables of a step's blob-store settings (its operator's deploy.blobStore). */
+function storeEnv(step: StepSpec): { store: string; root: string } {
+  const need = needsOf(step).blobStore!;
+  return { store: settingEnv(step.operator, need.store), root: settingEnv(step.operator, need.root) };
+}
 
 /** A strategic-merge patch of the worker container (and pod volumes) of every step that writes the store. */
-function workerPatches(pipeline: PipelineSpec, env: IEnvVar[], withVolume: boolean): K8sObject[] {
+function workerPatches(pipeline: PipelineSpec, envOf: (step: StepSpec) => IEnvVar[], withVolume: boolean): K8sObject[] {
   return pipeline.steps
     .filter((s) => BLOB_STORE_OPERATORS.has(s.operator))
     .map((step) => ({
@@ -61,7 +60,7 @@ function workerPatches(pipeline: PipelineSpec, env: IEnvVar[], withVolume: boole
             containers: [
               {
                 name: 'worker',
-                env,
+                env: envOf(step),
                 ...(withVolume ? { volumeMounts: [{ name: 'blobs', mountPath: BLOB_MOUNT }] } : {}),
               },
             ],
@@ -82,15 +81,14 @@ function filesystemComponent(pipeline: PipelineSpec): Map<string, string> {
       name: BLOB_STORE_PVC,
       labels: commonLabels(pipeline),
       annotations: {
-        'listflow.io/note':
-          'Filesystem blob store shared by every images replica (ReadWriteMany); the blob-store-s3 component needs no volume. See k8s/README.md.',
+        'listflow.io/note': `Filesystem blob store shared by every ${[...BLOB_STORE_OPERATORS].join(', ')} replica (ReadWriteMany); the blob-store-s3 component needs no volume. See k8s/README.md.`,
       },
     },
     spec: { accessModes: ['ReadWriteMany'], resources: { requests: { storage: '100Gi' } } },
   };
-  const env: IEnvVar[] = [
-    { name: imagesEnv('blobStore'), value: 'file' },
-    { name: imagesEnv('blobRoot'), value: BLOB_MOUNT },
+  const env = (step: StepSpec): IEnvVar[] => [
+    { name: storeEnv(step).store, value: 'file' },
+    { name: storeEnv(step).root, value: BLOB_MOUNT },
   ];
   const dir = `components/${BLOB_STORE_COMPONENTS.filesystem}`;
   return new Map([
@@ -113,10 +111,10 @@ function s3Component(pipeline: PipelineSpec): Map<string, string> {
     name,
     valueFrom: { secretKeyRef: { name: SECRETS.objectStore, key, optional: true } },
   });
-  const env: IEnvVar[] = [
+  const env = (step: StepSpec): IEnvVar[] => [
     {
-      name: imagesEnv('blobStore'),
-      valueFrom: { configMapKeyRef: { name: ENV_CONFIGMAP, key: imagesEnv('blobStore'), optional: false } },
+      name: storeEnv(step).store,
+      valueFrom: { configMapKeyRef: { name: ENV_CONFIGMAP, key: storeEnv(step).store, optional: false } },
     },
     secretEnv('AWS_ACCESS_KEY_ID', OBJECT_STORE_KEYS.accessKeyId),
     secretEnv('AWS_SECRET_ACCESS_KEY', OBJECT_STORE_KEYS.secretAccessKey),

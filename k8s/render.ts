@@ -5,7 +5,7 @@
  * the images step is a component an overlay picks (k8s/blob-store.ts): the filesystem on a PVC, or S3.
  *
  * Why generated: names, replicas, scaling limits, consumer groups and topics all come from pipelines/*.ts, so
- * there is no second, hand-kept copy of that truth. `node --import ./k8s/register-ts.mjs k8s/generate.ts`
+ * there is no second, hand-kept copy of that truth. `npm run k8s:render`
  * writes k8s/base and k8s/components/keda; test/k8s checks the committed files equal this output.
  *
  * Objects are typed with kubernetes-models' interfaces so a misspelt field fails the typecheck; the rendered
@@ -27,12 +27,15 @@ import type { IVolumeMount } from 'kubernetes-models/v1/VolumeMount';
 import type { IScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject';
 import type { ITriggerAuthentication } from '@kubernetes-models/keda/keda.sh/v1alpha1/TriggerAuthentication';
 import YAML from 'yaml';
-import { publishConfig } from '../operators/publish/config';
-import { envName, fieldEnvName } from '../runtime/config';
+import { envName } from '../runtime/config';
 import { groupId, type PipelineSpec, type StepSpec } from '../runtime/pipeline';
-import { operatorEnvPrefix, WORKER_ENV_PREFIX, workerSettingsSpec } from '../runtime/settings';
+import { WORKER_ENV_PREFIX, workerSettingsSpec } from '../runtime/settings';
 import { renderMonitoringComponent } from './alerts';
 import { renderBlobStoreComponents } from './blob-store';
+import { needsOf, settingEnv } from './deploy-needs';
+
+// Tests and the platform check the manifests against these; they are derived from the operators' deploy needs.
+export { DATABASE_OPERATORS, POSTGRES_URL_ENV } from './deploy-needs';
 
 /** A Kubernetes object as rendered: apiVersion, kind and metadata.name are always set. */
 export interface K8sObject {
@@ -84,9 +87,6 @@ export const COMMIT_MARGIN_SECONDS = 15;
 /** Upper bound of a step's drain: long jobs (ingest) are aborted and redelivered rather than waited for. */
 export const MAX_DRAIN_MS = 300_000;
 
-/** Operators that read file:// feeds from FEEDS_MOUNT. */
-export const FEED_OPERATORS: ReadonlySet<string> = new Set(['ingest']);
-
 /** Secrets the workers read by reference; none is part of the manifests. */
 export const SECRETS = {
   kafka: 'listflow-kafka',
@@ -96,16 +96,6 @@ export const SECRETS = {
   /** AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY of the S3 blob store (k8s/blob-store.ts). */
   objectStore: 'listflow-object-store',
 } as const;
-
-/** The publish operator's database URL: the one name every reader of the database uses. */
-export const POSTGRES_URL_ENV: string = fieldEnvName(
-  operatorEnvPrefix('publish'),
-  'postgresUrl',
-  publishConfig.fields.postgresUrl,
-);
-
-/** Operators whose pods get the listflow-postgres Secret (required there: no pod starts without it). */
-export const DATABASE_OPERATORS: ReadonlySet<string> = new Set(['publish']);
 
 export const commonLabels = (pipeline: PipelineSpec): Record<string, string> => ({
   'app.kubernetes.io/name': APP,
@@ -239,7 +229,7 @@ const credentialEnv = (): IEnvVar[] => [
   secretEnv(workerEnv('registryPassword'), SECRETS.registry, 'password', true),
 ];
 
-const databaseEnv = (): IEnvVar[] => [secretEnv(POSTGRES_URL_ENV, SECRETS.postgres, 'url', false)];
+const databaseEnv = (name: string): IEnvVar[] => [secretEnv(name, SECRETS.postgres, 'url', false)];
 
 const sharedVolumes = (): IVolume[] => [
   { name: 'pipeline', configMap: { name: PIPELINE_CONFIGMAP } },
@@ -274,20 +264,25 @@ function renderDeployment(pipeline: PipelineSpec, step: StepSpec, o: RenderOptio
   const labels = stepLabels(pipeline, step);
   const resources = stepResources(step);
   const heapMb = Math.floor(mebibytes(resources.limits.memory) * 0.75);
+  const needs = needsOf(step);
   const env: IEnvVar[] = [
     { name: workerEnv('httpPort'), value: String(HTTP_PORT) },
     { name: workerEnv('shutdownGraceMs'), value: String(shutdownGraceMs(step)) },
     { name: 'NODE_OPTIONS', value: `--max-old-space-size=${heapMb}` },
     ...credentialEnv(),
-    ...(DATABASE_OPERATORS.has(step.operator) ? databaseEnv() : []),
+    ...(needs.database ? databaseEnv(settingEnv(step.operator, needs.database.url)) : []),
   ];
   const volumes = sharedVolumes();
   const mounts = sharedMounts();
-  if (FEED_OPERATORS.has(step.operator)) {
-    env.push({ name: envName(operatorEnvPrefix(step.operator), 'fileRoot'), value: FEEDS_MOUNT });
+  if (needs.feeds) {
+    env.push({ name: settingEnv(step.operator, needs.feeds.root), value: FEEDS_MOUNT });
     volumes.push({ name: 'feeds', emptyDir: { sizeLimit: '1Gi' } });
     mounts.push({ name: 'feeds', mountPath: FEEDS_MOUNT, readOnly: true });
   }
+  (needs.writablePaths ?? []).forEach((path, i) => {
+    volumes.push({ name: `scratch-${i}`, emptyDir: { sizeLimit: '256Mi' } });
+    mounts.push({ name: `scratch-${i}`, mountPath: path });
+  });
   const probe = (path: string, periodSeconds: number, failureThreshold: number) => ({
     httpGet: { path, port: 'http-metrics' },
     periodSeconds,

@@ -105,6 +105,24 @@ export interface DryRunDeclaration<S extends ConfigFields, Svc> {
   readonly services?: (config: ConfigOf<S>) => Svc;
 }
 
+/**
+ * What a deploy must give this operator's pods beyond what every worker gets (k8s/render.ts reads it, so the
+ * manifests name no operator). Each names the operator's own setting the deploy fills in.
+ */
+export interface DeployNeeds<S extends ConfigFields> {
+  /**
+   * Writes a blob store: `store` selects it (file or s3://...), `root` is the filesystem store's directory.
+   * A deploy picks the store with a component (a shared volume, or an object store and its credentials).
+   */
+  readonly blobStore?: { readonly store: keyof S & string; readonly root: keyof S & string };
+  /** Uses the database: `url` is the setting filled from the database Secret (required: no pod starts without). */
+  readonly database?: { readonly url: keyof S & string };
+  /** Reads file:// feeds: `root` is the setting naming the directory a deploy mounts them in, read-only. */
+  readonly feeds?: { readonly root: keyof S & string };
+  /** Directories the operator writes besides /tmp; each gets its own scratch volume (the root filesystem is read-only). */
+  readonly writablePaths?: readonly string[];
+}
+
 export interface OperatorDefinition<
   I extends SchemaName = SchemaName,
   P extends OutputPorts = OutputPorts,
@@ -126,6 +144,8 @@ export interface OperatorDefinition<
    */
   readonly services?: (config: ConfigOf<S>, logger: Logger) => Promise<Svc> | Svc;
   readonly closeServices?: (services: Svc) => Promise<void>;
+  /** What a deploy must give its pods (see DeployNeeds). */
+  readonly deploy?: DeployNeeds<S>;
   /** What the dry run needs to run this operator in-process (see DryRunDeclaration). */
   readonly dryRun?: DryRunDeclaration<S, Svc>;
   /**

@@ -7,7 +7,8 @@ import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import pipeline from '../../pipelines/listings';
 import { groupId } from '../../runtime/pipeline';
-import { BLOB_STORE_PVC, imagesEnv } from '../../k8s/blob-store';
+import { BLOB_STORE_PVC } from '../../k8s/blob-store';
+import { settingEnv } from '../../k8s/deploy-needs';
 import {
   DATABASE_OPERATORS,
   FEEDS_MOUNT,
@@ -20,6 +21,9 @@ import {
 import { workerSettingsSpec } from '../../runtime/settings';
 import type { K8sObject } from '../../k8s/render';
 import { K8S, overlayNames, renderKustomization, schemaProblems, vendoredKinds } from './support';
+
+/** The images step's settings as variables (the manifests derive them from its deploy needs). */
+const imagesEnv = (key: string): string => settingEnv('images', key);
 
 // Installing a kustomize (scripts/ensure-kubectl.sh) can take a while on a fresh machine.
 jest.setTimeout(600_000);

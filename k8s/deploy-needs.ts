@@ -1,0 +1,50 @@
+/**
+ * What each step's pods need beyond what every worker gets, read from its operator's `deploy` declaration
+ * (runtime/operator.ts DeployNeeds) in the one operator registry: the manifests name no operator.
+ */
+import { operators } from '../operators';
+import { fieldEnvName } from '../runtime/config';
+import type { DeployNeeds } from '../runtime/operator';
+import type { StepSpec } from '../runtime/pipeline';
+import { operatorEnvPrefix } from '../runtime/settings';
+
+type Needs = DeployNeeds<Record<string, never>> & {
+  readonly blobStore?: { readonly store: string; readonly root: string };
+  readonly database?: { readonly url: string };
+  readonly feeds?: { readonly root: string };
+};
+
+/** The deploy needs of `operator` (none when it declares none or is not in the registry). */
+export const needsOfOperator = (operator: string): Needs => (operators[operator]?.deploy ?? {}) as Needs;
+
+export const needsOf = (step: Pick<StepSpec, 'operator'>): Needs => needsOfOperator(step.operator);
+
+/** The variable an operator's setting is read from (its own `env`, else LISTFLOW_<OPERATOR>_<SETTING>). */
+export function settingEnv(operator: string, setting: string): string {
+  return fieldEnvName(operatorEnvPrefix(operator), setting, operators[operator]?.config.fields[setting]);
+}
+
+const declaring = (need: keyof Needs): string[] =>
+  Object.values(operators)
+    .filter((o) => needsOfOperator(o.name)[need] !== undefined)
+    .map((o) => o.name);
+
+/** Operators whose pods get the database Secret (required there: no pod starts without it). */
+export const DATABASE_OPERATORS: ReadonlySet<string> = new Set(declaring('database'));
+
+/** Operators that write the blob store: the blob-store components patch their Deployments. */
+export const BLOB_STORE_OPERATORS: ReadonlySet<string> = new Set(declaring('blobStore'));
+
+/**
+ * The database URL's variable: the one name every reader of the database uses (the CLI's listings commands,
+ * the platform's environment). Every operator that declares the database must read it from the same variable.
+ */
+export const POSTGRES_URL_ENV: string = (() => {
+  const names = new Set([...DATABASE_OPERATORS].map((op) => settingEnv(op, needsOfOperator(op).database!.url)));
+  if (names.size !== 1) {
+    throw new Error(
+      `Expected one database URL variable among the operators that declare deploy.database but found ${names.size} (${[...names].join(', ') || 'none'}).`,
+    );
+  }
+  return [...names][0]!;
+})();
