@@ -143,5 +143,11 @@ export const dashboardExpressions = (pipeline: PipelineSpec): string[] => [
   ...PROCESS_QUERIES.flatMap((q) => q.targets.map((t) => t.expr)),
 ];
 
-export const dashboardJson = (pipeline: PipelineSpec): string =>
-  `${JSON.stringify(renderDashboard(pipeline), null, 2)}\n`;
+/** A JSON array of strings or numbers spread over lines, as JSON.stringify(_, null, 2) writes it. */
+const SCALAR_ARRAY = /\[\n\s+((?:"[^"\n]*"|-?[\d.]+)(?:,\n\s+(?:"[^"\n]*"|-?[\d.]+))*)\n\s*\]/g;
+
+/** The dashboard file, with arrays of scalars on one line as the repository's formatter (Biome) writes JSON. */
+export const dashboardJson = (pipeline: PipelineSpec): string => {
+  const text = JSON.stringify(renderDashboard(pipeline), null, 2);
+  return `${text.replace(SCALAR_ARRAY, (_, items: string) => `[${items.split(/,\n\s+/).join(', ')}]`)}\n`;
+};

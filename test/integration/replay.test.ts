@@ -185,6 +185,7 @@ test('replay: images and publish from earliest change nothing; a rule change rep
   // The first deployment: feed A publishes; feed B names a profile normalize does not know.
   workers = await startWorkers(box, await freeBasePort(box.pipeline.steps.length));
   await ingest(feedA.uri, sourceA);
+  const betweenFeeds = new Date();
   await ingest(feedB.uri, sourceB, ['--profile', PROFILE]);
   expect(await rowsForSources([sourceA])).toBe(feedA.listings);
   expect(await rowsForSources([sourceB])).toBe(0);
@@ -210,6 +211,11 @@ test('replay: images and publish from earliest change nothing; a rule change rep
   const sumReread = (doc: ReplayDoc) => doc.partitions.reduce((n, p) => n + Number(p.reread), 0);
   expect(sumReread(planned.doc)).toBe(normalizedEnd);
   expect((await replay('images', 'earliest', false)).doc.partitions).toEqual(planned.doc.partitions);
+  // A time: offsets-for-times per partition. From between the two feeds, normalize would re-read feed B only.
+  const fromTime = await replay('normalize', betweenFeeds.toISOString(), false);
+  expect(fromTime.code).toBe(0);
+  expect(sumReread(fromTime.doc)).toBe(feedB.raw);
+  expect(sumReread((await replay('normalize', new Date(Date.now() + 60_000).toISOString(), false)).doc)).toBe(0);
 
   // 1. images and publish from earliest.
   for (const step of ['images', 'publish']) {
