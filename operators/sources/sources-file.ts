@@ -1,0 +1,39 @@
+/**
+ * The sources file (pipelines/sources.yaml, or LISTFLOW_SOURCES_FILE): where Listflow's data comes from.
+ * Validated on load with every problem reported together as one SOURCES_INVALID, each naming the file, the
+ * field path (`sources[1].auth.clientSecretEnv`), the value received and a fix, like the pipeline.
+ *
+ * Secrets are never written in the file: auth names environment variables (`clientSecretEnv`), and
+ * `resolveSourceSecrets` reads them when a worker starts. Anything that looks like an inline secret (a
+ * `clientSecret` key, a token-shaped value where a variable name belongs, credentials or an access token in a
+ * URL) is refused, so a secret cannot reach git by accident.
+ */
+import { readFileSync } from 'node:fs';
+import YAML from 'yaml';
+import { ListflowError } from '../../runtime/errors';
+import { validateSources } from './source-validation';
+import type { SourcesFile, ValidateOptions } from './source-spec';
+
+export * from './source-spec';
+export { parseDuration, validateSources } from './source-validation';
+
+/** Reads and validates a sources file; throws SOURCES_INVALID listing every problem. */
+export function loadSourcesFile(file: string, o: ValidateOptions = {}): SourcesFile {
+  let doc: unknown;
+  try {
+    doc = YAML.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new ListflowError(
+      'SOURCES_INVALID',
+      `${file}: the sources file cannot be read as YAML (${(e as Error).message}). Fix: check its path and syntax.`,
+    );
+  }
+  const { sources, problems } = validateSources(doc, o);
+  if (problems.length > 0) {
+    throw new ListflowError(
+      'SOURCES_INVALID',
+      `${problems.length} problem(s) in the sources file ${file}:\n${problems.map((p) => `  - ${file}: ${p.message}`).join('\n')}`,
+    );
+  }
+  return { file, sources };
+}
