@@ -175,6 +175,21 @@ export type AnyOperator = OperatorDefinition<any, any, any, any>;
 export type AnyContext = OperatorContext<any, any>;
 /** Operators by name (operators/index.ts). */
 export type OperatorRegistry = Readonly<Record<string, AnyOperator>>;
+
+const registryModules = new WeakMap<AnyOperator, string>();
+
+/**
+ * Declares an operator registry: `export const operators = defineRegistry(__filename, { ... })`. The module
+ * is recorded for each operator, so an operator thread, which cannot be handed functions, loads the same
+ * registry (its `operators` export) and takes the operator by name; the runtime never names a path itself.
+ */
+export function defineRegistry<R extends Record<string, AnyOperator>>(module: string, operators: R): R {
+  for (const op of Object.values(operators)) registryModules.set(op, module);
+  return operators;
+}
+
+/** The module of the registry `operator` was declared in (defineRegistry), if any. */
+export const registryModuleOf = (operator: AnyOperator): string | undefined => registryModules.get(operator);
 /** What `process` may emit: an output for a port, or a reject. */
 export type AnyEmit = OutputEmit | RejectEmit;
 
