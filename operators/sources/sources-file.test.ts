@@ -100,61 +100,147 @@ describe('a valid file', () => {
 
 describe('problems name the path, the value and a fix', () => {
   test.each<[string, (d: Doc) => void, string, string]>([
-    ['bad name', (d) => void (reso(d).name = 'MRED Grid'), 'sources[0].name', 'lowercase letters'],
-    ['duplicate name', (d) => void (d.sources[1]!.name = 'mred'), 'sources[1].name', 'a name no other source has'],
-    ['unknown kind', (d) => void (reso(d).kind = 'ftp'), 'sources[0].kind', 'one of reso-web-api, file, http'],
-    ['unknown key', (d) => void (reso(d).pagesize = 10), 'sources[0].pagesize', 'one of the keys'],
-    ['page size', (d) => void (reso(d).pageSize = 0), 'sources[0].pageSize', 'between 1 and 10000'],
-    ['poll interval', (d) => void (reso(d).pollInterval = 60), 'sources[0].pollInterval', 'e.g. 1m'],
+    [
+      'bad name',
+      (d) => {
+        reso(d).name = 'MRED Grid';
+      },
+      'sources[0].name',
+      'lowercase letters',
+    ],
+    [
+      'duplicate name',
+      (d) => {
+        d.sources[1]!.name = 'mred';
+      },
+      'sources[1].name',
+      'a name no other source has',
+    ],
+    [
+      'unknown kind',
+      (d) => {
+        reso(d).kind = 'ftp';
+      },
+      'sources[0].kind',
+      'one of reso-web-api, file, http',
+    ],
+    [
+      'unknown key',
+      (d) => {
+        reso(d).pagesize = 10;
+      },
+      'sources[0].pagesize',
+      'one of the keys',
+    ],
+    [
+      'page size',
+      (d) => {
+        reso(d).pageSize = 0;
+      },
+      'sources[0].pageSize',
+      'between 1 and 10000',
+    ],
+    [
+      'poll interval',
+      (d) => {
+        reso(d).pollInterval = 60;
+      },
+      'sources[0].pollInterval',
+      'e.g. 1m',
+    ],
     [
       'filter syntax',
-      (d) => void (reso(d).filter = 'OriginatingSystemName == mred'),
+      (d) => {
+        reso(d).filter = 'OriginatingSystemName == mred';
+      },
       'sources[0].filter',
       'supported subset',
     ],
     [
       'rate limit',
-      (d) => void (reso(d).rateLimits = { perSecond: -1 }),
+      (d) => {
+        reso(d).rateLimits = { perSecond: -1 };
+      },
       'sources[0].rateLimits.perSecond',
       'between 1 and 1000',
     ],
     [
       'delete kind',
-      (d) => void (reso(d).deletes = { kind: 'tombstone' }),
+      (d) => {
+        reso(d).deletes = { kind: 'tombstone' };
+      },
       'sources[0].deletes.kind',
       'flag, status, purge',
     ],
     [
       'purge every',
-      (d) => void (reso(d).deletes = { kind: 'purge', every: 'daily' }),
+      (d) => {
+        reso(d).deletes = { kind: 'purge', every: 'daily' };
+      },
       'sources[0].deletes.every',
       '24h',
     ],
-    ['country', (d) => void (reso(d).country = 'MX'), 'sources[0].country', 'one of US, CA'],
-    ['profile', (d) => void (reso(d).profile = 'nope'), 'sources[0].profile', 'one of the source profiles'],
+    [
+      'country',
+      (d) => {
+        reso(d).country = 'MX';
+      },
+      'sources[0].country',
+      'one of US, CA',
+    ],
+    [
+      'profile',
+      (d) => {
+        reso(d).profile = 'nope';
+      },
+      'sources[0].profile',
+      'one of the source profiles',
+    ],
     [
       'cursor paging needs key ties',
-      (d) => void (reso(d).paging = 'cursor'),
+      (d) => {
+        reso(d).paging = 'cursor';
+      },
       'sources[0].paging',
       'next-link when tieBreak is timestamp',
     ],
     [
       'photos cursor needs a field',
-      (d) => void (reso(d).media = { bumpsModification: false }),
+      (d) => {
+        reso(d).media = { bumpsModification: false };
+      },
       'sources[0].media.changeTimestamp',
       'own cursor',
     ],
     [
       'resource scheme',
-      (d) => void (reso(d).resource = 'ftp://x/Property'),
+      (d) => {
+        reso(d).resource = 'ftp://x/Property';
+      },
       'sources[0].resource',
       'http:// or https://',
     ],
-    ['file uri', (d) => void (d.sources[1]!.uri = 'https://x/feed.json'), 'sources[1].uri', 'file://'],
-    ['auth kind', (d) => void (reso(d).auth = { kind: 'basic' }), 'sources[0].auth.kind', 'oauth2, bearer, none'],
+    [
+      'file uri',
+      (d) => {
+        d.sources[1]!.uri = 'https://x/feed.json';
+      },
+      'sources[1].uri',
+      'file://',
+    ],
+    [
+      'auth kind',
+      (d) => {
+        reso(d).auth = { kind: 'basic' };
+      },
+      'sources[0].auth.kind',
+      'oauth2, bearer, none',
+    ],
     [
       'env name',
-      (d) => void (reso(d).auth.clientIdEnv = 'mred id'),
+      (d) => {
+        reso(d).auth.clientIdEnv = 'mred id';
+      },
       'sources[0].auth.clientIdEnv',
       'name of an environment variable',
     ],
@@ -183,28 +269,48 @@ describe('problems name the path, the value and a fix', () => {
 describe('inline secrets are refused, and never shown', () => {
   const SECRET = 'c2VjcmV0LXZhbHVlLXRoYXQtbXVzdC1ub3QtbGVhaw';
   test.each<[string, (d: Doc) => void, string]>([
-    ['a clientSecret key', (d) => void (reso(d).auth.clientSecret = SECRET), 'sources[0].auth.clientSecret'],
+    [
+      'a clientSecret key',
+      (d) => {
+        reso(d).auth.clientSecret = SECRET;
+      },
+      'sources[0].auth.clientSecret',
+    ],
     [
       'a token key on a bearer auth',
-      (d) => void (reso(d).auth = { kind: 'bearer', tokenEnv: 'T', token: SECRET }),
+      (d) => {
+        reso(d).auth = { kind: 'bearer', tokenEnv: 'T', token: SECRET };
+      },
       'sources[0].auth.token',
     ],
     [
       'a secret where a variable name belongs',
-      (d) => void (reso(d).auth.clientSecretEnv = SECRET),
+      (d) => {
+        reso(d).auth.clientSecretEnv = SECRET;
+      },
       'sources[0].auth.clientSecretEnv',
     ],
     [
       'credentials in the resource URL',
-      (d) => void (reso(d).resource = `https://u:${SECRET}@api.example/Property`),
+      (d) => {
+        reso(d).resource = `https://u:${SECRET}@api.example/Property`;
+      },
       'sources[0].resource',
     ],
     [
       'an access token in the token URL',
-      (d) => void (reso(d).auth.tokenUrl = `https://api.example/token?access_token=${SECRET}`),
+      (d) => {
+        reso(d).auth.tokenUrl = `https://api.example/token?access_token=${SECRET}`;
+      },
       'sources[0].auth.tokenUrl',
     ],
-    ['a password at the source level', (d) => void (reso(d).password = SECRET), 'sources[0].password'],
+    [
+      'a password at the source level',
+      (d) => {
+        reso(d).password = SECRET;
+      },
+      'sources[0].password',
+    ],
   ])('%s', (_what, mutate, path) => {
     const d = valid();
     mutate(d);
