@@ -10,6 +10,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Admin } from 'kafkajs';
 import { expectedOutcome, writeSampleSet } from '../../operators/sample-feeds/local-set';
+import { publishedAtOf } from '../../operators/publish/queries';
 import { TRACE_HEADER } from '../../runtime/dead-letter';
 import { PermanentError } from '../../runtime/errors';
 import { dlqTopic } from '../../runtime/pipeline';
@@ -177,12 +178,7 @@ function deadLetters(ctx: CliContext, t: Totals): Record<string, number> {
 async function rowsInPostgres(ctx: CliContext, ids: readonly string[]): Promise<Map<string, number> | null> {
   if (ids.length === 0) return new Map();
   try {
-    const r = await ctx
-      .pg()
-      .query<{ id: string; published_at: Date }>('SELECT id, published_at FROM listings WHERE id = ANY($1::text[])', [
-        ids,
-      ]);
-    return new Map(r.rows.map((row) => [row.id, new Date(row.published_at).getTime()]));
+    return await publishedAtOf(ctx.pg(), ids);
   } catch {
     return null;
   }

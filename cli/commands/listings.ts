@@ -1,115 +1,18 @@
 /**
- * `listflow listings get|search`: read the published view in PostgreSQL (publish's `listings` table, its
- * tombstones and the `listing_search` view; see operators/publish/migrations.ts).
+ * `listflow listings get|search`: the published view in PostgreSQL, presented. The queries are publish's
+ * (operators/publish/queries.ts), beside its tables.
  *
  * - get <id>: the full published document of any status; a deleted listing or an unknown id exits 1.
  * - search --city C: listings on the market (the statuses of listing_search) in a city, newest first; with
  *   --status, that status instead (any ListingStatus). card_url comes from listing_search.
  */
-import { reviveDocument } from '../../operators/publish/process';
+import { getListing, type ListingSummary, ON_MARKET, searchListings } from '../../operators/publish/queries';
 import { type ListingStatus, ListingStatusValues, type PublishedListing } from '../../schemas/generated/types';
 import { type Command, intOption, printJson, stringOption, UsageError } from '../command';
 import { cliContext } from '../context';
 
 class ListingsError extends Error {
   override readonly name = 'ListingsError';
-}
-
-export interface Queryable {
-  query<R = Record<string, unknown>>(text: string, values?: unknown[]): Promise<{ rows: R[] }>;
-}
-
-/** The statuses listing_search shows (kept in step with its WHERE clause). */
-export const ON_MARKET: readonly ListingStatus[] = ['ACTIVE', 'ACTIVE_UNDER_CONTRACT', 'PENDING', 'COMING_SOON'];
-
-export interface ListingSummary {
-  readonly id: string;
-  readonly status: string;
-  readonly propertyType: string;
-  readonly priceMinor: number;
-  readonly currency: string;
-  readonly previousPriceMinor: number | null;
-  readonly city: string;
-  readonly region: string;
-  readonly postalCode: string;
-  readonly bedrooms: number | null;
-  readonly bathrooms: number | null;
-  readonly livingAreaSqft: number | null;
-  readonly photoCount: number;
-  readonly cardUrl: string | null;
-  readonly modifiedAt: string;
-  readonly publishedAt: string;
-}
-
-const SUMMARY_COLUMNS = `l.id, l.status, l.property_type, l.price_minor, l.currency, l.previous_price_minor, l.city,
-  l.region, l.postal_code, l.bedrooms, l.bathrooms, l.living_area_sqft, l.photo_count, s.card_url,
-  l.modified_at, l.published_at`;
-
-type SummaryRow = Record<string, unknown>;
-
-const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
-
-function summaryOf(r: SummaryRow): ListingSummary {
-  return {
-    id: String(r.id),
-    status: String(r.status),
-    propertyType: String(r.property_type),
-    priceMinor: Number(r.price_minor),
-    currency: String(r.currency),
-    previousPriceMinor: num(r.previous_price_minor),
-    city: String(r.city),
-    region: String(r.region),
-    postalCode: String(r.postal_code),
-    bedrooms: num(r.bedrooms),
-    bathrooms: num(r.bathrooms),
-    livingAreaSqft: num(r.living_area_sqft),
-    photoCount: Number(r.photo_count),
-    cardUrl: (r.card_url as string | null) ?? null,
-    modifiedAt: new Date(r.modified_at as string).toISOString(),
-    publishedAt: new Date(r.published_at as string).toISOString(),
-  };
-}
-
-export type GetResult =
-  | { readonly found: true; readonly summary: ListingSummary; readonly document: PublishedListing }
-  | { readonly found: false; readonly deletedAt?: string; readonly modifiedAt?: string };
-
-export async function getListing(db: Queryable, id: string): Promise<GetResult> {
-  const { rows } = await db.query<SummaryRow>(
-    `SELECT ${SUMMARY_COLUMNS}, l.document FROM listings l LEFT JOIN listing_search s ON s.id = l.id WHERE l.id = $1`,
-    [id],
-  );
-  const row = rows[0];
-  if (row) return { found: true, summary: summaryOf(row), document: reviveDocument(row.document) };
-  const t = await db.query<{ modified_at: Date; deleted_at: Date }>(
-    'SELECT modified_at, deleted_at FROM listing_tombstones WHERE id = $1',
-    [id],
-  );
-  const tomb = t.rows[0];
-  return tomb
-    ? {
-        found: false,
-        deletedAt: new Date(tomb.deleted_at).toISOString(),
-        modifiedAt: new Date(tomb.modified_at).toISOString(),
-      }
-    : { found: false };
-}
-
-export interface SearchOptions {
-  readonly city: string;
-  readonly status?: ListingStatus | undefined;
-  readonly limit: number;
-}
-
-export async function searchListings(db: Queryable, opts: SearchOptions): Promise<ListingSummary[]> {
-  const statuses = opts.status ? [opts.status] : [...ON_MARKET];
-  const { rows } = await db.query<SummaryRow>(
-    `SELECT ${SUMMARY_COLUMNS} FROM listings l LEFT JOIN listing_search s ON s.id = l.id
-     WHERE lower(l.city) = lower($1) AND l.status = ANY($2::text[])
-     ORDER BY l.modified_at DESC, l.id LIMIT $3`,
-    [opts.city.trim(), statuses, opts.limit],
-  );
-  return rows.map(summaryOf);
 }
 
 /** 45000000 USD -> "USD 450,000.00" */

@@ -12,6 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Admin } from 'kafkajs';
+import { newestListings } from '../../operators/publish/queries';
 import { type DeadLetter, ledgerKey, parseLetterRef, readDeadLetter } from '../../runtime/dead-letters/letters';
 import { describeValue, listDeadLetters, readOne } from '../../runtime/dead-letters/read';
 import { redrive } from '../../runtime/dead-letters/redrive';
@@ -20,38 +21,13 @@ import { readReplayLedger } from '../commands/replay';
 import { pipelineStatus } from '../commands/status';
 import { type CliContext, cliContext } from '../context';
 import { connectAdmin, withKafka } from '../kafka-io';
-import type { ListingCard, WebData } from './panels';
+import type { WebData } from './panels';
 import type { AdminActions, LetterSource } from './server';
 import { createWebServer, listen } from './server';
 
 export const DEFAULT_WEB_PORT = 8480;
 const LETTERS_TTL_MS = 5000;
 const SAMPLE_MS = 1000;
-
-/** The smallest variant (by width) of the first OK photo of each listing; null without one. */
-const LISTINGS_SQL = `
-SELECT l.id, l.status, l.price_minor, l.currency, l.city, l.region, l.photo_count, l.published_at,
-  (SELECT v->>'uri'
-     FROM jsonb_array_elements(l.document->'images') AS i, jsonb_array_elements(i->'variants') AS v
-    WHERE i->>'status' = 'OK'
-    ORDER BY (i->>'order')::int, (v->>'width')::int
-    LIMIT 1) AS thumb_url
-FROM listings l
-WHERE $2::text IS NULL OR l.source LIKE $2 || '%'
-ORDER BY l.published_at DESC, l.id
-LIMIT $1`;
-
-interface ListingRow {
-  id: string;
-  status: string;
-  price_minor: string;
-  currency: string;
-  city: string;
-  region: string;
-  photo_count: number;
-  published_at: Date;
-  thumb_url: string | null;
-}
 
 export function liveData(ctx: CliContext, admin: Admin): WebData & LetterSource {
   let cached: { at: number; letters: Promise<DeadLetter[]> } | undefined;
@@ -71,20 +47,7 @@ export function liveData(ctx: CliContext, admin: Admin): WebData & LetterSource 
     letters,
     replays: () => withKafka(ctx, () => readReplayLedger(ctx.kafka(), ctx.pipeline)),
     async listings({ limit, sourcePrefix }) {
-      const { rows } = await ctx.pg().query<ListingRow>(LISTINGS_SQL, [limit, sourcePrefix ?? null]);
-      return rows.map(
-        (r): ListingCard => ({
-          id: r.id,
-          status: r.status,
-          priceMinor: Number(r.price_minor),
-          currency: r.currency,
-          city: r.city,
-          region: r.region,
-          photoCount: r.photo_count,
-          thumbUrl: r.thumb_url,
-          publishedAt: new Date(r.published_at),
-        }),
-      );
+      return newestListings(ctx.pg(), { limit, sourcePrefix });
     },
     async letter(refText) {
       const ref = parseLetterRef(refText);

@@ -3,6 +3,7 @@
  * plain values) and returns a `<section>`. To add one (a sources panel with each source's cursor, once sources
  * exist, issue 15), write a Panel and put it in PANELS: the server and the page need no other change.
  */
+import type { ListingCard } from '../../operators/publish/queries';
 import { formatPrice } from '../commands/listings';
 import type { StepStatus } from '../commands/status';
 import { type DeadLetter, groupLetters, ledgerKey } from '../../runtime/dead-letters/letters';
@@ -11,18 +12,8 @@ import { entryReread, type ReplayLedgerEntry } from '../../runtime/replay';
 import { esc, pipelineSvg, safeUrl, section, type StepFigures, table } from './html';
 
 /** One published listing as the page shows it. */
-export interface ListingCard {
-  readonly id: string;
-  readonly status: string;
-  readonly priceMinor: number;
-  readonly currency: string;
-  readonly city: string;
-  readonly region: string;
-  readonly photoCount: number;
-  /** The smallest stored variant of the first good photo, if any. */
-  readonly thumbUrl: string | null;
-  readonly publishedAt: Date;
-}
+// The card's fields are publish's query (operators/publish/queries.ts newestListings).
+export type { ListingCard };
 
 export interface WebData {
   readonly pipeline: PipelineSpec;

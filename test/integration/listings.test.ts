@@ -5,7 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { invoke } from '../support/cli-invoke';
-import { getListing, listingsCommands, searchListings } from '../../cli/commands/listings';
+import { listingsCommands } from '../../cli/commands/listings';
+import { getListing, searchListings } from '../../operators/publish/queries';
 import { parseConfig } from '../../runtime/config';
 import { plainContext } from '../../runtime/operator';
 import { publishConfig } from '../../operators/publish/config';
