@@ -13,6 +13,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY cli ./cli
 COPY runtime ./runtime
 COPY operators ./operators
+COPY samples ./samples
 COPY pipelines ./pipelines
 COPY schemas ./schemas
 COPY infra ./infra

@@ -1,5 +1,5 @@
 /** Records for the benchmarks: complete, deterministic, the size of real ones. */
-import { sampleListings, varyFieldNames } from '../operators/sample-feeds/generator';
+import { sampleListings, varyFieldNames } from '../samples/generator';
 import type { EnrichedListing, ImageAsset, Listing, Photo, RawListing } from '../schemas/generated/types';
 
 /**

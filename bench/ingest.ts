@@ -22,7 +22,7 @@ import { plainContext } from '../runtime/operator';
 import { ingestConfig } from '../operators/ingest/config';
 import { filesOnlyServices } from '../operators/ingest/feed-sources';
 import { ingestFeed } from '../operators/ingest/process';
-import { type SampleFormat, writeSampleFeed } from '../operators/sample-feeds/writers';
+import { type SampleFormat, writeSampleFeed } from '../samples/writers';
 import { fmtRate, report, table } from './harness';
 
 const TOTAL = Number(process.env.BENCH_RECORDS ?? 500_000);

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { operators } from '../operators';
-import { writeSampleFeeds } from '../operators/sample-feeds';
+import { writeSampleFeeds } from '../samples';
 import pipeline from '../pipelines/listings';
 import type { IngestJobStatus, PublishedListing, RawListing } from '../schemas/generated/types';
 import { dryRun, type DryRunOptions, stepsThrough } from './dry-run';

@@ -4,7 +4,7 @@
  * accents, HTML descriptions, legacy statuses, RESO field-name variations), and a few percent deliberately
  * broken records whose expected outcome (ingest reject, normalize reject and its code) is known.
  */
-import type { ErrorCode } from '../../runtime/errors';
+import type { ErrorCode } from '../runtime/errors';
 
 /** mulberry32: small, fast, good enough for test data. */
 export function prng(seed: number): () => number {

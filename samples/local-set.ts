@@ -7,14 +7,14 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parseConfig } from '../../runtime/config';
-import { ListflowError } from '../../runtime/errors';
-import { collect, plainContext } from '../../runtime/operator';
-import type { RawListing } from '../../schemas/generated/types';
-import { ingestConfig } from '../ingest/config';
-import { filesOnlyServices } from '../ingest/feed-sources';
-import { ingestFeed } from '../ingest/process';
-import { normalizeListing } from '../normalize/process';
+import { parseConfig } from '../runtime/config';
+import { ListflowError } from '../runtime/errors';
+import { collect, plainContext } from '../runtime/operator';
+import type { RawListing } from '../schemas/generated/types';
+import { ingestConfig } from '../operators/ingest/config';
+import { filesOnlyServices } from '../operators/ingest/feed-sources';
+import { ingestFeed } from '../operators/ingest/process';
+import { normalizeListing } from '../operators/normalize/process';
 import { writeSamplePhotos } from './images';
 import { type FeedSummary, type SampleFormat, writeSampleFeed } from './writers';
 

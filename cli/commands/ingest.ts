@@ -9,7 +9,7 @@ import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Admin } from 'kafkajs';
-import { expectedOutcome, writeSampleSet } from '../../operators/sample-feeds/local-set';
+import { expectedOutcome, writeSampleSet } from '../../samples/local-set';
 import { publishedAtOf } from '../../operators/publish/queries';
 import { TRACE_HEADER } from '../../runtime/dead-letter';
 import { PermanentError } from '../../runtime/errors';

@@ -8,10 +8,10 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { writeBrokenPhotos } from '../../operators/sample-feeds/local-set';
-import { sampleListings } from '../../operators/sample-feeds/generator';
-import { writeSamplePhotos } from '../../operators/sample-feeds/images';
-import { type FeedSummary, writeSampleFeed } from '../../operators/sample-feeds/writers';
+import { writeBrokenPhotos } from '../../samples/local-set';
+import { sampleListings } from '../../samples/generator';
+import { writeSamplePhotos } from '../../samples/images';
+import { type FeedSummary, writeSampleFeed } from '../../samples/writers';
 import {
   freeBasePort,
   provision,

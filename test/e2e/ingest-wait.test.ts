@@ -6,7 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type FeedSummary, writeSampleFeed } from '../../operators/sample-feeds/writers';
+import { type FeedSummary, writeSampleFeed } from '../../samples/writers';
 import {
   provision,
   CLI,

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { expectedOutcome, type SampleSet, writeSampleSet } from '../../operators/sample-feeds/local-set';
+import { expectedOutcome, type SampleSet, writeSampleSet } from '../../samples/local-set';
 import { codesOf, dropTopics, freeBasePort, readAll, ROOT, run, rowsForSources, sandbox } from './pipeline-sandbox';
 
 const box = sandbox('e2e-local');

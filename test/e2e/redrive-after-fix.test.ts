@@ -18,9 +18,9 @@
 import { randomBytes } from 'node:crypto';
 import { symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { sampleListings } from '../../operators/sample-feeds/generator';
-import { writeSamplePhotos } from '../../operators/sample-feeds/images';
-import { type FeedSummary, writeSampleFeed } from '../../operators/sample-feeds/writers';
+import { sampleListings } from '../../samples/generator';
+import { writeSamplePhotos } from '../../samples/images';
+import { type FeedSummary, writeSampleFeed } from '../../samples/writers';
 import { AvroSerde, createRegistry } from '../../runtime/serde';
 import type { Listing } from '../../schemas/generated/types';
 import {

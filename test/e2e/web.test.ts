@@ -11,8 +11,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { platformLayout } from '../../infra/layout';
 import { removeLocalObjects } from '../../infra/s3proxy';
-import { writeSamplePhotos } from '../../operators/sample-feeds/images';
-import { type FeedSummary, writeSampleFeed } from '../../operators/sample-feeds/writers';
+import { writeSamplePhotos } from '../../samples/images';
+import { type FeedSummary, writeSampleFeed } from '../../samples/writers';
 import { type Browser, launchChromium } from '../support/chromium';
 import {
   CLI,

@@ -14,7 +14,7 @@ import { join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Admin, Kafka } from 'kafkajs';
 import pg from 'pg';
-import { prng, sampleListings, writeSamplePhotos } from '../../operators/sample-feeds';
+import { prng, sampleListings, writeSamplePhotos } from '../../samples';
 import type { EnrichedListing, ImageAsset, PublishedListing, RawListing } from '../../schemas/generated/types';
 import * as fx from '../fixtures/images/fixtures';
 import {

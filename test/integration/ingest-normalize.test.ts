@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Admin, Kafka } from 'kafkajs';
-import { sampleListings, writeSampleFeed } from '../../operators/sample-feeds';
+import { sampleListings, writeSampleFeed } from '../../samples';
 import { DLQ_HEADER } from '../../runtime/dead-letter';
 import type { IngestJob, IngestJobStatus, Listing, RawListing } from '../../schemas/generated/types';
 import {

@@ -27,7 +27,7 @@ import pg from 'pg';
 import { loadRenderOptions } from '../../k8s/options';
 import { BLOB_STORE_PVC, OBJECT_STORE_KEYS } from '../../k8s/blob-store';
 import { FEEDS_MOUNT, type K8sObject, POSTGRES_URL_ENV, renderFiles, SECRETS } from '../../k8s/render';
-import { writeSampleFeed, writeSamplePhotos } from '../../operators/sample-feeds';
+import { writeSampleFeed, writeSamplePhotos } from '../../samples';
 import { K8S, overlayNames, ROOT, renderKustomization } from '../k8s/support';
 import {
   imageFromDockerfile,

@@ -14,8 +14,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { writeSamplePhotos } from '../../operators/sample-feeds/images';
-import { type FeedSummary, writeSampleFeed } from '../../operators/sample-feeds/writers';
+import { writeSamplePhotos } from '../../samples/images';
+import { type FeedSummary, writeSampleFeed } from '../../samples/writers';
 import { fetchCommittedOffsets } from '../../runtime/kafka';
 import { groupId, replayLedgerTopic } from '../../runtime/pipeline';
 import {

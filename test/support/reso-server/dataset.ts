@@ -8,7 +8,7 @@
  * `StandardStatus` to `Delete`, and Spark or CREA DDF simply stop listing the record (a purge pass finds it).
  * On PropTx a photo change moves PhotosChangeTimestamp without touching ModificationTimestamp.
  */
-import { sampleListings } from '../../../operators/sample-feeds';
+import { sampleListings } from '../../../samples';
 
 export type DeleteStyle = 'flag' | 'status' | 'purge';
 
