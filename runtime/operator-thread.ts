@@ -1,18 +1,22 @@
 /**
  * The entry point of one operator thread (see runtime/operator-threads.ts): loads the operator named in
- * workerData from its folder, then for every job the worker's event loop posts decodes the input bytes, runs
- * `process` and encodes its outputs, answering each batch of jobs with one batch of results, in order.
+ * workerData through the operator registry (the module named in workerData), then for every job the worker's
+ * event loop posts decodes the input bytes, runs `process` and encodes its outputs, answering each batch of
+ * jobs with one batch of results, in order.
  *
  * The thread owns nothing else: no Kafka, no registry, no commits. What a job needs comes in the job (its
  * input bytes and writer schema id, where it came from, its attempt and deadline) or is made here once
- * (config, logger, clock), so the operator sees the same `ctx` it would on the event loop.
+ * (config, logger, clock); the `ctx` is made by the one context builder (runtime/execute/context.ts) with
+ * the executor's deadline, so the operator sees the same `ctx` it would on the event loop.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type avro from 'avsc';
 import { createLogger } from './observability';
-import type { AnyContext, AnyEmit, AnyOperator, Clock, InputMeta, RejectEmit } from './operator';
-import { collect } from './operator';
 import { ListflowError } from './errors';
+import { operatorContext } from './execute/context';
+import { JobDeadline } from './execute/deadline';
+import type { AnyEmit, AnyOperator, Clock, OperatorRegistry, RejectEmit } from './operator';
+import { collect } from './operator';
 import {
   CLOSE,
   packBytes,
@@ -28,39 +32,18 @@ import { decodeWire, encodeWire, parseWriterSchema } from './serde';
 
 const setup = workerData as ThreadSetup;
 
-function loadOperator(name: string, module: string): AnyOperator {
-  const op = (require(module) as { default?: AnyOperator }).default;
-  if (!op || op.name !== name || !op.process) {
-    throw new Error(`${module} does not export (default) an operator named ${name} with process()`);
+function loadOperator(name: string, registryModule: string): AnyOperator {
+  const registry = (require(registryModule) as { operators?: OperatorRegistry }).operators;
+  const op = registry?.[name];
+  if (!op?.process) {
+    throw new Error(`the operator registry ${registryModule} has no operator named ${name} with process()`);
   }
   return op;
 }
 
-const operator = loadOperator(setup.operator, setup.module);
+const operator = loadOperator(setup.operator, setup.registry);
 const logger = createLogger(setup.logLevel, { operator: setup.operator, step: setup.step, thread: setup.index });
 const clock: Clock = { now: () => new Date() };
-
-class ThreadContext implements AnyContext {
-  readonly config = setup.config as AnyContext['config'];
-  readonly services = undefined;
-  readonly clock = clock;
-  #signal: AbortSignal | null = null;
-  #logger: AnyContext['logger'] | null = null;
-  constructor(
-    readonly input: InputMeta,
-    readonly attempt: number,
-    private readonly deadlineAt: number,
-  ) {}
-  get signal(): AbortSignal {
-    this.#signal ??= AbortSignal.timeout(Math.max(1, this.deadlineAt - Date.now()));
-    return this.#signal;
-  }
-  get logger(): AnyContext['logger'] {
-    const { topic, partition, offset, key } = this.input;
-    this.#logger ??= logger.child({ topic, partition, offset, key });
-    return this.#logger;
-  }
-}
 
 /** Writer schemas by id, sent by the event loop with the first job that needs each. */
 const writers = new Map<number, avro.Type>();
@@ -83,13 +66,24 @@ class Encoded {
 }
 
 async function run(job: ThreadJob, bytes: ArrayBuffer, encoded: Encoded): Promise<ThreadResult> {
+  // The pool on the event loop enforces the deadline too; this one is what `ctx.signal` says.
+  const deadline = new JobDeadline(Math.max(1, job.deadlineAt - Date.now()));
   try {
     const writer = writers.get(job.schemaId);
     if (!writer) throw new Error(`operator thread: no writer schema for id ${job.schemaId} (a runtime bug)`);
     const value = Buffer.from(bytes, job.start, job.end - job.start);
     const decoded = decodeWire(value, operator.input, job.schemaId, writer, resolvers);
     if (!decoded.ok) throw decoded.error;
-    const result = operator.process!(decoded.value, new ThreadContext(job.input, job.attempt, job.deadlineAt));
+    const ctx = operatorContext({
+      config: setup.config,
+      services: undefined,
+      clock,
+      logger,
+      attempt: job.attempt,
+      input: job.input,
+      deadline,
+    });
+    const result = operator.process!(decoded.value, ctx);
     const emits: AnyEmit[] = Array.isArray(result) ? result : await collect(result);
     // A value that does not fit its schema fails the job; bytes already appended for it are never referenced.
     const sent = emits.map((e): ThreadOutput | RejectEmit => {
@@ -101,6 +95,8 @@ async function run(job: ThreadJob, bytes: ArrayBuffer, encoded: Encoded): Promis
     return { id: job.id, ok: true, emits: sent };
   } catch (e) {
     return { id: job.id, ok: false, error: serializeThrown(e) };
+  } finally {
+    deadline.clear();
   }
 }
 

@@ -59,6 +59,8 @@ function pool(over: Partial<OperatorThreadsOptions> & Pick<OperatorThreadsOption
     threads: 1,
     logLevel: 'silent',
     logger: recordingLogger().logger,
+    // The operator registry, as a worker hands it to its threads (registryModuleOf).
+    registry: join(__dirname, '..', 'operators', 'index.ts'),
     ...over,
   });
   pools.push(p);
@@ -72,7 +74,7 @@ afterEach(async () => {
 const spin = (over: Partial<OperatorThreadsOptions> = {}) =>
   pool({
     operator: 'spin',
-    module: join(__dirname, '..', 'dist', 'test', 'support', 'spin-operator.js'),
+    registry: join(__dirname, '..', 'dist', 'test', 'support', 'spin-operator.js'),
     outputs: { out: { schema: 'RawListing', schemaId: OUT_ID } },
     ...over,
   });

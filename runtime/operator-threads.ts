@@ -15,18 +15,19 @@
  * Deadlines and aborts are checked by one timer for all jobs, not a timer per job.
  */
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join, relative } from 'node:path';
 import { Worker as Thread } from 'node:worker_threads';
 import type { SchemaName } from '../schemas/generated/types';
 import { isErrorCode, ListflowError, PermanentError, RetriableError } from './errors';
+import { deadlineError } from './execute/deadline';
 import type { InputMeta, Logger, RejectEmit } from './operator';
 import type { WriterSchema } from './serde';
 
 /** What a thread is started with (its workerData). */
 export interface ThreadSetup {
   readonly operator: string;
-  /** The module whose default export is the operator (built JavaScript). */
-  readonly module: string;
+  /** The operator registry's module (built JavaScript), whose `operators` export holds the operator by name. */
+  readonly registry: string;
   readonly step: string;
   readonly config: unknown;
   readonly logLevel: string;
@@ -243,9 +244,13 @@ class Lane {
 }
 
 export interface OperatorThreadsOptions {
+  /** The operator's name in the registry. */
   readonly operator: string;
-  /** Where the thread loads the operator from; default: its folder, operators/<name>, next to the runtime. */
-  readonly module?: string;
+  /**
+   * The module of the operator registry the operator comes from (`defineRegistry` in runtime/operator.ts
+   * records it; see registryModuleOf): a thread loads that registry and takes the operator by name.
+   */
+  readonly registry: string;
   readonly step: string;
   readonly config: unknown;
   readonly threads: number;
@@ -268,8 +273,8 @@ export class OperatorThreads {
 
   private start(index: number): Lane {
     const { operator, step, config, logLevel, outputs } = this.opts;
-    const module = this.opts.module ?? join(dirname(threadEntry()), '..', 'operators', operator);
-    return new Lane({ operator, module, step, config, logLevel, index, outputs }, (lane, e) =>
+    const registry = builtModule(this.opts.registry);
+    return new Lane({ operator, registry, step, config, logLevel, index, outputs }, (lane, e) =>
       this.onExit(lane, index, e),
     );
   }
@@ -382,9 +387,12 @@ export class OperatorThreads {
   }
 }
 
-/** What the event loop's own deadline throws (runtime/worker JobDeadline), so it classifies as JOB_TIMEOUT. */
-function timeoutError(deadlineAt: number): Error {
-  const e = new Error(`job exceeded its deadline (${new Date(deadlineAt).toISOString()}) on an operator thread`);
-  e.name = 'TimeoutError';
-  return e;
+/** What the event loop's own deadline throws (runtime/execute/deadline.ts), so it classifies as JOB_TIMEOUT. */
+const timeoutError = (deadlineAt: number): Error => deadlineError(deadlineAt, 'on an operator thread');
+
+/** A module as a thread can load it: under ts-jest the runtime runs from sources, the thread from the build. */
+function builtModule(path: string): string {
+  if (!path.endsWith('.ts')) return path;
+  const root = join(__dirname, '..');
+  return join(root, 'dist', relative(root, path)).replace(/\.ts$/, '.js');
 }

@@ -297,3 +297,30 @@ export function assertValidPipeline(
   }
   return spec as PipelineSpec;
 }
+
+/**
+ * Checks the one step a worker runs, with its operator: the step's own problems of `validatePipeline` (its
+ * input topic and schema, its ports and their topics, threads only for cpuBound operators). The other steps
+ * are their own workers' concern. Throws PermanentError('PIPELINE_INVALID') listing every problem.
+ */
+export function assertValidStep(
+  pipeline: PipelineSpec,
+  stepId: string,
+  operator: OperatorShape & { name: string },
+): void {
+  const index = pipeline.steps.findIndex((s) => s.id === stepId);
+  const at = `steps[${index}]`;
+  const step = pipeline.steps[index];
+  const problems =
+    index < 0 || !step
+      ? [{ path: 'steps', message: `Step ${JSON.stringify(stepId)} is not in the pipeline.` }]
+      : validatePipeline(pipeline, { [step.operator]: operator }).filter(
+          (p) => p.path === at || p.path.startsWith(`${at}.`) || p.path.startsWith(`${at}[`),
+        );
+  if (problems.length > 0) {
+    throw new PermanentError(
+      'PIPELINE_INVALID',
+      `Invalid step ${stepId} of pipeline ${JSON.stringify(pipeline.name)} for operator ${operator.name}:\n  - ${problems.map((p) => p.message).join('\n  - ')}`,
+    );
+  }
+}

@@ -8,7 +8,7 @@
  *
  * Every loop that asks again goes through here: a job's attempts (runtime/execute/executor.ts), Kafka's "ask
  * again" answers (runtime/kafka.ts), schema registration racing other workers (runtime/serde.ts) and a photo
- * fetch (operators/images/fetcher.ts). Each says what is worth another attempt; the loop, its bound and its
+ * download (operators/images/fetcher.ts). Each says what is worth another attempt; the loop, its bound and its
  * backoff are the same.
  */
 import type { RetryPolicy } from '../pipeline';

@@ -1,6 +1,6 @@
 /**
  * A cpuBound test operator for the operator-threads tests (runtime/operator-threads.test.ts), loaded by the
- * thread from the build (dist/test/support/spin-operator.js). It copies RawListing like the echo operator,
+ * thread from the build (dist/test/support/spin-operator.js, through the registry it exports). It copies RawListing like the echo operator,
  * and its payload scripts a failure:
  * - `spin`: loops forever (a thread stuck in one job);
  * - `type-error`: a bug (TypeError);
@@ -9,9 +9,9 @@
  */
 import { defineConfig } from '../../runtime/config';
 import { PermanentError } from '../../runtime/errors';
-import { defineOperator, emit } from '../../runtime/operator';
+import { defineOperator, defineRegistry, emit } from '../../runtime/operator';
 
-export default defineOperator({
+const spin = defineOperator({
   name: 'spin',
   summary: 'Test operator for operator threads: copies RawListing; its payload scripts stuck jobs and failures.',
   input: 'RawListing',
@@ -42,3 +42,7 @@ export default defineOperator({
     ];
   },
 });
+
+export default spin;
+/** A registry of its own, which the threads load it through (runtime/operator-thread.ts). */
+export const operators = defineRegistry(__filename, { spin });
