@@ -43,6 +43,8 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY --from=deps --chown=root:root /app/node_modules ./node_modules
 COPY --from=build --chown=root:root /app/dist ./dist
+# Data the workers read at run time: normalize's built-in source profiles (found beside dist/).
+COPY --from=build --chown=root:root /app/pipelines/profiles ./pipelines/profiles
 COPY --chown=root:root package.json ./
 # Numeric user, so Kubernetes' runAsNonRoot can verify it; the files above stay root-owned and read-only.
 USER 10001:10001

@@ -53,6 +53,11 @@ describe('Dockerfile', () => {
     expect(final.lines.filter((l) => /npm (install|ci)\b/.test(l))).toEqual([]);
   });
 
+  test('the runtime stage ships the data files the workers read beside dist/ (built-in source profiles)', () => {
+    const copies = final.lines.filter((l) => /^COPY\s/.test(l)).join('\n');
+    expect(copies).toMatch(/\/app\/pipelines\/profiles\s+\.\/pipelines\/profiles/);
+  });
+
   test('the runtime stage preloads jemalloc from Debian (sharp on glibc)', () => {
     const run = final.lines.filter((l) => l.startsWith('RUN')).join(' ');
     expect(run).toMatch(/apt-get install\b.*\blibjemalloc2\b/);
