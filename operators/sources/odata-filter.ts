@@ -138,13 +138,15 @@ export function parseFilter(src: string): FilterNode {
     pos++;
     const op = tokens[pos++];
     if (op?.t === 'word' && op.v === 'in') {
-      if (tokens[pos++]?.t !== '(') throw new FilterSyntaxError(at(), "expected '(' after in");
+      if (peek()?.t !== '(') throw new FilterSyntaxError(at(), "expected '(' after in");
+      pos++;
       const values = [literal()];
       while (peek()?.t === ',') {
         pos++;
         values.push(literal());
       }
-      if (tokens[pos++]?.t !== ')') throw new FilterSyntaxError(at(), "expected ')' closing in");
+      if (peek()?.t !== ')') throw new FilterSyntaxError(at(), "expected ')' closing in");
+      pos++;
       return { kind: 'in', field: field.v, values };
     }
     if (op?.t !== 'word' || !OPS.has(op.v)) {
@@ -160,7 +162,8 @@ export function parseFilter(src: string): FilterNode {
     if (peek()?.t === '(') {
       pos++;
       const inner = or();
-      if (tokens[pos++]?.t !== ')') throw new FilterSyntaxError(at(), "expected ')'");
+      if (peek()?.t !== ')') throw new FilterSyntaxError(at(), "expected ')'");
+      pos++;
       return inner;
     }
     return compare();

@@ -81,7 +81,8 @@ export function retryAfterMs(value: string | undefined, nowMs: number, maxMs: nu
   let ms: number;
   if (/^\d+$/.test(v)) ms = Number(v) * 1000;
   else {
-    const at = Date.parse(v);
+    // An HTTP-date (IMF-fixdate) ends in GMT; Date.parse alone would read "-5" as a year.
+    const at = /GMT$/.test(v) ? Date.parse(v) : Number.NaN;
     if (Number.isNaN(at)) return undefined;
     ms = at - nowMs;
   }
