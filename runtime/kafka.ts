@@ -119,6 +119,21 @@ export async function waitForTopics(
  * metadata has propagated (seen on a freshly started broker), and kafkajs then fails the call: waitForTopics
  * tolerates both. Topics that already exist are left as they are.
  */
+/**
+ * Creates `topic` compacted with one partition unless it exists: the ledgers tools keep (redrive, replay), whose
+ * every entry has its own key. Another run creating it at the same moment is not an error.
+ */
+export async function ensureCompactedTopic(admin: Admin, topic: string): Promise<void> {
+  if ((await admin.listTopics()).includes(topic)) return;
+  try {
+    await createTopicsAndWait(admin, [
+      { topic, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] },
+    ]);
+  } catch (e) {
+    if (!(await admin.listTopics()).includes(topic)) throw e;
+  }
+}
+
 /** Runs `fn` with a connected admin of `kafka`, disconnected afterwards. */
 export async function withAdmin<T>(kafka: Kafka, fn: (admin: Admin) => Promise<T>): Promise<T> {
   const admin = kafka.admin();

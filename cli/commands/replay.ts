@@ -14,7 +14,7 @@ import { hostname, userInfo } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Admin, Kafka } from 'kafkajs';
 import { deploymentName } from '../../k8s/render';
-import { createTopicsAndWait, fetchCommittedOffsets } from '../../runtime/kafka';
+import { ensureCompactedTopic, fetchCommittedOffsets } from '../../runtime/kafka';
 import { groupId, type PipelineSpec, replayLedgerTopic, type StepSpec } from '../../runtime/pipeline';
 import {
   describeFrom,
@@ -105,18 +105,6 @@ export async function replayPlan(
   };
 }
 
-async function ensureLedger(admin: Admin, topic: string): Promise<void> {
-  if ((await admin.listTopics()).includes(topic)) return;
-  try {
-    await createTopicsAndWait(admin, [
-      { topic, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] },
-    ]);
-  } catch (e) {
-    // Another run (or `topics apply`) may have created it meanwhile.
-    if (!(await admin.listTopics()).includes(topic)) throw e;
-  }
-}
-
 /**
  * Commits the plan's offsets for the group and writes its ledger entry, in one transaction. A transactional
  * offset commit, not admin.setOffsets: that one joins the group as a member for seconds, which is exactly what a
@@ -125,7 +113,8 @@ async function ensureLedger(admin: Admin, topic: string): Promise<void> {
 export async function applyReplay(kafka: Kafka, admin: Admin, plan: ReplayPlan): Promise<ReplayLedgerEntry> {
   if (plan.refused) throw new ReplayError(plan.refused);
   const ledger = replayLedgerTopic({ name: plan.pipeline });
-  await ensureLedger(admin, ledger);
+  // `topics apply` creates it; a replay before that creates it itself.
+  await ensureCompactedTopic(admin, ledger);
   const entry = ledgerEntry(
     {
       replayId: randomUUID(),

@@ -9,7 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { type Kafka, Partitioners } from 'kafkajs';
-import { createTopicsAndWait, withAdmin } from '../kafka';
+import { ensureCompactedTopic, withAdmin } from '../kafka';
 import type { PipelineSpec } from '../pipeline';
 import {
   type DeadLetter,
@@ -54,20 +54,6 @@ export interface RedriveResult {
   readonly dry: boolean;
 }
 
-async function ensureLedgerTopic(kafka: Kafka, topic: string): Promise<void> {
-  await withAdmin(kafka, async (admin) => {
-    if ((await admin.listTopics()).includes(topic)) return;
-    try {
-      await createTopicsAndWait(admin, [
-        { topic, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] },
-      ]);
-    } catch (e) {
-      // Another run may have created it in the meantime.
-      if (!(await admin.listTopics()).includes(topic)) throw e;
-    }
-  });
-}
-
 export async function redrive(kafka: Kafka, pipeline: PipelineSpec, opts: RedriveOptions): Promise<RedriveResult> {
   const ledgerTopic = opts.ledgerTopic ?? REDRIVE_LEDGER_TOPIC;
   const redriveId = randomUUID();
@@ -87,7 +73,7 @@ export async function redrive(kafka: Kafka, pipeline: PipelineSpec, opts: Redriv
       });
   try {
     if (producer) {
-      await ensureLedgerTopic(kafka, ledgerTopic);
+      await withAdmin(kafka, (admin) => ensureCompactedTopic(admin, ledgerTopic));
       await producer.connect();
     }
     let tx = producer ? await producer.transaction() : undefined;
