@@ -32,6 +32,7 @@ import { groupId, type PipelineSpec, type StepSpec } from '../runtime/pipeline';
 import { WORKER_ENV_PREFIX, workerSettingsSpec } from '../runtime/settings';
 import { renderMonitoringComponent } from './alerts';
 import { renderBlobStoreComponents } from './blob-store';
+import { renderKedaComponent } from './keda';
 import { needsOf, settingEnv } from './deploy-needs';
 
 // Tests and the platform check the manifests against these; they are derived from the operators' deploy needs.
@@ -112,7 +113,7 @@ const selectorLabels = (pipeline: PipelineSpec, step: StepSpec): Record<string, 
   'listflow.io/step': step.id,
 });
 
-const stepLabels = (pipeline: PipelineSpec, step: StepSpec): Record<string, string> => ({
+export const stepLabels = (pipeline: PipelineSpec, step: StepSpec): Record<string, string> => ({
   ...commonLabels(pipeline),
   ...selectorLabels(pipeline, step),
   'app.kubernetes.io/component': step.id,
@@ -367,63 +368,6 @@ function renderPdb(pipeline: PipelineSpec, step: StepSpec): IPodDisruptionBudget
   };
 }
 
-/** KEDA: scale each step on its consumer-group lag, never beyond one member per input partition. */
-export function renderScaledObject(pipeline: PipelineSpec, step: StepSpec): IScaledObject & K8sObject {
-  const partitions = pipeline.topics[step.input]!.partitions;
-  return {
-    apiVersion: 'keda.sh/v1alpha1',
-    kind: 'ScaledObject',
-    metadata: { name: deploymentName(step), labels: stepLabels(pipeline, step) },
-    spec: {
-      scaleTargetRef: { name: deploymentName(step), envSourceContainerName: 'worker' },
-      minReplicaCount: 1,
-      maxReplicaCount: partitions,
-      pollingInterval: 15,
-      cooldownPeriod: 300,
-      advanced: {
-        horizontalPodAutoscalerConfig: {
-          behavior: {
-            // Every membership change rebalances the group: remove one member per minute at most.
-            scaleDown: { stabilizationWindowSeconds: 300, policies: [{ type: 'Pods', value: 1, periodSeconds: 60 }] },
-          },
-        },
-      },
-      triggers: [
-        {
-          type: 'kafka',
-          metadata: {
-            bootstrapServersFromEnv: workerEnv('kafkaBrokers'),
-            consumerGroup: groupId(pipeline, step),
-            topic: step.input,
-            lagThreshold: String(lagThreshold(step)),
-            offsetResetPolicy: 'earliest',
-            allowIdleConsumers: 'false',
-            scaleToZeroOnInvalidOffset: 'false',
-          },
-          authenticationRef: { name: 'listflow-kafka' },
-        },
-      ],
-    },
-  };
-}
-
-export function renderTriggerAuthentication(pipeline: PipelineSpec): ITriggerAuthentication & K8sObject {
-  return {
-    apiVersion: 'keda.sh/v1alpha1',
-    kind: 'TriggerAuthentication',
-    metadata: { name: 'listflow-kafka', labels: commonLabels(pipeline) },
-    spec: {
-      secretTargetRef: [
-        { parameter: 'sasl', name: SECRETS.kafka, key: 'keda-sasl' },
-        { parameter: 'username', name: SECRETS.kafka, key: 'username' },
-        { parameter: 'password', name: SECRETS.kafka, key: 'password' },
-        { parameter: 'tls', name: SECRETS.kafka, key: 'keda-tls' },
-        { parameter: 'ca', name: SECRETS.kafkaCa, key: 'ca.crt' },
-      ],
-    },
-  };
-}
-
 /**
  * The setup Job: `topics apply`, then `schemas check` (a failing check fails the Job), then `schemas register`.
  * Named after the pipeline's hash because a Job's pod template is immutable: a changed pipeline is a new Job.
@@ -535,25 +479,9 @@ export function renderFiles(pipeline: PipelineSpec, o: RenderOptions): Map<strin
       ],
     }),
   );
-  const scaled = [renderTriggerAuthentication(pipeline), ...pipeline.steps.map((s) => renderScaledObject(pipeline, s))];
   for (const [rel, content] of renderBlobStoreComponents(pipeline)) files.set(rel, content);
   // The PrometheusRule and Grafana dashboard, generated from the pipeline (k8s/alerts.ts, k8s/dashboards.ts).
   for (const [rel, content] of renderMonitoringComponent(pipeline)) files.set(rel, content);
-  files.set('components/keda/scaledobjects.yaml', HEADER + toYamlDocs(scaled));
-  files.set(
-    'components/keda/kustomization.yaml',
-    kustomization({
-      apiVersion: 'kustomize.config.k8s.io/v1alpha1',
-      kind: 'Component',
-      resources: ['scaledobjects.yaml'],
-      // KEDA's HPA owns replicas: drop them from the Deployments so `kubectl apply` does not fight it.
-      patches: [
-        {
-          target: { kind: 'Deployment', labelSelector: 'listflow.io/role=worker' },
-          patch: YAML.stringify([{ op: 'remove', path: '/spec/replicas' }]),
-        },
-      ],
-    }),
-  );
+  for (const [rel, content] of renderKedaComponent(pipeline)) files.set(rel, content);
   return files;
 }

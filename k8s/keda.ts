@@ -1,0 +1,101 @@
+/**
+ * The `components/keda` component: a KEDA ScaledObject per step, scaling it on its consumer group's lag on its
+ * input, and the TriggerAuthentication that gives KEDA the Kafka credentials. A component, because KEDA is a
+ * cluster add-on an overlay opts into; with it the HPA owns replicas, so the Deployments' are removed.
+ */
+import type { IScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject';
+import type { ITriggerAuthentication } from '@kubernetes-models/keda/keda.sh/v1alpha1/TriggerAuthentication';
+import YAML from 'yaml';
+import { groupId, type PipelineSpec, type StepSpec } from '../runtime/pipeline';
+import {
+  commonLabels,
+  deploymentName,
+  HEADER,
+  type K8sObject,
+  kustomization,
+  lagThreshold,
+  SECRETS,
+  stepLabels,
+  toYamlDocs,
+  workerEnv,
+} from './render';
+
+/** KEDA: scale each step on its consumer-group lag, never beyond one member per input partition. */
+function renderScaledObject(pipeline: PipelineSpec, step: StepSpec): IScaledObject & K8sObject {
+  const partitions = pipeline.topics[step.input]!.partitions;
+  return {
+    apiVersion: 'keda.sh/v1alpha1',
+    kind: 'ScaledObject',
+    metadata: { name: deploymentName(step), labels: stepLabels(pipeline, step) },
+    spec: {
+      scaleTargetRef: { name: deploymentName(step), envSourceContainerName: 'worker' },
+      minReplicaCount: 1,
+      maxReplicaCount: partitions,
+      pollingInterval: 15,
+      cooldownPeriod: 300,
+      advanced: {
+        horizontalPodAutoscalerConfig: {
+          behavior: {
+            // Every membership change rebalances the group: remove one member per minute at most.
+            scaleDown: { stabilizationWindowSeconds: 300, policies: [{ type: 'Pods', value: 1, periodSeconds: 60 }] },
+          },
+        },
+      },
+      triggers: [
+        {
+          type: 'kafka',
+          metadata: {
+            bootstrapServersFromEnv: workerEnv('kafkaBrokers'),
+            consumerGroup: groupId(pipeline, step),
+            topic: step.input,
+            lagThreshold: String(lagThreshold(step)),
+            offsetResetPolicy: 'earliest',
+            allowIdleConsumers: 'false',
+            scaleToZeroOnInvalidOffset: 'false',
+          },
+          authenticationRef: { name: 'listflow-kafka' },
+        },
+      ],
+    },
+  };
+}
+
+function renderTriggerAuthentication(pipeline: PipelineSpec): ITriggerAuthentication & K8sObject {
+  return {
+    apiVersion: 'keda.sh/v1alpha1',
+    kind: 'TriggerAuthentication',
+    metadata: { name: 'listflow-kafka', labels: commonLabels(pipeline) },
+    spec: {
+      secretTargetRef: [
+        { parameter: 'sasl', name: SECRETS.kafka, key: 'keda-sasl' },
+        { parameter: 'username', name: SECRETS.kafka, key: 'username' },
+        { parameter: 'password', name: SECRETS.kafka, key: 'password' },
+        { parameter: 'tls', name: SECRETS.kafka, key: 'keda-tls' },
+        { parameter: 'ca', name: SECRETS.kafkaCa, key: 'ca.crt' },
+      ],
+    },
+  };
+}
+
+/** The component's files, path relative to k8s/ -> content. */
+export function renderKedaComponent(pipeline: PipelineSpec): Map<string, string> {
+  const scaled = [renderTriggerAuthentication(pipeline), ...pipeline.steps.map((s) => renderScaledObject(pipeline, s))];
+  return new Map([
+    ['components/keda/scaledobjects.yaml', HEADER + toYamlDocs(scaled)],
+    [
+      'components/keda/kustomization.yaml',
+      kustomization({
+        apiVersion: 'kustomize.config.k8s.io/v1alpha1',
+        kind: 'Component',
+        resources: ['scaledobjects.yaml'],
+        // KEDA's HPA owns replicas: drop them from the Deployments so `kubectl apply` does not fight it.
+        patches: [
+          {
+            target: { kind: 'Deployment', labelSelector: 'listflow.io/role=worker' },
+            patch: YAML.stringify([{ op: 'remove', path: '/spec/replicas' }]),
+          },
+        ],
+      }),
+    ],
+  ]);
+}
