@@ -159,8 +159,7 @@ function printPipeline(io: Io, steps: StepStatus[]): void {
 export const statusCommands: Command[] = [
   {
     path: ['status'],
-    summary:
-      "A job's state (with JOB_ID), or the pipeline's: lag, rate and dead letters per step, and the latest replays.",
+    summary: "A job's state (with JOB_ID), or the pipeline's: lag, rate, dead letters per step, latest replays.",
     args: '[JOB_ID]',
     maxPositionals: 1,
     options: { 'sample-ms': { type: 'string' } },
