@@ -6,7 +6,7 @@
 import type { IScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject';
 import type { ITriggerAuthentication } from '@kubernetes-models/keda/keda.sh/v1alpha1/TriggerAuthentication';
 import YAML from 'yaml';
-import { groupId, type PipelineSpec, type StepSpec } from '../runtime/pipeline';
+import { type PipelineSpec, type Stage, stages } from '../runtime/pipeline';
 import {
   commonLabels,
   deploymentName,
@@ -21,8 +21,8 @@ import {
 } from './render';
 
 /** KEDA: scale each step on its consumer-group lag, never beyond one member per input partition. */
-function renderScaledObject(pipeline: PipelineSpec, step: StepSpec): IScaledObject & K8sObject {
-  const partitions = pipeline.topics[step.input]!.partitions;
+function renderScaledObject(pipeline: PipelineSpec, { step, input, group }: Stage): IScaledObject & K8sObject {
+  const partitions = pipeline.topics[input]!.partitions;
   return {
     apiVersion: 'keda.sh/v1alpha1',
     kind: 'ScaledObject',
@@ -46,8 +46,8 @@ function renderScaledObject(pipeline: PipelineSpec, step: StepSpec): IScaledObje
           type: 'kafka',
           metadata: {
             bootstrapServersFromEnv: workerEnv('kafkaBrokers'),
-            consumerGroup: groupId(pipeline, step),
-            topic: step.input,
+            consumerGroup: group,
+            topic: input,
             lagThreshold: String(lagThreshold(step)),
             offsetResetPolicy: 'earliest',
             allowIdleConsumers: 'false',
@@ -79,7 +79,10 @@ function renderTriggerAuthentication(pipeline: PipelineSpec): ITriggerAuthentica
 
 /** The component's files, path relative to k8s/ -> content. */
 export function renderKedaComponent(pipeline: PipelineSpec): Map<string, string> {
-  const scaled = [renderTriggerAuthentication(pipeline), ...pipeline.steps.map((s) => renderScaledObject(pipeline, s))];
+  const scaled = [
+    renderTriggerAuthentication(pipeline),
+    ...stages(pipeline).map((s) => renderScaledObject(pipeline, s)),
+  ];
   return new Map([
     ['components/keda/scaledobjects.yaml', HEADER + toYamlDocs(scaled)],
     [

@@ -10,7 +10,7 @@ import type { Admin } from 'kafkajs';
 import type { IngestJobStatus } from '../../schemas/generated/types';
 import { countDeadLetters } from '../../runtime/dead-letters/read';
 import { fetchCommittedOffsets } from '../../runtime/kafka';
-import { dlqTopic, groupId } from '../../runtime/pipeline';
+import { stages } from '../../runtime/pipeline';
 import { type Command, intOption, type Io, printJson } from '../command';
 import { type CliContext, cliContext } from '../context';
 import { pipelineTopics } from '../job-tracker';
@@ -53,27 +53,26 @@ const sum = (m: Map<number, bigint>, low: Map<number, { low: bigint }>) =>
 
 export async function pipelineStatus(ctx: CliContext, admin: Admin, sampleMs: number): Promise<StepStatus[]> {
   const existing = new Set(await admin.listTopics());
-  const steps = ctx.pipeline.steps.filter((s) => existing.has(s.input));
-  const groups = steps.map((s) => groupId(ctx.pipeline, s));
+  const all = stages(ctx.pipeline);
+  const steps = all.filter((s) => existing.has(s.input));
+  const groups = steps.map((s) => s.group);
   const described = groups.length ? (await admin.describeGroups(groups)).groups : [];
   const ends = new Map<string, Map<number, { low: bigint; high: bigint }>>();
   const first = new Map<string, Map<number, bigint>>();
   for (const s of steps) {
     const offsets = await admin.fetchTopicOffsets(s.input);
     ends.set(s.input, new Map(offsets.map((p) => [p.partition, { low: BigInt(p.low), high: BigInt(p.high) }])));
-    first.set(s.id, await fetchCommittedOffsets(admin, groupId(ctx.pipeline, s), s.input, CLI_OFFSETS));
+    first.set(s.step.id, await fetchCommittedOffsets(admin, s.group, s.input, CLI_OFFSETS));
   }
   let second: Map<string, Map<number, bigint>> | null = null;
   if (sampleMs > 0) {
     await sleep(sampleMs);
     second = new Map();
-    for (const s of steps)
-      second.set(s.id, await fetchCommittedOffsets(admin, groupId(ctx.pipeline, s), s.input, CLI_OFFSETS));
+    for (const s of steps) second.set(s.step.id, await fetchCommittedOffsets(admin, s.group, s.input, CLI_OFFSETS));
   }
   const deadLetters = await countDeadLetters(admin, ctx.pipeline);
   const out: StepStatus[] = [];
-  for (const step of ctx.pipeline.steps) {
-    const group = groupId(ctx.pipeline, step);
+  for (const { step, group, dlq } of all) {
     if (!existing.has(step.input)) {
       out.push({
         step: step.id,
@@ -99,7 +98,7 @@ export async function pipelineStatus(ctx: CliContext, admin: Admin, sampleMs: nu
       members: d?.members.length ?? 0,
       lag: lagOf(e, latest),
       ratePerSecond: rate === null ? null : Number(rate.toFixed(1)),
-      deadLetters: deadLetters.get(dlqTopic(step.input)) ?? null,
+      deadLetters: deadLetters.get(dlq) ?? null,
     });
   }
   return out;
