@@ -322,6 +322,47 @@ test('MLS Grid media URLs are signed and expire', async () => {
   expect(await fetchPhoto(url)).toBe(403);
 });
 
+test('photo bytes given to the server are served, other bytes once a photo changes', async () => {
+  const photos = [
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 1]),
+    Buffer.from([0xff, 0xd8, 0xff, 2]),
+    Buffer.from([0xff, 0xd8, 0xff, 3]),
+  ];
+  const dataset = new ResoDataset({ seed: 1, count: 1, deletes: 'status' });
+  const s = await startResoServer({ sources: [{ name: 'p', quirks: PRESETS.plain, dataset }], photoBytes: photos });
+  const c = createGuardedClient({
+    allowHosts: [new URL(s.url).host],
+    allowSetting: 'X',
+    blockedCode: 'SOURCE_BLOCKED_URL',
+    what: 'page',
+    connectTimeoutMs: 1000,
+    idleTimeoutMs: 2000,
+    maxRedirects: 0,
+  });
+  const bytesOf = async (url: string, headers: Record<string, string> = {}) => {
+    const res = await c.get(url, { signal, maxBytes: 1 << 20, headers });
+    const parts: Buffer[] = [];
+    for await (const b of res.body) parts.push(b);
+    return Buffer.concat(parts);
+  };
+  try {
+    const seen = new Set<string>();
+    for (let i = 0; i < 6; i++) {
+      const page = JSON.parse(
+        (await bytesOf(`${s.url}/p/Property?$expand=Media`, { authorization: 'Bearer local-token' })).toString(),
+      );
+      const bytes = await bytesOf((page.value[0].Media[0] as { MediaURL: string }).MediaURL);
+      expect(photos.some((p) => p.equals(bytes))).toBe(true);
+      seen.add(bytes.toString('hex'));
+      dataset.changePhotos(dataset.liveKeys()[0]!, { replace: true });
+    }
+    expect(seen.size).toBeGreaterThan(1);
+  } finally {
+    await c.close();
+    await s.close();
+  }
+});
+
 test('every request is logged: a test can count what a poll cost', async () => {
   const before = server.log.length;
   await get('spark', '');
