@@ -70,9 +70,21 @@ export interface SourcesProblem {
   readonly message: string;
 }
 
+/** What validation needs of a source profile: how normalize will read a deletion (a Profile fits). */
+export interface ProfileDeletions {
+  isDeletion(record: Record<string, unknown>): boolean;
+  status(raw: string): string | undefined;
+}
+
 export interface ValidateOptions {
-  /** Profile names that exist (built-ins plus LISTFLOW_NORMALIZE_PROFILES_DIR); unchecked when absent. */
-  readonly profiles?: ReadonlySet<string>;
+  /**
+   * The profiles that exist (built-ins plus LISTFLOW_NORMALIZE_PROFILES_DIR: `profileRegistry().profiles`);
+   * unchecked when absent. With them, a delete rule is checked against the profile normalize will use, so
+   * that a deletion the source signals is one normalize turns into a DELETE listing.
+   */
+  readonly profiles?: ReadonlyMap<string, ProfileDeletions>;
+  /** The profile of a source that names none (normalize's default). */
+  readonly defaultProfile?: string;
 }
 
 export type ResolvedAuth =

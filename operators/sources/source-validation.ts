@@ -283,6 +283,34 @@ class SourceReader {
     return this.ok ? spec : undefined;
   }
 
+  /** A flag or status the profile does not read as a deletion would reach PostgreSQL as a live listing. */
+  private deletesAgreeWithProfile(rule: DeleteRule, profileName: string | undefined): void {
+    const profile = profileName === undefined ? undefined : this.o.profiles?.get(profileName);
+    if (!profile || rule.kind === 'purge') return;
+    const p = `${this.at}.deletes`;
+    if (rule.kind === 'flag' && !profile.isDeletion({ [rule.field]: false })) {
+      this.expect(
+        `${p}.field`,
+        `a flag that profile ${profileName} reads as a deletion`,
+        rule.field,
+        `add \`deletedWhen: { ${rule.field}: false }\` to profile ${profileName}, or name a profile that has it.`,
+      );
+    }
+    if (rule.kind === 'status') {
+      const unread = rule.values.filter(
+        (v) => profile.status(v) !== 'DELETE' && !profile.isDeletion({ [rule.field]: v }),
+      );
+      if (unread.length > 0) {
+        this.expect(
+          `${p}.values`,
+          `status values that profile ${profileName} maps to DELETE`,
+          unread,
+          `map them to DELETE in profile ${profileName} (lookups.StandardStatus), or name a profile that does.`,
+        );
+      }
+    }
+  }
+
   private profile(r: Obj, at: string): string | undefined {
     const v = this.field(r, at, 'profile');
     if (v === undefined) return undefined;
@@ -290,7 +318,7 @@ class SourceReader {
     if (typeof v === 'string' && (!known || known.has(v))) return v;
     this.expect(
       `${at}.profile`,
-      known ? `one of the source profiles ${[...known].sort().join(', ')}` : 'a profile name',
+      known ? `one of the source profiles ${[...known.keys()].sort().join(', ')}` : 'a profile name',
       v,
       'name a profile in pipelines/profiles (or LISTFLOW_NORMALIZE_PROFILES_DIR), or add one.',
     );
@@ -346,6 +374,7 @@ class SourceReader {
       );
     const rateLimits = this.rateLimits(r);
     const deletes = this.deletes(r);
+    if (deletes) this.deletesAgreeWithProfile(deletes, common.profile ?? this.o.defaultProfile);
     const media = this.media(r);
     if (
       !resource ||

@@ -15,7 +15,7 @@ import {
 } from './sources-file';
 
 const SHIPPED = join(__dirname, '..', '..', 'pipelines', 'sources.yaml');
-const profiles = new Set(profileRegistry().profiles.keys());
+const profiles = profileRegistry().profiles;
 
 const valid = () => ({
   sources: [
@@ -203,6 +203,22 @@ describe('problems name the path, the value and a fix', () => {
       },
       'sources[0].paging',
       'next-link when tieBreak is timestamp',
+    ],
+    [
+      'a delete flag the profile does not read as a deletion',
+      (d) => {
+        reso(d).profile = 'trestle';
+      },
+      'sources[0].deletes.field',
+      'add `deletedWhen: { MlgCanView: false }` to profile trestle',
+    ],
+    [
+      'a delete status the profile does not map to DELETE',
+      (d) => {
+        reso(d).deletes = { kind: 'status', field: 'StandardStatus', values: ['Delete', 'Gone'] };
+      },
+      'sources[0].deletes.values',
+      'but received ["Gone"] of type array',
     ],
     [
       'photos cursor needs a field',
