@@ -21,6 +21,7 @@ import { type MediaItem, planMedia, type StoredPhoto, storedPhoto } from './medi
 import { RateBudget } from './rate-budget';
 import {
   listAllKeys,
+  remainingRecords,
   type ReplicatedPage,
   type ReplicationSpec,
   type ReplicationState,
@@ -317,6 +318,23 @@ describe.each(CASES.map((c) => c.name))('%s: replication equals the server truth
     expect(r.sink.view()).toEqual(d.truth());
     // Unchanged photos are not downloaded again; changed and added ones are.
     expect(r.sink.downloads - downloads).toBe(newPhotos(before, d.truth()));
+  });
+
+  test('remaining records: none when caught up, then the changes not yet taken', async () => {
+    const r = replicas.get(name)!;
+    const d = server.source(name).dataset;
+    server.source(name).quirks = { ...server.source(name).quirks, faults: undefined };
+    expect(await remainingRecords(r.spec, r.client, r.state, signal)).toBe(0);
+    const keys = d.liveKeys();
+    d.atOneInstant(() => {
+      d.changePrice(keys[1]!, 111_111);
+      d.changePrice(keys[2]!, 222_222);
+    });
+    d.changeStatus(keys[3]!, 'Pending');
+    expect(await remainingRecords(r.spec, r.client, r.state, signal)).toBe(3);
+    await pass(r);
+    expect(r.sink.view()).toEqual(d.truth());
+    expect(await remainingRecords(r.spec, r.client, r.state, signal)).toBe(0);
   });
 
   test('no version of a record was taken twice', () => {

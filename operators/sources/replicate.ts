@@ -124,6 +124,29 @@ export async function listAllKeys(
   }
 }
 
+/**
+ * Records left past the state's cursor, from `@odata.count` (one request, `$top=0`), for `sources list` and the
+ * sources' lag. Exact with key ties; with `ge` ties the boundary keys already taken are subtracted, which is
+ * exact unless one of them changed since (then it is counted once more, as it will be taken again).
+ * Undefined when the server sends no count.
+ */
+export async function remainingRecords(
+  spec: ReplicationSpec,
+  client: SourceClient,
+  state: ReplicationState,
+  signal: AbortSignal,
+): Promise<number | undefined> {
+  const url = buildQuery(spec, state.cursor, {
+    initial: !state.initialDone,
+    count: true,
+    top: 0,
+    select: [spec.keyField],
+  });
+  const page = await client.getPage(url, { nextLink: false, sameOriginAs: new URL(spec.resource), signal });
+  if (page.count === undefined) return undefined;
+  return Math.max(0, page.count - (state.cursor?.keysAtTimestamp?.length ?? 0));
+}
+
 function positionOf(spec: ReplicationSpec, record: Record<string, unknown>, url: URL): Position {
   const key = record[spec.keyField];
   const timestamp = record[spec.timestampField];
