@@ -14,7 +14,7 @@
 import avro from 'avsc';
 import type { OperatorShape } from '../../runtime/pipeline-validation';
 import type { PipelineSpec } from '../../runtime/pipeline';
-import { PermanentError, RetriableError } from '../../runtime/errors';
+import { PermanentError } from '../../runtime/errors';
 import { type RegistryOptions, registryMessage, registryRequest } from '../../runtime/registry-client';
 import { avroTypeOptions, subjectFor } from '../../runtime/serde';
 import type { SchemaName } from '../../schemas/generated/types';

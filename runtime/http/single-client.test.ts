@@ -16,7 +16,8 @@ const SCANNED = ['runtime', 'operators', 'cli', 'infra'];
 const GUARDED_MODULE = `runtime${sep}http${sep}`;
 
 const EXEMPT: Readonly<Record<string, string>> = {
-  'runtime/registry-client.ts': 'schema registry at the configured LISTFLOW_REGISTRY_URL (the serde and listflow schemas)',
+  'runtime/registry-client.ts':
+    'schema registry at the configured LISTFLOW_REGISTRY_URL (the serde and listflow schemas)',
   'infra/registry.ts': "probes of the local platform's registry",
   'cli/supervisor.ts': 'readiness probe of workers it started on 127.0.0.1',
 };
