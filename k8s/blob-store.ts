@@ -29,7 +29,6 @@ import {
   toYamlDocs,
 } from './render';
 
-export { BLOB_STORE_OPERATORS };
 export const BLOB_STORE_PVC = 'listflow-blobs';
 export const BLOB_MOUNT = '/var/lib/listflow/blobs';
 /** Keys of the object store's credentials in Secret SECRETS.objectStore. */
