@@ -41,7 +41,7 @@ beforeEach(() => {
 const client = (token = 'local-token', limits = {}) =>
   createSourceClient({
     source: 'plain',
-    http,
+    guarded: http,
     tokens: staticBearer(token),
     budget: new RateBudget(limits, () => clock),
     retry: { maxAttempts: 3, initialBackoffMs: 100, maxBackoffMs: 1000 },

@@ -29,7 +29,8 @@ export class NextLinkExpired extends Error {
 
 export interface SourceClientOptions {
   readonly source: string;
-  readonly http: GuardedClient;
+  /** The guarded client every page request goes through. */
+  readonly guarded: GuardedClient;
   readonly tokens: TokenProvider;
   readonly budget: RateBudget;
   readonly retry: RetryPolicy;
@@ -70,7 +71,7 @@ export function createSourceClient(o: SourceClientOptions): SourceClient {
       let text = '';
       let finalUrl = url;
       try {
-        const res = await o.http.get(url, {
+        const res = await o.guarded.get(url, {
           signal: r.signal,
           headers: { authorization, accept: 'application/json' },
           maxBytes: o.maxPageBytes,

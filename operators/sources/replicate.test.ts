@@ -222,7 +222,7 @@ beforeAll(async () => {
       tokens,
       client: createSourceClient({
         source: c.name,
-        http,
+        guarded: http,
         tokens,
         budget: new RateBudget(c.limits, now),
         retry: { maxAttempts: 6, initialBackoffMs: 100, maxBackoffMs: 2000 },

@@ -72,7 +72,7 @@ export interface ClientCredentials {
 
 /** Requests a token with the client-credentials grant, through the guarded client's POST. */
 export async function issueClientCredentialsToken(
-  http: GuardedClient,
+  guarded: GuardedClient,
   c: ClientCredentials,
   source: string,
   signal: AbortSignal,
@@ -83,7 +83,7 @@ export async function issueClientCredentialsToken(
     client_secret: c.clientSecret,
     ...(c.scope ? { scope: c.scope } : {}),
   };
-  const res = await http.post(c.tokenUrl, { signal, form, maxBytes: 64 * 1024, totalTimeoutMs: 30_000 });
+  const res = await guarded.post(c.tokenUrl, { signal, form, maxBytes: 64 * 1024, totalTimeoutMs: 30_000 });
   const parts: Buffer[] = [];
   for await (const b of res.body) parts.push(b);
   const text = Buffer.concat(parts).toString('utf8');
