@@ -3,8 +3,8 @@
  * state after it, so the sources worker can commit the page's records and that state in one Kafka
  * transaction (and a crash resumes from the last committed state, neither losing nor repeating a page).
  *
- * A pass starts from the cursor query, follows nextLinks until a page comes back without one (or empty:
- * Trestle), and restarts from the cursor when a nextLink expires. Records at or before the cursor are
+ * A pass starts from the cursor query, follows nextLinks (or, with `paging: cursor`, asks again from the cursor)
+ * until a page comes back without one (or empty: Trestle), and restarts from the cursor when a nextLink expires. Records at or before the cursor are
  * dropped (the `ge` boundary); the cursor advances over every record taken, deleted ones included (MLS
  * Grid: save the highest timestamp seen, even for records you don't keep). A quiet poll is one request.
  */
@@ -19,7 +19,11 @@ export interface ReplicationSpec extends QuerySpec {
   readonly source: string;
   readonly deletes: DeleteRule;
   readonly nextLinkEncoding: 'standard' | 'double';
-  /** `next-link` follows the server's links; `cursor` re-queries from the cursor (needs tieMode key). */
+  /**
+   * `next-link` follows the server's links. `cursor` asks each page again from the cursor, which `$skip` links
+   * over live data cannot match: a record changed behind the offset moves to the end and shifts the rest, so
+   * one record is skipped. Under ge ties a timestamp larger than a page is crossed by the server's links.
+   */
   readonly paging: 'next-link' | 'cursor';
 }
 
@@ -90,9 +94,13 @@ export async function* replicatePass(
       state: next,
       caughtUp: !more,
     };
+    // Under ge ties a page that ends inside one timestamp would be asked again from the same cursor: go
+    // through that tie by the server's links, and back to the cursor once the timestamp moves on.
+    const insideTie =
+      spec.tieMode === 'ge' && state.cursor !== undefined && next.cursor?.timestamp === state.cursor.timestamp;
     state = next;
     if (!more) return;
-    if (spec.paging === 'cursor') {
+    if (spec.paging === 'cursor' && !insideTie) {
       url = fromCursor();
       viaNextLink = false;
     } else {

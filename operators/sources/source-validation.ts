@@ -350,14 +350,6 @@ class SourceReader {
     const initialFilter = this.filter(r, at, 'initialFilter');
     const tieBreak = this.oneOf(r, at, 'tieBreak', ['key', 'timestamp'] as const, 'key');
     const paging = this.oneOf(r, at, 'paging', ['next-link', 'cursor'] as const, 'next-link');
-    if (paging === 'cursor' && tieBreak === 'timestamp') {
-      this.expect(
-        `${at}.paging`,
-        'next-link when tieBreak is timestamp',
-        paging,
-        'page by the cursor only where the server breaks ties by key (tieBreak: key); else follow its nextLinks.',
-      );
-    }
     const nextLinkEncoding = this.oneOf(r, at, 'nextLinkEncoding', ['standard', 'double'] as const, 'standard');
     const pageSize = this.int(r, at, 'pageSize', 1, 10_000);
     const selectRaw = this.field(r, at, 'select');

@@ -197,14 +197,6 @@ describe('problems name the path, the value and a fix', () => {
       'one of the source profiles',
     ],
     [
-      'cursor paging needs key ties',
-      (d) => {
-        reso(d).paging = 'cursor';
-      },
-      'sources[0].paging',
-      'next-link when tieBreak is timestamp',
-    ],
-    [
       'a delete flag the profile does not read as a deletion',
       (d) => {
         reso(d).profile = 'trestle';
