@@ -34,3 +34,54 @@ export function purgeDue(rule: DeleteRule, lastPurgeAtMs: number | undefined, no
   if (rule.kind !== 'purge') return false;
   return lastPurgeAtMs === undefined || nowMs - lastPurgeAtMs >= rule.everyMinutes * 60_000;
 }
+
+/** How normalize reads a deletion, per the source's profile (a Profile fits). */
+export interface DeletionReader {
+  isDeletion(record: Record<string, unknown>): boolean;
+  status(raw: string): string | undefined;
+}
+
+export interface Disagreement {
+  /** Under `deletes`: `field` or `values`. */
+  readonly field: 'field' | 'values';
+  readonly expected: string;
+  readonly received: unknown;
+  readonly fix: string;
+}
+
+/**
+ * Where a delete rule and the profile normalize will use disagree: a flag it does not read as a deletion,
+ * status values it does not map to DELETE. Either would reach PostgreSQL as a live listing.
+ */
+export function deleteRuleDisagreements(
+  rule: DeleteRule,
+  profileName: string,
+  profile: DeletionReader,
+): Disagreement[] {
+  if (rule.kind === 'flag' && !profile.isDeletion({ [rule.field]: false })) {
+    return [
+      {
+        field: 'field',
+        expected: `a flag that profile ${profileName} reads as a deletion`,
+        received: rule.field,
+        fix: `add \`deletedWhen: { ${rule.field}: false }\` to profile ${profileName}, or name a profile that has it.`,
+      },
+    ];
+  }
+  if (rule.kind === 'status') {
+    const unread = rule.values.filter(
+      (v) => profile.status(v) !== 'DELETE' && !profile.isDeletion({ [rule.field]: v }),
+    );
+    if (unread.length > 0) {
+      return [
+        {
+          field: 'values',
+          expected: `status values that profile ${profileName} maps to DELETE`,
+          received: unread,
+          fix: `map them to DELETE in profile ${profileName} (lookups.StandardStatus), or name a profile that does.`,
+        },
+      ];
+    }
+  }
+  return [];
+}

@@ -4,7 +4,7 @@
  * replication streams.
  */
 import { ListflowError } from '../../runtime/errors';
-import type { DeleteRule } from './deletes';
+import type { DeleteRule, DeletionReader } from './deletes';
 import type { TieMode } from './query';
 import type { ReplicationSpec } from './replicate';
 
@@ -70,10 +70,13 @@ export interface SourcesProblem {
   readonly message: string;
 }
 
-/** What validation needs of a source profile: how normalize will read a deletion (a Profile fits). */
-export interface ProfileDeletions {
-  isDeletion(record: Record<string, unknown>): boolean;
-  status(raw: string): string | undefined;
+const DURATION_RE = /^(\d+)(ms|s|m|h|d)$/;
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** Milliseconds of `30s`, `5m`, `24h`, `7d`; undefined when it is not a duration. */
+export function parseDuration(v: unknown): number | undefined {
+  const m = typeof v === 'string' ? DURATION_RE.exec(v) : null;
+  return m ? Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS] : undefined;
 }
 
 export interface ValidateOptions {
@@ -82,7 +85,7 @@ export interface ValidateOptions {
    * unchecked when absent. With them, a delete rule is checked against the profile normalize will use, so
    * that a deletion the source signals is one normalize turns into a DELETE listing.
    */
-  readonly profiles?: ReadonlyMap<string, ProfileDeletions>;
+  readonly profiles?: ReadonlyMap<string, DeletionReader>;
   /** The profile of a source that names none (normalize's default). */
   readonly defaultProfile?: string;
 }

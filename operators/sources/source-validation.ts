@@ -3,17 +3,18 @@
  * value received (never a secret: a secret-looking value is shown hidden) and a fix.
  */
 import { invalidParameterMessage } from '../../runtime/errors';
-import type { DeleteRule } from './deletes';
+import { type DeleteRule, deleteRuleDisagreements } from './deletes';
 import { FilterSyntaxError, parseFilter } from './odata-filter';
-import type {
-  MediaRule,
-  ResoSource,
-  SnapshotSource,
-  SourceAuth,
-  SourceCommon,
-  SourceSpec,
-  SourcesProblem,
-  ValidateOptions,
+import {
+  type MediaRule,
+  parseDuration,
+  type ResoSource,
+  type SnapshotSource,
+  type SourceAuth,
+  type SourceCommon,
+  type SourceSpec,
+  type SourcesProblem,
+  type ValidateOptions,
 } from './source-spec';
 
 const NAME_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -31,17 +32,9 @@ const INLINE_SECRET_KEYS: Readonly<Record<string, string>> = {
   apiKey: 'an ...Env variable name',
 };
 const SECRET_QUERY = /[?&](access_token|token|api_?key|client_secret|password|sig|signature)=/i;
-const DURATION_RE = /^(\d+)(ms|s|m|h|d)$/;
-const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** Milliseconds of `30s`, `5m`, `24h`, `7d`; undefined when it is not a duration. */
-export function parseDuration(v: unknown): number | undefined {
-  const m = typeof v === 'string' ? DURATION_RE.exec(v) : null;
-  return m ? Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS] : undefined;
-}
 
 /** Validates a parsed sources document; returns the sources and every problem (never throws). */
 export function validateSources(
@@ -283,32 +276,12 @@ class SourceReader {
     return this.ok ? spec : undefined;
   }
 
-  /** A flag or status the profile does not read as a deletion would reach PostgreSQL as a live listing. */
   private deletesAgreeWithProfile(rule: DeleteRule, profileName: string | undefined): void {
     const profile = profileName === undefined ? undefined : this.o.profiles?.get(profileName);
-    if (!profile || rule.kind === 'purge') return;
+    if (!profile) return;
     const p = `${this.at}.deletes`;
-    if (rule.kind === 'flag' && !profile.isDeletion({ [rule.field]: false })) {
-      this.expect(
-        `${p}.field`,
-        `a flag that profile ${profileName} reads as a deletion`,
-        rule.field,
-        `add \`deletedWhen: { ${rule.field}: false }\` to profile ${profileName}, or name a profile that has it.`,
-      );
-    }
-    if (rule.kind === 'status') {
-      const unread = rule.values.filter(
-        (v) => profile.status(v) !== 'DELETE' && !profile.isDeletion({ [rule.field]: v }),
-      );
-      if (unread.length > 0) {
-        this.expect(
-          `${p}.values`,
-          `status values that profile ${profileName} maps to DELETE`,
-          unread,
-          `map them to DELETE in profile ${profileName} (lookups.StandardStatus), or name a profile that does.`,
-        );
-      }
-    }
+    for (const x of deleteRuleDisagreements(rule, profileName!, profile))
+      this.expect(`${p}.${x.field}`, x.expected, x.received, x.fix);
   }
 
   private profile(r: Obj, at: string): string | undefined {

@@ -15,7 +15,7 @@ import { validateSources } from './source-validation';
 import type { SourcesFile, ValidateOptions } from './source-spec';
 
 export * from './source-spec';
-export { parseDuration, validateSources } from './source-validation';
+export { validateSources } from './source-validation';
 
 /** Reads and validates a sources file; throws SOURCES_INVALID listing every problem. */
 export function loadSourcesFile(file: string, o: ValidateOptions = {}): SourcesFile {

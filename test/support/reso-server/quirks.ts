@@ -1,6 +1,7 @@
 /**
- * The behaviours of real RESO Web API servers (docs/../shared research: reso-replication.md), switchable per
- * source on the test server. Presets model the vendors; tests switch single quirks on and off.
+ * The behaviours of real RESO Web API servers, as their public docs describe them, switchable per source on
+ * the test server. Presets model the vendors (MLS Grid, Trestle, Spark, PropTx); tests switch single quirks
+ * on and off.
  */
 import type { DeleteStyle } from './dataset';
 
