@@ -9,6 +9,7 @@ import {
   type RetryOptions,
   type SASLOptions,
 } from 'kafkajs';
+import { withRetry } from './execute/retry';
 import type { Logger } from './operator';
 import type { WorkerSettings } from './settings';
 
@@ -167,20 +168,18 @@ export interface AskAgainOptions {
  * COORDINATOR_LOAD_IN_PROGRESS or NOT_COORDINATOR, which mean "ask again", and some admin calls
  * (fetchOffsets) do not retry them themselves.
  */
-export async function askAgainWhileRetriable<T>(request: () => Promise<T>, opts: AskAgainOptions = {}): Promise<T> {
-  const timeoutMs = opts.timeoutMs ?? 30_000;
-  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  const started = Date.now();
-  for (let wait = 100; ; wait = Math.min(wait * 2, 1000)) {
-    try {
-      return await request();
-    } catch (e) {
-      const retriable = (e as { retriable?: unknown }).retriable === true;
-      if (!retriable || Date.now() - started + wait > timeoutMs) throw e;
-      await sleep(wait);
-    }
-  }
+export function askAgainWhileRetriable<T>(request: () => Promise<T>, opts: AskAgainOptions = {}): Promise<T> {
+  return withRetry(ASK_AGAIN, request, {
+    retriable: (e) => (e as { retriable?: unknown }).retriable === true,
+    budgetMs: opts.timeoutMs ?? 30_000,
+    // The schedule itself, not a jittered share of it: these are one client's waits, not a crowd's.
+    random: () => 1,
+    ...(opts.sleep ? { sleep: opts.sleep } : {}),
+  });
 }
+
+/** Bounded by time (AskAgainOptions.timeoutMs), not by attempts. */
+const ASK_AGAIN = { maxAttempts: Number.POSITIVE_INFINITY, initialBackoffMs: 100, maxBackoffMs: 1000 };
 
 /**
  * A consumer group's committed offsets on a topic: partition -> offset, -1 where the group has committed

@@ -10,6 +10,7 @@ import { SchemaType } from '@kafkajs/confluent-schema-registry';
 import avro from 'avsc';
 import { avroSchemas, type SchemaName } from '../schemas/generated/types';
 import { ListflowError, PermanentError, RetriableError } from './errors';
+import { withRetry } from './execute/retry';
 import { type Registry, registryRequest } from './registry-client';
 
 /** timestamp-millis <-> Date (avsc leaves logical types as plain longs unless told). */
@@ -155,8 +156,11 @@ function httpStatus(e: unknown): number | undefined {
   return typeof s === 'number' ? s : undefined;
 }
 
-/** Registrations that meet another worker's registration of the same new subject are tried this often. */
-const REGISTER_ATTEMPTS = 5;
+/**
+ * Registrations that meet another worker's registration of the same new subject are tried this often, 100 ms
+ * apart at first, then doubling up to 400 ms (the other worker's sequence takes a few requests).
+ */
+const REGISTER_RETRY = { maxAttempts: 5, initialBackoffMs: 100, maxBackoffMs: 400 };
 
 /** The client's refusal of a subject whose compatibility is not the one it registers with. */
 function isCompatibilityMismatch(e: unknown): boolean {
@@ -234,25 +238,22 @@ export class AvroSerde {
    * subject that stays at another level is refused with SERDE_SCHEMA_MISMATCH.
    */
   private async register(subject: string, schema: string): Promise<number> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const { id } = await this.registry.client.register({ type: SchemaType.AVRO, schema }, { subject });
-        return id;
-      } catch (e) {
-        const racing = isConcurrentConfigWrite(e) || isCompatibilityMismatch(e);
-        if (racing && attempt < REGISTER_ATTEMPTS) {
-          await new Promise((r) => setTimeout(r, 100 * attempt));
-          continue;
-        }
-        if (isCompatibilityMismatch(e)) {
-          throw new PermanentError(
-            'SERDE_SCHEMA_MISMATCH',
-            `Subject ${subject} is not at BACKWARD compatibility, which Listflow registers every schema with (${(e as Error).message}). Fix: set it with PUT /config/${subject} {"compatibility":"BACKWARD"}, or register under a new subject.`,
-            { cause: e },
-          );
-        }
-        throw e;
+    try {
+      const { id } = await withRetry(
+        REGISTER_RETRY,
+        () => this.registry.client.register({ type: SchemaType.AVRO, schema }, { subject }),
+        { retriable: (e) => isConcurrentConfigWrite(e) || isCompatibilityMismatch(e), random: () => 1 },
+      );
+      return id;
+    } catch (e) {
+      if (isCompatibilityMismatch(e)) {
+        throw new PermanentError(
+          'SERDE_SCHEMA_MISMATCH',
+          `Subject ${subject} is not at BACKWARD compatibility, which Listflow registers every schema with (${(e as Error).message}). Fix: set it with PUT /config/${subject} {"compatibility":"BACKWARD"}, or register under a new subject.`,
+          { cause: e },
+        );
       }
+      throw e;
     }
   }
 

@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { type ErrorCode, ListflowError, PermanentError } from '../../runtime/errors';
 import { createGuardedClient, OutboundFailure } from '../../runtime/http/guarded-client';
 import type { Resolver } from '../../runtime/http/guarded-connect';
-import { sleep } from '../../runtime/execute/retry';
+import { withRetry } from '../../runtime/execute/retry';
 
 export interface Fetcher {
   /** The photo's bytes. Throws PermanentError(IMAGE_*) for a photo that cannot be had. */
@@ -175,14 +175,19 @@ export function createFetcher(opts: FetcherOptions): Fetcher {
       if (url.protocol === 'file:') return fetchFile(url, raw);
       if (url.protocol !== 'http:' && url.protocol !== 'https:')
         throw fail('IMAGE_BLOCKED_URL', `${raw}: only http, https and file URLs are fetched`, raw);
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await fetchHttp(url, raw, signal);
-        } catch (e) {
-          if (!(e instanceof TransientFetch)) throw e;
-          if (attempt >= opts.attempts) throw fail(e.code, `${e.message} (after ${attempt} attempts)`, raw);
-          await sleep(retryDelayMs * 2 ** (attempt - 1), signal);
-        }
+      let attempts = 0;
+      try {
+        return await withRetry(
+          { maxAttempts: opts.attempts, initialBackoffMs: retryDelayMs, maxBackoffMs: Number.POSITIVE_INFINITY },
+          (n) => {
+            attempts = n;
+            return fetchHttp(url, raw, signal);
+          },
+          { retriable: (e) => e instanceof TransientFetch, signal, random: () => 1 },
+        );
+      } catch (e) {
+        if (e instanceof TransientFetch) throw fail(e.code, `${e.message} (after ${attempts} attempts)`, raw);
+        throw e;
       }
     },
     close: () => client.close(),
