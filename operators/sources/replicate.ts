@@ -39,6 +39,8 @@ export interface ReplicatedPage {
   readonly records: readonly Record<string, unknown>[];
   /** Keys the page announced deleted (flag or status rule). */
   readonly deletedKeys: readonly string[];
+  /** Those records as sent: they travel on as RawListings, and the source's profile reads them as DELETE. */
+  readonly deletedRecords: readonly Record<string, unknown>[];
   /** The state to commit with this page. */
   readonly state: ReplicationState;
   /** No more pages in this pass. */
@@ -91,6 +93,7 @@ export async function* replicatePass(
       url: page.url.href,
       records: taken.filter((t) => !deleted.includes(t)).map((t) => t.record),
       deletedKeys: deleted.map((t) => t.at.key),
+      deletedRecords: deleted.map((t) => t.record),
       state: next,
       caughtUp: !more,
     };

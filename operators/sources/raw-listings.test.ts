@@ -1,0 +1,94 @@
+/** Replicated records become RawListings that normalize reads like ingested ones; deletions become DELETE. */
+import { createGuardedClient } from '../../runtime/http/guarded-client';
+import { PRESETS, ResoDataset, type ResoQuirks, startResoServer } from '../../test/support/reso-server';
+import { normalizeListing } from '../normalize/process';
+import { createSourceClient } from './client';
+import { RateBudget } from './rate-budget';
+import { rawListingsOf } from './raw-listings';
+import { type ReplicatedPage, type ReplicationSpec, replicatePass } from './replicate';
+import type { SourceCommon } from './source-spec';
+import { staticBearer } from './token';
+
+const signal = new AbortController().signal;
+
+test.each<[string, ResoQuirks, ReplicationSpec['deletes'], string]>([
+  [
+    'a flag (MLS Grid profile)',
+    { ...PRESETS.plain, deletes: 'flag' },
+    { kind: 'flag', field: 'MlgCanView' },
+    'mlsgrid',
+  ],
+  [
+    'a status (RESO profile)',
+    PRESETS.plain,
+    { kind: 'status', field: 'StandardStatus', values: ['Delete'] },
+    'reso-dd-2.0',
+  ],
+])(
+  'a deletion by %s reaches normalize as DELETE; live listings as themselves',
+  async (_what, quirks, deletes, profile) => {
+    const dataset = new ResoDataset({ seed: 5, count: 12, deletes: quirks.deletes, keyPrefix: 'K' });
+    const gone = dataset.liveKeys()[2]!;
+    dataset.remove(gone);
+    const server = await startResoServer({ sources: [{ name: 's', quirks, dataset }] });
+    const guarded = createGuardedClient({
+      allowHosts: [new URL(server.url).host],
+      allowSetting: 'X',
+      blockedCode: 'SOURCE_BLOCKED_URL',
+      what: 'source page',
+      connectTimeoutMs: 1000,
+      idleTimeoutMs: 2000,
+      maxRedirects: 0,
+    });
+    try {
+      const client = createSourceClient({
+        source: 's',
+        guarded,
+        tokens: staticBearer('local-token'),
+        budget: new RateBudget({}),
+        retry: { maxAttempts: 1, initialBackoffMs: 1, maxBackoffMs: 1 },
+        maxRetryAfterMs: 1000,
+        maxPageBytes: 1 << 20,
+        pageTimeoutMs: 5000,
+      });
+      const spec: ReplicationSpec = {
+        source: 's',
+        resource: server.source('s').resourceUrl,
+        timestampField: 'ModificationTimestamp',
+        keyField: 'ListingKey',
+        tieMode: 'key',
+        pageSize: 5,
+        expandMedia: true,
+        deletes,
+        nextLinkEncoding: 'standard',
+        paging: 'cursor',
+      };
+      const source: SourceCommon = { name: 'mls-a', pollIntervalMs: 60_000, country: 'US', currency: 'USD', profile };
+      const pages: ReplicatedPage[] = [];
+      for await (const p of replicatePass(spec, client, { initialDone: true }, signal)) pages.push(p);
+      let position = 0;
+      const raws = pages.flatMap((p) => {
+        const out = rawListingsOf(source, p, { passId: 'mls-a@start', position, receivedAt: new Date(0) });
+        position += out.length;
+        return out;
+      });
+      expect(raws.map((r) => r.value.position)).toEqual(raws.map((_, i) => i));
+      expect(new Set(raws.map((r) => r.key))).toEqual(new Set([...dataset.records.keys()].map((k) => `mls-a:${k}`)));
+      expect(raws[0]!.value).toMatchObject({
+        jobId: 'mls-a@start',
+        source: 'mls-a',
+        profile,
+        defaultCountry: 'US',
+        defaultCurrency: 'USD',
+      });
+      const statuses = new Map(
+        raws.map((r) => [r.value.listingKey, normalizeListing(r.value, { allowFilePhotoUrls: false }).status]),
+      );
+      expect(statuses.get(gone)).toBe('DELETE');
+      expect([...statuses].filter(([k, s]) => k !== gone && s === 'DELETE')).toEqual([]);
+    } finally {
+      await guarded.close();
+      await server.close();
+    }
+  },
+);
