@@ -341,6 +341,24 @@ class SourceReader {
     const deletes = this.deletes(r);
     if (deletes) this.deletesAgreeWithProfile(deletes, common.profile ?? this.o.defaultProfile);
     const media = this.media(r);
+    if (select && deletes && media) {
+      // Replication reads these fields of every record: a $select without them breaks the cursor or the rules.
+      const needed = [
+        'ListingKey',
+        'ModificationTimestamp',
+        deletes.kind === 'purge' ? undefined : deletes.field,
+        media.changeTimestamp,
+      ];
+      const missing = needed.filter((f): f is string => f !== undefined && !select.includes(f));
+      if (missing.length > 0) {
+        this.expect(
+          `${at}.select`,
+          `a list that includes ${missing.join(', ')}`,
+          select,
+          `add ${missing.join(', ')}: replication reads them from every record.`,
+        );
+      }
+    }
     if (
       !resource ||
       !auth ||

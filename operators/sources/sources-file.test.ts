@@ -213,6 +213,14 @@ describe('problems name the path, the value and a fix', () => {
       'but received ["Gone"] of type array',
     ],
     [
+      'a $select without the fields replication reads',
+      (d) => {
+        reso(d).select = ['ListingKey', 'ListPrice'];
+      },
+      'sources[0].select',
+      'includes ModificationTimestamp, MlgCanView, PhotosChangeTimestamp',
+    ],
+    [
       'photos cursor needs a field',
       (d) => {
         reso(d).media = { bumpsModification: false };
