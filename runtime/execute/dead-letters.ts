@@ -43,16 +43,22 @@ export interface Where {
   readonly operator: string;
 }
 
+/** How an input failed for good: the last error, after how many attempts, when it first and last failed. */
+export interface Failure {
+  readonly c: ClassifiedError;
+  readonly attempts: number;
+  readonly firstFailure: Date;
+  readonly lastFailure: Date;
+}
+
 /** A failed input's letter. */
 export function failureLetter(
   where: Where,
   meta: InputMeta,
   message: RawInput,
-  c: ClassifiedError,
-  attempts: number,
-  firstFailure: Date,
-  lastFailure: Date,
+  failure: Failure,
 ): { record: OutRecord; info: LetterInfo } {
+  const { c, attempts, firstFailure, lastFailure } = failure;
   const detail = c.error instanceof ListflowError ? c.error.detail : {};
   const record = deadLetter(where.dlq, failedInput(meta, message), {
     step: where.step,

@@ -23,9 +23,9 @@ import type { StepSpec } from '../pipeline';
 import type { OutRecord } from '../producer';
 import type { DecodeResult } from '../serde';
 import { logMeta, operatorContext } from './context';
-import { failureLetter, type LetterInfo, type RawInput, rejectLetter, type Where } from './dead-letters';
+import { type Failure, failureLetter, type LetterInfo, type RawInput, rejectLetter, type Where } from './dead-letters';
 import { JobDeadline } from './deadline';
-import { sleep as realSleep, withRetry } from './retry';
+import { type RetryOptions, sleep as realSleep, withRetry } from './retry';
 
 /** Records handed to processBatch at once; bounds one transaction of a sink. */
 export const BATCH_CHUNK = 500;
@@ -111,6 +111,22 @@ export const traceIdFor = (m: InputMeta): string => `${m.topic}-${m.partition}-$
 
 type Emit = AnyEmit | EncodedEmit;
 
+/** The failed attempts of one job or chunk, for its dead letter. */
+class Failures {
+  private first: Date | null = null;
+  private last: Failure | null = null;
+  add(e: unknown, attempt: number, at: Date): ClassifiedError {
+    const c = classifyError(e);
+    this.first ??= at;
+    this.last = { c, attempts: attempt, firstFailure: this.first, lastFailure: at };
+    return c;
+  }
+  /** The last failure, once there was one. */
+  final(): Failure | null {
+    return this.last;
+  }
+}
+
 export class StepExecutor {
   private readonly step: StepSpec;
   private readonly operator: AnyOperator;
@@ -141,43 +157,54 @@ export class StepExecutor {
   async run(meta: InputMeta, message: RawInput, abort: AbortSignal, send: Send = this.opts.send): Promise<JobOutcome> {
     const value = message.value as Buffer;
     const trace = meta.headers[TRACE_HEADER] ?? traceIdFor(meta);
-    let firstFailure: Date | null = null;
-    let last: { c: ClassifiedError; attempt: number; at: Date } | null = null;
+    const failures = new Failures();
     try {
       return await withRetry(
         this.step.retry,
         (attempt) => this.attempt(meta, message, value, trace, attempt, abort, send),
-        {
-          retriable: (e) => !(e instanceof SendFailedError) && !abort.aborted && classifyError(e).kind === 'retriable',
-          onFailure: (e, attempt, wait) => {
-            if (e instanceof SendFailedError || abort.aborted) return;
-            const c = classifyError(e);
-            const at = this.opts.clock.now();
-            firstFailure ??= at;
-            last = { c, attempt, at };
-            this.hooks.failed?.(c.code);
-            if (wait === null) return;
-            this.hooks.retried?.(c.code);
-            this.opts.logger.warn(
-              { ...logMeta(meta), code: c.code, attempt, waitMs: wait, err: c.error },
-              'retriable failure; backing off',
-            );
-          },
-          signal: abort,
-          random: this.random,
-          sleep: this.sleep,
-        },
+        this.retryOptions(abort, failures, (c, attempt, waitMs) =>
+          this.opts.logger.warn(
+            { ...logMeta(meta), code: c.code, attempt, waitMs, err: c.error },
+            'retriable failure; backing off',
+          ),
+        ),
       );
     } catch (thrown) {
       if (thrown instanceof SendFailedError) throw thrown; // outputs not taken: fail the batch, commit nothing more
-      if (abort.aborted || last === null) return SKIPPED; // stopping: leave it uncommitted, do not dead-letter
-      const { c, attempt, at } = last as { c: ClassifiedError; attempt: number; at: Date };
+      const failure = failures.final();
+      if (abort.aborted || !failure) return SKIPPED; // stopping: leave it uncommitted, do not dead-letter
+      const { c, attempts } = failure;
       this.opts.logger.error(
-        { ...logMeta(meta), code: c.code, kind: c.kind, attempt, err: c.error },
+        { ...logMeta(meta), code: c.code, kind: c.kind, attempt: attempts, err: c.error },
         'dead-lettering message',
       );
-      return { skipped: false, ack: this.deadLetterFailure(meta, message, c, attempt, firstFailure ?? at, at, send) };
+      return { skipped: false, ack: this.deadLetterFailure(meta, message, failure, send) };
     }
+  }
+
+  /**
+   * The step's retry options for a job or a chunk: what is worth another attempt (a retriable error while
+   * the caller is not stopping; never a send failure), with each failure counted in `failures` and the hooks.
+   */
+  private retryOptions(
+    abort: AbortSignal,
+    failures: Failures,
+    backingOff: (c: ClassifiedError, attempt: number, waitMs: number) => void,
+  ): RetryOptions {
+    return {
+      retriable: (e) => !(e instanceof SendFailedError) && !abort.aborted && classifyError(e).kind === 'retriable',
+      onFailure: (e, attempt, wait) => {
+        if (e instanceof SendFailedError || abort.aborted) return;
+        const c = failures.add(e, attempt, this.opts.clock.now());
+        this.hooks.failed?.(c.code);
+        if (wait === null) return;
+        this.hooks.retried?.(c.code);
+        backingOff(c, attempt, wait);
+      },
+      signal: abort,
+      random: this.random,
+      sleep: this.sleep,
+    };
   }
 
   private async attempt(
@@ -204,15 +231,7 @@ export class StepExecutor {
       const codec = this.opts.codec;
       const decoded = codec.decodeCached?.(value) ?? (await codec.decode(value));
       if (!decoded.ok) throw decoded.error;
-      const ctx = operatorContext({
-        config: this.opts.config,
-        services: this.opts.services,
-        clock: this.opts.clock,
-        logger: this.opts.logger,
-        attempt,
-        input: meta,
-        deadline,
-      });
+      const ctx = this.context(attempt, meta, deadline);
       const result = this.operator.process!(decoded.value, ctx);
       if (result && typeof result === 'object' && Symbol.asyncIterator in result) {
         // Streaming job (a feed): send in chunks and wait for each, so memory stays bounded.
@@ -271,9 +290,9 @@ export class StepExecutor {
       decoded = { ok: false, error: e as ListflowError };
     }
     if (decoded.ok) return { kind: 'item', entry: { message, item: { record: decoded.value, input: meta } } };
-    const c = classifyError(decoded.error);
     const now = this.opts.clock.now();
-    return { kind: 'letter', ack: this.deadLetterFailure(meta, message, c, 1, now, now, this.opts.send) };
+    const failure = { c: classifyError(decoded.error), attempts: 1, firstFailure: now, lastFailure: now };
+    return { kind: 'letter', ack: this.deadLetterFailure(meta, message, failure, this.opts.send) };
   }
 
   /**
@@ -298,34 +317,24 @@ export class StepExecutor {
     abort: AbortSignal,
     finished: (e: BatchEntry) => void,
   ): Promise<boolean> {
-    let firstFailure: Date | null = null;
-    let last: { c: ClassifiedError; attempt: number; at: Date } | null = null;
+    const failures = new Failures();
     try {
-      await withRetry(this.step.retry, (attempt) => this.chunkAttempt(entries, attempt, abort), {
-        retriable: (e) => !(e instanceof SendFailedError) && !abort.aborted && classifyError(e).kind === 'retriable',
-        onFailure: (e, attempt, wait) => {
-          if (e instanceof SendFailedError || abort.aborted) return;
-          const c = classifyError(e);
-          const at = this.opts.clock.now();
-          firstFailure ??= at;
-          last = { c, attempt, at };
-          this.hooks.failed?.(c.code);
-          if (wait === null) return;
-          this.hooks.retried?.(c.code);
+      await withRetry(
+        this.step.retry,
+        (attempt) => this.chunkAttempt(entries, attempt, abort),
+        this.retryOptions(abort, failures, (c, attempt, waitMs) =>
           this.opts.logger.warn(
-            { code: c.code, attempt, waitMs: wait, records: entries.length, err: c.error },
+            { code: c.code, attempt, waitMs, records: entries.length, err: c.error },
             'batch failed; backing off',
-          );
-        },
-        signal: abort,
-        random: this.random,
-        sleep: this.sleep,
-      });
+          ),
+        ),
+      );
       for (const e of entries) finished(e);
       return true;
     } catch (thrown) {
       if (abort.aborted) return false;
-      if (thrown instanceof SendFailedError || last === null) throw thrown;
+      const failure = failures.final();
+      if (thrown instanceof SendFailedError || !failure) throw thrown;
       if (entries.length > 1) {
         // Isolate the record that fails: process the halves separately.
         const mid = Math.ceil(entries.length / 2);
@@ -334,9 +343,8 @@ export class StepExecutor {
           (await this.runChunk(entries.slice(mid), abort, finished))
         );
       }
-      const { c, attempt, at } = last as { c: ClassifiedError; attempt: number; at: Date };
       const only = entries[0]!;
-      await this.deadLetterFailure(only.item.input, only.message, c, attempt, firstFailure ?? at, at, this.opts.send);
+      await this.deadLetterFailure(only.item.input, only.message, failure, this.opts.send);
       finished(only);
       return true;
     }
@@ -347,15 +355,7 @@ export class StepExecutor {
     const deadline = new JobDeadline(this.step.timeoutMs, abort);
     let results: ReadonlyArray<ReadonlyArray<AnyEmit>>;
     try {
-      const ctx = operatorContext({
-        config: this.opts.config,
-        services: this.opts.services,
-        clock: this.opts.clock,
-        logger: this.opts.logger,
-        attempt,
-        input: first,
-        deadline,
-      });
+      const ctx = this.context(attempt, first, deadline);
       results = await Promise.race([
         this.operator.processBatch!(
           entries.map((e) => e.item),
@@ -377,6 +377,12 @@ export class StepExecutor {
   }
 
   /** Hands an attempt's records to `send`; its rejects count as dead letters from now on (not before: an attempt may still fail). */
+  /** The operator's ctx for one attempt (runtime/execute/context.ts). */
+  private context(attempt: number, input: InputMeta, deadline: JobDeadline) {
+    const { config, services, clock, logger } = this.opts;
+    return operatorContext({ config, services, clock, logger, attempt, input, deadline });
+  }
+
   private sendChecked(
     records: OutRecord[],
     letters: readonly LetterInfo[],
@@ -393,16 +399,8 @@ export class StepExecutor {
   }
 
   /** Dead-letters one input that failed for good. Resolves once the letter was acknowledged. */
-  private async deadLetterFailure(
-    meta: InputMeta,
-    message: RawInput,
-    c: ClassifiedError,
-    attempts: number,
-    firstFailure: Date,
-    lastFailure: Date,
-    send: Send,
-  ): Promise<void> {
-    const { record, info } = failureLetter(this.where, meta, message, c, attempts, firstFailure, lastFailure);
+  private async deadLetterFailure(meta: InputMeta, message: RawInput, failure: Failure, send: Send): Promise<void> {
+    const { record, info } = failureLetter(this.where, meta, message, failure);
     this.hooks.letter?.(info);
     try {
       await send([record]);
@@ -412,7 +410,7 @@ export class StepExecutor {
         e,
       );
     }
-    this.hooks.deadLettered?.(c.code, 1);
+    this.hooks.deadLettered?.(failure.c.code, 1);
   }
 
   private toRecord(e: Emit, meta: InputMeta, message: RawInput, trace: string, letters: LetterInfo[]): OutRecord {
