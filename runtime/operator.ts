@@ -1,9 +1,10 @@
 /**
  * The operator contract: what an operator folder declares, and the `ctx` through which `process` reaches the world.
  *
- * An operator is pure business logic. It never touches Kafka, the environment or globals: the runtime
- * (runtime/worker) decodes its input, calls `process(record, ctx)`, encodes and produces what it returns,
- * waits for Kafka's acknowledgement and only then commits. A unit test calls `process` with plain objects.
+ * An operator is pure business logic. It never touches Kafka, the environment or globals: the runtime (the
+ * step executor, runtime/execute/, in a worker or the dry run) decodes its input, calls `process(record, ctx)`,
+ * encodes and produces what it returns, waits for Kafka's acknowledgement and only then commits. A unit test
+ * calls `process` with plain objects.
  */
 import type { ConfigFields, ConfigOf, ConfigSpec } from './config';
 import type { ErrorCode } from './errors';
