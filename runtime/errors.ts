@@ -128,11 +128,11 @@ export const errorCatalogue = {
   // --- sources (replication from RESO Web API servers) ---
   SOURCES_INVALID: entry(
     'fatal',
-    'The sources file (pipelines/sources.yaml or LISTFLOW_SOURCES_FILE) failed validation, or names a secret variable that is not set; the message names the file, field path, value and fix.',
+    'The sources file (pipelines/sources.yaml) failed validation, or names a secret variable that is not set; the message names the file, field path, value and fix.',
   ),
   SOURCE_BLOCKED_URL: entry(
     'permanent',
-    "A source's resource, token or nextLink URL is refused: a non-public address, a nextLink to another origin, an https to http redirect, or credentials in the URL. Allow a host with LISTFLOW_SOURCES_ALLOW_HOSTS.",
+    "A source's resource, token or nextLink URL is refused: a non-public address, a nextLink to another origin, an https to http redirect, or credentials in the URL. Allow a host with the sources step's allow list.",
   ),
   SOURCE_AUTH_FAILED: entry(
     'permanent',

@@ -146,6 +146,17 @@ export class FieldReader {
 
   protected envName(obj: Obj, base: string, key: string): string | undefined {
     const v = this.field(obj, base, key);
+    // LISTFLOW_* is the settings' namespace: a worker refuses a LISTFLOW_ variable that is not a setting (so a
+    // typo in a setting fails loudly), and would refuse the secret too.
+    if (typeof v === 'string' && v.startsWith('LISTFLOW_')) {
+      this.expect(
+        `${base}.${key}`,
+        'an environment variable name outside the LISTFLOW_ prefix',
+        v,
+        `LISTFLOW_* names are Listflow's settings, and a worker refuses one it does not know; use e.g. ${v.replace(/^LISTFLOW_/, '')}.`,
+      );
+      return undefined;
+    }
     if (typeof v === 'string' && ENV_RE.test(v) && v.length <= 100) return v;
     const looksSecret = typeof v === 'string' && v.length >= 16 && !/\s/.test(v) && !ENV_RE.test(v);
     this.expect(
@@ -154,7 +165,7 @@ export class FieldReader {
       looksSecret ? '(hidden: it looks like a secret)' : v,
       looksSecret
         ? 'never write the secret itself: put it in an environment variable (a Kubernetes Secret) and write that variable name here.'
-        : `name the variable that holds it, e.g. LISTFLOW_SOURCE_${key.replace(/Env$/, '').toUpperCase()}.`,
+        : `name the variable that holds it, e.g. SOURCE_${key.replace(/Env$/, '').toUpperCase()}.`,
     );
     return undefined;
   }

@@ -125,6 +125,14 @@ describe('problems name the path, the value and a fix', () => {
       'one of reso-web-api, file, http',
     ],
     [
+      'secret variable in the settings namespace',
+      (d) => {
+        reso(d).auth.clientSecretEnv = 'LISTFLOW_MRED_SECRET';
+      },
+      'sources[0].auth.clientSecretEnv',
+      'outside the LISTFLOW_ prefix',
+    ],
+    [
       'unknown key',
       (d) => {
         reso(d).pagesize = 10;

@@ -11,12 +11,12 @@ export const LOCAL_RESO_PORT = 18480;
 
 /** The credentials the local sources file names, with the values the local server accepts. */
 export const LOCAL_RESO_ENV: Readonly<Record<string, string>> = {
-  LISTFLOW_SOURCE_LOCAL_MLSGRID_CLIENT_ID: PRESETS.mlsgrid.auth.clientId,
-  LISTFLOW_SOURCE_LOCAL_MLSGRID_CLIENT_SECRET: PRESETS.mlsgrid.auth.clientSecret,
-  LISTFLOW_SOURCE_LOCAL_TRESTLE_CLIENT_ID: PRESETS.trestle.auth.clientId,
-  LISTFLOW_SOURCE_LOCAL_TRESTLE_CLIENT_SECRET: PRESETS.trestle.auth.clientSecret,
-  LISTFLOW_SOURCE_LOCAL_SPARK_TOKEN: PRESETS.spark.auth.token,
-  LISTFLOW_SOURCE_LOCAL_PROPTX_TOKEN: PRESETS.proptx.auth.token,
+  SOURCE_LOCAL_MLSGRID_CLIENT_ID: PRESETS.mlsgrid.auth.clientId,
+  SOURCE_LOCAL_MLSGRID_CLIENT_SECRET: PRESETS.mlsgrid.auth.clientSecret,
+  SOURCE_LOCAL_TRESTLE_CLIENT_ID: PRESETS.trestle.auth.clientId,
+  SOURCE_LOCAL_TRESTLE_CLIENT_SECRET: PRESETS.trestle.auth.clientSecret,
+  SOURCE_LOCAL_SPARK_TOKEN: PRESETS.spark.auth.token,
+  SOURCE_LOCAL_PROPTX_TOKEN: PRESETS.proptx.auth.token,
 };
 
 const LOCAL: ReadonlyArray<readonly [string, ResoQuirks]> = [
