@@ -114,7 +114,6 @@ export interface DryRunOptions {
 
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
 
-
 /** The steps to run: the pipeline's order, up to and including `through`. */
 export function stepsThrough(pipeline: PipelineSpec, through?: string): StepSpec[] {
   if (through === undefined) return [...pipeline.steps];
