@@ -13,13 +13,8 @@ import { platformEndpoints, platformLayout } from '../../infra/layout';
 import { removeLocalObjects } from '../../infra/s3proxy';
 import { imagesConfig, type ImagesConfig } from '../../operators/images/config';
 import images from '../../operators/images/index';
-import {
-  type BlobStore,
-  openBlobStore,
-  type OpenedBlobStore,
-  S3BlobStore,
-  VARIANT_CACHE_CONTROL,
-} from '../../operators/images/blob-store/index';
+import { type BlobStore, openBlobStore, type OpenedBlobStore } from '../../operators/images/blob-store/index';
+import { S3BlobStore, VARIANT_CACHE_CONTROL } from '../../operators/images/blob-store/s3';
 import { ImagesInFlight, type ImagesServices, sha256Hex } from '../../operators/images/process';
 import { fromEnv, parseConfig } from '../../runtime/config';
 import { PermanentError, RetriableError } from '../../runtime/errors';

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { fromEnv, parseConfig } from '../../../runtime/config';
 import type { Logger } from '../../../runtime/operator';
 import { imagesConfig } from '../config';
-import { FsBlobStore, openBlobStore, parseBlobStore, S3BlobStore } from './index';
+import { FsBlobStore, openBlobStore, parseBlobStore } from './index';
+import { S3BlobStore } from './s3';
 
 const PREFIX = 'LISTFLOW_IMAGES_';
 const warnings: string[] = [];

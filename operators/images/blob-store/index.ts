@@ -6,16 +6,13 @@
  *   Endpoint, region and path style come from the images config; credentials from the SDK's default chain
  *   (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a web identity token, an instance role), never from config.
  */
-import { S3Client } from '@aws-sdk/client-s3';
 import { ListflowError } from '../../../runtime/errors';
 import type { Logger } from '../../../runtime/operator';
 import type { ImagesConfig } from '../config';
 import { FsBlobStore } from './fs';
-import { S3BlobStore } from './s3';
 import type { BlobStore } from './store';
 
 export { FsBlobStore, INCOMING_DIR } from './fs';
-export { classifyS3Error, S3BlobStore, VARIANT_CACHE_CONTROL } from './s3';
 export { type BlobStore, blobKey, contentTypeOf, MANIFEST, type StoredImage } from './store';
 
 export type BlobStoreLocation =
@@ -38,25 +35,6 @@ export interface OpenedBlobStore {
   readonly description: Record<string, string>;
   /** Releases the store's connections at shutdown. */
   close(): void;
-}
-
-/** The S3 client of a worker: created once, with timeouts so a hung endpoint is a retriable error, not a stuck job. */
-export function createS3Client(config: ImagesConfig): S3Client {
-  return new S3Client({
-    region: config.s3Region,
-    forcePathStyle: config.s3ForcePathStyle,
-    ...(config.s3Endpoint ? { endpoint: config.s3Endpoint } : {}),
-    // The SDK's own retries (3 attempts, backoff) ride out a blip; the runtime retries the listing after that.
-    maxAttempts: 3,
-    requestHandler: {
-      connectionTimeout: config.s3TimeoutMs,
-      requestTimeout: config.s3TimeoutMs,
-      throwOnRequestTimeout: true,
-      // One socket per photo in flight is plenty; keep-alive saves a handshake per object.
-      httpAgent: { keepAlive: true, maxSockets: Math.max(16, config.concurrency * 4) },
-      httpsAgent: { keepAlive: true, maxSockets: Math.max(16, config.concurrency * 4) },
-    },
-  });
 }
 
 /**
@@ -82,6 +60,9 @@ export async function openBlobStore(
   }
   const endpoint =
     config.s3Endpoint ?? env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL ?? `the AWS S3 endpoint of ${config.s3Region}`;
+  // Loaded only when an S3 store is configured: the SDK costs ~0.2 s to load, which every CLI call
+  // (the operator registry reaches this module) would otherwise pay.
+  const { createS3Client, S3BlobStore } = require('./s3') as typeof import('./s3');
   const client = createS3Client(config);
   const store = new S3BlobStore({
     client,

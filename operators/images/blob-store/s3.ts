@@ -25,9 +25,10 @@ import {
   HeadObjectCommand,
   PutObjectCommand,
   type PutObjectCommandInput,
-  type S3Client,
+  S3Client,
 } from '@aws-sdk/client-s3';
 import { PermanentError, RetriableError } from '../../../runtime/errors';
+import type { ImagesConfig } from '../config';
 import { type BlobStore, blobKey, contentTypeOf, MANIFEST, readManifest, type StoredImage } from './store';
 
 export const VARIANT_CACHE_CONTROL = 'public, max-age=31536000, immutable';
@@ -216,4 +217,23 @@ export class S3BlobStore implements BlobStore {
       },
     );
   }
+}
+
+/** The S3 client of a worker: created once, with timeouts so a hung endpoint is a retriable error, not a stuck job. */
+export function createS3Client(config: ImagesConfig): S3Client {
+  return new S3Client({
+    region: config.s3Region,
+    forcePathStyle: config.s3ForcePathStyle,
+    ...(config.s3Endpoint ? { endpoint: config.s3Endpoint } : {}),
+    // The SDK's own retries (3 attempts, backoff) ride out a blip; the runtime retries the listing after that.
+    maxAttempts: 3,
+    requestHandler: {
+      connectionTimeout: config.s3TimeoutMs,
+      requestTimeout: config.s3TimeoutMs,
+      throwOnRequestTimeout: true,
+      // One socket per photo in flight is plenty; keep-alive saves a handshake per object.
+      httpAgent: { keepAlive: true, maxSockets: Math.max(16, config.concurrency * 4) },
+      httpsAgent: { keepAlive: true, maxSockets: Math.max(16, config.concurrency * 4) },
+    },
+  });
 }
