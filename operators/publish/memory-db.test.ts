@@ -58,13 +58,22 @@ test.each([
     row: [7, 90],
   },
   {
-    name: 'equal is a replay of the stored state',
+    name: 'equal with the same content is a replay of the stored state',
+    batches: [
+      [7, 90],
+      [7, 90],
+    ],
+    want: [[[90]], [[90]]],
+    row: [7, 90],
+  },
+  {
+    name: 'equal with other content (a re-derivation after a rule change) replaces the row',
     batches: [
       [7, 90],
       [7, 2],
     ],
-    want: [[[90]], [[90]]],
-    row: [7, 90],
+    want: [[[90]], [[2]]],
+    row: [7, 2],
   },
 ])('version guard: $name', async ({ batches, want, row }) => {
   const id = `crea:${Math.random().toString(36).slice(2)}`;

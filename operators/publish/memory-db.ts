@@ -98,7 +98,7 @@ function apply(s: State, text: string, values: readonly unknown[]): unknown[] {
       ids.forEach((id, i) => {
         const modified = asDate(cols[COL.modifiedAt]![i]);
         const cur = s.listings.get(id);
-        if (cur && cur.modified_at.getTime() >= modified.getTime()) return;
+        if (cur && cur.modified_at.getTime() > modified.getTime()) return;
         s.listings.set(id, { id, modified_at: modified, document: String(cols[COL.document]![i]) });
       });
       return [];

@@ -5,8 +5,12 @@
  * The version of a listing in the view is the modifiedAt of its row, or of its tombstone after a DELETE.
  * For each record, in offset order, against that version:
  * - older: stale, ignored (no write, no output: the topic already holds something newer);
- * - equal: a replay; nothing is written and the stored state is emitted again, identical to the first time
- *   (so a batch whose Kafka send failed after its commit republishes exactly what it committed);
+ * - equal, with the same content (listing and images): a replay; nothing is written and the stored state is
+ *   emitted again, identical to the first time (so a batch whose Kafka send failed after its commit republishes
+ *   exactly what it committed);
+ * - equal, with other content: the same version derived again (a normalize rule changed and the step was
+ *   replayed, or a photo that failed before is stored now): the row is replaced, keeping the previousPrice
+ *   of the version it replaces, so a replay after a rule change reaches the rows it affects and no others;
  * - newer (or none): applied; DELETE removes the row and leaves a tombstone, anything else is upserted with
  *   previousPrice = the price of the version it replaces.
  */
@@ -58,7 +62,18 @@ export function planBatch(records: readonly EnrichedListing[], current: Readonly
     const v = l.modifiedAt.getTime();
     if (cur && v < cur.modifiedAt.getTime()) return [];
     if (cur && v === cur.modifiedAt.getTime()) {
-      return [emit.output('published', l.id, cur.deleted ? null : cur.document)];
+      if (cur.deleted || l.status === 'DELETE' || sameContent(cur.document, r)) {
+        return [emit.output('published', l.id, cur.deleted ? null : cur.document)];
+      }
+      const rederived: PublishedListing = {
+        listing: l,
+        images: r.images,
+        previousPrice: cur.document.previousPrice,
+        publishedAt: now,
+      };
+      state.set(l.id, { deleted: false, modifiedAt: l.modifiedAt, document: rederived });
+      upserts.set(l.id, rederived);
+      return [emit.output('published', l.id, rederived)];
     }
     if (l.status === 'DELETE') {
       state.set(l.id, { deleted: true, modifiedAt: l.modifiedAt });
@@ -74,6 +89,23 @@ export function planBatch(records: readonly EnrichedListing[], current: Readonly
     return [emit.output('published', l.id, doc)];
   });
   return { emits, upserts: [...upserts.values()], deletions: [...deletions.values()] };
+}
+
+/** Whether a record carries what a stored document already holds (its listing and images), whatever key order. */
+export function sameContent(stored: PublishedListing, record: EnrichedListing): boolean {
+  return (
+    canonicalJson({ listing: stored.listing, images: stored.images }) ===
+    canonicalJson({ listing: record.listing, images: record.images })
+  );
+}
+
+/** JSON with object keys sorted, so two documents that differ only in key order compare equal. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)))
+      : v,
+  );
 }
 
 /** A PublishedListing from its jsonb form (dates come back as ISO strings). */

@@ -67,10 +67,38 @@ describe('planBatch', () => {
       [],
     ],
     [
-      'equal version re-emits the stored document, writes nothing',
+      'equal version with the same content re-emits the stored document, writes nothing',
+      [listing('crea:A', 5)],
+      stored({ deleted: false, modifiedAt: T(5), document: doc(a5, { amountMinor: 7, currency: 'CAD' }) }),
+      [[['crea:A', '5/prev=7']]],
+      [],
+      [],
+    ],
+    [
+      'equal version with the same content in another key order is still a replay',
+      [{ ...listing('crea:A', 5), localFields: null }],
+      stored({
+        deleted: false,
+        modifiedAt: T(5),
+        document: doc(Object.fromEntries(Object.entries(a5).reverse()) as unknown as Listing),
+      }),
+      [[['crea:A', '5/prev=-']]],
+      [],
+      [],
+    ],
+    [
+      'equal version with other content (a rule changed and the step was replayed) replaces it, keeping previousPrice',
       [listing('crea:A', 5, { price: { amountMinor: 1, currency: 'CAD' } })],
       stored({ deleted: false, modifiedAt: T(5), document: doc(a5, { amountMinor: 7, currency: 'CAD' }) }),
       [[['crea:A', '5/prev=7']]],
+      ['crea:A'],
+      [],
+    ],
+    [
+      'equal version of a deleted listing stays deleted',
+      [listing('crea:A', 6, { price: { amountMinor: 1, currency: 'CAD' } })],
+      stored({ deleted: true, modifiedAt: T(6) }),
+      [[['crea:A', 'tombstone']]],
       [],
       [],
     ],
@@ -165,7 +193,7 @@ describe('SQL', () => {
     const s = upsertListings([d, doc(listing('crea:B', 6, { geo: null, bedrooms: null }))]);
     expect(s.text).toMatch(/^INSERT INTO listings \(id, source, .*, document\) SELECT \* FROM unnest\(\$1::text\[\], /);
     expect(s.text).toContain('ON CONFLICT (id) DO UPDATE SET source = EXCLUDED.source');
-    expect(s.text).toMatch(/WHERE listings\.modified_at < EXCLUDED\.modified_at$/);
+    expect(s.text).toMatch(/WHERE listings\.modified_at <= EXCLUDED\.modified_at$/);
     expect(s.values).toHaveLength(LISTING_COLUMNS.length);
     const col = (n: string) => s.values[LISTING_COLUMNS.indexOf(n)];
     expect(col('id')).toEqual(['crea:A', 'crea:B']);

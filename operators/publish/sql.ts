@@ -57,7 +57,10 @@ const COLUMNS: ReadonlyArray<readonly [string, string, (d: PublishedListing) => 
 
 export const LISTING_COLUMNS = COLUMNS.map((c) => c[0]);
 
-/** One multi-row upsert; an existing row is replaced only by a strictly newer modified_at. */
+/**
+ * One multi-row upsert; an existing row is replaced only by a version at least as new (the plan upserts an equal
+ * version only when its content differs: a re-derivation after a rule change), never by an older one.
+ */
 export function upsertListings(docs: readonly PublishedListing[]): Statement {
   const names = COLUMNS.map((c) => c[0]);
   const unnest = COLUMNS.map((c, i) => `$${i + 1}::${c[1]}[]`).join(', ');
@@ -68,7 +71,7 @@ export function upsertListings(docs: readonly PublishedListing[]): Statement {
   return {
     text:
       `INSERT INTO listings (${names.join(', ')}) SELECT * FROM unnest(${unnest}) ` +
-      `ON CONFLICT (id) DO UPDATE SET ${updates} WHERE listings.modified_at < EXCLUDED.modified_at`,
+      `ON CONFLICT (id) DO UPDATE SET ${updates} WHERE listings.modified_at <= EXCLUDED.modified_at`,
     values: COLUMNS.map((c) => docs.map(c[2])),
   };
 }

@@ -52,13 +52,24 @@ afterAll(async () => {
   await admin?.end();
 });
 
-test('version guard: older never overwrites newer, equal is a no-op', async () => {
+test('version guard: older never overwrites newer, equal with the same content is a no-op', async () => {
   await run([listing('crea:G', 5)]);
   await run([listing('crea:G', 7, { price: { amountMinor: 45_000_000, currency: 'CAD' } })]);
   expect(await run([listing('crea:G', 6, { price: { amountMinor: 1, currency: 'CAD' } })])).toEqual([[]]);
-  await run([listing('crea:G', 7, { price: { amountMinor: 2, currency: 'CAD' } })]);
+  const before = await admin.query(`SELECT * FROM ${SCHEMA}.listings WHERE id = 'crea:G'`);
+  await run([listing('crea:G', 7, { price: { amountMinor: 45_000_000, currency: 'CAD' } })]);
+  expect((await admin.query(`SELECT * FROM ${SCHEMA}.listings WHERE id = 'crea:G'`)).rows).toEqual(before.rows);
   expect((await rows()).filter((r) => r.id === 'crea:G')).toEqual([
     { id: 'crea:G', modified_at: T(7), price_minor: '45000000', previous_price_minor: '50000000' },
+  ]);
+});
+
+test('equal version with other content (normalize re-run after a rule change) replaces the row, keeping previousPrice', async () => {
+  await run([listing('crea:Q', 5)]);
+  await run([listing('crea:Q', 7, { price: { amountMinor: 45_000_000, currency: 'CAD' } })]);
+  await run([listing('crea:Q', 7, { price: { amountMinor: 44_000_000, currency: 'CAD' } })]);
+  expect((await rows()).filter((r) => r.id === 'crea:Q')).toEqual([
+    { id: 'crea:Q', modified_at: T(7), price_minor: '44000000', previous_price_minor: '50000000' },
   ]);
 });
 
