@@ -11,15 +11,12 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  CreateBucketCommand,
-  DeleteObjectsCommand,
-  ListBucketsCommand,
-  ListObjectsV2Command,
-  S3Client,
-} from '@aws-sdk/client-s3';
+import type * as S3Sdk from '@aws-sdk/client-s3';
 import { infraSourceDir, LOCAL_S3_BUCKET, LOCAL_S3_IDENTITY, type PlatformLayout, s3proxyEndpoint } from './layout';
 import { logTail, mustRun, type ProcessRecord, spawnDetached, waitUntil } from './processes';
+
+/** Loaded on first use: the SDK takes ~0.2 s to load, and every CLI call reaches this module through `infra`. */
+const sdk = (): typeof S3Sdk => require('@aws-sdk/client-s3') as typeof S3Sdk;
 
 export const S3PROXY_VERSION = '4.1.0';
 function paths(l: PlatformLayout) {
@@ -105,8 +102,8 @@ export async function startS3Proxy(l: PlatformLayout, say: (msg: string) => void
   });
 }
 
-function localClient(l: PlatformLayout): S3Client {
-  return new S3Client({
+function localClient(l: PlatformLayout): S3Sdk.S3Client {
+  return new (sdk().S3Client)({
     endpoint: s3proxyEndpoint(l),
     region: 'us-east-1',
     forcePathStyle: true,
@@ -120,7 +117,7 @@ function localClient(l: PlatformLayout): S3Client {
 export async function s3proxyAnswers(l: PlatformLayout): Promise<boolean> {
   const client = localClient(l);
   try {
-    await client.send(new ListBucketsCommand({}));
+    await client.send(new (sdk().ListBucketsCommand)({}));
     return true;
   } catch {
     return false;
@@ -133,7 +130,7 @@ export async function s3proxyAnswers(l: PlatformLayout): Promise<boolean> {
 export async function ensureLocalBucket(l: PlatformLayout): Promise<void> {
   const client = localClient(l);
   try {
-    await client.send(new CreateBucketCommand({ Bucket: LOCAL_S3_BUCKET }));
+    await client.send(new (sdk().CreateBucketCommand)({ Bucket: LOCAL_S3_BUCKET }));
   } catch (e) {
     if ((e as { name?: string }).name !== 'BucketAlreadyOwnedByYou') {
       throw new Error(`Creating the S3Proxy bucket ${LOCAL_S3_BUCKET} failed: ${(e as Error).message}`, { cause: e });
@@ -154,11 +151,13 @@ export async function removeLocalObjects(l: PlatformLayout, prefix: string): Pro
   try {
     for (;;) {
       const page = await client.send(
-        new ListObjectsV2Command({ Bucket: LOCAL_S3_BUCKET, Prefix: prefix, MaxKeys: 1000 }),
+        new (sdk().ListObjectsV2Command)({ Bucket: LOCAL_S3_BUCKET, Prefix: prefix, MaxKeys: 1000 }),
       );
       const keys = (page.Contents ?? []).flatMap((o) => (o.Key ? [{ Key: o.Key }] : []));
       if (keys.length === 0) return removed;
-      await client.send(new DeleteObjectsCommand({ Bucket: LOCAL_S3_BUCKET, Delete: { Objects: keys, Quiet: true } }));
+      await client.send(
+        new (sdk().DeleteObjectsCommand)({ Bucket: LOCAL_S3_BUCKET, Delete: { Objects: keys, Quiet: true } }),
+      );
       removed += keys.length;
     }
   } finally {

@@ -4,7 +4,7 @@
  * does not expose (a schema by id, compatibility checks, subject configs). The serde and `listflow schemas`
  * both use it; basic auth, the timeout and what counts as "unavailable" are decided here once.
  */
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { RetriableError } from './errors';
 
 export interface RegistryOptions {
@@ -19,7 +19,11 @@ export interface Registry {
 }
 
 export function createRegistry(opts: RegistryOptions): Registry {
-  const client = new SchemaRegistry({
+  // Loaded here, not at import: the library takes ~0.1-0.4 s to load, which every CLI call would pay.
+  const { SchemaRegistry: Client } = require('@kafkajs/confluent-schema-registry') as {
+    SchemaRegistry: typeof SchemaRegistry;
+  };
+  const client = new Client({
     host: opts.url,
     ...(opts.username ? { auth: { username: opts.username, password: opts.password ?? '' } } : {}),
     retry: { retries: 3 },

@@ -6,12 +6,15 @@
  * Decoding never throws: it returns a Result, so the runtime can dead-letter undecodable bytes with a
  * precise code (bad magic byte, unknown schema id, schema mismatch, corrupt body).
  */
-import { SchemaType } from '@kafkajs/confluent-schema-registry';
+import type { SchemaType } from '@kafkajs/confluent-schema-registry';
 import avro from 'avsc';
 import { avroSchemas, type SchemaName } from '../schemas/generated/types';
 import { ListflowError, PermanentError, RetriableError } from './errors';
 import { withRetry } from './execute/retry';
 import { type Registry, registryRequest } from './registry-client';
+
+/** The library's SchemaType.AVRO, without loading the library at import (see createRegistry). */
+const AVRO = 'AVRO' as SchemaType.AVRO;
 
 /** timestamp-millis <-> Date (avsc leaves logical types as plain longs unless told). */
 class TimestampMillisType extends avro.types.LogicalType {
@@ -201,7 +204,7 @@ export class AvroSerde {
     try {
       if (register) return await this.register(subject, JSON.stringify(body));
       return await this.registry.client.getRegistryIdBySchema(subject, {
-        type: SchemaType.AVRO,
+        type: AVRO,
         schema: JSON.stringify(body),
       });
     } catch (e) {
@@ -241,7 +244,7 @@ export class AvroSerde {
     try {
       const { id } = await withRetry(
         REGISTER_RETRY,
-        () => this.registry.client.register({ type: SchemaType.AVRO, schema }, { subject }),
+        () => this.registry.client.register({ type: AVRO, schema }, { subject }),
         { retriable: (e) => isConcurrentConfigWrite(e) || isCompatibilityMismatch(e), random: () => 1 },
       );
       return id;

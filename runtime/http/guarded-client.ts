@@ -24,7 +24,7 @@
  * own codes (a feed retries a timeout, a photo fails). The caller's abort signal is never swallowed: an
  * aborted request rejects with the signal's reason.
  */
-import { Agent, type Dispatcher } from 'undici';
+import type { Agent as UndiciAgent, Dispatcher } from 'undici';
 import type { ErrorCode } from '../errors';
 import { PermanentError } from '../errors';
 import { describeRule } from './address-policy';
@@ -110,6 +110,9 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 export function createGuardedClient(opts: GuardedClientOptions): GuardedClient {
   const allow = new AllowList(opts.allowHosts);
+  // undici is loaded when a client is made, not at import: it takes ~0.2 s to load, which every CLI call would
+  // pay (the operator registry imports this module), while only workers and fetching commands make clients.
+  const { Agent } = require('undici') as { Agent: typeof UndiciAgent };
   const agent = new Agent({
     connect: guardedConnect({
       allow,

@@ -9,7 +9,7 @@
  */
 import { lookup as dnsLookup } from 'node:dns';
 import { isIP, type LookupFunction } from 'node:net';
-import { buildConnector } from 'undici';
+import type { buildConnector as BuildConnector } from 'undici';
 import { type AddressVerdict, checkAddress } from './address-policy';
 import type { AllowList } from './allow-list';
 
@@ -61,7 +61,9 @@ export interface GuardedConnectOptions {
 }
 
 /** An undici `connect` function: checked connections, except to allow-listed host:port pairs. */
-export function guardedConnect(opts: GuardedConnectOptions): buildConnector.connector {
+export function guardedConnect(opts: GuardedConnectOptions): BuildConnector.connector {
+  // Loaded with the client (see guardedClient), not at import.
+  const { buildConnector } = require('undici') as { buildConnector: typeof BuildConnector };
   const common = { timeout: opts.connectTimeoutMs, allowH2: false, ...(opts.ca ? { ca: opts.ca } : {}) };
   const checked = buildConnector({ ...common, lookup: lookupWith(opts.resolver, true) });
   const open = buildConnector({ ...common, lookup: lookupWith(opts.resolver, false) });
