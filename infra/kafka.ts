@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { silenceKafkajsNegativeTimeoutWarning } from '../runtime/kafka';
 import { infraSourceDir, type PlatformLayout } from './layout';
-import { logTail, mustRun, type ProcessRecord, spawnDetached, waitUntil } from './processes';
+import { ensureMavenJars, mustRun, type ProcessRecord, spawnDetached, waitForService } from './processes';
 
 export const KAFKA_VERSION = '4.1.1';
 
@@ -30,25 +30,14 @@ export async function requireJava(): Promise<void> {
   });
 }
 
-/** Fetches the broker's jars once; later runs reuse the cache (`.complete` marks a finished copy). */
-export async function ensureKafkaJars(l: PlatformLayout, say: (msg: string) => void): Promise<string> {
-  const p = paths(l);
-  if (existsSync(join(p.libs, '.complete'))) return p.libs;
-  say(`fetching Kafka ${KAFKA_VERSION} jars from Maven Central (first run only)...`);
-  mkdirSync(p.libs, { recursive: true });
-  await mustRun(`Downloading Kafka ${KAFKA_VERSION} with Maven`, 'mvn', [
-    '-q',
-    '-B',
-    '-f',
-    join(infraSourceDir, 'kafka', 'pom.xml'),
-    'dependency:copy-dependencies',
-    '-DincludeScope=runtime',
-    `-DoutputDirectory=${p.libs}`,
-  ]).catch((err: Error) => {
-    throw new Error(`${err.message}\nMaven (mvn) must be installed and reach Maven Central (repo1.maven.org).`);
+/** Fetches the broker's jars once; later runs reuse the cache. */
+export function ensureKafkaJars(l: PlatformLayout, say: (msg: string) => void): Promise<string> {
+  return ensureMavenJars({
+    what: `Kafka ${KAFKA_VERSION}`,
+    pom: join(infraSourceDir, 'kafka', 'pom.xml'),
+    libs: paths(l).libs,
+    say,
   });
-  writeFileSync(join(p.libs, '.complete'), `${new Date().toISOString()}\n`);
-  return p.libs;
 }
 
 function serverProperties(l: PlatformLayout, data: string): string {
@@ -178,10 +167,9 @@ export async function kafkaAnswers(l: PlatformLayout): Promise<boolean> {
 }
 
 export function waitForKafka(l: PlatformLayout, record: ProcessRecord | undefined): Promise<number> {
-  const p = paths(l);
-  return waitUntil(`Kafka on 127.0.0.1:${l.kafkaPort}`, () => kafkaAnswers(l), {
+  return waitForService(`Kafka on 127.0.0.1:${l.kafkaPort}`, () => kafkaAnswers(l), {
     timeoutMs: 120_000,
     record,
-    describe: () => `Last lines of ${p.log}:\n${logTail(p.log)}`,
+    log: paths(l).log,
   });
 }

@@ -7,7 +7,7 @@ import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'nod
 import { join } from 'node:path';
 import { Client } from 'pg';
 import type { PlatformLayout } from './layout';
-import { logTail, mustRun, type ProcessRecord, waitUntil, writeRecord } from './processes';
+import { mustRun, type ProcessRecord, waitForService, writeRecord } from './processes';
 
 function paths(l: PlatformLayout) {
   const dir = join(l.home, 'postgres');
@@ -148,10 +148,9 @@ export async function ensureListflowDatabase(l: PlatformLayout): Promise<void> {
 }
 
 export function waitForPostgres(l: PlatformLayout, record: ProcessRecord | undefined): Promise<number> {
-  const p = paths(l);
-  return waitUntil(`PostgreSQL on 127.0.0.1:${l.postgresPort}`, () => postgresAnswers(l), {
+  return waitForService(`PostgreSQL on 127.0.0.1:${l.postgresPort}`, () => postgresAnswers(l), {
     timeoutMs: 60_000,
     record,
-    describe: () => `Last lines of ${p.log}:\n${logTail(p.log)}`,
+    log: paths(l).log,
   });
 }

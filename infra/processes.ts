@@ -4,7 +4,7 @@
  * recorded pid, and only if that pid still runs the recorded command, so a recycled pid is never killed.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -132,6 +132,48 @@ export async function waitUntil(
     }
     await sleep(250);
   }
+}
+
+/** Polls a local platform service's `probe` until it answers; a failure quotes the last lines of its `log`. */
+export function waitForService(
+  what: string,
+  probe: () => Promise<boolean>,
+  opts: { timeoutMs: number; record: ProcessRecord | undefined; log: string },
+): Promise<number> {
+  return waitUntil(what, probe, {
+    timeoutMs: opts.timeoutMs,
+    record: opts.record,
+    describe: () => `Last lines of ${opts.log}:\n${logTail(opts.log)}`,
+  });
+}
+
+/**
+ * Copies the runtime jars of the Maven project `pom` into `libs` once; later runs reuse the cache (`.complete`
+ * marks a finished copy, so an interrupted download is redone).
+ */
+export async function ensureMavenJars(spec: {
+  what: string;
+  pom: string;
+  libs: string;
+  say: (msg: string) => void;
+}): Promise<string> {
+  const { what, pom, libs, say } = spec;
+  if (existsSync(join(libs, '.complete'))) return libs;
+  say(`fetching ${what} jars from Maven Central (first run only)...`);
+  mkdirSync(libs, { recursive: true });
+  await mustRun(`Downloading ${what} with Maven`, 'mvn', [
+    '-q',
+    '-B',
+    '-f',
+    pom,
+    'dependency:copy-dependencies',
+    '-DincludeScope=runtime',
+    `-DoutputDirectory=${libs}`,
+  ]).catch((err: Error) => {
+    throw new Error(`${err.message}\nMaven (mvn) must be installed and reach Maven Central (repo1.maven.org).`);
+  });
+  writeFileSync(join(libs, '.complete'), `${new Date().toISOString()}\n`);
+  return libs;
 }
 
 export interface CommandResult {

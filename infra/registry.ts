@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PlatformLayout } from './layout';
-import { logTail, mustRun, type ProcessRecord, spawnDetached, waitUntil } from './processes';
+import { mustRun, type ProcessRecord, spawnDetached, waitForService } from './processes';
 
 export const APICURIO_VERSION = '3.0.9';
 
@@ -112,10 +112,9 @@ export async function globalCompatibility(l: PlatformLayout): Promise<string | u
 }
 
 export function waitForRegistry(l: PlatformLayout, record: ProcessRecord | undefined): Promise<number> {
-  const p = paths(l);
-  return waitUntil(`Apicurio Registry on 127.0.0.1:${l.registryPort}`, () => registryAnswers(l), {
+  return waitForService(`Apicurio Registry on 127.0.0.1:${l.registryPort}`, () => registryAnswers(l), {
     timeoutMs: 120_000,
     record,
-    describe: () => `Last lines of ${p.log}:\n${logTail(p.log)}`,
+    log: paths(l).log,
   });
 }

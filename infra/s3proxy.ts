@@ -9,11 +9,11 @@
  * S3Proxy grants anonymous reads by object ACL only, so the local platform has the variants put public-read,
  * and their uris (LISTFLOW_IMAGES_PUBLIC_BASE_URL, the path-style bucket URL) open in a browser.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as S3Sdk from '@aws-sdk/client-s3';
 import { infraSourceDir, LOCAL_S3_BUCKET, LOCAL_S3_IDENTITY, type PlatformLayout, s3proxyEndpoint } from './layout';
-import { logTail, mustRun, type ProcessRecord, spawnDetached, waitUntil } from './processes';
+import { ensureMavenJars, type ProcessRecord, spawnDetached, waitForService } from './processes';
 
 /** Loaded on first use: the SDK takes ~0.2 s to load, and every CLI call reaches this module through `infra`. */
 const sdk = (): typeof S3Sdk => require('@aws-sdk/client-s3') as typeof S3Sdk;
@@ -31,25 +31,14 @@ function paths(l: PlatformLayout) {
   };
 }
 
-/** Fetches S3Proxy's jars once; later runs reuse the cache (`.complete` marks a finished copy). */
-export async function ensureS3ProxyJars(l: PlatformLayout, say: (msg: string) => void): Promise<string> {
-  const p = paths(l);
-  if (existsSync(join(p.libs, '.complete'))) return p.libs;
-  say(`fetching S3Proxy ${S3PROXY_VERSION} jars from Maven Central (first run only)...`);
-  mkdirSync(p.libs, { recursive: true });
-  await mustRun(`Downloading S3Proxy ${S3PROXY_VERSION} with Maven`, 'mvn', [
-    '-q',
-    '-B',
-    '-f',
-    join(infraSourceDir, 's3proxy', 'pom.xml'),
-    'dependency:copy-dependencies',
-    '-DincludeScope=runtime',
-    `-DoutputDirectory=${p.libs}`,
-  ]).catch((err: Error) => {
-    throw new Error(`${err.message}\nMaven (mvn) must be installed and reach Maven Central (repo1.maven.org).`);
+/** Fetches S3Proxy's jars once; later runs reuse the cache. */
+export function ensureS3ProxyJars(l: PlatformLayout, say: (msg: string) => void): Promise<string> {
+  return ensureMavenJars({
+    what: `S3Proxy ${S3PROXY_VERSION}`,
+    pom: join(infraSourceDir, 's3proxy', 'pom.xml'),
+    libs: paths(l).libs,
+    say,
   });
-  writeFileSync(join(p.libs, '.complete'), `${new Date().toISOString()}\n`);
-  return p.libs;
 }
 
 function properties(l: PlatformLayout, data: string): string {
@@ -166,10 +155,9 @@ export async function removeLocalObjects(l: PlatformLayout, prefix: string): Pro
 }
 
 export function waitForS3Proxy(l: PlatformLayout, record: ProcessRecord | undefined): Promise<number> {
-  const p = paths(l);
-  return waitUntil(`S3Proxy on 127.0.0.1:${l.s3proxyPort}`, () => s3proxyAnswers(l), {
+  return waitForService(`S3Proxy on 127.0.0.1:${l.s3proxyPort}`, () => s3proxyAnswers(l), {
     timeoutMs: 120_000,
     record,
-    describe: () => `Last lines of ${p.log}:\n${logTail(p.log)}`,
+    log: paths(l).log,
   });
 }
