@@ -17,20 +17,15 @@ import type { Clock } from '../../runtime/operator';
 import type { FeedFormat, IngestJob } from '../../schemas/generated/types';
 import { type Command, type Io, printJson, stringOption, UsageError } from '../command';
 import { cliContext } from '../context';
+import { FEED_FORMATS, formatOption, sourceOption } from '../feed-options';
 
 /** A user-facing failure that is not a usage error: one line, exit 1. */
 class DryRunError extends Error {
   override readonly name = 'DryRunError';
 }
 
-const FORMATS: Record<string, FeedFormat> = {
-  auto: 'auto',
-  json: 'json',
-  ndjson: 'ndjson',
-  csv: 'csv',
-  'reso-odata': 'reso_odata',
-  reso_odata: 'reso_odata',
-};
+/** The dry run also takes the job's own spelling of the OData format. */
+const FORMATS: Readonly<Record<string, FeedFormat>> = { ...FEED_FORMATS, reso_odata: 'reso_odata' };
 
 /** `normalize.allowFilePhotoUrls=true` -> { normalize: { allowFilePhotoUrls: 'true' } } */
 export function parseSets(items: readonly string[]): Record<string, Record<string, string>> {
@@ -134,19 +129,8 @@ export const dryRunCommands: Command[] = [
     ].join('\n'),
     async run(args, io) {
       const feed = resolve(args.positionals[0]!);
-      const formatRaw = stringOption(args, 'format') ?? 'auto';
-      const format = FORMATS[formatRaw];
-      if (!format) {
-        throw new UsageError(
-          `Expected --format auto, json, ndjson, csv or reso-odata but received ${JSON.stringify(formatRaw)}.`,
-        );
-      }
-      const source = stringOption(args, 'source') ?? 'dry-run';
-      if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(source)) {
-        throw new UsageError(
-          `Expected --source of letters, digits, '.', '_' or '-' but received ${JSON.stringify(source)}.`,
-        );
-      }
+      const format = formatOption(args, FORMATS);
+      const source = sourceOption(args, 'source') ?? 'dry-run';
       const set = parseSets((args.values.set as string[] | undefined) ?? []);
       const ctx = cliContext();
       const through = stringOption(args, 'through');

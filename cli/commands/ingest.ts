@@ -16,20 +16,12 @@ import { PermanentError } from '../../runtime/errors';
 import { dlqTopic } from '../../runtime/pipeline';
 import type { FeedFormat, IngestJob } from '../../schemas/generated/types';
 import { type Command, type Io, intOption, printJson, stringOption, UsageError } from '../command';
+import { FORMAT_HELP, formatOption, sourceOption } from '../feed-options';
 import { type CliContext, cliContext } from '../context';
 import { type JobProgress, JobTracker, type PipelineTopics, pipelineTopics } from '../job-tracker';
 import { connectAdmin, connectProducer, sleep, withKafka } from '../kafka-io';
 import { type LatencySummary, latencySummary, progressView, summaryLines, type Totals, totals } from '../progress';
 import { profileOption } from './profile';
-
-const FORMATS: Record<string, FeedFormat> = {
-  auto: 'auto',
-  json: 'json',
-  ndjson: 'ndjson',
-  csv: 'csv',
-  'reso-odata': 'reso_odata',
-};
-const SOURCE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /**
  * A local path or a file://, http:// or https:// URI, checked before anything is sent: a path becomes an
@@ -267,7 +259,7 @@ const ingestOne: Command = {
     source: 'Feed or MLS id (required); prefixes every listing id, e.g. crea-ddf.',
     profile:
       "Source profile mapping the feed's dialect (pipelines/profiles/<name>.yaml, e.g. proptx); default reso-dd-2.0.",
-    format: 'auto (default), json, ndjson, csv or reso-odata.',
+    format: FORMAT_HELP,
     wait: 'Follow the job until every listing is published or dead-lettered, with live progress on stderr.',
     country: 'US or CA: country of records that name none and whose region does not tell.',
     currency: 'USD or CAD: currency of records that name none.',
@@ -275,20 +267,9 @@ const ingestOne: Command = {
   details:
     'Prints the job id at once (stdout). With --wait it returns only when every listing of the job is in\nlistings.published (and PostgreSQL) or a dead-letter topic; exit 1 if the job FAILED.',
   async run(args, io) {
-    const source = stringOption(args, 'source');
+    const source = sourceOption(args, 'source');
     if (!source) throw new UsageError('--source is required (the feed or MLS id, e.g. --source crea-ddf).');
-    if (!SOURCE.test(source)) {
-      throw new UsageError(
-        `Expected letters, digits, '.', '_' or '-' for --source but received ${JSON.stringify(source)}.`,
-      );
-    }
-    const formatName = stringOption(args, 'format') ?? 'auto';
-    const format = FORMATS[formatName];
-    if (!format) {
-      throw new UsageError(
-        `Expected one of ${Object.keys(FORMATS).join(', ')} for --format but received ${JSON.stringify(formatName)}.`,
-      );
-    }
+    const format = formatOption(args);
     const country = stringOption(args, 'country') ?? null;
     if (country !== null && !['US', 'CA'].includes(country)) {
       throw new UsageError(`Expected US or CA for --country but received ${JSON.stringify(country)}.`);
@@ -317,7 +298,7 @@ const ingestOne: Command = {
       const started = Date.now();
       const [job] = await submitJobs(ctx, [{ uri, source, format, country, currency, profile }]);
       const jobId = job!.jobId;
-      if (io.json && !wait) printJson(io, { jobId, source, uri, format: formatName });
+      if (io.json && !wait) printJson(io, { jobId, source, uri, format: stringOption(args, 'format') ?? 'auto' });
       io.out(jobId);
       if (!wait || !admin || !tracker) return 0;
       tracker.add(jobId, job!.submittedAt);
@@ -358,12 +339,7 @@ const ingestSamples: Command = {
     const count = intOption(args, 'count', 1, 1_000_000) ?? 100;
     const seed = intOption(args, 'seed', 0, 1_000_000) ?? 1;
     const dir = resolve(stringOption(args, 'dir') ?? '.listflow/samples');
-    const prefix = stringOption(args, 'source-prefix') ?? 'sample';
-    if (!SOURCE.test(prefix)) {
-      throw new UsageError(
-        `Expected letters, digits, '.', '_' or '-' for --source-prefix but received ${JSON.stringify(prefix)}.`,
-      );
-    }
+    const prefix = sourceOption(args, 'source-prefix') ?? 'sample';
     io.err(`samples: writing 4 feeds of ${count} records (seed ${seed}) to ${dir}`);
     const set = await writeSampleSet({ dir, seed, count, sourcePrefix: prefix });
     const expected = await expectedOutcome(set);

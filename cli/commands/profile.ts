@@ -19,6 +19,7 @@ import { plainContext } from '../../runtime/operator';
 import { operatorEnvPrefix } from '../../runtime/settings';
 import type { FeedFormat, IngestJob, RawListing } from '../../schemas/generated/types';
 import { type Command, intOption, type ParsedArgs, printJson, stringOption, UsageError } from '../command';
+import { FORMAT_HELP, formatOption } from '../feed-options';
 import { feedUri } from './ingest';
 
 /** LISTFLOW_NORMALIZE_PROFILES_DIR as normalize reads it (validated: a broken profile fails here too). */
@@ -42,14 +43,6 @@ export function profileOption(args: ParsedArgs, env: NodeJS.ProcessEnv = process
   }
   return name;
 }
-
-const FORMATS: Record<string, FeedFormat> = {
-  auto: 'auto',
-  json: 'json',
-  ndjson: 'ndjson',
-  csv: 'csv',
-  'reso-odata': 'reso_odata',
-};
 
 /** Reads the feed as the ingest worker would (its settings from LISTFLOW_INGEST_*, file root = the feed's folder). */
 async function readRecords(uri: string, format: FeedFormat, profile: string, limit: number): Promise<RawListing[]> {
@@ -120,7 +113,7 @@ const check: Command = {
   },
   optionHelp: {
     profile: `Source profile (pipelines/profiles/<name>.yaml or LISTFLOW_NORMALIZE_PROFILES_DIR); default ${DEFAULT_PROFILE}.`,
-    format: 'auto (default), json, ndjson, csv or reso-odata.',
+    format: FORMAT_HELP,
     limit: "Check only the first N records (default 100000); a source's first pages are enough.",
   },
   details:
@@ -129,13 +122,7 @@ const check: Command = {
     'a lookup value is unmapped (normalize would dead-letter those records), 0 otherwise.',
   async run(args, io) {
     const profile = profileOption(args) ?? DEFAULT_PROFILE;
-    const formatName = stringOption(args, 'format') ?? 'auto';
-    const format = FORMATS[formatName];
-    if (!format) {
-      throw new UsageError(
-        `Expected one of ${Object.keys(FORMATS).join(', ')} for --format but received ${JSON.stringify(formatName)}.`,
-      );
-    }
+    const format = formatOption(args);
     const limit = intOption(args, 'limit', 1, 10_000_000) ?? 100_000;
     const feed = args.positionals[0]!;
     const dir = profilesDir();
