@@ -300,8 +300,9 @@ export function assertValidPipeline(
 
 /**
  * Checks the one step a worker runs, with its operator: the step's own problems of `validatePipeline` (its
- * input topic and schema, its ports and their topics, threads only for cpuBound operators). The other steps
- * are their own workers' concern. Throws PermanentError('PIPELINE_INVALID') listing every problem.
+ * input topic and schema, its ports and their topics, threads only for cpuBound operators). The other steps,
+ * and which step writes its input, are the pipeline's concern (validated where it is loaded, resolvePipeline).
+ * Throws PermanentError('PIPELINE_INVALID') listing every problem.
  */
 export function assertValidStep(
   pipeline: PipelineSpec,
@@ -314,7 +315,7 @@ export function assertValidStep(
   const problems =
     index < 0 || !step
       ? [{ path: 'steps', message: `Step ${JSON.stringify(stepId)} is not in the pipeline.` }]
-      : validatePipeline(pipeline, { [step.operator]: operator }).filter(
+      : validatePipeline(ownInputExternal(pipeline, step.input), { [step.operator]: operator }).filter(
           (p) => p.path === at || p.path.startsWith(`${at}.`) || p.path.startsWith(`${at}[`),
         );
   if (problems.length > 0) {
@@ -323,4 +324,10 @@ export function assertValidStep(
       `Invalid step ${stepId} of pipeline ${JSON.stringify(pipeline.name)} for operator ${operator.name}:\n  - ${problems.map((p) => p.message).join('\n  - ')}`,
     );
   }
+}
+
+/** Whether anything writes a worker's input is the pipeline's concern, not the worker's: its input counts as external. */
+function ownInputExternal(pipeline: PipelineSpec, input: string): PipelineSpec {
+  const topic = pipeline.topics[input];
+  return topic ? { ...pipeline, topics: { ...pipeline.topics, [input]: { ...topic, external: true } } } : pipeline;
 }
