@@ -2,27 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { schemaNames } from '../schemas/generated/types';
-import { commands, main } from './main';
-
-/** Runs main in-process and captures what it writes to stdout and stderr. */
-async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = jest.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => {
-    stdout += c.toString();
-    return true;
-  });
-  const err = jest.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => {
-    stderr += c.toString();
-    return true;
-  });
-  try {
-    return { code: await main(argv), stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-}
+import { runMain as run } from '../test/support/cli-main';
+import { commands } from './main';
 
 describe('listflow help <command> prints what <command> --help prints', () => {
   test.each(commands.map((c) => [c.path.join(' ')]))('%s', async (path) => {
