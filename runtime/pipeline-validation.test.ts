@@ -2,7 +2,7 @@ import { operators } from '../operators';
 import listings from '../pipelines/listings';
 import { PermanentError } from './errors';
 import type { PipelineSpec, StepSpec } from './pipeline';
-import { assertValidPipeline, type OperatorShape, validatePipeline } from './pipeline-validation';
+import { assertValidPipeline, assertValidStep, type OperatorShape, validatePipeline } from './pipeline-validation';
 
 /** Operator shapes only: validation needs nothing else of an operator. */
 const shapes: Record<string, OperatorShape> = {
@@ -302,5 +302,47 @@ describe('assertValidPipeline', () => {
         '  - Expected an integer between 1 and 3 for steps[1].replicas but received 9 of type number. Fix: replicas beyond the 3 partitions of "raw" would sit idle; lower replicas or raise topics["raw"].partitions.',
       ].join('\n'),
     );
+  });
+});
+
+describe('assertValidStep: the one step a worker runs', () => {
+  const clean = { name: 'clean', ...shapes.clean! };
+  const onlyClean = (p: PipelineSpec): PipelineSpec => ({ ...p, steps: p.steps.filter((s) => s.id === 'clean') });
+  test.each([
+    { name: 'a valid step', pipeline: valid(), operator: clean, error: null },
+    {
+      // Nothing writes `raw` any more, and the other step is gone: neither is this worker's concern.
+      name: 'alone in its pipeline, its input written by nobody',
+      pipeline: onlyClean(valid()),
+      operator: clean,
+      error: null,
+    },
+    {
+      name: 'an input topic of another schema',
+      pipeline: valid(),
+      operator: { ...clean, input: 'IngestJob' as const },
+      error:
+        /Schema mismatch at steps\[1\]\.input: topic "raw" carries "RawListing" of type string but operator "clean" reads IngestJob/,
+    },
+    {
+      name: 'a port without a topic',
+      pipeline: valid(),
+      operator: { ...clean, outputs: { listings: 'Listing' as const, extra: 'Listing' as const } },
+      error: /steps\[1\]\.outputs/,
+    },
+    {
+      name: 'threads for an operator that is not cpuBound',
+      pipeline: withStep(1, { threads: 2 })(valid()) as PipelineSpec,
+      operator: { ...clean, cpuBound: false },
+      error: /Operator "clean" cannot run on threads \(at steps\[1\]\.threads/,
+    },
+  ])('$name', ({ pipeline, operator, error }) => {
+    const check = () => assertValidStep(pipeline, 'clean', operator);
+    if (error === null) expect(check).not.toThrow();
+    else expect(check).toThrow(error);
+  });
+
+  test('a step that is not in the pipeline', () => {
+    expect(() => assertValidStep(valid(), 'nope', clean)).toThrow(/Step "nope" is not in the pipeline/);
   });
 });
