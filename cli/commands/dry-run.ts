@@ -1,7 +1,8 @@
 /**
  * `listflow dry-run <feed-file>`: the pipeline's operators over one feed, in-process, with no Kafka, no
- * registry and no PostgreSQL (publish runs against an in-memory stand-in of its database). See
- * runtime/dry-run.ts for what is faithful to a real run and how configs are built.
+ * registry and no database (operators declare in-memory stand-ins). The input is the IngestJob `listflow
+ * ingest` would submit for the feed. See runtime/dry-run.ts for what is faithful to a real run and how
+ * configs are built.
  *
  * Output: one JSON document (to --out, or stdout):
  *   { feed, source, through, steps, summary: [per step counts], outputs: [what the last step wrote],
@@ -114,14 +115,15 @@ export const dryRunCommands: Command[] = [
       format: 'Feed format: auto, json, ndjson, csv, reso-odata (default auto).',
       through: 'Stop after this step (id or operator name), e.g. normalize. Default: the whole pipeline.',
       out: 'Write the JSON document to this file instead of stdout (the summary goes to stdout).',
-      'images-dir': 'Blob store for rendered photos (kept). Default: a scratch directory, removed at the end.',
+      'images-dir':
+        'Scratch directory for what operators write, e.g. rendered photos (kept). Default: a new one, removed at the end.',
       set: 'Operator setting, <operator>.<setting>=<value>; repeatable (e.g. normalize.allowFilePhotoUrls=true).',
     },
     details: [
-      'Runs the same operator code in the pipeline order, handing each step its inputs through their Avro',
-      'schemas. Operator settings come from LISTFLOW_<OPERATOR>_* as for a worker; the dry run sets ingest',
-      "fileRoot to the feed's directory, images blobRoot to a scratch directory and images fileRoot to the feed's",
-      'directory; --set wins over all. publish writes to an in-memory stand-in, never to PostgreSQL.',
+      "Runs the pipeline's steps in order through the worker's own step executor, handing each step its inputs",
+      'through their Avro schemas. Operator settings come from LISTFLOW_<OPERATOR>_* as for a worker; over them,',
+      "what each operator declares for a dry run (files read from the feed's directory, files written to a",
+      'scratch directory, a database replaced by an in-memory stand-in); --set wins over all.',
       '',
       'Writes one JSON document: { feed, source, through, steps, summary, outputs, rejects }. `outputs` is what',
       'the last step wrote ({ topic, key, value, headers }); `rejects` lists every record a real run would',
