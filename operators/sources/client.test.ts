@@ -1,11 +1,12 @@
 /** The page client against the RESO test server: each failure ends in a page or a coded error. */
 import { PermanentError, RetriableError } from '../../runtime/errors';
-import { createGuardedClient, type GuardedClient } from '../../runtime/http/guarded-client';
+import type { GuardedClient } from '../../runtime/http/guarded-client';
 import { PRESETS, ResoDataset, type ResoServer, startResoServer } from '../../test/support/reso-server';
 import { createSourceClient, NextLinkExpired, type SourceClient } from './client';
 import { RateBudget } from './rate-budget';
 import { type ReplicationSpec, replicatePass } from './replicate';
 import { staticBearer } from './token';
+import { localGuardedClient } from '../../test/support/reso-clients';
 
 let clock = Date.UTC(2026, 1, 1);
 const slept: number[] = [];
@@ -20,15 +21,7 @@ beforeAll(async () => {
       { name: 'plain', quirks: PRESETS.plain, dataset: new ResoDataset({ seed: 3, count: 12, deletes: 'status' }) },
     ],
   });
-  http = createGuardedClient({
-    allowHosts: [new URL(server.url).host],
-    allowSetting: 'LISTFLOW_SOURCES_ALLOW_HOSTS',
-    blockedCode: 'SOURCE_BLOCKED_URL',
-    what: 'source page',
-    connectTimeoutMs: 1000,
-    idleTimeoutMs: 2000,
-    maxRedirects: 0,
-  });
+  http = localGuardedClient(server.url);
 });
 afterAll(async () => {
   await http.close();

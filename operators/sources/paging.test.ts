@@ -3,12 +3,9 @@
  * mid-pass (it moves to the end and the rest shift left). Asking each page again from the cursor does not,
  * including under ge ties larger than a page (crossed by the server's links).
  */
-import { createGuardedClient } from '../../runtime/http/guarded-client';
 import { PRESETS, ResoDataset, type ResoQuirks, startResoServer } from '../../test/support/reso-server';
-import { createSourceClient } from './client';
-import { RateBudget } from './rate-budget';
 import { type ReplicationSpec, replicatePass } from './replicate';
-import { staticBearer } from './token';
+import { localGuardedClient, localSourceClient } from '../../test/support/reso-clients';
 
 const signal = new AbortController().signal;
 
@@ -22,26 +19,9 @@ test.each<[string, 'key' | 'ge', 'next-link' | 'cursor', number]>([
   // Ties of 10 with pages of 4: under ge, every tie spans three pages.
   const dataset = new ResoDataset({ seed: 11, count: 40, tieSize: 10, deletes: 'status' });
   const server = await startResoServer({ sources: [{ name: 's', quirks, dataset }] });
-  const guarded = createGuardedClient({
-    allowHosts: [new URL(server.url).host],
-    allowSetting: 'X',
-    blockedCode: 'SOURCE_BLOCKED_URL',
-    what: 'source page',
-    connectTimeoutMs: 1000,
-    idleTimeoutMs: 2000,
-    maxRedirects: 0,
-  });
+  const guarded = localGuardedClient(server.url, { allowSetting: 'X' });
   try {
-    const client = createSourceClient({
-      source: 's',
-      guarded,
-      tokens: staticBearer('local-token'),
-      budget: new RateBudget({}),
-      retry: { maxAttempts: 2, initialBackoffMs: 1, maxBackoffMs: 1 },
-      maxRetryAfterMs: 1000,
-      maxPageBytes: 1 << 20,
-      pageTimeoutMs: 5000,
-    });
+    const client = localSourceClient('s', guarded, { retry: { maxAttempts: 2, initialBackoffMs: 1, maxBackoffMs: 1 } });
     const spec: ReplicationSpec = {
       source: 's',
       resource: server.source('s').resourceUrl,

@@ -1,13 +1,10 @@
 /** Replicated records become RawListings that normalize reads like ingested ones; deletions become DELETE. */
-import { createGuardedClient } from '../../runtime/http/guarded-client';
 import { PRESETS, ResoDataset, type ResoQuirks, startResoServer } from '../../test/support/reso-server';
 import { normalizeListing } from '../normalize/process';
-import { createSourceClient } from './client';
-import { RateBudget } from './rate-budget';
 import { rawListingsOf } from './raw-listings';
 import { type ReplicatedPage, type ReplicationSpec, replicatePass } from './replicate';
 import type { SourceCommon } from './source-spec';
-import { staticBearer } from './token';
+import { localGuardedClient, localSourceClient } from '../../test/support/reso-clients';
 
 const signal = new AbortController().signal;
 
@@ -31,26 +28,9 @@ test.each<[string, ResoQuirks, ReplicationSpec['deletes'], string]>([
     const gone = dataset.liveKeys()[2]!;
     dataset.remove(gone);
     const server = await startResoServer({ sources: [{ name: 's', quirks, dataset }] });
-    const guarded = createGuardedClient({
-      allowHosts: [new URL(server.url).host],
-      allowSetting: 'X',
-      blockedCode: 'SOURCE_BLOCKED_URL',
-      what: 'source page',
-      connectTimeoutMs: 1000,
-      idleTimeoutMs: 2000,
-      maxRedirects: 0,
-    });
+    const guarded = localGuardedClient(server.url, { allowSetting: 'X' });
     try {
-      const client = createSourceClient({
-        source: 's',
-        guarded,
-        tokens: staticBearer('local-token'),
-        budget: new RateBudget({}),
-        retry: { maxAttempts: 1, initialBackoffMs: 1, maxBackoffMs: 1 },
-        maxRetryAfterMs: 1000,
-        maxPageBytes: 1 << 20,
-        pageTimeoutMs: 5000,
-      });
+      const client = localSourceClient('s', guarded);
       const spec: ReplicationSpec = {
         source: 's',
         resource: server.source('s').resourceUrl,

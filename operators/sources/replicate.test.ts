@@ -5,7 +5,7 @@
  * flag, by status and by purge, photo changes (PropTx: on their own timestamp). After the initial load
  * and two rounds of changes the replica equals the server's truth exactly; a quiet poll is one request.
  */
-import { createGuardedClient, type GuardedClient } from '../../runtime/http/guarded-client';
+import type { GuardedClient } from '../../runtime/http/guarded-client';
 import {
   type Fault,
   type ListingTruth,
@@ -28,6 +28,7 @@ import {
   replicatePass,
 } from './replicate';
 import { issueClientCredentialsToken, staticBearer, type TokenProvider, tokenManager } from './token';
+import { localGuardedClient } from '../../test/support/reso-clients';
 
 let clock = Date.UTC(2026, 1, 1);
 const now = () => clock;
@@ -189,15 +190,7 @@ beforeAll(async () => {
       }),
     })),
   });
-  http = createGuardedClient({
-    allowHosts: [new URL(server.url).host],
-    allowSetting: 'LISTFLOW_SOURCES_ALLOW_HOSTS',
-    blockedCode: 'SOURCE_BLOCKED_URL',
-    what: 'source page',
-    connectTimeoutMs: 2000,
-    idleTimeoutMs: 5000,
-    maxRedirects: 2,
-  });
+  http = localGuardedClient(server.url, { connectTimeoutMs: 2000, idleTimeoutMs: 5000, maxRedirects: 2 });
   for (const c of CASES) {
     const handle = server.source(c.name);
     const auth = c.quirks.auth;

@@ -1,6 +1,7 @@
 /** The project's RESO Web API test server: each quirk, switched on and off, as a client sees it. */
-import { createGuardedClient, type GuardedClient, OutboundFailure } from '../../runtime/http/guarded-client';
+import { type GuardedClient, OutboundFailure } from '../../runtime/http/guarded-client';
 import { PRESETS, ResoDataset, type ResoQuirks, type ResoServer, startResoServer } from '../support/reso-server';
+import { localGuardedClient } from '../support/reso-clients';
 
 let clock = Date.UTC(2026, 1, 1);
 let server: ResoServer;
@@ -33,15 +34,7 @@ beforeAll(async () => {
       }),
     })),
   });
-  http = createGuardedClient({
-    allowHosts: [new URL(server.url).host],
-    allowSetting: 'X',
-    blockedCode: 'SOURCE_BLOCKED_URL',
-    what: 'page',
-    connectTimeoutMs: 1000,
-    idleTimeoutMs: 2000,
-    maxRedirects: 0,
-  });
+  http = localGuardedClient(server.url, { allowSetting: 'X', what: 'page' });
 });
 afterAll(async () => {
   await http.close();
@@ -330,15 +323,7 @@ test('photo bytes given to the server are served, other bytes once a photo chang
   ];
   const dataset = new ResoDataset({ seed: 1, count: 1, deletes: 'status' });
   const s = await startResoServer({ sources: [{ name: 'p', quirks: PRESETS.plain, dataset }], photoBytes: photos });
-  const c = createGuardedClient({
-    allowHosts: [new URL(s.url).host],
-    allowSetting: 'X',
-    blockedCode: 'SOURCE_BLOCKED_URL',
-    what: 'page',
-    connectTimeoutMs: 1000,
-    idleTimeoutMs: 2000,
-    maxRedirects: 0,
-  });
+  const c = localGuardedClient(s.url, { allowSetting: 'X', what: 'page' });
   const bytesOf = async (url: string, headers: Record<string, string> = {}) => {
     const res = await c.get(url, { signal, maxBytes: 1 << 20, headers });
     const parts: Buffer[] = [];
