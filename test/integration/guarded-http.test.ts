@@ -10,11 +10,11 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Admin, Kafka } from 'kafkajs';
 import { dryRunCommands } from '../../cli/commands/dry-run';
 import { DLQ_HEADER } from '../../runtime/dead-letter';
 import type { IngestJob, IngestJobStatus } from '../../schemas/generated/types';
 import { invoke } from '../support/cli-invoke';
+import { connectedKafka } from '../support/kafka-suite';
 import {
   allCommitted,
   createPipelineTopics,
@@ -22,7 +22,7 @@ import {
   testListingsPipeline,
   whileWorkersRun,
 } from '../support/pipeline-workers';
-import { produceRecords, startReader, testKafka, uniqueName, waitFor } from '../support/streams';
+import { produceRecords, startReader, uniqueName, waitFor } from '../support/streams';
 
 /** A loopback server standing in for a cloud metadata endpoint (or any internal service); counts requests. */
 async function listen(): Promise<{ server: Server; port: number; hits: string[] }> {
@@ -93,24 +93,15 @@ describe('listflow dry-run page.json --through ingest', () => {
 });
 
 describe('the ingest worker on the real broker', () => {
-  let kafka: Kafka;
-  let admin: Admin;
-  beforeAll(async () => {
-    kafka = testKafka();
-    admin = kafka.admin();
-    await admin.connect();
-  });
-  afterAll(async () => {
-    await admin.disconnect();
-  });
+  const broker = connectedKafka();
 
   test('refuses the nextLink to loopback (FAILED, dead letter INGEST_BLOCKED_URL); an allow-listed one is followed', async () => {
     blocked.hits.length = 0;
     allowed.hits.length = 0;
     const p = testListingsPipeline(dir);
-    await createPipelineTopics(admin, p);
-    const status = await startReader<IngestJobStatus>(kafka, p.topics.ingestStatus, 'IngestJobStatus');
-    const jobDlq = await startReader<never>(kafka, p.dlq('ingest'));
+    await createPipelineTopics(broker.admin, p);
+    const status = await startReader<IngestJobStatus>(broker.kafka, p.topics.ingestStatus, 'IngestJobStatus');
+    const jobDlq = await startReader<never>(broker.kafka, p.dlq('ingest'));
     const job = (name: string, port: number): IngestJob => ({
       jobId: uniqueName(name),
       source: 'itest',
@@ -122,7 +113,7 @@ describe('the ingest worker on the real broker', () => {
     });
     const refused = job('refused', blocked.port);
     const followed = job('followed', allowed.port);
-    await produceRecords(kafka, p.topics.ingestJobs, 'IngestJob', [
+    await produceRecords(broker.kafka, p.topics.ingestJobs, 'IngestJob', [
       { key: refused.jobId, value: refused },
       { key: followed.jobId, value: followed },
     ]);
@@ -139,7 +130,7 @@ describe('the ingest worker on the real broker', () => {
             final(refused.jobId) !== undefined &&
             final(followed.jobId) !== undefined &&
             jobDlq.records.length >= 1 &&
-            (await allCommitted(admin, p, 'ingest', p.topics.ingestJobs)),
+            (await allCommitted(broker.admin, p, 'ingest', p.topics.ingestJobs)),
           120_000,
           300,
         );

@@ -8,15 +8,14 @@
  * Topics, consumer groups, the listing source and the PostgreSQL schema are unique per run.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { Admin, Kafka } from 'kafkajs';
 import pg from 'pg';
 import { prng, sampleListings, writeSamplePhotos } from '../../samples';
 import type { EnrichedListing, ImageAsset, PublishedListing, RawListing } from '../../schemas/generated/types';
 import * as fx from '../fixtures/images/fixtures';
+import { connectedKafka, scratchDir } from '../support/kafka-suite';
 import {
   allCommitted,
   createPipelineTopics,
@@ -24,7 +23,7 @@ import {
   testListingsPipeline,
   whileWorkersRun,
 } from '../support/pipeline-workers';
-import { produceRecords, startReader, testKafka, uniqueName, type WorkerProcess, waitFor } from '../support/streams';
+import { produceRecords, startReader, uniqueName, type WorkerProcess, waitFor } from '../support/streams';
 
 const LISTINGS = 500;
 const PHOTOS_PER_LISTING = 3;
@@ -33,26 +32,19 @@ const VARIANTS = ['thumb', 'card', 'full'];
 const SEED = 4242;
 const PG_URL = process.env.LISTFLOW_POSTGRES_URL ?? 'postgres://listflow@127.0.0.1:15432/listflow';
 
-let kafka: Kafka;
-let admin: Admin;
+const broker = connectedKafka();
+const scratch = scratchDir('itest-images-');
 let db: pg.Client;
-let dir: string;
 const schema = `itest_images_${randomBytes(4).toString('hex')}`;
 
 beforeAll(async () => {
-  kafka = testKafka();
-  admin = kafka.admin();
-  await admin.connect();
   db = new pg.Client({ connectionString: PG_URL });
   await db.connect();
   await db.query(`CREATE SCHEMA ${schema}`);
-  dir = mkdtempSync(join(tmpdir(), 'itest-images-'));
 });
 afterAll(async () => {
-  await admin.disconnect();
   await db.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
   await db.end();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -97,10 +89,10 @@ function filesUnder(root: string): string[] {
 
 test('500 listings x 3 photos through normalize, images (killed -9 mid-run) and publish: exact rows, files and failures', async () => {
   const started = Date.now();
-  const photoRoot = join(dir, 'photos');
-  const blobRoot = join(dir, 'blobs');
+  const photoRoot = join(scratch.path, 'photos');
+  const blobRoot = join(scratch.path, 'blobs');
   const good = await writeSamplePhotos(join(photoRoot, 'good'), GOOD_PHOTOS, SEED);
-  const broken = await brokenPhotos(photoRoot, join(dir, 'outside'));
+  const broken = await brokenPhotos(photoRoot, join(scratch.path, 'outside'));
   const brokenCode = new Map(broken.map((b) => [b.url, b.code]));
   const shaOf = new Map(good.map((u) => [u, sha256(readFileSync(fileURLToPath(u)))]));
 
@@ -147,12 +139,14 @@ test('500 listings x 3 photos through normalize, images (killed -9 mid-run) and 
       .map((u) => shaOf.get(u)!),
   );
 
-  const p = testListingsPipeline(dir);
-  await createPipelineTopics(admin, p);
-  const enriched = await startReader<EnrichedListing>(kafka, p.topics.enriched, 'EnrichedListing');
-  const published = await startReader<PublishedListing>(kafka, p.topics.published, 'PublishedListing');
-  const dlqs = await Promise.all(['normalize', 'images', 'publish'].map((s) => startReader<never>(kafka, p.dlq(s))));
-  await produceRecords(kafka, p.topics.raw, 'RawListing', records);
+  const p = testListingsPipeline(scratch.path);
+  await createPipelineTopics(broker.admin, p);
+  const enriched = await startReader<EnrichedListing>(broker.kafka, p.topics.enriched, 'EnrichedListing');
+  const published = await startReader<PublishedListing>(broker.kafka, p.topics.published, 'PublishedListing');
+  const dlqs = await Promise.all(
+    ['normalize', 'images', 'publish'].map((s) => startReader<never>(broker.kafka, p.dlq(s))),
+  );
+  await produceRecords(broker.kafka, p.topics.raw, 'RawListing', records);
 
   const pgUrl = new URL(PG_URL);
   pgUrl.searchParams.set('options', `-c search_path=${schema}`);
@@ -193,9 +187,9 @@ test('500 listings x 3 photos through normalize, images (killed -9 mid-run) and 
         const done = await waitFor(
           async () =>
             (await rowCount()) >= LISTINGS &&
-            (await allCommitted(admin, p, 'normalize', p.topics.raw)) &&
-            (await allCommitted(admin, p, 'images', p.topics.normalized)) &&
-            (await allCommitted(admin, p, 'publish', p.topics.enriched)),
+            (await allCommitted(broker.admin, p, 'normalize', p.topics.raw)) &&
+            (await allCommitted(broker.admin, p, 'images', p.topics.normalized)) &&
+            (await allCommitted(broker.admin, p, 'publish', p.topics.enriched)),
           240_000,
           1000,
         );

@@ -5,13 +5,10 @@
  * Expectations come from the generator (`sampleListings` knows which records it broke and how), never from
  * fixed numbers. Topics, consumer groups and the listing source are unique per run.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Admin, Kafka } from 'kafkajs';
 import { sampleListings, writeSampleFeed } from '../../samples';
 import { DLQ_HEADER } from '../../runtime/dead-letter';
 import type { IngestJob, IngestJobStatus, Listing, RawListing } from '../../schemas/generated/types';
+import { connectedKafka, scratchDir } from '../support/kafka-suite';
 import {
   allCommitted,
   createPipelineTopics,
@@ -23,7 +20,6 @@ import {
   produceRecords,
   type ReadRecord,
   startReader,
-  testKafka,
   testSerde,
   uniqueName,
   type WorkerProcess,
@@ -33,20 +29,8 @@ import {
 const COUNT = 10_000;
 const SEED = 20_261;
 
-let kafka: Kafka;
-let admin: Admin;
-let dir: string;
-
-beforeAll(async () => {
-  kafka = testKafka();
-  admin = kafka.admin();
-  await admin.connect();
-  dir = mkdtempSync(join(tmpdir(), 'itest-ingest-'));
-});
-afterAll(async () => {
-  await admin.disconnect();
-  rmSync(dir, { recursive: true, force: true });
-});
+const broker = connectedKafka();
+const scratch = scratchDir('itest-ingest-');
 
 /** What the generator says must happen to each record of the feed. */
 function expectations(source: string) {
@@ -72,13 +56,13 @@ const countBy = (codes: Iterable<string>): Record<string, number> => {
 
 test('a 10,000-record feed through ingest and normalize: every record is a Listing or a dead letter with its code', async () => {
   const started = Date.now();
-  const p = testListingsPipeline(dir);
-  await createPipelineTopics(admin, p);
+  const p = testListingsPipeline(scratch.path);
+  await createPipelineTopics(broker.admin, p);
   const source = uniqueName('itest').replace('-', '');
   const expected = expectations(source);
 
   // The feed as the generator writes it; its summary must agree with the per-record expectations.
-  const feed = await writeSampleFeed({ dir, seed: SEED, count: COUNT, format: 'ndjson', name: 'feed' });
+  const feed = await writeSampleFeed({ dir: scratch.path, seed: SEED, count: COUNT, format: 'ndjson', name: 'feed' });
   expect(feed.total).toBe(COUNT);
   expect(feed.listings).toBe(expected.ok.size);
   expect(countBy([...expected.normalizeRejects.values(), ...expected.ingestRejects.values()])).toEqual(feed.rejects);
@@ -96,10 +80,10 @@ test('a 10,000-record feed through ingest and normalize: every record is a Listi
     ]),
   );
 
-  const normalized = await startReader<Listing>(kafka, p.topics.normalized, 'Listing');
-  const status = await startReader<IngestJobStatus>(kafka, p.topics.ingestStatus, 'IngestJobStatus');
-  const rawDlq = await startReader<never>(kafka, p.dlq('normalize'));
-  const jobDlq = await startReader<never>(kafka, p.dlq('ingest'));
+  const normalized = await startReader<Listing>(broker.kafka, p.topics.normalized, 'Listing');
+  const status = await startReader<IngestJobStatus>(broker.kafka, p.topics.ingestStatus, 'IngestJobStatus');
+  const rawDlq = await startReader<never>(broker.kafka, p.dlq('normalize'));
+  const jobDlq = await startReader<never>(broker.kafka, p.dlq('ingest'));
 
   const jobId = uniqueName('job');
   const job: IngestJob = {
@@ -111,10 +95,10 @@ test('a 10,000-record feed through ingest and normalize: every record is a Listi
     defaultCountry: null,
     defaultCurrency: null,
   };
-  await produceRecords(kafka, p.topics.ingestJobs, 'IngestJob', [{ key: jobId, value: job }]);
+  await produceRecords(broker.kafka, p.topics.ingestJobs, 'IngestJob', [{ key: jobId, value: job }]);
 
   const workers: WorkerProcess[] = [
-    startStepWorker(p, 'ingest', { LISTFLOW_INGEST_FILE_ROOT: dir, LISTFLOW_INGEST_PROGRESS_EVERY: '2500' }),
+    startStepWorker(p, 'ingest', { LISTFLOW_INGEST_FILE_ROOT: scratch.path, LISTFLOW_INGEST_PROGRESS_EVERY: '2500' }),
     startStepWorker(p, 'normalize', {}),
     startStepWorker(p, 'normalize', {}),
   ];
@@ -126,16 +110,16 @@ test('a 10,000-record feed through ingest and normalize: every record is a Listi
         async () =>
           completed() &&
           distinctListings() >= expected.ok.size &&
-          (await allCommitted(admin, p, 'ingest', p.topics.ingestJobs)) &&
-          (await allCommitted(admin, p, 'normalize', p.topics.raw)),
+          (await allCommitted(broker.admin, p, 'ingest', p.topics.ingestJobs)) &&
+          (await allCommitted(broker.admin, p, 'normalize', p.topics.raw)),
         240_000,
         500,
       );
       if (!done) {
         console.log(
           `not done: status ${completed()}, listings ${distinctListings()}/${expected.ok.size}, ` +
-            `ingest committed ${await allCommitted(admin, p, 'ingest', p.topics.ingestJobs)}, ` +
-            `normalize committed ${await allCommitted(admin, p, 'normalize', p.topics.raw)}`,
+            `ingest committed ${await allCommitted(broker.admin, p, 'ingest', p.topics.ingestJobs)}, ` +
+            `normalize committed ${await allCommitted(broker.admin, p, 'normalize', p.topics.raw)}`,
         );
         for (const w of workers) console.log(w.output().slice(-3000));
       }

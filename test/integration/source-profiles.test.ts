@@ -5,13 +5,12 @@
  * normalize maps them and keeps their local fields, and a value the profile does not map is dead-lettered
  * naming the profile and the file to fix.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Admin, Kafka } from 'kafkajs';
 import { DLQ_HEADER } from '../../runtime/dead-letter';
 import type { IngestJob, Listing, RawListing } from '../../schemas/generated/types';
+import { connectedKafka, scratchDir } from '../support/kafka-suite';
 import {
   allCommitted,
   createPipelineTopics,
@@ -19,22 +18,10 @@ import {
   testListingsPipeline,
   whileWorkersRun,
 } from '../support/pipeline-workers';
-import { produceRecords, startReader, testKafka, testSerde, uniqueName, waitFor } from '../support/streams';
+import { produceRecords, startReader, testSerde, uniqueName, waitFor } from '../support/streams';
 
-let kafka: Kafka;
-let admin: Admin;
-let dir: string;
-
-beforeAll(async () => {
-  kafka = testKafka();
-  admin = kafka.admin();
-  await admin.connect();
-  dir = mkdtempSync(join(tmpdir(), 'itest-profiles-'));
-});
-afterAll(async () => {
-  await admin.disconnect();
-  rmSync(dir, { recursive: true, force: true });
-});
+const broker = connectedKafka();
+const scratch = scratchDir('itest-profiles-');
 
 const ddf = (id: string, over: Record<string, unknown> = {}) => ({
   ID: id,
@@ -49,18 +36,18 @@ const ddf = (id: string, over: Record<string, unknown> = {}) => ({
 });
 
 test('an older-shape DDF feed with profile crea-ddf: keyed by ID, mapped, local fields kept; an unmapped value names the profile', async () => {
-  const p = testListingsPipeline(dir);
-  await createPipelineTopics(admin, p);
+  const p = testListingsPipeline(scratch.path);
+  await createPipelineTopics(broker.admin, p);
   const source = uniqueName('ddf').replace('-', '');
-  const file = join(dir, 'ddf.ndjson');
+  const file = join(scratch.path, 'ddf.ndjson');
   writeFileSync(
     file,
     `${[ddf('1001'), ddf('1002'), ddf('1003', { PropertyType: 'Houseboat' })].map((r) => JSON.stringify(r)).join('\n')}\n`,
   );
 
-  const normalized = await startReader<Listing>(kafka, p.topics.normalized, 'Listing');
-  const raw = await startReader<RawListing>(kafka, p.topics.raw, 'RawListing');
-  const rawDlq = await startReader<never>(kafka, p.dlq('normalize'));
+  const normalized = await startReader<Listing>(broker.kafka, p.topics.normalized, 'Listing');
+  const raw = await startReader<RawListing>(broker.kafka, p.topics.raw, 'RawListing');
+  const rawDlq = await startReader<never>(broker.kafka, p.dlq('normalize'));
   const jobId = uniqueName('job');
   const job: IngestJob = {
     jobId,
@@ -72,9 +59,9 @@ test('an older-shape DDF feed with profile crea-ddf: keyed by ID, mapped, local 
     defaultCurrency: null,
     profile: 'crea-ddf',
   };
-  await produceRecords(kafka, p.topics.ingestJobs, 'IngestJob', [{ key: jobId, value: job }]);
+  await produceRecords(broker.kafka, p.topics.ingestJobs, 'IngestJob', [{ key: jobId, value: job }]);
   const workers = [
-    startStepWorker(p, 'ingest', { LISTFLOW_INGEST_FILE_ROOT: dir }),
+    startStepWorker(p, 'ingest', { LISTFLOW_INGEST_FILE_ROOT: scratch.path }),
     startStepWorker(p, 'normalize', {}),
   ];
   try {
@@ -83,7 +70,7 @@ test('an older-shape DDF feed with profile crea-ddf: keyed by ID, mapped, local 
         async () =>
           new Set(normalized.records.map((r) => r.key)).size >= 2 &&
           rawDlq.records.length >= 1 &&
-          (await allCommitted(admin, p, 'normalize', p.topics.raw)),
+          (await allCommitted(broker.admin, p, 'normalize', p.topics.raw)),
         120_000,
         500,
       );

@@ -1,7 +1,11 @@
 /**
- * For one integration test file: a Kafka client and an admin, connected before its tests and disconnected
- * after. Jest-only (it registers beforeAll/afterAll), hence its own module: the benchmarks load streams.ts.
+ * For one integration test file (or one describe block): a Kafka client and an admin, connected before its tests
+ * and disconnected after, and a scratch directory made before and removed after. Jest-only (it registers
+ * beforeAll/afterAll), hence its own module: the benchmarks load streams.ts.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll } from '@jest/globals';
 import type { Admin, Kafka } from 'kafkajs';
 import { testKafka } from './streams';
@@ -32,6 +36,23 @@ export function connectedKafka(clientId?: string): ConnectedKafka {
     },
     get admin() {
       return ready(admin);
+    },
+  };
+}
+
+/** A fresh directory under the OS temp dir (`prefix` names the test), removed with all it holds after the tests. */
+export function scratchDir(prefix: string): { readonly path: string } {
+  let path: string | undefined;
+  beforeAll(() => {
+    path = mkdtempSync(join(tmpdir(), prefix));
+  });
+  afterAll(() => {
+    if (path !== undefined) rmSync(path, { recursive: true, force: true });
+  });
+  return {
+    get path() {
+      if (path === undefined) throw new Error('scratchDir: used before beforeAll ran');
+      return path;
     },
   };
 }
