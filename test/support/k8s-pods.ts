@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import type { K8sObject } from '../../k8s/render';
+import { childOutput } from './child-output';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -211,13 +212,5 @@ export interface Running {
 export function start(c: LocalContainer, env: Record<string, string> = {}): Running {
   const [cmd, ...args] = c.argv;
   const child = spawn(cmd!, args, { cwd: ROOT, env: spawnEnv(c, env), stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const keep = (d: Buffer) => {
-    out += d.toString();
-    if (out.length > 2_000_000) out = out.slice(-1_000_000);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  return { container: c, child, output: () => out, exited };
+  return { container: c, child, ...childOutput(child) };
 }

@@ -9,6 +9,7 @@ import { type Admin, type Kafka, logLevel, Kafka as KafkaClient, Partitioners, t
 import type { RawListing, SchemaName } from '../../schemas/generated/types';
 import { createTopicsAndWait, silenceKafkajsNegativeTimeoutWarning } from '../../runtime/kafka';
 import { AvroSerde, createRegistry } from '../../runtime/serde';
+import { childOutput } from './child-output';
 
 export const endpoints = {
   kafkaBrokers: (process.env.LISTFLOW_KAFKA_BROKERS ?? '127.0.0.1:19092').split(','),
@@ -166,15 +167,7 @@ export function spawnTestWorker(scriptName: string, args: string[], env: Record<
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let out = '';
-  const keep = (d: Buffer) => {
-    out += d.toString();
-    if (out.length > 2_000_000) out = out.slice(-1_000_000);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  return { child, output: () => out, exited };
+  return { child, ...childOutput(child) };
 }
 
 /** Starts test/support/worker-main as a child process. */
