@@ -17,7 +17,7 @@
 import listings from '../pipelines/listings';
 import { passThrough } from '../runtime/passthrough';
 import type { SchemaName } from '../schemas/generated/types';
-import normalize from '../operators/normalize';
+import { operators } from '../operators';
 import { normalizeConfig } from '../operators/normalize/config';
 import { normalizeListing } from '../operators/normalize/process';
 import { parseConfig } from '../runtime/config';
@@ -39,6 +39,8 @@ const TOTAL = Number(process.env.BENCH_RECORDS ?? 200_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 /** normalize's step in the listings pipeline: its concurrency (for every contender) and threads. */
 const STEP = listings.steps.find((s) => s.operator === 'normalize')!;
+/** From the registry, as a worker gets it: its threads load the operator through that registry. */
+const normalize = operators.normalize!;
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? STEP.concurrency);
 const THREADS = Number(process.env.BENCH_THREADS ?? STEP.threads ?? 0);
 const PARTITIONS = 6;
