@@ -4,18 +4,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { RetriableError } from '../../../runtime/errors';
 import { FsBlobStore, INCOMING_DIR } from './fs';
-import type { StoredImage } from './store';
+import { storedImage as image, sha } from '../../../test/fixtures/images/stored-image';
 
-const sha = 'ab'.padEnd(64, 'c');
-const image: StoredImage = {
-  sha256: sha,
-  width: 4000,
-  height: 3000,
-  dhash: '0123456789abcdef',
-  variants: [
-    { name: 'card', width: 800, height: 600, format: 'webp', bytes: 3, uri: `https://old.example/ab/${sha}/card.webp` },
-  ],
-};
 const tmp = () => mkdtempSync(join(tmpdir(), 'listflow-blobs-'));
 
 describe('FsBlobStore', () => {

@@ -3,16 +3,7 @@ import { Readable } from 'node:stream';
 import { S3Client } from '@aws-sdk/client-s3';
 import { PermanentError, RetriableError } from '../../../runtime/errors';
 import { classifyS3Error, S3BlobStore, VARIANT_CACHE_CONTROL } from './s3';
-import type { StoredImage } from './store';
-
-const sha = 'ab'.padEnd(64, 'c');
-const image: StoredImage = {
-  sha256: sha,
-  width: 4000,
-  height: 3000,
-  dhash: '0123456789abcdef',
-  variants: [{ name: 'card', width: 800, height: 600, format: 'webp', bytes: 3, uri: `s3://old/ab/${sha}/card.webp` }],
-};
+import { storedImage as image, sha } from '../../../test/fixtures/images/stored-image';
 
 interface Seen {
   readonly method: string;

@@ -1,6 +1,5 @@
-import { blobKey, contentTypeOf, readManifest, type StoredImage } from './store';
-
-const sha = 'ab'.padEnd(64, 'c');
+import { blobKey, contentTypeOf, readManifest } from './store';
+import { storedImage as image, sha } from '../../../test/fixtures/images/stored-image';
 
 describe('blobKey', () => {
   test.each([
@@ -34,15 +33,6 @@ describe('contentTypeOf', () => {
 });
 
 describe('readManifest', () => {
-  const image: StoredImage = {
-    sha256: sha,
-    width: 4000,
-    height: 3000,
-    dhash: '0123456789abcdef',
-    variants: [
-      { name: 'card', width: 800, height: 600, format: 'webp', bytes: 3, uri: `https://old/ab/${sha}/card.webp` },
-    ],
-  };
   const uriOf = (s: string, f: string) => `https://new/${s}/${f}`;
 
   test('rebuilds the variant uris with the current settings', () => {
