@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runMain as run } from '../../test/support/cli-main';
+import { OLDER_DDF_RECORD } from '../../test/support/listings';
 
 const base = {
   StandardStatus: 'Active',
@@ -64,18 +65,7 @@ test('a feed with three unmapped values prints exactly those three, with counts,
 });
 
 test('the older DDF shape (keyed by ID, no ListingKey) checks clean under crea-ddf; --json gives the report', async () => {
-  const file = feed([
-    {
-      ID: '27000001',
-      ListingID: 'X1234567',
-      Price: '$899,000',
-      PropertyType: 'Single Family',
-      TransactionType: 'For sale',
-      Address: { StreetAddress: '12 King St', City: 'Toronto', Province: 'Ontario', PostalCode: 'M5V2T6' },
-      Building: { BedroomsTotal: '3', BathroomTotal: '2' },
-      LastUpdated: 'Thu, 15 Jan 2026 10:30:00 GMT',
-    },
-  ]);
+  const file = feed([OLDER_DDF_RECORD]);
   const r = await run(['profile', 'check', file, '--profile', 'crea-ddf', '--json']);
   expect(r.code).toBe(0);
   expect(JSON.parse(r.stdout)).toEqual({

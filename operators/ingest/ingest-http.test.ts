@@ -16,6 +16,7 @@ import { ingestConfig } from './config';
 import type { IngestServices } from './feed-sources';
 import ingest from './index';
 import { type IngestEmit, ingestFeed } from './process';
+import { testIngestJob } from '../../test/support/listings';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 const page = (keys: string[], nextLink?: string) =>
@@ -72,16 +73,7 @@ beforeEach(() => {
   hits.length = 0;
 });
 
-const job = (uri: string, over: Partial<IngestJob> = {}): IngestJob => ({
-  jobId: 'job-1',
-  source: 'test-mls',
-  uri,
-  format: 'auto',
-  submittedAt: new Date('2026-01-01T00:00:00Z'),
-  defaultCountry: null,
-  defaultCurrency: null,
-  ...over,
-});
+const job = testIngestJob;
 
 async function run(j: IngestJob, config: Record<string, unknown> = {}, attempt = 1) {
   const cfg = parseConfig(

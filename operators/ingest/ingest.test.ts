@@ -12,20 +12,12 @@ import type { GetOptions, GuardedResponse } from '../../runtime/http/guarded-cli
 import { type FeedHttp, type IngestServices, nodeFiles } from './feed-sources';
 import ingest from './index';
 import { type IngestEmit, ingestFeed } from './process';
+import { testIngestJob } from '../../test/support/listings';
 
 const fixtures = join(__dirname, '..', '..', 'test', 'fixtures', 'feeds');
 const fileUri = (p: string) => pathToFileURL(p).href;
 
-const job = (uri: string, over: Partial<IngestJob> = {}): IngestJob => ({
-  jobId: 'job-1',
-  source: 'test-mls',
-  uri,
-  format: 'auto',
-  submittedAt: new Date('2026-01-01T00:00:00Z'),
-  defaultCountry: null,
-  defaultCurrency: null,
-  ...over,
-});
+const job = testIngestJob;
 
 interface Answer {
   readonly status?: number;

@@ -11,6 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { DLQ_HEADER } from '../../runtime/dead-letter';
 import type { IngestJob, Listing, RawListing } from '../../schemas/generated/types';
 import { connectedKafka, scratchDir } from '../support/kafka-suite';
+import { OLDER_DDF_RECORD } from '../support/listings';
 import {
   allCommitted,
   createPipelineTopics,
@@ -24,14 +25,10 @@ const broker = connectedKafka();
 const scratch = scratchDir('itest-profiles-');
 
 const ddf = (id: string, over: Record<string, unknown> = {}) => ({
+  ...OLDER_DDF_RECORD,
   ID: id,
   ListingID: `X${id}`,
-  Price: '$899,000',
-  PropertyType: 'Single Family',
-  TransactionType: 'For sale',
-  Address: { StreetAddress: `${id} King St`, City: 'Toronto', Province: 'Ontario', PostalCode: 'M5V2T6' },
-  Building: { BedroomsTotal: '3', BathroomTotal: '2' },
-  LastUpdated: 'Thu, 15 Jan 2026 10:30:00 GMT',
+  Address: { ...OLDER_DDF_RECORD.Address, StreetAddress: `${id} King St` },
   ...over,
 });
 

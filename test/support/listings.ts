@@ -1,8 +1,9 @@
 /**
- * A valid canonical Listing for tests, so each suite states only the fields it is about.
- * Defaults: an active Ottawa home, `crea` source, modified on 1 December 2025.
+ * Listings and what they are made from, for tests, so each suite states only the fields it is about: a valid
+ * canonical Listing (an active Ottawa home, `crea` source, modified on 1 December 2025), an IngestJob, and a feed
+ * record in the older CREA DDF shape.
  */
-import type { Listing } from '../../schemas/generated/types';
+import type { IngestJob, Listing } from '../../schemas/generated/types';
 
 /** 2025-12-<day> 00:00 UTC: tests order versions by day. */
 export const december = (day: number): Date => new Date(Date.UTC(2025, 11, day));
@@ -33,3 +34,30 @@ export function testListing(id: string, over: Partial<Listing> = {}): Listing {
     ...over,
   };
 }
+
+/** An IngestJob for `uri` (job-1 of source test-mls, format auto, no defaults) unless `over` says otherwise. */
+export const testIngestJob = (uri: string, over: Partial<IngestJob> = {}): IngestJob => ({
+  jobId: 'job-1',
+  source: 'test-mls',
+  uri,
+  format: 'auto',
+  submittedAt: new Date('2026-01-01T00:00:00Z'),
+  defaultCountry: null,
+  defaultCurrency: null,
+  ...over,
+});
+
+/**
+ * A feed record in the older DDF shape (profile crea-ddf): no ListingKey (ID), Price as text, a nested Address with
+ * the Province by name, LastUpdated as an HTTP date, no status.
+ */
+export const OLDER_DDF_RECORD = {
+  ID: '27000001',
+  ListingID: 'X1234567',
+  Price: '$899,000',
+  PropertyType: 'Single Family',
+  TransactionType: 'For sale',
+  Address: { StreetAddress: '12 King St', City: 'Toronto', Province: 'Ontario', PostalCode: 'M5V2T6' },
+  Building: { BedroomsTotal: '3', BathroomTotal: '2' },
+  LastUpdated: 'Thu, 15 Jan 2026 10:30:00 GMT',
+} as const;

@@ -7,6 +7,7 @@ import type { Listing, RawListing } from '../../../schemas/generated/types';
 import { normalizeListing } from '../process';
 import { loadProfiles } from './registry';
 import { validateProfile } from './spec';
+import { OLDER_DDF_RECORD } from '../../../test/support/listings';
 
 /** A Toronto listing in standard RESO form. */
 const reso = {
@@ -122,17 +123,7 @@ describe('proptx (PropTx/AMPRE, Ontario)', () => {
   });
 });
 
-/** The older DDF shape: no ListingKey (ID), Price, nested Address with Province as a name, LastUpdated, no status. */
-const oldDdf = {
-  ID: '27000001',
-  ListingID: 'X1234567',
-  Price: '$899,000',
-  PropertyType: 'Single Family',
-  TransactionType: 'For sale',
-  Address: { StreetAddress: '12 King St', City: 'Toronto', Province: 'Ontario', PostalCode: 'M5V2T6' },
-  Building: { BedroomsTotal: '3', BathroomTotal: '2' },
-  LastUpdated: 'Thu, 15 Jan 2026 10:30:00 GMT',
-};
+const oldDdf = OLDER_DDF_RECORD;
 
 describe('crea-ddf', () => {
   test('the older shape becomes a Listing: ID key, Price, nested Address, Province by name, LastUpdated, Active', () => {
