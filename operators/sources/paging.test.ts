@@ -19,7 +19,7 @@ test.each<[string, 'key' | 'ge', 'next-link' | 'cursor', number]>([
   // Ties of 10 with pages of 4: under ge, every tie spans three pages.
   const dataset = new ResoDataset({ seed: 11, count: 40, tieSize: 10, deletes: 'status' });
   const server = await startResoServer({ sources: [{ name: 's', quirks, dataset }] });
-  const guarded = localGuardedClient(server.url, { allowSetting: 'X' });
+  const guarded = localGuardedClient(server.url);
   try {
     const client = localSourceClient('s', guarded, { retry: { maxAttempts: 2, initialBackoffMs: 1, maxBackoffMs: 1 } });
     const spec: ReplicationSpec = {

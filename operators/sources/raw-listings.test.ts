@@ -28,7 +28,7 @@ test.each<[string, ResoQuirks, ReplicationSpec['deletes'], string]>([
     const gone = dataset.liveKeys()[2]!;
     dataset.remove(gone);
     const server = await startResoServer({ sources: [{ name: 's', quirks, dataset }] });
-    const guarded = localGuardedClient(server.url, { allowSetting: 'X' });
+    const guarded = localGuardedClient(server.url);
     try {
       const client = localSourceClient('s', guarded);
       const spec: ReplicationSpec = {

@@ -7,11 +7,11 @@ import { RateBudget } from '../../operators/sources/rate-budget';
 import { staticBearer } from '../../operators/sources/token';
 import { createGuardedClient, type GuardedClient, type GuardedClientOptions } from '../../runtime/http/guarded-client';
 
-/** Allow-lists exactly the host:port of `url`; the rest as the sources operator configures it, unless `over` says. */
+/** Allow-lists exactly the host:port of `url` (no setting widens it: `allowSetting` only names it in refusals). */
 export function localGuardedClient(url: string, over: Partial<GuardedClientOptions> = {}): GuardedClient {
   return createGuardedClient({
     allowHosts: [new URL(url).host],
-    allowSetting: 'LISTFLOW_SOURCES_ALLOW_HOSTS',
+    allowSetting: 'allowHosts',
     blockedCode: 'SOURCE_BLOCKED_URL',
     what: 'source page',
     connectTimeoutMs: 1000,

@@ -34,7 +34,7 @@ beforeAll(async () => {
       }),
     })),
   });
-  http = localGuardedClient(server.url, { allowSetting: 'X', what: 'page' });
+  http = localGuardedClient(server.url, { what: 'page' });
 });
 afterAll(async () => {
   await http.close();
@@ -323,7 +323,7 @@ test('photo bytes given to the server are served, other bytes once a photo chang
   ];
   const dataset = new ResoDataset({ seed: 1, count: 1, deletes: 'status' });
   const s = await startResoServer({ sources: [{ name: 'p', quirks: PRESETS.plain, dataset }], photoBytes: photos });
-  const c = localGuardedClient(s.url, { allowSetting: 'X', what: 'page' });
+  const c = localGuardedClient(s.url, { what: 'page' });
   const bytesOf = async (url: string, headers: Record<string, string> = {}) => {
     const res = await c.get(url, { signal, maxBytes: 1 << 20, headers });
     const parts: Buffer[] = [];
