@@ -73,28 +73,22 @@ export function stepQueries(step: StepSpec): { title: string; unit: string; targ
   ];
 }
 
+/** One series per worker step of a metric every worker exports (prom-client's process and Node.js defaults). */
+const perStep = (title: string, unit: string, how: 'sum' | 'max', metric: string, rate = false) => {
+  const series = `${metric}{step!=""}`;
+  return {
+    title,
+    unit,
+    targets: [{ expr: `${how} by (step) (${rate ? `rate(${series}[5m])` : series})`, legendFormat: '{{step}}' }],
+  };
+};
+
 export const PROCESS_QUERIES = [
-  {
-    title: 'CPU (cores)',
-    unit: 'short',
-    targets: [{ expr: 'sum by (step) (rate(process_cpu_seconds_total{step!=""}[5m]))', legendFormat: '{{step}}' }],
-  },
-  {
-    title: 'Resident memory',
-    unit: 'bytes',
-    targets: [{ expr: 'sum by (step) (process_resident_memory_bytes{step!=""})', legendFormat: '{{step}}' }],
-  },
-  {
-    title: 'Event loop lag p99',
-    unit: 's',
-    targets: [{ expr: 'max by (step) (nodejs_eventloop_lag_p99_seconds{step!=""})', legendFormat: '{{step}}' }],
-  },
-  {
-    title: 'Heap used',
-    unit: 'bytes',
-    targets: [{ expr: 'sum by (step) (nodejs_heap_size_used_bytes{step!=""})', legendFormat: '{{step}}' }],
-  },
-] as const;
+  perStep('CPU (cores)', 'short', 'sum', 'process_cpu_seconds_total', true),
+  perStep('Resident memory', 'bytes', 'sum', 'process_resident_memory_bytes'),
+  perStep('Event loop lag p99', 's', 'max', 'nodejs_eventloop_lag_p99_seconds'),
+  perStep('Heap used', 'bytes', 'sum', 'nodejs_heap_size_used_bytes'),
+];
 
 export function renderDashboard(pipeline: PipelineSpec): object {
   const panels: Panel[] = [];
