@@ -1,7 +1,9 @@
 /**
  * Runs the whole CLI (cli/main.ts's `main`: command lookup, help, error reporting and exit codes) in-process and
  * captures what it writes to stdout and stderr. For one command's own behaviour, cli-invoke.ts is the lighter way.
+ * Jest-only (it spies on process.stdout and process.stderr with jest.spyOn).
  */
+import { jest } from '@jest/globals';
 import { main } from '../../cli/main';
 
 export interface MainRun {
