@@ -23,7 +23,7 @@ import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Partitioners } from 'kafkajs';
 import { defineConfig } from '../runtime/config';
-import { TRACE_HEADER } from '../runtime/dead-letter';
+import { TRACE_HEADER } from '../runtime/dead-letters/build';
 import { defineOperator, emit } from '../runtime/operator';
 import { passThrough } from '../runtime/passthrough';
 import { sleep } from '../runtime/execute/retry';

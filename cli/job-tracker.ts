@@ -25,7 +25,7 @@
  * second output says when it was redone, not when the listing got through.
  */
 import type { Admin } from 'kafkajs';
-import { headersToStrings, TRACE_HEADER } from '../runtime/dead-letter';
+import { headersToStrings, TRACE_HEADER } from '../runtime/dead-letters/build';
 import { fetchCommittedOffsets } from '../runtime/kafka';
 import { dlqTopic, type PipelineSpec, type Stage, stages } from '../runtime/pipeline';
 import type { EnrichedListing, IngestJobStatus } from '../schemas/generated/types';

@@ -15,7 +15,7 @@
  * See ../shared/design/kafkajs-pitfalls.md for the kafkajs traps each line answers.
  */
 import type { Batch, EachBatchPayload, KafkaMessage } from 'kafkajs';
-import { headersToStrings } from './dead-letter';
+import { headersToStrings } from './dead-letters/build';
 import { ListflowError } from './errors';
 import type { BatchEntry, StepExecutor } from './execute/executor';
 import { sleep } from './execute/retry';

@@ -24,7 +24,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type avro from 'avsc';
 import type { SchemaName } from '../schemas/generated/types';
-import { headersToStrings } from './dead-letter';
+import { headersToStrings } from './dead-letters/build';
 import { type ErrorKind, ListflowError } from './errors';
 import type { LetterInfo } from './execute/dead-letters';
 import { type BatchEntry, type Codec, StepExecutor } from './execute/executor';

@@ -11,7 +11,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Admin } from 'kafkajs';
 import { expectedOutcome, writeSampleSet } from '../../samples/local-set';
 import { publishedAtOf } from '../../operators/publish/queries';
-import { TRACE_HEADER } from '../../runtime/dead-letter';
+import { TRACE_HEADER } from '../../runtime/dead-letters/build';
 import { PermanentError } from '../../runtime/errors';
 import { dlqTopic } from '../../runtime/pipeline';
 import type { FeedFormat, IngestJob } from '../../schemas/generated/types';

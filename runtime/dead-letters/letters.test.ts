@@ -1,5 +1,5 @@
 /** The pure parts of `listflow dlq`: reading headers, grouping, filtering, ledger keys, redrive headers. */
-import { deadLetter } from '../dead-letter';
+import { deadLetter } from './build';
 import {
   type DeadLetter,
   groupLetters,

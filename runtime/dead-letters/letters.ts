@@ -4,7 +4,7 @@
  * message carries. Reading and redriving are read.ts and redrive.ts beside it.
  */
 import type { IHeaders } from 'kafkajs';
-import { DLQ_HEADER, headersToStrings } from '../dead-letter';
+import { DLQ_HEADER, headersToStrings } from './build';
 
 /** Header set on every redriven message: the id of the redrive run. */
 export const REDRIVE_ID_HEADER = 'listflow.redrive.id';

@@ -4,7 +4,7 @@
  * runtime/dead-letter.ts's; this says what goes in it.
  */
 import type { IHeaders } from 'kafkajs';
-import { deadLetter, type FailedInput } from '../dead-letter';
+import { deadLetter, type FailedInput } from '../dead-letters/build';
 import { type ClassifiedError, type ErrorKind, errorCatalogue, ListflowError } from '../errors';
 import type { InputMeta, RejectEmit } from '../operator';
 import type { OutRecord } from '../producer';

@@ -15,7 +15,7 @@
  *   job fails with SendFailedError, which the caller must not commit past.
  * - Aborted (the caller is stopping): the job is `skipped`, neither retried nor dead-lettered.
  */
-import { TRACE_HEADER } from '../dead-letter';
+import { TRACE_HEADER } from '../dead-letters/build';
 import { type ClassifiedError, classifyError, ListflowError } from '../errors';
 import type { AnyEmit, AnyOperator, BatchItem, Clock, InputMeta, Logger } from '../operator';
 import type { EncodedEmit } from '../operator-threads';

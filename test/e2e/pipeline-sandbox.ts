@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { type KafkaMessage, Kafka as KafkaClient, logLevel } from 'kafkajs';
 import pg from 'pg';
 import builtIn from '../../pipelines/listings';
-import { headersToStrings } from '../../runtime/dead-letter';
+import { headersToStrings } from '../../runtime/dead-letters/build';
 import type { PipelineSpec, StepSpec } from '../../runtime/pipeline';
 import { AvroSerde, createRegistry } from '../../runtime/serde';
 import type { PublishedListing } from '../../schemas/generated/types';

@@ -11,7 +11,7 @@ import { dlqCommands } from '../../cli/commands/dlq';
 import { readMessages as readToEnd } from '../../runtime/dead-letters/read';
 import { redrive } from '../../runtime/dead-letters/redrive';
 import builtIn from '../../pipelines/listings';
-import { deadLetter } from '../../runtime/dead-letter';
+import { deadLetter } from '../../runtime/dead-letters/build';
 import type { PipelineSpec } from '../../runtime/pipeline';
 import { invoke } from '../support/cli-invoke';
 import { createTopics, rawListing, testKafka, testSerde, uniqueName } from '../support/streams';

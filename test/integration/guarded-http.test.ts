@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { dryRunCommands } from '../../cli/commands/dry-run';
-import { DLQ_HEADER } from '../../runtime/dead-letter';
+import { DLQ_HEADER } from '../../runtime/dead-letters/build';
 import type { IngestJob, IngestJobStatus } from '../../schemas/generated/types';
 import { invoke } from '../support/cli-invoke';
 import { connectedKafka } from '../support/kafka-suite';

@@ -6,7 +6,7 @@
  * fixed numbers. Topics, consumer groups and the listing source are unique per run.
  */
 import { sampleListings, writeSampleFeed } from '../../samples';
-import { DLQ_HEADER } from '../../runtime/dead-letter';
+import { DLQ_HEADER } from '../../runtime/dead-letters/build';
 import type { IngestJob, IngestJobStatus, Listing, RawListing } from '../../schemas/generated/types';
 import { connectedKafka, scratchDir } from '../support/kafka-suite';
 import {

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sampleRawListings } from '../../bench/fixtures';
-import { DLQ_HEADER } from '../../runtime/dead-letter';
+import { DLQ_HEADER } from '../../runtime/dead-letters/build';
 import {
   allCommitted,
   createPipelineTopics,

@@ -4,7 +4,7 @@
  * so they can be killed with SIGKILL or stopped with SIGTERM.
  */
 import type { RawListing } from '../../schemas/generated/types';
-import { DLQ_HEADER } from '../../runtime/dead-letter';
+import { DLQ_HEADER } from '../../runtime/dead-letters/build';
 import { connectedKafka } from '../support/kafka-suite';
 import {
   createTopics,

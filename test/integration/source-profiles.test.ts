@@ -8,7 +8,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { DLQ_HEADER } from '../../runtime/dead-letter';
+import { DLQ_HEADER } from '../../runtime/dead-letters/build';
 import type { IngestJob, Listing, RawListing } from '../../schemas/generated/types';
 import { connectedKafka, scratchDir } from '../support/kafka-suite';
 import { OLDER_DDF_RECORD } from '../support/listings';

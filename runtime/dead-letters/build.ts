@@ -4,8 +4,8 @@
  * offset is committed only after Kafka acknowledged the dead letter.
  */
 import type { IHeaders } from 'kafkajs';
-import type { ClassifiedError } from './errors';
-import type { OutRecord } from './producer';
+import type { ClassifiedError } from '../errors';
+import type { OutRecord } from '../producer';
 
 export const DLQ_HEADER = {
   code: 'listflow.error.code',
