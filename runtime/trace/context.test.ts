@@ -55,7 +55,7 @@ describe('jobSpan', () => {
     expect(span).toMatchObject({ traceId: T, parentSpanId: S, flags: '01' });
     expect(span.spanId).not.toBe(S);
   });
-  test.each([
+  test.each<{ name: string; headers: Record<string, string> }>([
     { name: 'no traceparent (an older producer)', headers: {} },
     { name: 'an invalid traceparent', headers: { [TRACEPARENT_HEADER]: 'garbage' } },
   ])('starts a new trace for $name', ({ headers }) => {
