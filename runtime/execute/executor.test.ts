@@ -9,6 +9,7 @@ import { dryRun } from '../dry-run';
 import { PermanentError, RetriableError } from '../errors';
 import { defineOperator, emit } from '../operator';
 import { definePipeline, type StepSpec } from '../pipeline';
+import { parseTraceparent, TRACEPARENT_HEADER } from '../trace/context';
 import type { RawListing } from '../../schemas/generated/types';
 
 const raw = (listingKey: string, payload: string): RawListing => ({
@@ -240,5 +241,39 @@ describe('processBatch: chunks, retried whole, split to isolate the record that 
     expect(batches.map((b) => b.length)).toEqual([500, 500, 201]);
     expect(r.outputs).toHaveLength(1201);
     expect(r.outputs[1200]!.key).toBe('k1200');
+  });
+});
+
+describe('trace context: outputs continue their input trace (runtime/trace/context.ts)', () => {
+  test("a second step's outputs carry the first step's trace id, each job's span the next one's parent", async () => {
+    const r = await dryRun({
+      pipeline: definePipeline({
+        name: 'executor-trace-test',
+        topics: {
+          't.in': { partitions: 1, schema: 'RawListing' },
+          't.mid': { partitions: 1, schema: 'RawListing' },
+          't.out': { partitions: 1, schema: 'RawListing' },
+        },
+        steps: [
+          step({ id: 'first', outputs: { out: 't.mid' } }),
+          step({ id: 'second', input: 't.mid', outputs: { out: 't.out' } }),
+        ],
+      }),
+      operators: { scripted: perRecord },
+      inputs: ['a', 'b'].map((k) => ({ key: k, value: raw(k, 'ok') })),
+      filesDir: __dirname,
+    });
+    const mid = (r.topics.get('t.mid') ?? []).map((o) => parseTraceparent(o.headers[TRACEPARENT_HEADER]));
+    const out = r.outputs.map((o) => parseTraceparent(o.headers[TRACEPARENT_HEADER]));
+    expect(mid).toHaveLength(2);
+    expect(out).toHaveLength(2);
+    // Inputs without a traceparent (an older producer): each job starts its own trace.
+    expect(mid[0]!.traceId).not.toBe(mid[1]!.traceId);
+    for (const i of [0, 1]) {
+      expect(out[i]!.traceId).toBe(mid[i]!.traceId);
+      expect(out[i]!.spanId).not.toBe(mid[i]!.spanId);
+    }
+    // The Listflow trace id stays the first input's.
+    expect(r.outputs.map((o) => o.headers['listflow.trace-id'])).toEqual(['t.in-0-0', 't.in-0-1']);
   });
 });

@@ -22,6 +22,7 @@ import type { EncodedEmit } from '../operator-threads';
 import type { StepSpec } from '../pipeline';
 import type { OutRecord } from '../producer';
 import type { DecodeResult } from '../serde';
+import { formatTraceparent, jobSpan, TRACEPARENT_HEADER, type TraceContext } from '../trace/context';
 import { logMeta, operatorContext } from './context';
 import { type Failure, failureLetter, type LetterInfo, type RawInput, rejectLetter, type Where } from './dead-letters';
 import { JobDeadline } from './deadline';
@@ -109,6 +110,20 @@ export class SendFailedError extends Error {
 /** Deterministic trace id for inputs that carry none: a replay gets the same id. */
 export const traceIdFor = (m: InputMeta): string => `${m.topic}-${m.partition}-${m.offset}`;
 
+/** Trace headers of one job's outputs. */
+type TraceHeaders = Readonly<Record<string, string>>;
+
+/**
+ * What a job's outputs carry: its input's Listflow trace id (what the job tracker and `dlq` follow), and a
+ * W3C `traceparent` continuing the input's trace with the job's span as parent (runtime/trace/context.ts).
+ */
+export function outputTraceHeaders(meta: InputMeta, span: TraceContext = jobSpan(meta.headers)): TraceHeaders {
+  return {
+    [TRACE_HEADER]: meta.headers[TRACE_HEADER] ?? traceIdFor(meta),
+    [TRACEPARENT_HEADER]: formatTraceparent(span),
+  };
+}
+
 type Emit = AnyEmit | EncodedEmit;
 
 /** The failed attempts of one job or chunk, for its dead letter. */
@@ -156,7 +171,7 @@ export class StepExecutor {
    */
   async run(meta: InputMeta, message: RawInput, abort: AbortSignal, send: Send = this.opts.send): Promise<JobOutcome> {
     const value = message.value as Buffer;
-    const trace = meta.headers[TRACE_HEADER] ?? traceIdFor(meta);
+    const trace = outputTraceHeaders(meta);
     const failures = new Failures();
     try {
       return await withRetry(
@@ -211,7 +226,7 @@ export class StepExecutor {
     meta: InputMeta,
     message: RawInput,
     value: Buffer,
-    trace: string,
+    trace: TraceHeaders,
     attempt: number,
     abort: AbortSignal,
     send: Send,
@@ -370,7 +385,7 @@ export class StepExecutor {
     const letters: LetterInfo[] = [];
     entries.forEach((entry, i) => {
       const input = entry.item.input;
-      const trace = input.headers[TRACE_HEADER] ?? traceIdFor(input);
+      const trace = outputTraceHeaders(input);
       for (const e of results[i] ?? []) records.push(this.toRecord(e, input, entry.message, trace, letters));
     });
     await this.sendChecked(records, letters, first, this.opts.send);
@@ -413,7 +428,7 @@ export class StepExecutor {
     this.hooks.deadLettered?.(failure.c.code, 1);
   }
 
-  private toRecord(e: Emit, meta: InputMeta, message: RawInput, trace: string, letters: LetterInfo[]): OutRecord {
+  private toRecord(e: Emit, meta: InputMeta, message: RawInput, trace: TraceHeaders, letters: LetterInfo[]): OutRecord {
     if (e.kind === 'reject') {
       this.hooks.failed?.(e.code);
       const { record, info } = rejectLetter(this.where, meta, message, e, this.opts.clock.now());
@@ -426,6 +441,6 @@ export class StepExecutor {
     // Outputs from operator threads arrive encoded already.
     const value =
       e.kind === 'encoded' || e.value === null ? (e.value as Buffer | null) : this.opts.codec.encode(e.port, e.value);
-    return { topic, message: { key: e.key, value, headers: { ...(e.headers ?? {}), [TRACE_HEADER]: trace } } };
+    return { topic, message: { key: e.key, value, headers: { ...(e.headers ?? {}), ...trace } } };
   }
 }
