@@ -124,6 +124,14 @@ export interface DeployNeeds<S extends ConfigFields> {
   readonly writablePaths?: readonly string[];
 }
 
+/**
+ * Tools an operator offers the CLI beside its worker (e.g. reading a feed as its worker would), found by
+ * name in the operator registry so the CLI names no operator. The runtime knows no tool: each tool's type
+ * is declared beside the registry (operators/tools.ts augments this interface).
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: augmented by operators/tools.ts (the runtime names no tool).
+export interface OperatorTools {}
+
 export interface OperatorDefinition<
   I extends SchemaName = SchemaName,
   P extends OutputPorts = OutputPorts,
@@ -149,6 +157,8 @@ export interface OperatorDefinition<
   readonly deploy?: DeployNeeds<S>;
   /** What the dry run needs to run this operator in-process (see DryRunDeclaration). */
   readonly dryRun?: DryRunDeclaration<S, Svc>;
+  /** Tools this operator offers the CLI (see OperatorTools); each tool is offered by one operator only. */
+  readonly tools?: Partial<OperatorTools>;
   /**
    * True when `process` is CPU work that needs no services and returns a list (not a stream): a pipeline
    * step may then run it on worker threads (`threads` in the step, see runtime/operator-threads.ts).

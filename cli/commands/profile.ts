@@ -6,36 +6,21 @@
  *
  * Also the `--profile` option of `listflow ingest`, checked here against the profiles there are.
  */
-import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import ingest from '../../operators/ingest';
-import { ingestConfig } from '../../operators/ingest/config';
-import { ingestFeed } from '../../operators/ingest/process';
-import { normalizeConfig } from '../../operators/normalize/config';
-import { type CheckReport, checkProfile, suggestedLines } from '../../operators/normalize/profiles/check';
-import { DEFAULT_PROFILE, profileRegistry } from '../../operators/normalize/profiles/registry';
-import { fromEnv, parseConfig } from '../../runtime/config';
-import { plainContext } from '../../runtime/operator';
-import { operatorEnvPrefix } from '../../runtime/settings';
+import { type CheckReport, toolOf } from '../../operators/tools';
 import type { FeedFormat, IngestJob, RawListing } from '../../schemas/generated/types';
 import { type Command, intOption, type ParsedArgs, printJson, stringOption, UsageError } from '../command';
 import { FORMAT_HELP, formatOption } from '../feed-options';
 import { feedUri } from './ingest';
 
-/** LISTFLOW_NORMALIZE_PROFILES_DIR as normalize reads it (validated: a broken profile fails here too). */
-function profilesDir(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const prefix = operatorEnvPrefix('normalize');
-  return parseConfig(normalizeConfig, fromEnv(normalizeConfig, env, prefix), {
-    where: 'normalize config',
-    envPrefix: prefix,
-  }).profilesDir;
-}
+// From the registry (operators/tools.ts): the operator that reads feeds and the one that applies profiles.
+const profiles = toolOf('sourceProfiles');
+const feeds = toolOf('feedReader');
 
 /** --profile, checked against the built-in profiles and LISTFLOW_NORMALIZE_PROFILES_DIR; null when not given. */
 export function profileOption(args: ParsedArgs, env: NodeJS.ProcessEnv = process.env): string | null {
   const name = stringOption(args, 'profile');
   if (name === undefined) return null;
-  const known = [...profileRegistry(profilesDir(env)).profiles.keys()];
+  const known = profiles.names(env);
   if (!known.includes(name)) {
     throw new UsageError(
       `Expected one of ${known.join(', ')} for --profile but received ${JSON.stringify(name)}. Add pipelines/profiles/<name>.yaml, or a file in LISTFLOW_NORMALIZE_PROFILES_DIR.`,
@@ -46,11 +31,6 @@ export function profileOption(args: ParsedArgs, env: NodeJS.ProcessEnv = process
 
 /** Reads the feed as the ingest worker would (its settings from LISTFLOW_INGEST_*, file root = the feed's folder). */
 async function readRecords(uri: string, format: FeedFormat, profile: string, limit: number): Promise<RawListing[]> {
-  const prefix = operatorEnvPrefix('ingest');
-  const raw = fromEnv(ingestConfig, process.env, prefix);
-  if (uri.startsWith('file:')) raw.fileRoot = dirname(fileURLToPath(uri));
-  const config = parseConfig(ingestConfig, raw, { where: 'ingest config (profile check)', envPrefix: prefix });
-  const services = await ingest.services!(config, plainContext(config, undefined).logger);
   const job: IngestJob = {
     jobId: 'profile-check',
     source: 'profile-check',
@@ -61,18 +41,9 @@ async function readRecords(uri: string, format: FeedFormat, profile: string, lim
     defaultCurrency: null,
     profile,
   };
-  const out: RawListing[] = [];
-  try {
-    for await (const e of ingestFeed(job, plainContext(config, services, { clock: { now: () => new Date() } }))) {
-      if (e.kind === 'reject' && e.payload === null)
-        throw new UsageError(`the feed cannot be read: [${e.code}] ${e.message}`);
-      if (e.kind === 'output' && e.port === 'raw' && e.value) out.push(e.value as RawListing);
-      if (out.length >= limit) break;
-    }
-  } finally {
-    await ingest.closeServices?.(services);
-  }
-  return out;
+  const { records, unreadable } = await feeds.read(job, limit, process.env);
+  if (unreadable) throw new UsageError(`the feed cannot be read: [${unreadable.code}] ${unreadable.message}`);
+  return records;
 }
 
 /** The report as text: one line per unmapped value and per unknown field, then the lines to add. */
@@ -95,7 +66,7 @@ export function reportLines(r: CheckReport, feed: string): string[] {
     lines.push('', 'Rejected for other reasons (fix the data, not the profile):');
     for (const o of r.otherRejections) lines.push(`  ${o.code} ${times(o.count)}, e.g. ${o.exampleKey}: ${o.message}`);
   }
-  const add = suggestedLines(r);
+  const add = profiles.suggestedLines(r);
   if (add.length > 0) lines.push('', `Add to ${r.profileFile}:`, ...add.map((l) => `  ${l}`));
   return lines;
 }
@@ -112,7 +83,7 @@ const check: Command = {
     limit: { type: 'string' },
   },
   optionHelp: {
-    profile: `Source profile (pipelines/profiles/<name>.yaml or LISTFLOW_NORMALIZE_PROFILES_DIR); default ${DEFAULT_PROFILE}.`,
+    profile: `Source profile (pipelines/profiles/<name>.yaml or LISTFLOW_NORMALIZE_PROFILES_DIR); default ${profiles.defaultProfile}.`,
     format: FORMAT_HELP,
     limit: "Check only the first N records (default 100000); a source's first pages are enough.",
   },
@@ -121,13 +92,12 @@ const check: Command = {
     'directory), normalizes every record with the profile, and lists what the profile does not map. Exit 1 when\n' +
     'a lookup value is unmapped (normalize would dead-letter those records), 0 otherwise.',
   async run(args, io) {
-    const profile = profileOption(args) ?? DEFAULT_PROFILE;
+    const profile = profileOption(args) ?? profiles.defaultProfile;
     const format = formatOption(args);
     const limit = intOption(args, 'limit', 1, 10_000_000) ?? 100_000;
     const feed = args.positionals[0]!;
-    const dir = profilesDir();
     const records = await readRecords(feedUri(feed), format, profile, limit);
-    const report = checkProfile(records, profileRegistry(dir).get(profile), dir);
+    const report = profiles.check(records, profile, process.env);
     if (io.json) printJson(io, report);
     else for (const l of reportLines(report, feed)) io.out(l);
     return report.unmapped.length > 0 ? 1 : 0;

@@ -18,6 +18,7 @@
 import { defineOperator, emit } from '../../runtime/operator';
 import { normalizeConfig } from './config';
 import { normalizeListing } from './process';
+import { sourceProfiles } from './tools';
 
 export default defineOperator({
   name: 'normalize',
@@ -27,6 +28,8 @@ export default defineOperator({
   config: normalizeConfig,
   // Pure CPU per record, no services: a step may run it on threads, off the event loop that does the Kafka I/O.
   cpuBound: true,
+  // `profile check` and `ingest --profile` use the profiles this operator applies.
+  tools: { sourceProfiles },
   process: (raw, ctx) => {
     const listing = normalizeListing(raw, ctx.config);
     return [emit.output('listings', listing.id, listing)];
