@@ -13,6 +13,7 @@ import { expectedOutcome, writeSampleSet } from '../../samples/local-set';
 import { publishedAtOf } from '../../operators/publish/queries';
 import { TRACE_HEADER } from '../../runtime/dead-letters/build';
 import { PermanentError } from '../../runtime/errors';
+import { formatTraceparent, newTrace, TRACEPARENT_HEADER, traceIdOfUuid } from '../../runtime/trace/context';
 import { dlqTopic } from '../../runtime/pipeline';
 import type { FeedFormat, IngestJob } from '../../schemas/generated/types';
 import { type Command, type Io, intOption, printJson, stringOption, UsageError } from '../command';
@@ -65,7 +66,10 @@ export interface JobRequest {
   readonly profile?: string | null;
 }
 
-/** Produces the jobs, keyed by jobId, with the job id as trace id (what --wait follows). */
+/**
+ * Produces the jobs, keyed by jobId, with the job id as trace id (what --wait follows), and a W3C trace whose
+ * id is the job id's 32 hex digits, so the job can be found from any traceparent of its listings.
+ */
 export async function submitJobs(ctx: CliContext, requests: readonly JobRequest[]): Promise<IngestJob[]> {
   const topic = pipelineTopics(ctx.pipeline).jobs;
   // Kafka first: when it is down, that is the one error worth reporting.
@@ -95,7 +99,10 @@ export async function submitJobs(ctx: CliContext, requests: readonly JobRequest[
         messages: jobs.map((j) => ({
           key: j.jobId,
           value: serde.encode(schemaId, 'IngestJob', j),
-          headers: { [TRACE_HEADER]: j.jobId },
+          headers: {
+            [TRACE_HEADER]: j.jobId,
+            [TRACEPARENT_HEADER]: formatTraceparent(newTrace(traceIdOfUuid(j.jobId))),
+          },
         })),
       }),
     );
