@@ -16,13 +16,13 @@ import { PermanentError } from '../../runtime/errors';
 import { formatTraceparent, newTrace, TRACEPARENT_HEADER, traceIdOfUuid } from '../../runtime/trace/context';
 import { dlqTopic } from '../../runtime/pipeline';
 import type { FeedFormat, IngestJob } from '../../schemas/generated/types';
-import { type Command, type Io, intOption, printJson, stringOption, UsageError } from '../command';
+import { type Command, type Io, intOption, printJson, stringOption } from '../command';
 import { FORMAT_HELP, formatOption, sourceOption } from '../feed-options';
 import { type CliContext, cliContext } from '../context';
 import { type JobProgress, JobTracker, type PipelineTopics, pipelineTopics } from '../job-tracker';
 import { connectAdmin, connectProducer, sleep, withKafka } from '../kafka-io';
 import { type LatencySummary, latencySummary, progressView, summaryLines, type Totals, totals } from '../progress';
-import { profileOption } from './profile';
+import { jobOptions } from './ingest-options';
 
 /**
  * A local path or a file://, http:// or https:// URI, checked before anything is sent: a path becomes an
@@ -263,7 +263,8 @@ const ingestOne: Command = {
     profile: { type: 'string' },
   },
   optionHelp: {
-    source: 'Feed or MLS id (required); prefixes every listing id, e.g. crea-ddf.',
+    source:
+      'Feed or MLS id (required); prefixes every listing id, e.g. crea-ddf. A source declared in pipelines/sources.yaml brings its profile, country and currency (each option overrides).',
     profile:
       "Source profile mapping the feed's dialect (pipelines/profiles/<name>.yaml, e.g. proptx); default reso-dd-2.0.",
     format: FORMAT_HELP,
@@ -274,18 +275,8 @@ const ingestOne: Command = {
   details:
     'Prints the job id at once (stdout). With --wait it returns only when every listing of the job is in\nlistings.published (and PostgreSQL) or a dead-letter topic; exit 1 if the job FAILED.',
   async run(args, io) {
-    const source = sourceOption(args, 'source');
-    if (!source) throw new UsageError('--source is required (the feed or MLS id, e.g. --source crea-ddf).');
+    const { source, country, currency, profile } = jobOptions(args);
     const format = formatOption(args);
-    const country = stringOption(args, 'country') ?? null;
-    if (country !== null && !['US', 'CA'].includes(country)) {
-      throw new UsageError(`Expected US or CA for --country but received ${JSON.stringify(country)}.`);
-    }
-    const currency = stringOption(args, 'currency') ?? null;
-    if (currency !== null && !['USD', 'CAD'].includes(currency)) {
-      throw new UsageError(`Expected USD or CAD for --currency but received ${JSON.stringify(currency)}.`);
-    }
-    const profile = profileOption(args);
     const uri = feedUri(args.positionals[0]!);
     const root = process.env.LISTFLOW_INGEST_FILE_ROOT;
     if (root && uri.startsWith('file:') && !fileURLToPath(uri).startsWith(`${resolve(root)}/`)) {

@@ -19,11 +19,15 @@ const feeds = toolOf('feedReader');
 /** --profile, checked against the built-in profiles and LISTFLOW_NORMALIZE_PROFILES_DIR; null when not given. */
 export function profileOption(args: ParsedArgs, env: NodeJS.ProcessEnv = process.env): string | null {
   const name = stringOption(args, 'profile');
-  if (name === undefined) return null;
+  return name === undefined ? null : knownProfile(name, '--profile', env);
+}
+
+/** `name` when it is a profile there is; else a UsageError naming `what` asked for it (an option, a source). */
+export function knownProfile(name: string, what: string, env: NodeJS.ProcessEnv = process.env): string {
   const known = profiles.names(env);
   if (!known.includes(name)) {
     throw new UsageError(
-      `Expected one of ${known.join(', ')} for --profile but received ${JSON.stringify(name)}. Add pipelines/profiles/<name>.yaml, or a file in LISTFLOW_NORMALIZE_PROFILES_DIR.`,
+      `Expected one of ${known.join(', ')} for ${what} but received ${JSON.stringify(name)}. Add pipelines/profiles/<name>.yaml, or a file in LISTFLOW_NORMALIZE_PROFILES_DIR.`,
     );
   }
   return name;

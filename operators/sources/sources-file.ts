@@ -8,7 +8,8 @@
  * `clientSecret` key, a token-shaped value where a variable name belongs, credentials or an access token in a
  * URL) is refused, so a secret cannot reach git by accident.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import YAML from 'yaml';
 import { ListflowError } from '../../runtime/errors';
 import { validateSources } from './source-validation';
@@ -36,4 +37,16 @@ export function loadSourcesFile(file: string, o: ValidateOptions = {}): SourcesF
     );
   }
   return { file, sources };
+}
+
+/**
+ * The shipped sources file (pipelines/sources.yaml), found from this module as the built-in profiles are:
+ * the source tree and dist/ both lead up to the checkout (or image) root. Undefined when none is shipped.
+ */
+export function shippedSourcesFile(): string | undefined {
+  for (let dir = __dirname, i = 0; i < 6; i++, dir = dirname(dir)) {
+    const candidate = join(dir, 'pipelines', 'sources.yaml');
+    if (existsSync(candidate)) return candidate;
+  }
+  return undefined;
 }
