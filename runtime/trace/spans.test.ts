@@ -1,4 +1,4 @@
-import { parseTraceparent, TRACEPARENT_HEADER } from './context';
+import { TRACEPARENT_HEADER } from './context';
 import { CONTEXT_ONLY, exportsSpans, jobTracer } from './spans';
 
 const T = '4bf92f3577b34da6a3ce929d0e0e4736';
