@@ -5,6 +5,7 @@ import { toolOf } from './tools';
 test.each([
   ['feedReader', 'ingest'],
   ['sourceProfiles', 'normalize'],
+  ['publishedListings', 'publish'],
 ] as const)('the %s tool is the one %s offers', (tool, operator) => {
   expect(toolOf(tool)).toBe(operators[operator]!.tools![tool]);
 });

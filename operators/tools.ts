@@ -4,12 +4,16 @@
  * an operator (the same way k8s/deploy-needs.ts reads `deploy` declarations). Each tool's type is here,
  * beside the registry, because the runtime knows none (runtime/operator.ts OperatorTools is augmented below).
  */
-import type { RawListing } from '../schemas/generated/types';
-import type { IngestJob } from '../schemas/generated/types';
+import type { OperatorTools } from '../runtime/operator';
+import type { IngestJob, ListingStatus, RawListing } from '../schemas/generated/types';
 import { operators } from './index';
 import type { CheckReport } from './normalize/profiles/check';
+import type { Queryable } from './publish/db';
+import type { GetResult, ListingCard, ListingSummary, SearchOptions } from './publish/queries';
 
 export type { CheckReport, OtherRejection, UnknownField, UnmappedValue } from './normalize/profiles/check';
+export type { Queryable } from './publish/db';
+export type { GetResult, ListingCard, ListingSummary, SearchOptions } from './publish/queries';
 
 /** Reads a feed into raw records as the operator's worker would, with no broker (`profile check`). */
 export interface FeedReader {
@@ -36,23 +40,36 @@ export interface SourceProfiles {
   suggestedLines(report: CheckReport): string[];
 }
 
+/** The reads of the published view (`listings get|search`, `ingest --wait`'s row check, the status page). */
+export interface PublishedListings {
+  /** The statuses a search shows when it names none: the listings on the market. */
+  readonly onMarket: readonly ListingStatus[];
+  get(db: Queryable, id: string): Promise<GetResult>;
+  search(db: Queryable, opts: SearchOptions): Promise<ListingSummary[]>;
+  /** When the view's row of each of `ids` was written (ms), for the ids it holds. */
+  publishedAt(db: Queryable, ids: readonly string[]): Promise<Map<string, number>>;
+  /** The most recently published, newest first; with `sourcePrefix`, only sources starting with it. */
+  newest(
+    db: Queryable,
+    opts: { readonly limit: number; readonly sourcePrefix?: string | undefined },
+  ): Promise<ListingCard[]>;
+}
+
 declare module '../runtime/operator' {
   interface OperatorTools {
     readonly feedReader: FeedReader;
     readonly sourceProfiles: SourceProfiles;
+    readonly publishedListings: PublishedListings;
   }
 }
 
-type ToolName = keyof import('../runtime/operator').OperatorTools;
-type Tools = import('../runtime/operator').OperatorTools;
-
 /** The tool `name`, from the one operator in the registry that offers it (an error when none or several do). */
-export function toolOf<K extends ToolName>(name: K): Tools[K] {
+export function toolOf<K extends keyof OperatorTools>(name: K): OperatorTools[K] {
   const offering = Object.values(operators).filter((o) => o.tools?.[name] !== undefined);
   if (offering.length !== 1) {
     throw new Error(
       `Expected one operator offering the ${name} tool but found ${offering.length} (${offering.map((o) => o.name).join(', ') || 'none'}).`,
     );
   }
-  return offering[0]!.tools![name] as Tools[K];
+  return offering[0]!.tools![name] as OperatorTools[K];
 }

@@ -1,15 +1,17 @@
 /**
- * `listflow listings get|search`: the published view in PostgreSQL, presented. The queries are publish's
- * (operators/publish/queries.ts), beside its tables.
+ * `listflow listings get|search`: the published view in PostgreSQL, presented. The queries are the sink's,
+ * beside its tables, offered through the operator registry (operators/tools.ts `publishedListings`).
  *
  * - get <id>: the full published document of any status; a deleted listing or an unknown id exits 1.
  * - search --city C: listings on the market (the statuses of listing_search) in a city, newest first; with
  *   --status, that status instead (any ListingStatus). card_url comes from listing_search.
  */
-import { getListing, type ListingSummary, ON_MARKET, searchListings } from '../../operators/publish/queries';
+import { type ListingSummary, toolOf } from '../../operators/tools';
 import { type ListingStatus, ListingStatusValues, type PublishedListing } from '../../schemas/generated/types';
 import { type Command, intOption, printJson, stringOption, UsageError } from '../command';
 import { cliContext } from '../context';
+
+const listings = toolOf('publishedListings');
 
 class ListingsError extends Error {
   override readonly name = 'ListingsError';
@@ -73,7 +75,7 @@ export const listingsCommands: Command[] = [
       const id = args.positionals[0]!;
       const ctx = cliContext();
       try {
-        const r = await getListing(ctx.pg(), id);
+        const r = await listings.get(ctx.pg(), id);
         if (!r.found) {
           throw new ListingsError(
             r.deletedAt
@@ -96,7 +98,7 @@ export const listingsCommands: Command[] = [
     options: { city: { type: 'string' }, status: { type: 'string' }, limit: { type: 'string' } },
     optionHelp: {
       city: 'City, case-insensitive (required).',
-      status: `Only this status (${ListingStatusValues.join(', ')}); default: on the market (${ON_MARKET.join(', ')}).`,
+      status: `Only this status (${ListingStatusValues.join(', ')}); default: on the market (${listings.onMarket.join(', ')}).`,
       limit: 'Most rows (1-1000, default 20).',
     },
     async run(args, io) {
@@ -115,7 +117,7 @@ export const listingsCommands: Command[] = [
       const limit = intOption(args, 'limit', 1, 1000) ?? 20;
       const ctx = cliContext();
       try {
-        const rows = await searchListings(ctx.pg(), { city, status: status as ListingStatus | undefined, limit });
+        const rows = await listings.search(ctx.pg(), { city, status: status as ListingStatus | undefined, limit });
         if (io.json) printJson(io, { count: rows.length, listings: rows });
         else if (rows.length === 0) io.out(`No ${status ?? 'on-market'} listings in ${city}.`);
         else for (const line of searchTable(rows)) io.out(line);

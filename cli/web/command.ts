@@ -12,7 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Admin } from 'kafkajs';
-import { newestListings } from '../../operators/publish/queries';
+import { toolOf } from '../../operators/tools';
 import { type DeadLetter, ledgerKey, parseLetterRef, readDeadLetter } from '../../runtime/dead-letters/letters';
 import { describeValue, listDeadLetters, readOne } from '../../runtime/dead-letters/read';
 import { redrive } from '../../runtime/dead-letters/redrive';
@@ -47,7 +47,7 @@ export function liveData(ctx: CliContext, admin: Admin): WebData & LetterSource 
     letters,
     replays: () => withKafka(ctx, () => readReplayLedger(ctx.kafka(), ctx.pipeline)),
     async listings({ limit, sourcePrefix }) {
-      return newestListings(ctx.pg(), { limit, sourcePrefix });
+      return toolOf('publishedListings').newest(ctx.pg(), { limit, sourcePrefix });
     },
     async letter(refText) {
       const ref = parseLetterRef(refText);

@@ -3,7 +3,7 @@
  * plain values) and returns a `<section>`. To add one (a sources panel with each source's cursor, once sources
  * exist, issue 15), write a Panel and put it in PANELS: the server and the page need no other change.
  */
-import type { ListingCard } from '../../operators/publish/queries';
+import type { ListingCard } from '../../operators/tools';
 import { formatPrice } from '../commands/listings';
 import type { StepStatus } from '../commands/status';
 import { type DeadLetter, groupLetters, ledgerKey } from '../../runtime/dead-letters/letters';
@@ -12,7 +12,7 @@ import { entryReread, type ReplayLedgerEntry } from '../../runtime/replay';
 import { esc, pipelineSvg, safeUrl, section, type StepFigures, table } from './html';
 
 /** One published listing as the page shows it. */
-// The card's fields are publish's query (operators/publish/queries.ts newestListings).
+// The card's fields are the sink's query (operators/tools.ts PublishedListings.newest).
 export type { ListingCard };
 
 export interface WebData {

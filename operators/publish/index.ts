@@ -20,6 +20,7 @@ import { createPgDb } from './db';
 import { MemoryPublishDb } from './memory-db';
 import { applyMigrations } from './migrations';
 import { type PublishServices, publishBatch } from './process';
+import { publishedListings } from './queries';
 
 export default defineOperator({
   name: 'publish',
@@ -28,6 +29,8 @@ export default defineOperator({
   outputs: { published: 'PublishedListing' },
   config: publishConfig,
   deploy: { database: { url: 'postgresUrl' } },
+  // The CLI reads the published view through these (listings get|search, ingest --wait, the status page).
+  tools: { publishedListings },
   async services(config, logger): Promise<PublishServices> {
     const db = createPgDb({
       url: config.postgresUrl,

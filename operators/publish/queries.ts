@@ -4,6 +4,7 @@
  * `listing_tombstones` and the `listing_search` view), so a change of the schema changes them in one place.
  */
 import type { ListingStatus, PublishedListing } from '../../schemas/generated/types';
+import type { PublishedListings } from '../tools';
 import type { Queryable } from './db';
 import { reviveDocument } from './process';
 
@@ -167,3 +168,12 @@ export async function newestListings(
     publishedAt: new Date(r.published_at),
   }));
 }
+
+/** These reads as the tool publish offers the CLI (operators/tools.ts), so no command names publish. */
+export const publishedListings: PublishedListings = {
+  onMarket: ON_MARKET,
+  get: getListing,
+  search: searchListings,
+  publishedAt: publishedAtOf,
+  newest: newestListings,
+};
