@@ -23,6 +23,7 @@ import type { StepSpec } from '../pipeline';
 import type { OutRecord } from '../producer';
 import type { DecodeResult } from '../serde';
 import { formatTraceparent, jobSpan, TRACEPARENT_HEADER, type TraceContext } from '../trace/context';
+import { CONTEXT_ONLY, type JobSpan, type JobTracer } from '../trace/spans';
 import { logMeta, operatorContext } from './context';
 import { type Failure, failureLetter, type LetterInfo, type RawInput, rejectLetter, type Where } from './dead-letters';
 import { JobDeadline } from './deadline';
@@ -82,6 +83,8 @@ export interface ExecutorOptions {
   readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   readonly hooks?: ExecutorHooks;
   readonly threads?: ThreadRunner | null;
+  /** Spans of jobs (runtime/trace/spans.ts); propagation only by default. */
+  readonly tracer?: JobTracer;
 }
 
 /** Outcome of one message's job. `skipped`: not processed because the caller is stopping; never committed. */
@@ -126,6 +129,30 @@ export function outputTraceHeaders(meta: InputMeta, span: TraceContext = jobSpan
 
 type Emit = AnyEmit | EncodedEmit;
 
+/** The outcome of a job whose outputs were handed to `send`; the produce phase lasts until they are acknowledged. */
+function producing(span: JobSpan, ack: Promise<void>): JobOutcome {
+  if (span.recording) {
+    const sentAt = Date.now();
+    ack.then(
+      () => span.phase('produce', sentAt, Date.now()),
+      () => undefined,
+    );
+  }
+  return { skipped: false, ack };
+}
+
+/** Ends a job's span with its outcome: when its outputs (or dead letter) were acknowledged, or at once if skipped. */
+function ending(span: JobSpan, outcome: JobOutcome, errorCode?: string): JobOutcome {
+  if (!span.recording) return outcome;
+  if (outcome.skipped) span.end();
+  else
+    outcome.ack.then(
+      () => span.end(errorCode),
+      () => span.end('SEND_FAILED'),
+    );
+  return outcome;
+}
+
 /** The failed attempts of one job or chunk, for its dead letter. */
 class Failures {
   private first: Date | null = null;
@@ -147,6 +174,7 @@ export class StepExecutor {
   private readonly operator: AnyOperator;
   private readonly where: Where;
   private readonly hooks: ExecutorHooks;
+  private readonly tracer: JobTracer;
   private readonly random: () => number;
   private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Output port -> topic, for the ports both the operator and the step declare. */
@@ -157,6 +185,7 @@ export class StepExecutor {
     this.operator = opts.operator;
     this.where = { dlq: opts.dlq, step: opts.step.id, operator: opts.operator.name };
     this.hooks = opts.hooks ?? {};
+    this.tracer = opts.tracer ?? CONTEXT_ONLY;
     this.random = opts.random ?? Math.random;
     this.sleep = opts.sleep ?? realSleep;
     this.topics = new Map(
@@ -171,12 +200,13 @@ export class StepExecutor {
    */
   async run(meta: InputMeta, message: RawInput, abort: AbortSignal, send: Send = this.opts.send): Promise<JobOutcome> {
     const value = message.value as Buffer;
-    const trace = outputTraceHeaders(meta);
+    const span = this.tracer.startJob(meta);
+    const trace = outputTraceHeaders(meta, span.context);
     const failures = new Failures();
     try {
-      return await withRetry(
+      const outcome = await withRetry(
         this.step.retry,
-        (attempt) => this.attempt(meta, message, value, trace, attempt, abort, send),
+        (attempt) => this.attempt(meta, message, value, trace, span, attempt, abort, send),
         this.retryOptions(abort, failures, (c, attempt, waitMs) =>
           this.opts.logger.warn(
             { ...logMeta(meta), code: c.code, attempt, waitMs, err: c.error },
@@ -184,16 +214,20 @@ export class StepExecutor {
           ),
         ),
       );
+      return ending(span, outcome);
     } catch (thrown) {
-      if (thrown instanceof SendFailedError) throw thrown; // outputs not taken: fail the batch, commit nothing more
+      if (thrown instanceof SendFailedError) {
+        span.end('SEND_FAILED');
+        throw thrown; // outputs not taken: fail the batch, commit nothing more
+      }
       const failure = failures.final();
-      if (abort.aborted || !failure) return SKIPPED; // stopping: leave it uncommitted, do not dead-letter
+      if (abort.aborted || !failure) return ending(span, SKIPPED); // stopping: leave it uncommitted, do not dead-letter
       const { c, attempts } = failure;
       this.opts.logger.error(
         { ...logMeta(meta), code: c.code, kind: c.kind, attempt: attempts, err: c.error },
         'dead-lettering message',
       );
-      return { skipped: false, ack: this.deadLetterFailure(meta, message, failure, send) };
+      return ending(span, { skipped: false, ack: this.deadLetterFailure(meta, message, failure, send) }, c.code);
     }
   }
 
@@ -227,11 +261,14 @@ export class StepExecutor {
     message: RawInput,
     value: Buffer,
     trace: TraceHeaders,
+    span: JobSpan,
     attempt: number,
     abort: AbortSignal,
     send: Send,
   ): Promise<JobOutcome> {
     const { step } = this;
+    // Timings only when spans are exported: otherwise a job costs no clock reads.
+    const startedAt = span.recording ? Date.now() : 0;
     const records: OutRecord[] = [];
     const letters: LetterInfo[] = [];
     const threads = this.opts.threads;
@@ -239,13 +276,16 @@ export class StepExecutor {
       // The thread decodes, processes and encodes; the pool enforces the deadline and the abort.
       const emits = await threads.process(value, meta, attempt, Date.now() + step.timeoutMs, abort);
       for (const e of emits) records.push(this.toRecord(e, meta, message, trace, letters));
-      return { skipped: false, ack: this.sendChecked(records, letters, meta, send) };
+      if (span.recording) span.phase('process', startedAt, Date.now());
+      return producing(span, this.sendChecked(records, letters, meta, send));
     }
     const deadline = new JobDeadline(step.timeoutMs, abort);
     try {
       const codec = this.opts.codec;
       const decoded = codec.decodeCached?.(value) ?? (await codec.decode(value));
       if (!decoded.ok) throw decoded.error;
+      const decodedAt = span.recording ? Date.now() : 0;
+      if (span.recording) span.phase('decode', startedAt, decodedAt);
       const ctx = this.context(attempt, meta, deadline);
       const result = this.operator.process!(decoded.value, ctx);
       if (result && typeof result === 'object' && Symbol.asyncIterator in result) {
@@ -265,10 +305,11 @@ export class StepExecutor {
             ]);
         for (const e of emits) records.push(this.toRecord(e, meta, message, trace, letters));
       }
+      if (span.recording) span.phase('process', decodedAt, Date.now());
     } finally {
       deadline.clear();
     }
-    return { skipped: false, ack: this.sendChecked(records, letters, meta, send) };
+    return producing(span, this.sendChecked(records, letters, meta, send));
   }
 
   /**
@@ -368,6 +409,7 @@ export class StepExecutor {
   private async chunkAttempt(entries: readonly BatchEntry[], attempt: number, abort: AbortSignal): Promise<void> {
     const first = entries[0]!.item.input;
     const deadline = new JobDeadline(this.step.timeoutMs, abort);
+    const startedAt = Date.now();
     let results: ReadonlyArray<ReadonlyArray<AnyEmit>>;
     try {
       const ctx = this.context(attempt, first, deadline);
@@ -381,14 +423,29 @@ export class StepExecutor {
     } finally {
       deadline.clear();
     }
+    const processedAt = Date.now();
     const records: OutRecord[] = [];
     const letters: LetterInfo[] = [];
-    entries.forEach((entry, i) => {
+    // One job span per input of the chunk, each continuing its own input's trace.
+    const spans = entries.map((entry, i) => {
       const input = entry.item.input;
-      const trace = outputTraceHeaders(input);
+      const span = this.tracer.startJob(input, startedAt);
+      if (span.recording) span.phase('process', startedAt, processedAt);
+      const trace = outputTraceHeaders(input, span.context);
       for (const e of results[i] ?? []) records.push(this.toRecord(e, input, entry.message, trace, letters));
+      return span;
     });
-    await this.sendChecked(records, letters, first, this.opts.send);
+    try {
+      await this.sendChecked(records, letters, first, this.opts.send);
+    } catch (e) {
+      for (const span of spans) span.end('SEND_FAILED');
+      throw e;
+    }
+    const producedAt = Date.now();
+    for (const span of spans) {
+      if (span.recording) span.phase('produce', processedAt, producedAt);
+      span.end();
+    }
   }
 
   /** Hands an attempt's records to `send`; its rejects count as dead letters from now on (not before: an attempt may still fail). */
