@@ -35,6 +35,7 @@ import { assertValidStep } from './pipeline-validation';
 import { OutputBatcher } from './producer';
 import { AvroSerde, createRegistry } from './serde';
 import type { WorkerSettings } from './settings';
+import { type JobTracer, jobTracer } from './trace/spans';
 
 export { SendFailedError } from './execute/executor';
 
@@ -66,6 +67,8 @@ export class Worker {
   private services: unknown;
   /** The operator's threads when the step has `threads` > 0; otherwise `process` runs on the event loop. */
   private threads: OperatorThreads | null = null;
+  /** Exports job spans when OTEL_EXPORTER_OTLP_ENDPOINT is set (the SDK's own variable); else propagation only. */
+  private readonly tracer: JobTracer;
   private readonly outputIds = new Map<string, { topic: string; schema: SchemaName; id: number }>();
   private readonly dlq: string;
   /** Partition count per topic written to, filled at startup (checkTopics) and read by the output batcher. */
@@ -83,6 +86,7 @@ export class Worker {
     const { step, operator, settings } = opts;
     this.logger = opts.logger ?? createLogger(settings.logLevel, { operator: operator.name, step: step.id });
     this.metrics = new WorkerMetrics(step.id);
+    this.tracer = jobTracer(step.id);
     const recordsOut = new Map(
       Object.values(step.outputs).map((t) => [t, this.metrics.recordsOut.labels(step.id, t)] as const),
     );
@@ -249,6 +253,7 @@ export class Worker {
       logger: this.logger,
       random: this.opts.random ?? Math.random,
       threads,
+      tracer: this.tracer,
       hooks: {
         failed: (code) => m.recordsFailed.inc({ step: step.id, code }),
         retried: (code) => m.retries.inc({ step: step.id, code }),
@@ -301,6 +306,10 @@ export class Worker {
     clearTimeout(graceTimer);
     await Promise.race([this.batcher.stop().catch(() => undefined), new Promise((r) => setTimeout(r, margin).unref())]);
     await this.threads?.close();
+    await Promise.race([
+      this.tracer.shutdown().catch((e: unknown) => this.logger.warn({ err: e }, 'exporting spans failed')),
+      new Promise((r) => setTimeout(r, margin).unref()),
+    ]);
     if (this.opts.operator.closeServices && this.opts.services === undefined && this.services !== undefined) {
       await this.opts.operator
         .closeServices(this.services)
