@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Admin } from 'kafkajs';
 import { expectedOutcome, writeSampleSet } from '../../samples/local-set';
-import { publishedAtOf } from '../../operators/publish/queries';
+import { toolOf } from '../../operators/tools';
 import { TRACE_HEADER } from '../../runtime/dead-letters/build';
 import { PermanentError } from '../../runtime/errors';
 import { formatTraceparent, newTrace, TRACEPARENT_HEADER, traceIdOfUuid } from '../../runtime/trace/context';
@@ -177,7 +177,7 @@ function deadLetters(ctx: CliContext, t: Totals): Record<string, number> {
 async function rowsInPostgres(ctx: CliContext, ids: readonly string[]): Promise<Map<string, number> | null> {
   if (ids.length === 0) return new Map();
   try {
-    return await publishedAtOf(ctx.pg(), ids);
+    return await toolOf('publishedListings').publishedAt(ctx.pg(), ids);
   } catch {
     return null;
   }
