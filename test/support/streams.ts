@@ -55,7 +55,7 @@ export async function produceRecords<T>(
   kafka: Kafka,
   topic: string,
   schema: SchemaName,
-  records: { key: string; value: T }[],
+  records: { key: string; value: T; headers?: Record<string, string> }[],
 ): Promise<void> {
   const serde = testSerde();
   const id = await serde.schemaIdFor(topic, schema, true);
@@ -70,7 +70,7 @@ export async function produceRecords<T>(
       await producer.send({
         topic,
         acks: -1,
-        messages: chunk.map((r) => ({ key: r.key, value: serde.encode(id, schema, r.value) })),
+        messages: chunk.map((r) => ({ key: r.key, value: serde.encode(id, schema, r.value), headers: r.headers })),
       });
     }
   } finally {
