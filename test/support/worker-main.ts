@@ -42,7 +42,13 @@ if (require.main === module) {
     testPipeline(input, output, Number(partitions), stepId, operator),
     registry,
     stepId ?? 'echo',
-    process.env,
+    // The platform env every test exports carries the product operators' settings (images' object store, the
+    // database URL), which this registry's operators do not own: a worker refuses LISTFLOW_ names it does not know.
+    Object.fromEntries(
+      Object.entries(process.env).filter(
+        ([k]) => !/^LISTFLOW_(IMAGES|PUBLISH|INGEST|NORMALIZE|PRICE_CHANGES)_/.test(k) && k !== 'LISTFLOW_POSTGRES_URL',
+      ),
+    ),
   );
   runWorker(prepared).then(
     (code) => process.exit(code),
