@@ -5,8 +5,8 @@
  *
  * The exemptions are requests to the operator's own platform at configured addresses, never to a URL
  * taken from data: the schema registry client (a worker's LISTFLOW_REGISTRY_URL, the CLI's schemas
- * command, infra's probes of the local platform) and the supervisor's readiness probe of the workers it
- * started on 127.0.0.1. A new entry here needs the same justification.
+ * command, infra's probes of the local platform), the supervisor's readiness probe of the workers it
+ * started on 127.0.0.1 and the OTLP span exporter (the operator's collector, OTEL_EXPORTER_OTLP_ENDPOINT). A new entry here needs the same justification.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
@@ -20,6 +20,7 @@ const EXEMPT: Readonly<Record<string, string>> = {
     'schema registry at the configured LISTFLOW_REGISTRY_URL (the serde and listflow schemas)',
   'infra/registry.ts': "probes of the local platform's registry",
   'cli/supervisor.ts': 'readiness probe of workers it started on 127.0.0.1',
+  'runtime/trace/otel.ts': "span exporter's agent for the operator's own collector at OTEL_EXPORTER_OTLP_ENDPOINT",
 };
 
 const FORBIDDEN: ReadonlyArray<[string, RegExp]> = [
