@@ -297,6 +297,46 @@ describe('changes and how they show', () => {
     expect(d.records.get(added)!.ModificationTimestamp > at).toBe(true);
     expect(d.truth().get(a!)).toMatchObject({ ListPrice: 123 });
   });
+
+  // The server caches a query's ordered result per dataset version: the same query asked again after each
+  // kind of change must see it (a stale cache would answer the old order).
+  test.each<[string, string, (d: ResoDataset, key: string) => string | undefined]>([
+    [
+      'a price change makes the record the newest',
+      'plain',
+      (d, k) => {
+        d.changePrice(k, 99);
+        return k;
+      },
+    ],
+    [
+      'a photo change moves it',
+      'plain',
+      (d, k) => {
+        d.changePhotos(k, { add: 1 });
+        return k;
+      },
+    ],
+    ['a new listing comes first', 'plain', (d) => d.addListing()],
+    [
+      'a purge delete drops it',
+      'spark',
+      (d, k) => {
+        d.remove(k);
+        return undefined;
+      },
+    ],
+  ])('the same query after a change: %s', async (_what, source, change) => {
+    const query = q({ $orderby: 'ModificationTimestamp desc,ListingKey desc', $top: '10', $select: 'ListingKey' });
+    const keys = async () => (await get(source, query)).body.value!.map((r) => r.ListingKey as string);
+    const before = await keys();
+    const key = before[5]!;
+    const newest = change(server.source(source).dataset, key);
+    const after = await keys();
+    if (newest === undefined) expect(after).not.toContain(key);
+    else expect(after[0]).toBe(newest);
+    expect(after).not.toEqual(before);
+  });
 });
 
 test('MLS Grid media URLs are signed and expire', async () => {

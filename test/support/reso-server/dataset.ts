@@ -65,6 +65,11 @@ export class ResoDataset {
   private shared: string | undefined;
   private added = 0;
   private mediaSeq = 0;
+  /**
+   * Bumped by every change, so the server can cache a query's ordered result until the data changes (a
+   * full sort per page request is what a benchmark would otherwise measure).
+   */
+  version = 0;
 
   constructor(readonly options: DatasetOptions) {
     const tie = options.tieSize ?? 1;
@@ -81,6 +86,7 @@ export class ResoDataset {
 
   /** The next instant: later than every stamp so far, microseconds set. */
   private stamp(): string {
+    this.version++;
     if (this.shared) return this.shared;
     this.clock += 1_000_001n;
     return formatMicros(this.clock);
@@ -156,8 +162,10 @@ export class ResoDataset {
   /** Deletes as the source signals it: a flag, a status, or by disappearing. */
   remove(key: string): void {
     const r = this.live(key);
-    if (this.options.deletes === 'purge') this.records.delete(key);
-    else {
+    if (this.options.deletes === 'purge') {
+      this.records.delete(key);
+      this.version++;
+    } else {
       if (this.options.deletes === 'flag') r.MlgCanView = false;
       else r.StandardStatus = 'Delete';
       this.touch(r);

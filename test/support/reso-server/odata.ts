@@ -122,19 +122,27 @@ function requiresTerm(node: FilterNode | undefined, system: string): boolean {
 
 /** The matching records in order (a stable sort: ties keep the dataset's order, not the key's). */
 export function runQuery(records: Iterable<PropertyRecord>, q: ParsedQuery): PropertyRecord[] {
-  const out = [...records].filter((r) => !q.filter || evaluateFilter(q.filter, r));
-  if (q.orderBy.length > 0) {
-    out.sort((a, b) => {
-      for (const { field, desc } of q.orderBy) {
-        const x = String(a[field]);
-        const y = String(b[field]);
-        const c = TIMESTAMPS.has(field) ? compareInstants(x, y) : x < y ? -1 : x > y ? 1 : 0;
-        if (c !== 0) return desc ? -c : c;
-      }
-      return 0;
-    });
-  }
-  return out;
+  return filterOrdered(orderRecords(records, q.orderBy), q);
+}
+
+/** All records in `orderBy` order (stable), so one sort can serve every filter over the same data. */
+export function orderRecords(records: Iterable<PropertyRecord>, orderBy: ParsedQuery['orderBy']): PropertyRecord[] {
+  const out = [...records];
+  if (orderBy.length === 0) return out;
+  return out.sort((a, b) => {
+    for (const { field, desc } of orderBy) {
+      const x = String(a[field]);
+      const y = String(b[field]);
+      const c = TIMESTAMPS.has(field) ? compareInstants(x, y) : x < y ? -1 : x > y ? 1 : 0;
+      if (c !== 0) return desc ? -c : c;
+    }
+    return 0;
+  });
+}
+
+/** The records of an ordered list the query's filter matches, order kept (equal to filtering, then sorting stably). */
+export function filterOrdered(ordered: readonly PropertyRecord[], q: ParsedQuery): PropertyRecord[] {
+  return q.filter ? ordered.filter((r) => evaluateFilter(q.filter!, r)) : [...ordered];
 }
 
 /** A record as sent: Media expanded or not, URLs made by `mediaUrl`, fields selected. */

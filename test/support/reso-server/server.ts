@@ -11,7 +11,8 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ResoDataset } from './dataset';
-import { ODataError, type ParsedQuery, parseQuery, runQuery, shape } from './odata';
+import type { PropertyRecord } from './dataset';
+import { filterOrdered, ODataError, orderRecords, type ParsedQuery, parseQuery, shape } from './odata';
 import type { Fault, ResoQuirks } from './quirks';
 
 export interface LoggedRequest {
@@ -72,8 +73,22 @@ interface SkipToken {
   lastUsed: number;
 }
 
+/**
+ * Ordered results of one dataset version: all records per $orderby, and matches per ($filter, $orderby), so a
+ * pass paging one query by $skip sorts and filters once, and a cursor-paged pass (a new filter per page) only
+ * filters. Dropped as a whole when the dataset changes.
+ */
+interface QueryCache {
+  version: number;
+  readonly ordered: Map<string, PropertyRecord[]>;
+  readonly matches: Map<string, PropertyRecord[]>;
+}
+
+const MAX_CACHED_MATCHES = 16;
+
 interface SourceState {
   readonly handle: ResoSourceHandle;
+  readonly cache: QueryCache;
   readonly tokens: Map<string, number>;
   readonly skipTokens: Map<string, SkipToken>;
   readonly injected: Fault[];
@@ -231,7 +246,7 @@ export async function startResoServer(o: ResoServerOptions): Promise<ResoServer>
     const quirks = s.handle.quirks;
     const dataset = s.handle.dataset;
     let q: ParsedQuery;
-    let ordered: ReturnType<typeof runQuery>;
+    let ordered: PropertyRecord[];
     let count: number;
     let offset: number;
     const tokenId = params.get('$skiptoken');
@@ -248,7 +263,7 @@ export async function startResoServer(o: ResoServerOptions): Promise<ResoServer>
       count = st.count;
     } else {
       q = parseQuery(params, quirks);
-      ordered = runQuery(dataset.records.values(), q);
+      ordered = cachedQuery(s, q, params);
       count = ordered.length;
       offset = q.skip;
     }
@@ -260,6 +275,29 @@ export async function startResoServer(o: ResoServerOptions): Promise<ResoServer>
       value: rows.map((r) => shape(r, q, (p) => mediaUrl(s, p))),
     };
     if (more) out['@odata.nextLink'] = nextLink(s, params, tokenId, ordered, count, offset + rows.length);
+    return out;
+  }
+
+  function cachedQuery(s: SourceState, q: ParsedQuery, params: URLSearchParams): PropertyRecord[] {
+    const dataset = s.handle.dataset;
+    const c = s.cache;
+    if (c.version !== dataset.version) {
+      c.version = dataset.version;
+      c.ordered.clear();
+      c.matches.clear();
+    }
+    const orderKey = params.get('$orderby') ?? '';
+    const matchKey = `${params.get('$filter') ?? ''}\n${orderKey}`;
+    const hit = c.matches.get(matchKey);
+    if (hit) return hit;
+    let all = c.ordered.get(orderKey);
+    if (!all) {
+      all = orderRecords(dataset.records.values(), q.orderBy);
+      c.ordered.set(orderKey, all);
+    }
+    const out = filterOrdered(all, q);
+    if (c.matches.size >= MAX_CACHED_MATCHES) c.matches.delete(c.matches.keys().next().value!);
+    c.matches.set(matchKey, out);
     return out;
   }
 
@@ -295,6 +333,7 @@ export async function startResoServer(o: ResoServerOptions): Promise<ResoServer>
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   for (const d of o.sources) {
     const state: SourceState = {
+      cache: { version: -1, ordered: new Map(), matches: new Map() },
       tokens: new Map(),
       skipTokens: new Map(),
       injected: [],
