@@ -9,6 +9,7 @@ import { buildStreet, cityName, fingerprint, normalizePostalCode } from './addre
 import type { normalizeConfig } from './config';
 import { parseTimestamp } from './dates';
 import { type CanonicalField, type Found, RecordView } from './field-mapping';
+import { isKeyOnly, keyOnlyDelete } from './key-only-delete';
 import { areaUnit, livingArea, parseAmount, parseNumber, toGeo, toMinor } from './measures';
 import { photosFrom } from './photos';
 import type { Profile } from './profiles/profile';
@@ -108,6 +109,8 @@ export function normalizeListing(raw: RawListing, config: NormalizeRulesConfig):
       raw.source,
     );
   }
+  // A purge delete (the sources worker's key list no longer has the key) carries no record to check.
+  if (status === 'DELETE' && isKeyOnly(record, profile)) return keyOnlyDelete(raw, profile, modifiedAtOf(r));
   const typeF = r.get('PropertyType');
   let propertyType = typeof typeF?.value === 'string' ? profile.propertyType(typeF.value) : undefined;
   if (!propertyType) {
@@ -239,16 +242,8 @@ export function normalizeListing(raw: RawListing, config: NormalizeRulesConfig):
     }
   }
 
-  const modF = r.get('ModificationTimestamp');
-  const modifiedAt = typeof modF?.value === 'string' ? parseTimestamp(modF.value) : undefined;
-  if (!modifiedAt) {
-    fail(
-      'NORMALIZE_MODIFIED_AT_INVALID',
-      shown(modF, 'ModificationTimestamp'),
-      'an ISO 8601 date-time such as "2026-01-31T12:00:00Z"',
-      modF?.value,
-    );
-  }
+  const modifiedAt = modifiedAtOf(r);
+  if (!modifiedAt) failModifiedAt(r);
 
   const remarks = r.get('PublicRemarks');
   return {
@@ -296,4 +291,22 @@ function count(r: RecordView, field: CanonicalField): number | null {
     fail('NORMALIZE_NUMBER_INVALID', f.name, 'a whole number of at least 0', f.value);
   if (field === 'YearBuilt' && n === 0) return null;
   return Math.round(n!);
+}
+
+/** The record's ModificationTimestamp; undefined when absent, a failure when present but not a date-time. */
+function modifiedAtOf(r: RecordView): Date | undefined {
+  const modF = r.get('ModificationTimestamp');
+  if (!modF) return undefined;
+  const at = typeof modF.value === 'string' ? parseTimestamp(modF.value) : undefined;
+  return at ?? failModifiedAt(r);
+}
+
+function failModifiedAt(r: RecordView): never {
+  const modF = r.get('ModificationTimestamp');
+  return fail(
+    'NORMALIZE_MODIFIED_AT_INVALID',
+    shown(modF, 'ModificationTimestamp'),
+    'an ISO 8601 date-time such as "2026-01-31T12:00:00Z"',
+    modF?.value,
+  );
 }
