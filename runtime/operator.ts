@@ -11,6 +11,7 @@ import type { ErrorCode } from './errors';
 import type { SchemaName, SchemaTypes } from '../schemas/generated/types';
 import { operatorContext } from './execute/context';
 import type { RetryPolicy } from './pipeline';
+import type { OperatorSpan } from './trace/spans';
 
 /** Structured logger (pino-compatible subset). */
 export interface Logger {
@@ -46,6 +47,11 @@ export interface OperatorContext<Cfg, Svc> {
   /** 1 on the first attempt; retries count up. */
   readonly attempt: number;
   readonly input: InputMeta;
+  /**
+   * The job's span (runtime/trace/spans.ts): `recording` is true only when spans are exported, and an operator
+   * adds a finished child for a phase of its own (a photo fetch) only then, so it takes no timings otherwise.
+   */
+  readonly span: OperatorSpan;
 }
 
 /** A record for one of the operator's output ports. The pipeline maps ports to topics. */
@@ -257,6 +263,7 @@ export function plainContext<Cfg, Svc>(
     deadline: { signal: overrides.signal ?? new AbortController().signal },
     attempt: overrides.attempt ?? 1,
     input: overrides.input ?? { topic: 'test', partition: 0, offset: '0', key: null, headers: {}, timestamp: '0' },
+    ...(overrides.span === undefined ? {} : { span: overrides.span }),
   }) as OperatorContext<Cfg, Svc>;
   // A given logger is used as is (tests read what was logged through it), not as the parent of ctx.logger.
   return overrides.logger ? Object.defineProperty(ctx, 'logger', { value: overrides.logger }) : ctx;

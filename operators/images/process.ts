@@ -129,10 +129,38 @@ type Prepared =
   | { readonly kind: 'shared'; readonly image: Promise<StoredImage> }
   | { readonly kind: 'rendered'; readonly sha256: string; readonly rendered: RenderedImage; readonly claim: Claim };
 
+/**
+ * One photo's bytes, with a `photo-fetch` child of the job's span when spans are exported (the fetcher's own
+ * retries inside it): the URL's host, not the URL, which may carry an MLS token in its query.
+ */
+async function fetchPhoto(photo: Photo, ctx: ImagesContext): Promise<Buffer> {
+  const { fetcher } = ctx.services;
+  if (!ctx.span.recording) return fetcher.fetch(photo.url, ctx.signal);
+  const startedAt = Date.now();
+  const attributes = { 'server.address': hostOf(photo.url) };
+  try {
+    const bytes = await fetcher.fetch(photo.url, ctx.signal);
+    ctx.span.phase('photo-fetch', startedAt, Date.now(), { ...attributes, 'listflow.photo.bytes': bytes.length });
+    return bytes;
+  } catch (e) {
+    const code = e instanceof ListflowError ? e.code : 'UNEXPECTED';
+    ctx.span.phase('photo-fetch', startedAt, Date.now(), attributes, code);
+    throw e;
+  }
+}
+
+const hostOf = (url: string): string => {
+  try {
+    return new URL(url).host || 'file';
+  } catch {
+    return 'invalid';
+  }
+};
+
 /** Fetches and checks one photo, then reuses what another photo or the blob store has for its bytes, or renders it. */
 async function prepare(photo: Photo, ctx: ImagesContext, opts: RenderOptions): Promise<Prepared> {
-  const { fetcher, blobStore, imagesInFlight } = ctx.services;
-  const bytes = await fetcher.fetch(photo.url, ctx.signal);
+  const { blobStore, imagesInFlight } = ctx.services;
+  const bytes = await fetchPhoto(photo, ctx);
   if (bytes.length === 0) throw new PermanentError('IMAGE_CORRUPT', 'the image is empty (0 bytes)');
   const format = sniffImageFormat(bytes);
   if (!format) {

@@ -4,6 +4,7 @@
  * signal and the per-input child logger made on first use (most jobs never look at either).
  */
 import type { AnyContext, Clock, InputMeta, Logger } from '../operator';
+import { NO_SPAN, type OperatorSpan } from '../trace/spans';
 
 /** Something with an AbortSignal made on demand (a JobDeadline), or a signal as is. */
 export interface SignalSource {
@@ -19,6 +20,8 @@ export interface ContextParts {
   readonly attempt: number;
   readonly input: InputMeta;
   readonly deadline: SignalSource;
+  /** The job's span; none (NO_SPAN) where nothing is exported (operator threads, the dry run, tests). */
+  readonly span?: OperatorSpan;
 }
 
 class JobContext implements AnyContext {
@@ -28,6 +31,7 @@ class JobContext implements AnyContext {
   readonly clock: Clock;
   readonly attempt: number;
   readonly input: InputMeta;
+  readonly span: OperatorSpan;
   private readonly deadline: SignalSource;
   private readonly baseLogger: Logger;
   constructor(parts: ContextParts) {
@@ -36,6 +40,7 @@ class JobContext implements AnyContext {
     this.clock = parts.clock;
     this.attempt = parts.attempt;
     this.input = parts.input;
+    this.span = parts.span ?? NO_SPAN;
     this.deadline = parts.deadline;
     this.baseLogger = parts.logger;
   }

@@ -286,7 +286,7 @@ export class StepExecutor {
       if (!decoded.ok) throw decoded.error;
       const decodedAt = span.recording ? Date.now() : 0;
       if (span.recording) span.phase('decode', startedAt, decodedAt);
-      const ctx = this.context(attempt, meta, deadline);
+      const ctx = this.context(attempt, meta, deadline, span);
       const result = this.operator.process!(decoded.value, ctx);
       if (result && typeof result === 'object' && Symbol.asyncIterator in result) {
         // Streaming job (a feed): send in chunks and wait for each, so memory stays bounded.
@@ -450,9 +450,9 @@ export class StepExecutor {
 
   /** Hands an attempt's records to `send`; its rejects count as dead letters from now on (not before: an attempt may still fail). */
   /** The operator's ctx for one attempt (runtime/execute/context.ts). */
-  private context(attempt: number, input: InputMeta, deadline: JobDeadline) {
+  private context(attempt: number, input: InputMeta, deadline: JobDeadline, span?: JobSpan) {
     const { config, services, clock, logger } = this.opts;
-    return operatorContext({ config, services, clock, logger, attempt, input, deadline });
+    return operatorContext({ config, services, clock, logger, attempt, input, deadline, ...(span && { span }) });
   }
 
   private sendChecked(

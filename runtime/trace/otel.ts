@@ -12,7 +12,7 @@ import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import { TRACE_HEADER } from '../dead-letters/build';
 import { parseTraceparent, TRACEPARENT_HEADER, type TraceContext } from './context';
-import type { JobSpan, JobTracer, SpanInput, SpanPhase } from './spans';
+import type { JobSpan, JobTracer, SpanAttributes, SpanInput, SpanPhase } from './spans';
 
 /**
  * The exporter's connection agent from static imports: its default imports node:http dynamically, which a
@@ -31,8 +31,14 @@ class OtelJobSpan implements JobSpan {
     const c = span.spanContext();
     this.context = { traceId: c.traceId, spanId: c.spanId, flags: c.traceFlags.toString(16).padStart(2, '0') };
   }
-  phase(name: SpanPhase, startMs: number, endMs: number): void {
-    this.tracer.startSpan(name, { startTime: startMs }, trace.setSpan(ROOT_CONTEXT, this.span)).end(endMs);
+  phase(name: SpanPhase, startMs: number, endMs: number, attributes?: SpanAttributes, errorCode?: string): void {
+    const child = this.tracer.startSpan(
+      name,
+      { startTime: startMs, ...(attributes === undefined ? {} : { attributes }) },
+      trace.setSpan(ROOT_CONTEXT, this.span),
+    );
+    if (errorCode !== undefined) child.setStatus({ code: SpanStatusCode.ERROR, message: errorCode });
+    child.end(endMs);
   }
   end(errorCode?: string): void {
     if (errorCode !== undefined) this.span.setStatus({ code: SpanStatusCode.ERROR, message: errorCode });

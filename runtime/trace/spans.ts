@@ -8,6 +8,9 @@ import { type TraceContext, jobSpan } from './context';
 
 export type SpanPhase = 'decode' | 'process' | 'produce' | 'photo-fetch';
 
+/** Attributes of a child span (OpenTelemetry's primitive values). */
+export type SpanAttributes = Readonly<Record<string, string | number | boolean>>;
+
 /** What a span knows of its input record. */
 export interface SpanInput {
   readonly topic: string;
@@ -21,8 +24,8 @@ export interface JobSpan {
   readonly context: TraceContext;
   /** False when nothing is exported: callers skip their timings. */
   readonly recording: boolean;
-  /** A finished child span, start and end in epoch milliseconds. */
-  phase(name: SpanPhase, startMs: number, endMs: number): void;
+  /** A finished child span, start and end in epoch milliseconds; `errorCode` marks it failed. */
+  phase(name: SpanPhase, startMs: number, endMs: number, attributes?: SpanAttributes, errorCode?: string): void;
   /** Ends the job's span; `errorCode` marks it failed (a dead letter). */
   end(errorCode?: string): void;
 }
@@ -33,6 +36,15 @@ export interface JobTracer {
   /** Exports what is pending and stops (the worker's shutdown). */
   shutdown(): Promise<void>;
 }
+
+/**
+ * What an operator sees of its job's span (`ctx.span`): whether it records, and finished children for its own
+ * phases (a photo fetch). An operator times a phase only when `recording` is true.
+ */
+export type OperatorSpan = Pick<JobSpan, 'recording' | 'phase'>;
+
+/** The span of a ctx that records nothing: operator threads, the dry run, tests. */
+export const NO_SPAN: OperatorSpan = { recording: false, phase: () => undefined };
 
 class ContextOnlySpan implements JobSpan {
   readonly recording = false;
