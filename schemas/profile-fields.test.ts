@@ -26,7 +26,7 @@ describe.each([
   test('data written before it existed decodes with it as null; the old reader reads new data', () => {
     const oldType = avro.Type.forSchema(before as avro.Schema);
     const newType = avro.Type.forSchema(current as avro.Schema);
-    const sample = oldType.random() as Record<string, unknown>;
+    const sample: unknown = oldType.random();
     const decoded = newType.fromBuffer(oldType.toBuffer(sample), newType.createResolver(oldType)) as Record<
       string,
       unknown
