@@ -7,7 +7,10 @@
  *        decode and re-encode the Avro, write the same output record (key, value, trace-id header),
  *        produce with acks=all (idempotent producer), commit after the acknowledgement;
  *    (b) contender: the runtime (runtime/worker.ts) running its pass-through operator.
- *    Rounds alternate a, b (BENCH_ROUNDS, default 2); the best of each is kept. Target: b/a >= 0.8.
+ *    (c) traced: the same runtime with OTEL_EXPORTER_OTLP_ENDPOINT set, exporting a span per job with its
+ *        children to an OTLP/HTTP sink in a child process (a collector stand-in that counts and drops).
+ *    Rounds alternate a, b, c (BENCH_ROUNDS, default 2); the best of each is kept. Target: b/a >= 0.8; c/b is
+ *    the cost of exported spans (BENCH_TRACING=0 leaves c out). Without an endpoint (b) nothing of the SDK loads.
  * 2. Concurrency: an operator that awaits 20 ms of simulated I/O per record, one partition, at concurrency
  *    1, 2, 4, 8, 16 (BENCH_IO_RECORDS records per unit of concurrency, default 50): throughput should grow
  *    almost linearly (ideal: concurrency x 50 records/s).
@@ -18,7 +21,7 @@
  * Rates are steady state: from the moment 2% of the output has arrived to the last record (bench/harness).
  * Every topic it creates is deleted at the end. `-- --write` puts the result table in docs/benchmarks.md.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Partitioners } from 'kafkajs';
@@ -45,6 +48,7 @@ const TOTAL = Number(process.env.BENCH_RECORDS ?? 200_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const IO_PER_UNIT = Number(process.env.BENCH_IO_RECORDS ?? 50);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
+const TRACING = process.env.BENCH_TRACING !== '0';
 const PARTITIONS = 6;
 const KAFKA_VERSION = '4.1.1';
 const kafka = testKafka('bench-runtime');
@@ -144,6 +148,52 @@ async function runtimeLoop(
   return rate;
 }
 
+/**
+ * An OTLP/HTTP sink in a child process, so receiving spans does not share the contenders' event loop: it answers
+ * every POST /v1/traces with 200 and counts the spans it was sent.
+ */
+async function startSpanSink(): Promise<{ endpoint: string; spans: () => Promise<number>; stop: () => void }> {
+  const script = `
+    let spans = 0;
+    const server = require('node:http').createServer((req, res) => {
+      if (req.method === 'GET') return res.end(String(spans));
+      const chunks = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', () => {
+        try { spans += (Buffer.concat(chunks).toString().match(/"spanId"/g) || []).length; } catch {}
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+    server.listen(0, '127.0.0.1', () => console.log(server.address().port));`;
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<string>((resolve, reject) => {
+    child.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()));
+    child.once('exit', (code) => reject(new Error(`span sink exited (${code})`)));
+  });
+  const endpoint = `http://127.0.0.1:${port}`;
+  return {
+    endpoint,
+    spans: async () => Number(await (await fetch(`${endpoint}/count`)).text()),
+    stop: () => void child.kill(),
+  };
+}
+
+/**
+ * (c) The runtime with spans exported: the worker reads OTEL_EXPORTER_OTLP_ENDPOINT when it starts
+ * (runtime/trace/spans.ts), so the variable is set for this contender only. Returns the rate and the spans the
+ * sink received (the SDK's batch processor drops spans when its queue is full, so fewer than 4 per record).
+ */
+async function tracedLoop(input: string, output: string, endpoint: string): Promise<SteadyRate> {
+  const before = process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  process.env.OTEL_EXPORTER_OTLP_ENDPOINT = endpoint;
+  try {
+    return await runtimeLoop(input, output, { concurrency: CONCURRENCY, count: TOTAL, partitions: PARTITIONS });
+  } finally {
+    if (before === undefined) delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+    else process.env.OTEL_EXPORTER_OTLP_ENDPOINT = before;
+  }
+}
+
 const ioOperator = defineOperator({
   name: 'io20ms',
   summary: 'Awaits 20 ms of simulated I/O per record.',
@@ -236,11 +286,14 @@ async function main(): Promise<void> {
     await produceRecords(kafka, input, 'RawListing', records);
     records.length = 0;
 
+    const sink = TRACING ? await startSpanSink() : undefined;
     const rounds: { bare: SteadyRate; rt: SteadyRate; bareRss: number; rtRss: number }[] = [];
+    const traced: { rate: SteadyRate; rss: number; spans: number }[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
       const outBare = uniqueName('bench-bare-out');
       const outRt = uniqueName('bench-rt-out');
-      await topics({ [outBare]: PARTITIONS, [outRt]: PARTITIONS });
+      const outTraced = uniqueName('bench-traced-out');
+      await topics({ [outBare]: PARTITIONS, [outRt]: PARTITIONS, ...(sink ? { [outTraced]: PARTITIONS } : {}) });
       rss.reset();
       const bare = await bareLoop(input, outBare);
       const bareRss = rss.value;
@@ -253,11 +306,25 @@ async function main(): Promise<void> {
       if (!bare.complete || !rt.complete)
         console.warn(`round ${round}: incomplete (bare ${bare.count}, runtime ${rt.count})`);
       rounds.push({ bare, rt, bareRss, rtRss });
+      if (sink) {
+        const spansBefore = await sink.spans();
+        rss.reset();
+        const rate = await tracedLoop(input, outTraced, sink.endpoint);
+        const tracedRss = rss.value;
+        const spans = (await sink.spans()) - spansBefore;
+        console.log(
+          `round ${round}: runtime with spans exported ${fmtRate(rate.rate)} records/s, traced / untraced ${(rate.rate / rt.rate).toFixed(2)} (${spans.toLocaleString('en-US')} spans received)`,
+        );
+        traced.push({ rate, rss: tracedRss, spans });
+      }
     }
+    sink?.stop();
     const bestBare = rounds.reduce((a, b) => (b.bare.rate > a.bare.rate ? b : a));
     const bestRt = rounds.reduce((a, b) => (b.rt.rate > a.rt.rate ? b : a));
     const ratio = bestRt.rt.rate / bestBare.bare.rate;
     const perRound = rounds.map((r) => (r.rt.rate / r.bare.rate).toFixed(2)).join(', ');
+    const bestTraced = traced.length ? traced.reduce((a, b) => (b.rate.rate > a.rate.rate ? b : a)) : undefined;
+    const tracedPerRound = traced.map((t, i) => (t.rate.rate / rounds[i]!.rt.rate).toFixed(2)).join(', ');
 
     console.log('\nI/O-bound operator (20 ms per record), one partition:');
     const scaling: string[][] = [];
@@ -296,6 +363,15 @@ async function main(): Promise<void> {
             `${Math.round(bestBare.bareRss / 2 ** 20)} MiB`,
           ],
           ['(b) runtime, pass-through operator', fmtRate(bestRt.rt.rate), `${Math.round(bestRt.rtRss / 2 ** 20)} MiB`],
+          ...(bestTraced
+            ? [
+                [
+                  '(c) runtime, pass-through, spans exported (OTLP/HTTP to a sink in a child process)',
+                  fmtRate(bestTraced.rate.rate),
+                  `${Math.round(bestTraced.rss / 2 ** 20)} MiB`,
+                ],
+              ]
+            : []),
           ...(perf.rate
             ? [['Kafka ProducerPerformance, 1 KB, acks=all (produce-only ceiling)', fmtRate(perf.rate), 'JVM']]
             : []),
@@ -303,6 +379,11 @@ async function main(): Promise<void> {
       ),
       '',
       `**Ratio runtime / bare loop: ${ratio.toFixed(2)}** (target >= 0.8; per round: ${perRound}).`,
+      ...(bestTraced
+        ? [
+            `**Tracing: spans exported / none: ${(bestTraced.rate.rate / bestRt.rt.rate).toFixed(2)}** (per round: ${tracedPerRound}; spans received per round: ${traced.map((t) => t.spans.toLocaleString('en-US')).join(', ')} of 4 per record, the rest dropped by the SDK's batch queue). Without an endpoint (b) the SDK is not loaded.`,
+          ]
+        : []),
       ...(perf.rate
         ? [
             `Runtime / ProducerPerformance: ${(bestRt.rt.rate / perf.rate).toFixed(2)} (context only: that one produces and never consumes).`,
