@@ -167,4 +167,11 @@ test("one submission's trace: every published listing and dead letter carries it
   };
   expect(phasesOf('normalize')).toEqual(new Set(['process', 'produce']));
   expect(phasesOf('ingest')).toEqual(new Set(['decode', 'process', 'produce']));
+  // images: a photo-fetch child per photo it fetched (the sample photos are file: URLs), beside its phases.
+  expect(phasesOf('images')).toEqual(new Set(['decode', 'process', 'produce', 'photo-fetch']));
+  const imageJobs = ids('images');
+  const fetches = receiver.spans.filter((s) => s.name === 'photo-fetch');
+  expect(fetches.length).toBeGreaterThanOrEqual(new Set(published.records.map((r) => r.key)).size); // 1+ photos each
+  expect(fetches.filter((s) => !imageJobs.has(s.parentSpanId) || s.traceId !== traceId)).toEqual([]);
+  expect(new Set(fetches.map((s) => s.attributes['server.address']))).toEqual(new Set(['file']));
 });
