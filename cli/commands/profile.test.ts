@@ -86,3 +86,17 @@ test('an unknown --profile is a usage error listing the profiles there are', asy
     'Expected one of bridge, crea-ddf, mlsgrid, proptx, reso-dd-2.0, trestle for --profile but received "nope".',
   );
 });
+
+describe('--source: a source of pipelines/sources.yaml brings its profile (as ingest --source does)', () => {
+  test.each<[string, string[], string, number]>([
+    ['local-proptx names proptx', ['--source', 'local-proptx'], 'proptx', 0],
+    ['--profile overrides the source', ['--source', 'local-proptx', '--profile', 'reso-dd-2.0'], 'reso-dd-2.0', 1],
+    ['an undeclared source is a plain id: the default profile', ['--source', 'some-board'], 'reso-dd-2.0', 1],
+  ])('%s', async (_name, options, profile, code) => {
+    const r = await run(['profile', 'check', feed([{ ...base, ListingKey: 'S1' }]), ...options, '--json']);
+    expect(r.stderr).toBe('');
+    const report = JSON.parse(r.stdout) as { profile: string; normalized: number; unmapped: { value: string }[] };
+    expect([r.code, report.profile, report.normalized]).toEqual([code, profile, code === 0 ? 1 : 0]);
+    expect(report.unmapped.map((u) => u.value)).toEqual(code === 0 ? [] : ['Residential Freehold']);
+  });
+});

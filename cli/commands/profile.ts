@@ -11,6 +11,7 @@ import type { FeedFormat, IngestJob, RawListing } from '../../schemas/generated/
 import { type Command, intOption, type ParsedArgs, printJson, stringOption, UsageError } from '../command';
 import { FORMAT_HELP, formatOption } from '../feed-options';
 import { feedUri } from './ingest';
+import { jobOptions } from './ingest-options';
 
 // From the registry (operators/tools.ts): the operator that reads feeds and the one that applies profiles.
 const profiles = toolOf('sourceProfiles');
@@ -34,16 +35,21 @@ export function knownProfile(name: string, what: string, env: NodeJS.ProcessEnv 
 }
 
 /** Reads the feed as the ingest worker would (its settings from LISTFLOW_INGEST_*, file root = the feed's folder). */
-async function readRecords(uri: string, format: FeedFormat, profile: string, limit: number): Promise<RawListing[]> {
+async function readRecords(
+  uri: string,
+  format: FeedFormat,
+  opts: { source: string; profile: string; country: string | null; currency: string | null },
+  limit: number,
+): Promise<RawListing[]> {
   const job: IngestJob = {
     jobId: 'profile-check',
-    source: 'profile-check',
+    source: opts.source,
     uri,
     format,
     submittedAt: new Date(),
-    defaultCountry: null,
-    defaultCurrency: null,
-    profile,
+    defaultCountry: opts.country,
+    defaultCurrency: opts.currency,
+    profile: opts.profile,
   };
   const { records, unreadable } = await feeds.read(job, limit, process.env);
   if (unreadable) throw new UsageError(`the feed cannot be read: [${unreadable.code}] ${unreadable.message}`);
@@ -83,11 +89,14 @@ const check: Command = {
   maxPositionals: 1,
   options: {
     profile: { type: 'string' },
+    source: { type: 'string' },
     format: { type: 'string' },
     limit: { type: 'string' },
   },
   optionHelp: {
     profile: `Source profile (pipelines/profiles/<name>.yaml or LISTFLOW_NORMALIZE_PROFILES_DIR); default ${profiles.defaultProfile}.`,
+    source:
+      "A source of pipelines/sources.yaml: the feed is checked as that source's records are normalized (its profile, country and currency; --profile overrides).",
     format: FORMAT_HELP,
     limit: "Check only the first N records (default 100000); a source's first pages are enough.",
   },
@@ -96,11 +105,17 @@ const check: Command = {
     'directory), normalizes every record with the profile, and lists what the profile does not map. Exit 1 when\n' +
     'a lookup value is unmapped (normalize would dead-letter those records), 0 otherwise.',
   async run(args, io) {
-    const profile = profileOption(args) ?? profiles.defaultProfile;
+    // A declared source's records name its profile and carry its defaults (as `ingest --source` does): the
+    // check then sees what its worker would, e.g. a Canadian source's CAD and a region-less country check.
+    const job =
+      stringOption(args, 'source') === undefined
+        ? { source: 'profile-check', profile: profileOption(args), country: null, currency: null }
+        : jobOptions(args);
+    const profile = job.profile ?? profiles.defaultProfile;
     const format = formatOption(args);
     const limit = intOption(args, 'limit', 1, 10_000_000) ?? 100_000;
     const feed = args.positionals[0]!;
-    const records = await readRecords(feedUri(feed), format, profile, limit);
+    const records = await readRecords(feedUri(feed), format, { ...job, profile }, limit);
     const report = profiles.check(records, profile, process.env);
     if (io.json) printJson(io, report);
     else for (const l of reportLines(report, feed)) io.out(l);
