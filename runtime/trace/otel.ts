@@ -8,10 +8,19 @@ import { Agent as HttpsAgent } from 'node:https';
 import { ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, type Tracer, trace } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  type Sampler,
+  TraceIdRatioBasedSampler,
+  TracerProvider,
+} from '@opentelemetry/sdk-trace';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import { TRACE_HEADER } from '../dead-letters/build';
 import { parseTraceparent, TRACEPARENT_HEADER, type TraceContext } from './context';
+import { batchOptions, type SamplerChoice, samplerChoice } from './otel-env';
 import type { JobSpan, JobTracer, SpanAttributes, SpanInput, SpanPhase } from './spans';
 
 /**
@@ -22,12 +31,14 @@ const agentFor = (protocol: string) =>
   protocol === 'http:' ? new HttpAgent({ keepAlive: true }) : new HttpsAgent({ keepAlive: true });
 
 class OtelJobSpan implements JobSpan {
-  readonly recording = true;
+  /** False for a job the sampler dropped: its phases are not timed either. */
+  readonly recording: boolean;
   readonly context: TraceContext;
   constructor(
     private readonly tracer: Tracer,
     private readonly span: Span,
   ) {
+    this.recording = span.isRecording();
     const c = span.spanContext();
     this.context = { traceId: c.traceId, spanId: c.spanId, flags: c.traceFlags.toString(16).padStart(2, '0') };
   }
@@ -46,14 +57,33 @@ class OtelJobSpan implements JobSpan {
   }
 }
 
-export function otelJobTracer(step: string): JobTracer {
+function samplerOf(c: SamplerChoice): Sampler {
+  switch (c.kind) {
+    case 'always_on':
+      return new AlwaysOnSampler();
+    case 'always_off':
+      return new AlwaysOffSampler();
+    case 'traceidratio':
+      return new TraceIdRatioBasedSampler(c.ratio);
+    case 'parentbased_always_on':
+      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
+    case 'parentbased_always_off':
+      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
+    case 'parentbased_traceidratio':
+      return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(c.ratio) });
+  }
+}
+
+export function otelJobTracer(step: string, env: NodeJS.ProcessEnv = process.env): JobTracer {
   // The environment's resource (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES) overrides the default name.
   const resource = resourceFromAttributes({ [ATTR_SERVICE_NAME]: `listflow-${step}`, 'listflow.step': step }).merge(
     detectResources({ detectors: [envDetector] }),
   );
+  const exporter = new OTLPTraceExporter({ httpAgentOptions: agentFor });
   const provider = new TracerProvider({
     resource,
-    spanProcessors: [new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ httpAgentOptions: agentFor }) })],
+    sampler: samplerOf(samplerChoice(env)),
+    spanProcessors: [new BatchSpanProcessor({ exporter, ...batchOptions(env) })],
   });
   const tracer = provider.getTracer('listflow');
   return {

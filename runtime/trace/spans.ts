@@ -70,5 +70,5 @@ export function jobTracer(step: string, env: NodeJS.ProcessEnv = process.env): J
   if (!exportsSpans(env)) return CONTEXT_ONLY;
   // Required here, not imported: a worker without an endpoint never loads the SDK.
   const { otelJobTracer } = require('./otel') as typeof import('./otel');
-  return otelJobTracer(step);
+  return otelJobTracer(step, env);
 }
