@@ -31,7 +31,7 @@ _listflow_options() {
     "run") echo "--operator --all --base-port --log-dir --echo-logs --ready-file --max-restarts --create-topics --check --help --json" ;;
     "ingest") echo "--source --format --wait --country --currency --profile --help --json" ;;
     "ingest samples") echo "--count --seed --dir --source-prefix --help --json" ;;
-    "profile check") echo "--profile --format --limit --help --json" ;;
+    "profile check") echo "--profile --source --format --limit --help --json" ;;
     "status") echo "--sample-ms --help --json" ;;
     "dry-run") echo "--source --format --through --out --images-dir --set --help --json" ;;
     "dlq list") echo "--step --code --since --until --help --json" ;;
