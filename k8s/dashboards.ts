@@ -6,10 +6,13 @@
  * Every query names a metric a worker exports (runtime/observability.ts; the process metrics come from
  * prom-client's collectDefaultMetrics); test/k8s/dashboards.test.ts checks that against a worker's /metrics.
  *
- * Not yet on it, because no metric exists for them: photos processed and failed by code (the images step
- * counts listings; a photo's failure is data in the listing, not a metric) and source lag (sources with
- * cursors are issue 15). A panel for each belongs here once the metric does.
+ * A step whose operator declares `items` (runtime/operator.ts, e.g. photos) gets a panel per item: ok and failed
+ * by code, from `listflow_items_total`; the operator is found in the registry, so this file names none.
+ *
+ * Not yet on it, because no metric exists for it: source lag (sources with cursors are issue 15). A panel
+ * belongs here once the metric does.
  */
+import { operators } from '../operators';
 import type { PipelineSpec, StepSpec } from '../runtime/pipeline';
 
 export const DASHBOARD_UID = 'listflow';
@@ -70,6 +73,16 @@ export function stepQueries(step: StepSpec): { title: string; unit: string; targ
         { expr: `sum by (code) (rate(listflow_retries_total{${s}}[5m]))`, legendFormat: 'retry {{code}}' },
       ],
     },
+    ...Object.keys(operators[step.operator]?.items ?? {}).map((item) => ({
+      title: `${item}: ok and failed by code (/s)`,
+      unit: 'ops',
+      targets: [
+        {
+          expr: `sum by (outcome, code) (rate(listflow_items_total{${s},item="${item}"}[5m]))`,
+          legendFormat: `${item} {{outcome}} {{code}}`,
+        },
+      ],
+    })),
   ];
 }
 
@@ -99,18 +112,19 @@ export function renderDashboard(pipeline: PipelineSpec): object {
     queries: readonly { title: string; unit: string; targets: readonly Omit<Target, 'refId'>[] }[],
   ) => {
     panels.push({ id: id++, type: 'row', title, gridPos: { h: 1, w: 24, x: 0, y: y++ }, collapsed: false, panels: [] });
+    // Four panels across, then the next line of the row.
     queries.forEach((q, i) => {
       panels.push({
         id: id++,
         type: 'timeseries',
         title: q.title,
-        gridPos: { h: 8, w: 6, x: i * 6, y },
+        gridPos: { h: 8, w: 6, x: (i % 4) * 6, y: y + Math.floor(i / 4) * 8 },
         datasource: DATASOURCE,
         targets: q.targets.map((t, j) => ({ ...t, refId: String.fromCharCode(65 + j) })),
         fieldConfig: { defaults: { unit: q.unit }, overrides: [] },
       });
     });
-    y += 8;
+    y += Math.ceil(queries.length / 4) * 8;
   };
   for (const step of pipeline.steps) row(`${step.id}: ${step.input}`, stepQueries(step));
   row('Worker processes', PROCESS_QUERIES);

@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { Logger } from './operator';
+import type { ItemMetrics, Logger } from './operator';
 
 export function createLogger(level: string, bindings: Record<string, unknown>): Logger {
   return pino({
@@ -33,6 +33,7 @@ export class WorkerMetrics {
   readonly committedOffset: Gauge<'step' | 'topic' | 'partition'>;
   readonly lag: Gauge<'step' | 'topic' | 'partition'>;
   readonly rebalances: Counter<'step'>;
+  readonly items: Counter<'step' | 'item' | 'outcome' | 'code'>;
 
   constructor(readonly step: string) {
     const r = [this.registry];
@@ -106,8 +107,19 @@ export class WorkerMetrics {
       labelNames: ['step'],
       registers: r,
     });
+    this.items = new Counter({
+      name: 'listflow_items_total',
+      help: "Items within records that the operator declares and counts (e.g. photos), by outcome and error code ('' when ok).",
+      labelNames: ['step', 'item', 'outcome', 'code'],
+      registers: r,
+    });
   }
 }
+
+/** The operator's item counts on `metrics`, labelled with its step. */
+export const itemMetrics = (metrics: WorkerMetrics): ItemMetrics => ({
+  count: (item, outcome, code = '') => metrics.items.inc({ step: metrics.step, item, outcome, code }),
+});
 
 export interface HealthState {
   /** True once the consumer joined its group and the producer connected. */

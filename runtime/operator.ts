@@ -131,6 +131,14 @@ export interface DeployNeeds<S extends ConfigFields> {
 }
 
 /**
+ * Counts of the items an operator declares (`items`), e.g. each photo of a listing: `ok`, or `failed` with the
+ * error code. A worker backs it with its Prometheus registry; elsewhere (tests, the dry run) it may be absent.
+ */
+export interface ItemMetrics {
+  count(item: string, outcome: 'ok' | 'failed', code?: string): void;
+}
+
+/**
  * Tools an operator offers the CLI beside its worker (e.g. reading a feed as its worker would), found by
  * name in the operator registry so the CLI names no operator. The runtime knows no tool: each tool's type
  * is declared beside the registry (operators/tools.ts augments this interface).
@@ -157,8 +165,14 @@ export interface OperatorDefinition<
    * Builds the services `ctx.services` carries (fetcher, blob store, database pool). Called once at
    * startup by the runtime; tests pass plain objects instead. `close` is called on shutdown.
    */
-  readonly services?: (config: ConfigOf<S>, logger: Logger) => Promise<Svc> | Svc;
+  readonly services?: (config: ConfigOf<S>, logger: Logger, metrics?: ItemMetrics) => Promise<Svc> | Svc;
   readonly closeServices?: (services: Svc) => Promise<void>;
+  /**
+   * Things the operator counts within a record (name -> what one is), through the `metrics` its services get:
+   * a worker exports them as `listflow_items_total{step, item, outcome, code}` and the generated dashboard
+   * (k8s/dashboards.ts) gives each a panel in the step's row.
+   */
+  readonly items?: Readonly<Record<string, string>>;
   /** What a deploy must give its pods (see DeployNeeds). */
   readonly deploy?: DeployNeeds<S>;
   /** What the dry run needs to run this operator in-process (see DryRunDeclaration). */

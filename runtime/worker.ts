@@ -27,7 +27,7 @@ import { GroupMember, type Liveness } from './consumer-group';
 import { ListflowError, PermanentError } from './errors';
 import { type Codec, StepExecutor, type ThreadRunner } from './execute/executor';
 import { createKafka } from './kafka';
-import { createLogger, type HealthState, startHealthServer, WorkerMetrics } from './observability';
+import { createLogger, type HealthState, itemMetrics, startHealthServer, WorkerMetrics } from './observability';
 import { type AnyContext, type AnyOperator, type Clock, type Logger, registryModuleOf } from './operator';
 import { OperatorThreads } from './operator-threads';
 import { dlqTopic, groupId, type PipelineSpec, type StepSpec } from './pipeline';
@@ -164,7 +164,11 @@ export class Worker {
     this.services =
       this.opts.services !== undefined
         ? this.opts.services
-        : await operator.services?.(this.opts.operatorConfig as AnyContext['config'], this.logger);
+        : await operator.services?.(
+            this.opts.operatorConfig as AnyContext['config'],
+            this.logger,
+            itemMetrics(this.metrics),
+          );
     if ((step.threads ?? 0) > 0) {
       const registry = registryModuleOf(operator);
       if (!registry)

@@ -34,7 +34,8 @@ export default defineOperator({
   outputs: { enriched: 'EnrichedListing' },
   config: imagesConfig,
   deploy: { blobStore: { store: 'blobStore', root: 'blobRoot' } },
-  async services(config, logger): Promise<ImagesServices> {
+  items: { photo: 'A photo of a listing: fetched, checked and stored (ok), or failed with its IMAGE_* code.' },
+  async services(config, logger, metrics): Promise<ImagesServices> {
     const blobStore = await openBlobStore(config, logger);
     logger.info(blobStore.description, 'images: blob store opened');
     // Process-wide sharp settings belong to the worker that owns the process, set once here.
@@ -58,6 +59,7 @@ export default defineOperator({
       closeBlobStore: () => blobStore.close(),
       imageLimit: pLimit(config.concurrency),
       imagesInFlight: new ImagesInFlight(),
+      ...(metrics && { metrics }),
     };
   },
   async closeServices(services) {

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { LimitFunction } from 'p-limit';
 import { ListflowError, PermanentError } from '../../runtime/errors';
-import { type EmitFor, emit, type OperatorContext } from '../../runtime/operator';
+import { type EmitFor, emit, type ItemMetrics, type OperatorContext } from '../../runtime/operator';
 import type { ImageAsset, Listing, Photo } from '../../schemas/generated/types';
 import type { BlobStore, StoredImage } from './blob-store/index';
 import { type ImagesConfig, parseVariants, type VariantSpec } from './config';
@@ -20,6 +20,8 @@ export interface ImagesServices {
   readonly imageLimit: LimitFunction;
   /** Images being rendered and stored right now, by sha256, so one source image is rendered once however many photos carry it. */
   readonly imagesInFlight: ImagesInFlight;
+  /** The worker's item counts (`photo`: ok, or failed by code); absent in tests and the dry run. */
+  readonly metrics?: ItemMetrics;
 }
 
 /**
@@ -212,6 +214,13 @@ async function store(sha256: string, rendered: RenderedImage, blobStore: BlobSto
  * variants wait for storage in memory, a few hundred KB per photo, bounded by the photos of the jobs in flight.
  */
 export async function processPhoto(photo: Photo, ctx: ImagesContext): Promise<ImageAsset> {
+  const asset = await photoAsset(photo, ctx);
+  // Counted per attempt: a listing retried for a reason not of its photos counts them again.
+  ctx.services.metrics?.count('photo', asset.status === 'OK' ? 'ok' : 'failed', asset.reasonCode ?? undefined);
+  return asset;
+}
+
+async function photoAsset(photo: Photo, ctx: ImagesContext): Promise<ImageAsset> {
   const { blobStore, imageLimit } = ctx.services;
   const opts = renderOptions(ctx.config);
   try {

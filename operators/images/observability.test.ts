@@ -1,3 +1,4 @@
+/** What the images operator reports about its work besides its output: photo-fetch spans and photo counts. */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,7 +54,9 @@ async function enrich(recording: boolean) {
       throw new PermanentError('IMAGE_FETCH_FAILED', `${url} answered HTTP 404`);
     },
   };
+  const counted: [string, string, string | undefined][] = [];
   const services = {
+    metrics: { count: (item: string, outcome: string, code?: string) => void counted.push([item, outcome, code]) },
     fetcher,
     blobStore: new FsBlobStore({ root: mkdtempSync(join(tmpdir(), 'listflow-fetch-spans-')) }),
     imageLimit: pLimit(2),
@@ -66,7 +69,7 @@ async function enrich(recording: boolean) {
   const ctx = plainContext(parseConfig(imagesConfig, {}, { where: 'test' }), services, { span });
   const [out] = await collect(images.process!(record, ctx));
   if (out?.kind !== 'output') throw new Error('expected an output');
-  return { enriched: out.value as EnrichedListing, children, bytes: photo.length };
+  return { enriched: out.value as EnrichedListing, children, bytes: photo.length, counted };
 }
 
 describe('photo-fetch child spans', () => {
@@ -94,4 +97,12 @@ describe('photo-fetch child spans', () => {
       expect(JSON.stringify(c.attributes)).not.toContain('secret');
     }
   });
+});
+
+test('each photo is counted once: ok, or failed with its code (listflow_items_total)', async () => {
+  const { counted } = await enrich(false);
+  expect(counted.sort()).toEqual([
+    ['photo', 'failed', 'IMAGE_FETCH_FAILED'],
+    ['photo', 'ok', undefined],
+  ]);
 });
