@@ -6,6 +6,8 @@
  * publish back through images, normalize and ingest to the submission.
  */
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -29,6 +31,17 @@ const COUNT = 40;
 const PG_URL = process.env.LISTFLOW_POSTGRES_URL ?? 'postgres://listflow@127.0.0.1:15432/listflow';
 
 const broker = connectedKafka();
+
+/** A port free right now on 127.0.0.1 (the images worker's /metrics). */
+const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
 const scratch = scratchDir('itest-trace-');
 let db: pg.Client;
 const schema = `itest_trace_${randomBytes(4).toString('hex')}`;
@@ -102,11 +115,13 @@ test("one submission's trace: every published listing and dead letter carries it
   mkdirSync(blobRoot, { recursive: true });
   // Spans leave each worker within 200 ms, and all of them when it stops.
   const otel = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY: '200' };
+  const imagesPort = await freePort();
   const workers = [
     startStepWorker(p, 'ingest', { ...otel, LISTFLOW_INGEST_FILE_ROOT: scratch.path }),
     startStepWorker(p, 'normalize', { ...otel, LISTFLOW_NORMALIZE_ALLOW_FILE_PHOTO_URLS: 'true' }),
     startStepWorker(p, 'images', {
       ...otel,
+      LISTFLOW_HTTP_PORT: String(imagesPort),
       LISTFLOW_IMAGES_FILE_ROOT: scratch.path,
       LISTFLOW_IMAGES_BLOB_STORE: 'file',
       LISTFLOW_IMAGES_PUBLIC_BASE_URL: '',
@@ -127,6 +142,10 @@ test("one submission's trace: every published listing and dead letter carries it
       );
       if (!done) for (const w of workers) console.log(w.output().slice(-3000));
       expect(done).toBe(true);
+      // The images worker counts each photo (listflow_items_total, the dashboard's photo panel).
+      const metrics = await (await fetch(`http://127.0.0.1:${imagesPort}/metrics`)).text();
+      const okPhotos = /^listflow_items_total\{[^}]*item="photo"[^}]*outcome="ok"[^}]*\} (\d+)/m.exec(metrics);
+      expect(Number(okPhotos?.[1] ?? 0)).toBeGreaterThanOrEqual(new Set(published.records.map((r) => r.key)).size);
     });
   } finally {
     await Promise.all([published.stop(), status.stop(), rawDlq.stop()]);
