@@ -1,8 +1,9 @@
 /**
  * The entry point of one operator thread (see runtime/operator-threads.ts): loads the operator named in
  * workerData through the operator registry (the module named in workerData), then for every job the worker's
- * event loop posts decodes the input bytes, runs `process` and encodes its outputs, answering each batch of
- * jobs with one batch of results, in order.
+ * event loop posts runs the executor's core (runtime/execute/process.ts: decode, ctx, `process`, emits, the
+ * same code the executor runs on the event loop) and encodes the outputs, answering each batch of jobs with
+ * one batch of results, in order. Retries and dead letters stay with the executor on the event loop.
  *
  * The thread owns nothing else: no Kafka, no registry, no commits. What a job needs comes in the job (its
  * input bytes and writer schema id, where it came from, its attempt and deadline) or is made here once
@@ -15,8 +16,8 @@ import { createLogger } from './observability';
 import { ListflowError } from './errors';
 import { operatorContext } from './execute/context';
 import { JobDeadline } from './execute/deadline';
-import type { AnyEmit, AnyOperator, Clock, OperatorRegistry, RejectEmit } from './operator';
-import { collect } from './operator';
+import { allEmits, decodeInput } from './execute/process';
+import type { AnyOperator, Clock, OperatorRegistry, RejectEmit } from './operator';
 import {
   CLOSE,
   packBytes,
@@ -72,8 +73,11 @@ async function run(job: ThreadJob, bytes: ArrayBuffer, encoded: Encoded): Promis
     const writer = writers.get(job.schemaId);
     if (!writer) throw new Error(`operator thread: no writer schema for id ${job.schemaId} (a runtime bug)`);
     const value = Buffer.from(bytes, job.start, job.end - job.start);
-    const decoded = decodeWire(value, operator.input, job.schemaId, writer, resolvers);
-    if (!decoded.ok) throw decoded.error;
+    // The executor's own core (runtime/execute/process.ts): decode, the one ctx, `process`, its emits.
+    const record = await decodeInput(
+      { decode: async (b) => decodeWire(b, operator.input, job.schemaId, writer, resolvers) },
+      value,
+    );
     const ctx = operatorContext({
       config: setup.config,
       services: undefined,
@@ -83,8 +87,7 @@ async function run(job: ThreadJob, bytes: ArrayBuffer, encoded: Encoded): Promis
       input: job.input,
       deadline,
     });
-    const result = operator.process!(decoded.value, ctx);
-    const emits: AnyEmit[] = Array.isArray(result) ? result : await collect(result);
+    const emits = await allEmits(operator.process!(record, ctx));
     // A value that does not fit its schema fails the job; bytes already appended for it are never referenced.
     const sent = emits.map((e): ThreadOutput | RejectEmit => {
       if (e.kind === 'reject') return e;

@@ -15,19 +15,21 @@
  *   job fails with SendFailedError, which the caller must not commit past.
  * - Aborted (the caller is stopping): the job is `skipped`, neither retried nor dead-lettered.
  */
-import { TRACE_HEADER } from '../dead-letters/build';
 import { type ClassifiedError, classifyError, ListflowError } from '../errors';
 import type { AnyEmit, AnyOperator, BatchItem, Clock, InputMeta, Logger } from '../operator';
 import type { EncodedEmit } from '../operator-threads';
 import type { StepSpec } from '../pipeline';
 import type { OutRecord } from '../producer';
 import type { DecodeResult } from '../serde';
-import { formatTraceparent, jobSpan, TRACEPARENT_HEADER, type TraceContext } from '../trace/context';
 import { CONTEXT_ONLY, type JobSpan, type JobTracer } from '../trace/spans';
 import { logMeta, operatorContext } from './context';
 import { type Failure, failureLetter, type LetterInfo, type RawInput, rejectLetter, type Where } from './dead-letters';
 import { JobDeadline } from './deadline';
+import { type Decoder, decodeInput, emitsOf, isStream } from './process';
 import { type RetryOptions, sleep as realSleep, withRetry } from './retry';
+import { ending, type JobOutcome, outputTraceHeaders, producing, SKIPPED, type TraceHeaders } from './trace';
+
+export { type JobOutcome, outputTraceHeaders, SKIPPED, traceIdFor } from './trace';
 
 /** Records handed to processBatch at once; bounds one transaction of a sink. */
 export const BATCH_CHUNK = 500;
@@ -35,10 +37,7 @@ export const BATCH_CHUNK = 500;
 export const STREAM_CHUNK = 500;
 
 /** Decoding and encoding for the step: the registry-backed serde in a worker, an in-memory one in the dry run. */
-export interface Codec {
-  /** Decodes without waiting when the writer schema is known already; undefined when it is not. */
-  decodeCached?(bytes: Buffer): DecodeResult<unknown> | undefined;
-  decode(bytes: Buffer): Promise<DecodeResult<unknown>>;
+export interface Codec extends Decoder {
   /** The value in the wire format of `port`'s topic. Throws SERDE_ENCODE_FAILED when it does not fit. */
   encode(port: string, value: unknown): Buffer;
 }
@@ -87,10 +86,6 @@ export interface ExecutorOptions {
   readonly tracer?: JobTracer;
 }
 
-/** Outcome of one message's job. `skipped`: not processed because the caller is stopping; never committed. */
-export type JobOutcome = { readonly skipped: true } | { readonly skipped: false; readonly ack: Promise<void> };
-export const SKIPPED: JobOutcome = { skipped: true };
-
 /** One input of a processBatch operator, decoded. */
 export interface BatchEntry {
   readonly message: RawInput;
@@ -110,48 +105,7 @@ export class SendFailedError extends Error {
   }
 }
 
-/** Deterministic trace id for inputs that carry none: a replay gets the same id. */
-export const traceIdFor = (m: InputMeta): string => `${m.topic}-${m.partition}-${m.offset}`;
-
-/** Trace headers of one job's outputs. */
-type TraceHeaders = Readonly<Record<string, string>>;
-
-/**
- * What a job's outputs carry: its input's Listflow trace id (what the job tracker and `dlq` follow), and a
- * W3C `traceparent` continuing the input's trace with the job's span as parent (runtime/trace/context.ts).
- */
-export function outputTraceHeaders(meta: InputMeta, span: TraceContext = jobSpan(meta.headers)): TraceHeaders {
-  return {
-    [TRACE_HEADER]: meta.headers[TRACE_HEADER] ?? traceIdFor(meta),
-    [TRACEPARENT_HEADER]: formatTraceparent(span),
-  };
-}
-
 type Emit = AnyEmit | EncodedEmit;
-
-/** The outcome of a job whose outputs were handed to `send`; the produce phase lasts until they are acknowledged. */
-function producing(span: JobSpan, ack: Promise<void>): JobOutcome {
-  if (span.recording) {
-    const sentAt = Date.now();
-    ack.then(
-      () => span.phase('produce', sentAt, Date.now()),
-      () => undefined,
-    );
-  }
-  return { skipped: false, ack };
-}
-
-/** Ends a job's span with its outcome: when its outputs (or dead letter) were acknowledged, or at once if skipped. */
-function ending(span: JobSpan, outcome: JobOutcome, errorCode?: string): JobOutcome {
-  if (!span.recording) return outcome;
-  if (outcome.skipped) span.end();
-  else
-    outcome.ack.then(
-      () => span.end(errorCode),
-      () => span.end('SEND_FAILED'),
-    );
-  return outcome;
-}
 
 /** The failed attempts of one job or chunk, for its dead letter. */
 class Failures {
@@ -281,29 +235,22 @@ export class StepExecutor {
     }
     const deadline = new JobDeadline(step.timeoutMs, abort);
     try {
-      const codec = this.opts.codec;
-      const decoded = codec.decodeCached?.(value) ?? (await codec.decode(value));
-      if (!decoded.ok) throw decoded.error;
+      const record = await decodeInput(this.opts.codec, value);
       const decodedAt = span.recording ? Date.now() : 0;
       if (span.recording) span.phase('decode', startedAt, decodedAt);
       const ctx = this.context(attempt, meta, deadline, span);
-      const result = this.operator.process!(decoded.value, ctx);
-      if (result && typeof result === 'object' && Symbol.asyncIterator in result) {
+      const result = this.operator.process!(record, ctx);
+      if (isStream(result)) {
         // Streaming job (a feed): send in chunks and wait for each, so memory stays bounded.
-        for await (const e of result as AsyncIterable<AnyEmit>) {
+        for await (const e of result) {
           if (deadline.signal.aborted) throw deadline.signal.reason;
           records.push(this.toRecord(e, meta, message, trace, letters));
           if (records.length >= STREAM_CHUNK)
             await Promise.race([this.sendChecked(records.splice(0), letters.splice(0), meta, send), deadline.aborted]);
         }
       } else {
-        const emits = Array.isArray(result)
-          ? (result as AnyEmit[])
-          : await Promise.race([
-              Promise.resolve(result as Iterable<AnyEmit> | Promise<Iterable<AnyEmit>>),
-              deadline.aborted,
-            ]);
-        for (const e of emits) records.push(this.toRecord(e, meta, message, trace, letters));
+        for (const e of await emitsOf(result, deadline.aborted))
+          records.push(this.toRecord(e, meta, message, trace, letters));
       }
       if (span.recording) span.phase('process', decodedAt, Date.now());
     } finally {
@@ -448,13 +395,13 @@ export class StepExecutor {
     }
   }
 
-  /** Hands an attempt's records to `send`; its rejects count as dead letters from now on (not before: an attempt may still fail). */
   /** The operator's ctx for one attempt (runtime/execute/context.ts). */
   private context(attempt: number, input: InputMeta, deadline: JobDeadline, span?: JobSpan) {
     const { config, services, clock, logger } = this.opts;
     return operatorContext({ config, services, clock, logger, attempt, input, deadline, ...(span && { span }) });
   }
 
+  /** Hands an attempt's records to `send`; its rejects count as dead letters from now on (not before: an attempt may still fail). */
   private sendChecked(
     records: OutRecord[],
     letters: readonly LetterInfo[],
