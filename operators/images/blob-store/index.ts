@@ -42,13 +42,14 @@ export interface OpenedBlobStore {
  * bucket once (HEAD), so wrong credentials or a missing bucket stop the worker at startup with the fix, while an
  * outage at startup only warns (the runtime retries the listings once it is back).
  *
- * @param env where the SDK's endpoint variables are read, only to name the endpoint in messages.
+ * @param env where the SDK's endpoint variables are read, only to name the endpoint in messages; no default, so
+ *   only the edge (the operator's services) reads process.env and a test or bench says what it passes.
  * @throws PermanentError(BLOBSTORE_ACCESS_DENIED) when the object store refuses the bucket or the credentials.
  */
 export async function openBlobStore(
   config: ImagesConfig,
   logger: Logger,
-  env: NodeJS.ProcessEnv = process.env,
+  env: NodeJS.ProcessEnv,
 ): Promise<OpenedBlobStore> {
   const location = parseBlobStore(config.blobStore);
   if (location.kind === 'file') {
