@@ -17,8 +17,17 @@ import type { SchemaName } from '../schemas/generated/types';
 import { delay, uniqueName } from '../test/support/streams';
 
 export async function topicSize(admin: Admin, topic: string): Promise<number> {
-  const offsets = await admin.fetchTopicOffsets(topic);
-  return offsets.reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
+  // A retriable error (NOT_LEADER_FOR_PARTITION right after a topic was created, seen on the shared platform)
+  // is retried: it ended a whole benchmark run between two polls.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const offsets = await admin.fetchTopicOffsets(topic);
+      return offsets.reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
+    } catch (e) {
+      if (attempt >= 20 || (e as { retriable?: boolean }).retriable !== true) throw e;
+      await delay(100);
+    }
+  }
 }
 
 export interface SteadyRate {
