@@ -1,0 +1,111 @@
+/**
+ * The record a source's replication state is kept in: compacted topic `listings.source-state`, key = source
+ * name, value = JSON. The sources worker writes it in the same Kafka transaction as the page it follows, so a
+ * reader (read_committed) sees exactly the state after the last committed page. Shared with the operations
+ * side (`sources list`, `status` lag, `sources reset`): encode and decode live here so both agree on the format.
+ *
+ * Format (docs/sources-design.md):
+ * `{ cursor: { timestamp, key, keysAtTimestamp? }, initialDone, photoCursor?, lastPurgeAt?, lastPoll, counts }`.
+ * A tombstone (null value) means "no state": the source starts from the beginning (what `sources reset` writes
+ * for a full reload).
+ */
+import type { SourceCursor } from './cursor';
+import type { ReplicationState } from './replicate';
+
+export const SOURCE_STATE_TOPIC_SUFFIX = 'source-state';
+
+export interface SourceStateCounts {
+  /** Live records sent, over the source's life. */
+  readonly records: number;
+  /** Deleted records sent (flag, status or purge). */
+  readonly deletes: number;
+  /** Pages committed. */
+  readonly pages: number;
+  /** Requests made (pages, tokens aside). */
+  readonly requests: number;
+}
+
+export interface SourceState {
+  readonly cursor?: SourceCursor;
+  readonly initialDone: boolean;
+  /** The photo stream's own cursor (PropTx: photos do not bump ModificationTimestamp). */
+  readonly photoCursor?: SourceCursor;
+  readonly photoInitialDone?: boolean;
+  /** ISO instant of the last purge pass. */
+  readonly lastPurgeAt?: string;
+  /** ISO instant of the last committed page (a quiet poll commits nothing and so does not move it). */
+  readonly lastPoll: string;
+  readonly counts: SourceStateCounts;
+}
+
+export const EMPTY_COUNTS: SourceStateCounts = { records: 0, deletes: 0, pages: 0, requests: 0 };
+
+export function initialSourceState(): SourceState {
+  return { initialDone: false, lastPoll: '', counts: EMPTY_COUNTS };
+}
+
+/** The main stream's replication state out of a source state. */
+export function mainReplication(s: SourceState): ReplicationState {
+  return s.cursor === undefined ? { initialDone: s.initialDone } : { cursor: s.cursor, initialDone: s.initialDone };
+}
+
+/** The photo stream's replication state out of a source state. */
+export function photoReplication(s: SourceState): ReplicationState {
+  return s.photoCursor === undefined
+    ? { initialDone: s.photoInitialDone ?? false }
+    : { cursor: s.photoCursor, initialDone: s.photoInitialDone ?? false };
+}
+
+export function encodeSourceState(s: SourceState): Buffer {
+  return Buffer.from(JSON.stringify(s));
+}
+
+export type DecodedSourceState =
+  | { readonly ok: true; readonly state: SourceState | undefined }
+  | { readonly ok: false; readonly problem: string };
+
+/** Decode a state record's value; `state: undefined` for a tombstone. Never throws. */
+export function decodeSourceState(value: Buffer | string | null | undefined): DecodedSourceState {
+  if (value === null || value === undefined) return { ok: true, state: undefined };
+  let v: unknown;
+  try {
+    v = JSON.parse(value.toString());
+  } catch {
+    return { ok: false, problem: 'the value is not JSON' };
+  }
+  if (!isRecord(v)) return { ok: false, problem: 'the value is not a JSON object' };
+  if (typeof v.initialDone !== 'boolean') return { ok: false, problem: 'initialDone is not a boolean' };
+  if (typeof v.lastPoll !== 'string') return { ok: false, problem: 'lastPoll is not a string' };
+  const cursor = cursorOf(v.cursor);
+  if (cursor === false) return { ok: false, problem: 'cursor is not { timestamp, key, keysAtTimestamp? }' };
+  const photoCursor = cursorOf(v.photoCursor);
+  if (photoCursor === false) return { ok: false, problem: 'photoCursor is not { timestamp, key, keysAtTimestamp? }' };
+  if (v.lastPurgeAt !== undefined && typeof v.lastPurgeAt !== 'string')
+    return { ok: false, problem: 'lastPurgeAt is not a string' };
+  if (v.photoInitialDone !== undefined && typeof v.photoInitialDone !== 'boolean')
+    return { ok: false, problem: 'photoInitialDone is not a boolean' };
+  const c = isRecord(v.counts) ? v.counts : {};
+  const n = (x: unknown): number => (typeof x === 'number' && Number.isFinite(x) ? x : 0);
+  const state: SourceState = {
+    ...(cursor === undefined ? {} : { cursor }),
+    initialDone: v.initialDone,
+    ...(photoCursor === undefined ? {} : { photoCursor }),
+    ...(typeof v.photoInitialDone === 'boolean' ? { photoInitialDone: v.photoInitialDone } : {}),
+    ...(typeof v.lastPurgeAt === 'string' ? { lastPurgeAt: v.lastPurgeAt } : {}),
+    lastPoll: v.lastPoll,
+    counts: { records: n(c.records), deletes: n(c.deletes), pages: n(c.pages), requests: n(c.requests) },
+  };
+  return { ok: true, state };
+}
+
+function cursorOf(v: unknown): SourceCursor | undefined | false {
+  if (v === undefined || v === null) return undefined;
+  if (!isRecord(v) || typeof v.timestamp !== 'string' || typeof v.key !== 'string') return false;
+  if (v.keysAtTimestamp === undefined) return { timestamp: v.timestamp, key: v.key };
+  if (!Array.isArray(v.keysAtTimestamp) || !v.keysAtTimestamp.every((k) => typeof k === 'string')) return false;
+  return { timestamp: v.timestamp, key: v.key, keysAtTimestamp: v.keysAtTimestamp as string[] };
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
