@@ -7,11 +7,10 @@
  * their reason codes: the crash and the replay it causes leave no duplicate row and no extra stored file.
  * Topics, consumer groups, the listing source and the PostgreSQL schema are unique per run.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import pg from 'pg';
 import { prng, sampleListings, writeSamplePhotos } from '../../samples';
 import type { EnrichedListing, ImageAsset, PublishedListing, RawListing } from '../../schemas/generated/types';
 import * as fx from '../fixtures/images/fixtures';
@@ -19,6 +18,7 @@ import { connectedKafka, scratchDir } from '../support/kafka-suite';
 import {
   allCommitted,
   createPipelineTopics,
+  scratchPgSchema,
   startStepWorker,
   testListingsPipeline,
   whileWorkersRun,
@@ -30,22 +30,11 @@ const PHOTOS_PER_LISTING = 3;
 const GOOD_PHOTOS = 600; // fewer than the 1,500 references: some photos are shared by listings
 const VARIANTS = ['thumb', 'card', 'full'];
 const SEED = 4242;
-const PG_URL = process.env.LISTFLOW_POSTGRES_URL ?? 'postgres://listflow@127.0.0.1:15432/listflow';
 
 const broker = connectedKafka();
 const scratch = scratchDir('itest-images-');
-let db: pg.Client;
-const schema = `itest_images_${randomBytes(4).toString('hex')}`;
-
-beforeAll(async () => {
-  db = new pg.Client({ connectionString: PG_URL });
-  await db.connect();
-  await db.query(`CREATE SCHEMA ${schema}`);
-});
-afterAll(async () => {
-  await db.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await db.end();
-});
+const pgScratch = scratchPgSchema('itest_images');
+const schema = pgScratch.name;
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -148,8 +137,6 @@ test('500 listings x 3 photos through normalize, images (killed -9 mid-run) and 
   );
   await produceRecords(broker.kafka, p.topics.raw, 'RawListing', records);
 
-  const pgUrl = new URL(PG_URL);
-  pgUrl.searchParams.set('options', `-c search_path=${schema}`);
   const imagesEnv = {
     LISTFLOW_IMAGES_FILE_ROOT: photoRoot,
     // This test checks the filesystem store's files after a kill -9, whatever store the platform's env names
@@ -161,14 +148,16 @@ test('500 listings x 3 photos through normalize, images (killed -9 mid-run) and 
   };
   const normalize = startStepWorker(p, 'normalize', { LISTFLOW_NORMALIZE_ALLOW_FILE_PHOTO_URLS: 'true' });
   const publish = startStepWorker(p, 'publish', {
-    LISTFLOW_POSTGRES_URL: pgUrl.toString(),
+    LISTFLOW_POSTGRES_URL: pgScratch.url,
     LISTFLOW_PUBLISH_POOL_SIZE: '2',
   });
   const killed = startStepWorker(p, 'images', imagesEnv);
   let images: WorkerProcess = killed;
   const distinctEnriched = () => new Set(enriched.records.map((r) => r.key)).size;
   const rowCount = async () =>
-    Number((await db.query(`SELECT count(*) AS n FROM ${schema}.listings WHERE source = $1`, [source])).rows[0].n);
+    Number(
+      (await pgScratch.db.query(`SELECT count(*) AS n FROM ${schema}.listings WHERE source = $1`, [source])).rows[0].n,
+    );
 
   let atKill = -1;
   let restartedAt = 0;
@@ -239,7 +228,7 @@ test('500 listings x 3 photos through normalize, images (killed -9 mid-run) and 
   expect(new Set(enriched.records.map((r) => r.key))).toEqual(new Set(photosOf.keys()));
 
   // PostgreSQL: exactly one row per listing, and the documents carry the same assets.
-  const rows = await db.query<{ id: string; document: PublishedListing }>(
+  const rows = await pgScratch.db.query<{ id: string; document: PublishedListing }>(
     `SELECT id, document FROM ${schema}.listings WHERE source = $1`,
     [source],
   );
@@ -252,7 +241,7 @@ test('500 listings x 3 photos through normalize, images (killed -9 mid-run) and 
     // Every variant a published document points at is a stored file.
     for (const a of r.document.images) for (const v of a.variants) expect(existsSync(fileURLToPath(v.uri))).toBe(true);
   }
-  expect(Number((await db.query(`SELECT count(*) AS n FROM ${schema}.listings`)).rows[0].n)).toBe(LISTINGS);
+  expect(Number((await pgScratch.db.query(`SELECT count(*) AS n FROM ${schema}.listings`)).rows[0].n)).toBe(LISTINGS);
 
   // The blob store: exactly the variants and the manifest of each distinct good photo, nothing else. A
   // kill -9 can strand a half-written temp file, but only in the incoming folder, and only the killed worker's.

@@ -10,7 +10,6 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
 import { writeSampleFeed, writeSamplePhotos } from '../../samples';
 import { TRACE_HEADER } from '../../runtime/dead-letters/build';
 import { formatTraceparent, parseTraceparent, TRACEPARENT_HEADER } from '../../runtime/trace/context';
@@ -20,6 +19,7 @@ import { type OtlpReceiver, startOtlpReceiver } from '../support/otlp-receiver';
 import {
   allCommitted,
   createPipelineTopics,
+  scratchPgSchema,
   startStepWorker,
   testListingsPipeline,
   whileWorkersRun,
@@ -28,7 +28,6 @@ import { produceRecords, startReader, uniqueName, waitFor } from '../support/str
 
 const SEED = 1818;
 const COUNT = 40;
-const PG_URL = process.env.LISTFLOW_POSTGRES_URL ?? 'postgres://listflow@127.0.0.1:15432/listflow';
 
 const broker = connectedKafka();
 
@@ -43,18 +42,7 @@ const freePort = (): Promise<number> =>
     });
   });
 const scratch = scratchDir('itest-trace-');
-let db: pg.Client;
-const schema = `itest_trace_${randomBytes(4).toString('hex')}`;
-
-beforeAll(async () => {
-  db = new pg.Client({ connectionString: PG_URL });
-  await db.connect();
-  await db.query(`CREATE SCHEMA ${schema}`);
-});
-afterAll(async () => {
-  await db.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await db.end();
-});
+const pgScratch = scratchPgSchema('itest_trace');
 
 let receiver: OtlpReceiver;
 beforeAll(async () => {
@@ -109,8 +97,6 @@ test("one submission's trace: every published listing and dead letter carries it
     },
   ]);
 
-  const pgUrl = new URL(PG_URL);
-  pgUrl.searchParams.set('options', `-c search_path=${schema}`);
   const blobRoot = join(scratch.path, 'blobs');
   mkdirSync(blobRoot, { recursive: true });
   // Spans leave each worker within 200 ms, and all of them when it stops.
@@ -127,7 +113,7 @@ test("one submission's trace: every published listing and dead letter carries it
       LISTFLOW_IMAGES_PUBLIC_BASE_URL: '',
       LISTFLOW_IMAGES_BLOB_ROOT: blobRoot,
     }),
-    startStepWorker(p, 'publish', { ...otel, LISTFLOW_POSTGRES_URL: pgUrl.toString() }),
+    startStepWorker(p, 'publish', { ...otel, LISTFLOW_POSTGRES_URL: pgScratch.url }),
   ];
   try {
     await whileWorkersRun(workers, async () => {

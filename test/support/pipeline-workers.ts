@@ -4,10 +4,11 @@
  * of every step) created on the broker, and workers of its steps started as child processes
  * (dist/test/support/pipeline-worker-main.js, built by `npm run build`), so tests can kill -9 them.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Admin } from 'kafkajs';
+import pg from 'pg';
 import listings from '../../pipelines/listings';
 import { dlqTopic, groupId, type PipelineSpec, type StepSpec, type TopicSpec } from '../../runtime/pipeline';
 import { askAgainWhileRetriable, fetchCommittedOffsets } from '../../runtime/kafka';
@@ -146,4 +147,43 @@ export async function allCommitted(admin: Admin, p: TestPipeline, step: string, 
   return ends.every(
     (e) => committed.get(e.partition) === BigInt(e.high) || (e.high === '0' && committed.get(e.partition) === -1n),
   );
+}
+
+const PG_URL = process.env.LISTFLOW_POSTGRES_URL ?? 'postgres://listflow@127.0.0.1:15432/listflow';
+
+/** A PostgreSQL schema of one test file's own: its name, a connection for the assertions, and publish's URL for it. */
+export interface ScratchSchema {
+  readonly name: string;
+  /** Connected from the file's beforeAll to its afterAll. */
+  readonly db: pg.Client;
+  /** LISTFLOW_POSTGRES_URL for a publish worker: the schema is its search_path, so its tables land there. */
+  readonly url: string;
+}
+
+/**
+ * Registers the file's beforeAll/afterAll that create `<prefix>_<random>` and drop it with what the run wrote,
+ * so concurrent runs on one database never see each other's rows.
+ */
+export function scratchPgSchema(prefix: string): ScratchSchema {
+  const name = `${prefix}_${randomBytes(4).toString('hex')}`;
+  let client: pg.Client | undefined;
+  beforeAll(async () => {
+    client = new pg.Client({ connectionString: PG_URL });
+    await client.connect();
+    await client.query(`CREATE SCHEMA ${name}`);
+  });
+  afterAll(async () => {
+    await client?.query(`DROP SCHEMA IF EXISTS ${name} CASCADE`);
+    await client?.end();
+  });
+  const url = new URL(PG_URL);
+  url.searchParams.set('options', `-c search_path=${name}`);
+  return {
+    name,
+    get db(): pg.Client {
+      if (!client) throw new Error(`scratch schema ${name}: used outside the test file's beforeAll/afterAll`);
+      return client;
+    },
+    url: url.toString(),
+  };
 }
