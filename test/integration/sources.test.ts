@@ -15,6 +15,8 @@ import { openTransactionalSink, readSourceStates, sourcesTransactionalId } from 
 import { RateBudget } from '../../operators/sources/rate-budget';
 import type { ReplicationSpec } from '../../operators/sources/replicate';
 import { syncSource } from '../../operators/sources/sync';
+import { backfillState, syncSourceOnce } from '../../operators/sources/sync-once';
+import type { ResoSource } from '../../operators/sources/source-spec';
 import { staticBearer } from '../../operators/sources/token';
 import { connectedKafka } from '../support/kafka-suite';
 import { type Fault, PRESETS, ResoDataset, type ResoServer, startResoServer } from '../support/reso-server';
@@ -125,4 +127,56 @@ test('pages and their state commit in one transaction; restart resumes; quiet po
   expect(live.sort()).toEqual([...dataset.truth().keys()].sort());
   for (const [key, t] of dataset.truth()) expect(last.get(key)?.ListPrice).toEqual(t.ListPrice);
   expect(states.get('plain')?.counts.records).toBe(payloads.length - (states.get('plain')?.counts.deletes ?? 0));
+});
+
+test('syncSourceOnce: the first run loads all, the next resumes (quiet: no page), --from backfills from an instant', async () => {
+  const raw = uniqueName('itest-sources-raw');
+  const state = uniqueName('itest-sources-state');
+  await createTopics(k.admin, { [raw]: 3 });
+  await ensureCompactedTopic(k.admin, state);
+  const serde = testSerde();
+  const schemaId = await serde.schemaIdFor(raw, 'RawListing', true);
+  const resource: ResoSource = {
+    name: 'plain',
+    kind: 'reso-web-api',
+    pollIntervalMs: 60_000,
+    resource: server.source('plain').resourceUrl,
+    auth: { kind: 'bearer', tokenEnv: 'PLAIN_TOKEN' },
+    tieBreak: 'key',
+    paging: 'cursor',
+    nextLinkEncoding: 'standard',
+    pageSize: 5,
+    rateLimits: {},
+    deletes: { kind: 'status', field: 'StandardStatus', values: ['Delete'] },
+    media: { mode: 'expand', bumpsModification: true },
+  };
+  const once = (from?: string) =>
+    syncSourceOnce({
+      kafka: k.kafka,
+      pipeline: uniqueName('itest'),
+      rawTopic: raw,
+      stateTopic: state,
+      encodeRaw: (v) => serde.encode(schemaId, 'RawListing', v),
+      source: resource,
+      env: { PLAIN_TOKEN: 'local-token' },
+      signal: new AbortController().signal,
+      clientSettings: {
+        retry: { maxAttempts: 6, initialBackoffMs: 20, maxBackoffMs: 200 },
+        maxRetryAfterMs: 5000,
+        maxPageBytes: 2 ** 22,
+        pageTimeoutMs: 10_000,
+      },
+      ...(from === undefined ? {} : { from }),
+    });
+  const live = dataset.truth().size;
+  const first = await once();
+  expect(first.started).toBeUndefined();
+  expect(first.records).toBeGreaterThanOrEqual(live);
+  const second = await once();
+  expect(second.started).toEqual(first.state);
+  expect(second.pages).toBe(0);
+  expect(second.requests).toBe(1);
+  const backfill = await once('2000-01-01T00:00:00Z');
+  expect(backfill.records).toBe(live);
+  expect(backfillState('not a time', undefined)).toBeUndefined();
 });
