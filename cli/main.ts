@@ -17,6 +17,7 @@ import { statusCommands } from './commands/status';
 import { dryRunCommands } from './commands/dry-run';
 import { dlqCommands } from './commands/dlq';
 import { listingsCommands } from './commands/listings';
+import { blobsCommands } from './commands/blobs';
 import { k8sCommands } from './commands/k8s';
 import { profileCommands } from './commands/profile';
 import { replayCommands } from './commands/replay';
@@ -58,6 +59,7 @@ export const commands: Command[] = [
   ...replayCommands,
   webCommand,
   ...listingsCommands,
+  ...blobsCommands,
   ...k8sCommands,
   versionCommand,
   helpCommand,

@@ -7,10 +7,12 @@
 import type { OperatorTools } from '../runtime/operator';
 import type { IngestJob, ListingStatus, RawListing } from '../schemas/generated/types';
 import { operators } from './index';
+import type { BlobInventory } from './images/blob-store/inventory';
 import type { CheckReport } from './normalize/profiles/check';
 import type { Queryable } from './publish/db';
 import type { GetResult, ListingCard, ListingSummary, SearchOptions } from './publish/queries';
 
+export type { BlobInventory, StoredImageEntry } from './images/blob-store/inventory';
 export type { CheckReport, OtherRejection, UnknownField, UnmappedValue } from './normalize/profiles/check';
 export type { Queryable } from './publish/db';
 export type { GetResult, ListingCard, ListingSummary, SearchOptions } from './publish/queries';
@@ -53,6 +55,13 @@ export interface PublishedListings {
     db: Queryable,
     opts: { readonly limit: number; readonly sourcePrefix?: string | undefined },
   ): Promise<ListingCard[]>;
+  /** The sha256 of every stored image a row of the view references (`blobs gc` keeps these). */
+  imageHashes(db: Queryable): Promise<Set<string>>;
+}
+
+/** The photos' blob store as an inventory (`blobs gc`), opened with the operator's settings from `env`. */
+export interface PhotoStore {
+  open(env: NodeJS.ProcessEnv): BlobInventory;
 }
 
 declare module '../runtime/operator' {
@@ -60,6 +69,7 @@ declare module '../runtime/operator' {
     readonly feedReader: FeedReader;
     readonly sourceProfiles: SourceProfiles;
     readonly publishedListings: PublishedListings;
+    readonly photoStore: PhotoStore;
   }
 }
 

@@ -4,7 +4,7 @@
 # The words that may follow a command path: its subcommands, or the values of its argument.
 _listflow_next() {
   case "$1" in
-    "") echo "infra topics schemas run ingest profile status dry-run dlq replay web listings k8s version help completion" ;;
+    "") echo "infra topics schemas run ingest profile status dry-run dlq replay web listings blobs k8s version help completion" ;;
     "infra") echo "up down status" ;;
     "topics") echo "apply list" ;;
     "schemas") echo "register check" ;;
@@ -12,6 +12,7 @@ _listflow_next() {
     "profile") echo "check" ;;
     "dlq") echo "list show redrive" ;;
     "listings") echo "get search" ;;
+    "blobs") echo "gc" ;;
     "k8s") echo "render" ;;
     "completion") echo "bash zsh" ;;
   esac
@@ -41,6 +42,7 @@ _listflow_options() {
     "web") echo "--host --port --admin --token-file --refresh --help --json" ;;
     "listings get") echo "--help --json" ;;
     "listings search") echo "--city --status --limit --help --json" ;;
+    "blobs gc") echo "--grace --dry-run --help --json" ;;
     "k8s render") echo "--overlay --check --help --json" ;;
     "version") echo "--help --json" ;;
     "help") echo "--help --json" ;;

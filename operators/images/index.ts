@@ -22,6 +22,7 @@
 import pLimit from 'p-limit';
 import sharp from 'sharp';
 import { defineOperator } from '../../runtime/operator';
+import { photoStore } from './blob-gc';
 import { openBlobStore } from './blob-store/index';
 import { imagesConfig } from './config';
 import { createFetcher } from './fetcher';
@@ -34,6 +35,8 @@ export default defineOperator({
   outputs: { enriched: 'EnrichedListing' },
   config: imagesConfig,
   deploy: { blobStore: { store: 'blobStore', root: 'blobRoot' } },
+  // `listflow blobs gc` lists and removes stored images through this.
+  tools: { photoStore },
   items: { photo: 'A photo of a listing: fetched, checked and stored (ok), or failed with its IMAGE_* code.' },
   async services(config, logger, metrics): Promise<ImagesServices> {
     // The edge: the worker's own environment names the S3 endpoint in messages.

@@ -169,6 +169,19 @@ export async function newestListings(
   }));
 }
 
+/**
+ * Every image sha256 any row of `listings` references, whatever its status (a CLOSED listing is still shown
+ * by `listings get`); deleted listings have no row, so their photos are not here.
+ */
+export async function imageHashes(db: Queryable): Promise<Set<string>> {
+  const { rows } = await db.query<{ sha256: string }>(
+    `SELECT DISTINCT i->>'sha256' AS sha256
+       FROM listings l, jsonb_array_elements(l.document->'images') AS i
+      WHERE i->>'sha256' IS NOT NULL`,
+  );
+  return new Set(rows.map((r) => r.sha256));
+}
+
 /** These reads as the tool publish offers the CLI (operators/tools.ts), so no command names publish. */
 export const publishedListings: PublishedListings = {
   onMarket: ON_MARKET,
@@ -176,4 +189,5 @@ export const publishedListings: PublishedListings = {
   search: searchListings,
   publishedAt: publishedAtOf,
   newest: newestListings,
+  imageHashes,
 };

@@ -1,0 +1,102 @@
+/**
+ * `listflow blobs gc [--grace DURATION] [--dry-run]`: removes stored photos that no listing in PostgreSQL
+ * references any more and that are older than the grace period. The store and the references come from the
+ * operator registry's tools (operators/tools.ts `photoStore`, `publishedListings`), so no operator is named.
+ *
+ * The grace period protects images written or rewritten recently, which a listing on its way through the
+ * pipeline (stored by images, not yet published) is about to reference. The dry run lists what would go.
+ */
+import { type StoredImageEntry, toolOf } from '../../operators/tools';
+import { type Command, printJson, stringOption, UsageError } from '../command';
+import { cliContext } from '../context';
+
+const UNITS: Readonly<Record<string, number>> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `90s`, `30m`, `36h`, `7d` -> milliseconds; undefined when it is not one. */
+export function parseDuration(text: string): number | undefined {
+  const m = /^(\d+)(s|m|h|d)$/.exec(text.trim());
+  return m ? Number(m[1]) * UNITS[m[2]!]! : undefined;
+}
+
+export const DEFAULT_GRACE = '7d';
+
+export interface GcPlan {
+  readonly remove: StoredImageEntry[];
+  readonly referenced: number;
+  /** Unreferenced but inside the grace period. */
+  readonly young: number;
+}
+
+/** What goes: unreferenced images whose newest file is at least `graceMs` old. */
+export function planGc(
+  images: readonly StoredImageEntry[],
+  referenced: ReadonlySet<string>,
+  nowMs: number,
+  graceMs: number,
+): GcPlan {
+  const remove: StoredImageEntry[] = [];
+  let kept = 0;
+  let young = 0;
+  for (const image of images) {
+    if (referenced.has(image.sha256)) kept++;
+    else if (nowMs - image.modifiedAt < graceMs) young++;
+    else remove.push(image);
+  }
+  return { remove, referenced: kept, young };
+}
+
+export const blobsCommands: Command[] = [
+  {
+    path: ['blobs', 'gc'],
+    summary: 'Remove stored photos no listing in PostgreSQL references, older than the grace period.',
+    maxPositionals: 0,
+    options: { grace: { type: 'string' }, 'dry-run': { type: 'boolean' } },
+    optionHelp: {
+      grace: `Keep unreferenced photos younger than this (e.g. 36h, 7d; default ${DEFAULT_GRACE}).`,
+      'dry-run': 'List what would be removed; remove nothing.',
+    },
+    details:
+      'The store is the images settings (LISTFLOW_IMAGES_BLOB_STORE, LISTFLOW_IMAGES_BLOB_ROOT, S3 settings); the references are the image hashes of every row of the listings table (LISTFLOW_POSTGRES_URL). An image is removed manifest first, so a worker reading it meanwhile renders it again.',
+    async run(args, io) {
+      const graceText = stringOption(args, 'grace') ?? DEFAULT_GRACE;
+      const graceMs = parseDuration(graceText);
+      if (graceMs === undefined) {
+        throw new UsageError(`Expected --grace like 90s, 30m, 36h or 7d but received ${JSON.stringify(graceText)}.`);
+      }
+      const dryRun = args.values['dry-run'] === true;
+      const ctx = cliContext();
+      const store = toolOf('photoStore').open(ctx.env);
+      try {
+        // References first: an image published after this read is younger than the grace period anyway.
+        const referenced = await toolOf('publishedListings').imageHashes(ctx.pg());
+        const images: StoredImageEntry[] = [];
+        for await (const image of store.list()) images.push(image);
+        const plan = planGc(images, referenced, Date.now(), graceMs);
+        if (!dryRun) for (const image of plan.remove) await store.remove(image);
+        const bytes = plan.remove.reduce((n, i) => n + i.bytes, 0);
+        if (io.json) {
+          printJson(io, {
+            store: store.description,
+            dryRun,
+            graceMs,
+            images: images.length,
+            referenced: plan.referenced,
+            young: plan.young,
+            removed: plan.remove.map((i) => ({ sha256: i.sha256, files: i.files.length, bytes: i.bytes })),
+            bytes,
+          });
+        } else {
+          for (const i of plan.remove)
+            io.out(`${dryRun ? 'would remove' : 'removed'} ${i.sha256} (${i.files.length} files, ${i.bytes} bytes)`);
+          io.out(
+            `${store.description}: ${images.length} images, ${plan.referenced} referenced, ${plan.young} unreferenced within ${graceText}, ${plan.remove.length} ${dryRun ? 'would be removed' : 'removed'} (${bytes} bytes).`,
+          );
+        }
+        return 0;
+      } finally {
+        store.close();
+        await ctx.close();
+      }
+    },
+  },
+];

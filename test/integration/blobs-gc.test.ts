@@ -1,0 +1,119 @@
+/**
+ * `listflow blobs gc` against the real PostgreSQL (a schema of its own) and a filesystem blob store: a photo a
+ * published listing references stays, an unreferenced one older than the grace period goes (manifest and
+ * variants), an unreferenced young one stays, and a dry run deletes nothing.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync, utimesSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { blobsCommands } from '../../cli/commands/blobs';
+import { platformEndpoints, platformLayout } from '../../infra/layout';
+import { FsBlobStore } from '../../operators/images/blob-store/fs';
+import { publishConfig } from '../../operators/publish/config';
+import { createPgDb, type Db } from '../../operators/publish/db';
+import publish from '../../operators/publish/index';
+import { applyMigrations } from '../../operators/publish/migrations';
+import { parseConfig } from '../../runtime/config';
+import { plainContext } from '../../runtime/operator';
+import type { EnrichedListing, ImageAsset } from '../../schemas/generated/types';
+import { invoke } from '../support/cli-invoke';
+import { testListing } from '../support/listings';
+
+// The platform the environment names (LISTFLOW_INFRA_* ports, e.g. /work/helper-platform.sh); an exported URL wins.
+const BASE = process.env.LISTFLOW_POSTGRES_URL ?? platformEndpoints(platformLayout()).LISTFLOW_POSTGRES_URL!;
+const SCHEMA = `blobs_it_${randomBytes(4).toString('hex')}`;
+const saved = { ...process.env };
+const sha = (c: string) => c.repeat(64);
+const REFERENCED = sha('a');
+const OLD = sha('b');
+const YOUNG = sha('c');
+const DAY = 86_400_000;
+let admin: pg.Client;
+let db: Db;
+let root: string;
+let store: FsBlobStore;
+
+async function storeImage(sha256: string, ageMs: number): Promise<void> {
+  await store.putVariant(sha256, 'card.webp', Buffer.from(`card ${sha256}`));
+  await store.putManifest({ sha256, width: 10, height: 10, dhash: '0'.repeat(16), variants: [] });
+  const t = new Date(Date.now() - ageMs);
+  for (const f of ['card.webp', 'manifest.json']) utimesSync(store.pathOf(sha256, f), t, t);
+}
+
+const asset = (sha256: string): ImageAsset => ({
+  sourceUrl: `https://photos.example/${sha256.slice(0, 4)}.jpg`,
+  order: 0,
+  status: 'OK',
+  reasonCode: null,
+  reason: null,
+  sha256,
+  width: 10,
+  height: 10,
+  dhash: '0'.repeat(16),
+  variants: [],
+});
+
+beforeAll(async () => {
+  admin = new pg.Client({ connectionString: BASE });
+  await admin.connect();
+  await admin.query(`CREATE SCHEMA ${SCHEMA}`);
+  const u = new URL(BASE);
+  u.searchParams.set('options', `-c search_path=${SCHEMA}`);
+  const url = u.toString();
+  db = createPgDb({ url, poolSize: 2, statementTimeoutMs: 10_000, connectTimeoutMs: 5_000 });
+  await applyMigrations(db);
+  const listing = testListing('it:gc');
+  await publish.processBatch!(
+    [
+      {
+        record: { listing, images: [asset(REFERENCED)], enrichedAt: new Date() } as EnrichedListing,
+        input: { topic: 'listings.enriched', partition: 0, offset: '0', key: listing.id, headers: {}, timestamp: '0' },
+      },
+    ],
+    plainContext(parseConfig(publishConfig, { postgresUrl: url }, { where: 'test' }), { db }),
+  );
+  root = mkdtempSync(join(tmpdir(), 'blobs-gc-'));
+  store = new FsBlobStore({ root, fsync: false });
+  await storeImage(REFERENCED, 30 * DAY);
+  await storeImage(OLD, 30 * DAY);
+  await storeImage(YOUNG, DAY);
+  process.env.LISTFLOW_POSTGRES_URL = url;
+  process.env.LISTFLOW_IMAGES_BLOB_STORE = 'file';
+  process.env.LISTFLOW_IMAGES_BLOB_ROOT = root;
+});
+
+afterAll(async () => {
+  for (const k of ['LISTFLOW_POSTGRES_URL', 'LISTFLOW_IMAGES_BLOB_STORE', 'LISTFLOW_IMAGES_BLOB_ROOT']) {
+    if (saved[k] === undefined) delete process.env[k];
+    else process.env[k] = saved[k];
+  }
+  await db?.close();
+  await admin?.query(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`);
+  await admin?.end();
+  rmSync(root, { recursive: true, force: true });
+});
+
+const present = (s: string) => existsSync(store.pathOf(s, 'manifest.json')) && existsSync(store.pathOf(s, 'card.webp'));
+
+test('a dry run lists the old unreferenced photo and deletes nothing', async () => {
+  const r = await invoke(blobsCommands, ['blobs', 'gc', '--dry-run', '--json']);
+  expect(r.error).toBeUndefined();
+  const out = JSON.parse(r.stdout) as { removed: Array<{ sha256: string; files: number }>; referenced: number };
+  expect(out.removed).toEqual([expect.objectContaining({ sha256: OLD, files: 2 })]);
+  expect(out.referenced).toBe(1);
+  expect([present(REFERENCED), present(OLD), present(YOUNG)]).toEqual([true, true, true]);
+});
+
+test('gc removes the old unreferenced photo only; the grace period keeps the young one', async () => {
+  const r = await invoke(blobsCommands, ['blobs', 'gc', '--grace', '7d']);
+  expect(r.error).toBeUndefined();
+  expect(r.stdout).toContain(`removed ${OLD}`);
+  expect([present(REFERENCED), present(OLD), present(YOUNG)]).toEqual([true, false, true]);
+  expect(existsSync(join(root, OLD.slice(0, 2), OLD))).toBe(false);
+  // A shorter grace period lets the young one go too; the referenced one never goes.
+  const again = await invoke(blobsCommands, ['blobs', 'gc', '--grace', '1h']);
+  expect(again.error).toBeUndefined();
+  expect([present(REFERENCED), present(YOUNG)]).toEqual([true, false]);
+});
