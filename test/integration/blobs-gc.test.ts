@@ -1,5 +1,6 @@
 /**
- * `listflow blobs gc` against the real PostgreSQL (a schema of its own) and a filesystem blob store: a photo a
+ * `listflow blobs gc` against the real PostgreSQL (a schema of its own) and a filesystem blob store (then the
+ * platform's S3Proxy): a photo a
  * published listing references stays, an unreferenced one older than the grace period goes (manifest and
  * variants), an unreferenced young one stays, and a dry run deletes nothing.
  */
@@ -11,6 +12,10 @@ import pg from 'pg';
 import { blobsCommands } from '../../cli/commands/blobs';
 import { platformEndpoints, platformLayout } from '../../infra/layout';
 import { FsBlobStore } from '../../operators/images/blob-store/fs';
+import { createS3Client, S3BlobStore } from '../../operators/images/blob-store/s3';
+import { imagesConfig } from '../../operators/images/config';
+import { removeLocalObjects } from '../../infra/s3proxy';
+import { fromEnv } from '../../runtime/config';
 import { publishConfig } from '../../operators/publish/config';
 import { createPgDb, type Db } from '../../operators/publish/db';
 import publish from '../../operators/publish/index';
@@ -85,7 +90,14 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const k of ['LISTFLOW_POSTGRES_URL', 'LISTFLOW_IMAGES_BLOB_STORE', 'LISTFLOW_IMAGES_BLOB_ROOT']) {
+  for (const k of [
+    'LISTFLOW_POSTGRES_URL',
+    'LISTFLOW_IMAGES_BLOB_STORE',
+    'LISTFLOW_IMAGES_BLOB_ROOT',
+    'LISTFLOW_IMAGES_S3_ENDPOINT',
+    'LISTFLOW_IMAGES_S3_FORCE_PATH_STYLE',
+    'LISTFLOW_IMAGES_S3_REGION',
+  ]) {
     if (saved[k] === undefined) delete process.env[k];
     else process.env[k] = saved[k];
   }
@@ -116,4 +128,50 @@ test('gc removes the old unreferenced photo only; the grace period keeps the you
   const again = await invoke(blobsCommands, ['blobs', 'gc', '--grace', '1h']);
   expect(again.error).toBeUndefined();
   expect([present(REFERENCED), present(YOUNG)]).toEqual([true, false]);
+});
+
+// S3 (the platform's S3Proxy): LastModified cannot be set back, so the grace period is shown by a long one
+// keeping both fresh images and a zero one letting the unreferenced one go.
+test('on S3: dry run keeps all, the grace period keeps fresh photos, then only the unreferenced one goes', async () => {
+  const platform = { ...platformEndpoints(platformLayout()), ...process.env };
+  const prefix = `it-gc-${randomBytes(4).toString('hex')}`;
+  const env = { ...platform, LISTFLOW_IMAGES_BLOB_STORE: `s3://listflow/${prefix}` };
+  process.env.AWS_ACCESS_KEY_ID ??= platform.AWS_ACCESS_KEY_ID;
+  process.env.AWS_SECRET_ACCESS_KEY ??= platform.AWS_SECRET_ACCESS_KEY;
+  const config = parseConfig(imagesConfig, fromEnv(imagesConfig, env, 'LISTFLOW_IMAGES_'), {
+    where: 'test',
+    envPrefix: 'LISTFLOW_IMAGES_',
+  });
+  const client = createS3Client(config);
+  const s3 = new S3BlobStore({
+    client,
+    target: { bucket: 'listflow', prefix: `${prefix}/`, region: config.s3Region, endpoint: String(config.s3Endpoint) },
+  });
+  try {
+    for (const s of [REFERENCED, OLD]) {
+      await s3.putVariant(s, 'card.webp', Buffer.from(`card ${s}`));
+      await s3.putManifest({ sha256: s, width: 10, height: 10, dhash: '0'.repeat(16), variants: [] });
+    }
+    process.env.LISTFLOW_IMAGES_BLOB_STORE = `s3://listflow/${prefix}`;
+    for (const k of [
+      'LISTFLOW_IMAGES_S3_ENDPOINT',
+      'LISTFLOW_IMAGES_S3_FORCE_PATH_STYLE',
+      'LISTFLOW_IMAGES_S3_REGION',
+    ]) {
+      if (platform[k] !== undefined) process.env[k] = platform[k];
+    }
+    const removed = async (argv: string[]) => {
+      const r = await invoke(blobsCommands, ['blobs', 'gc', '--json', ...argv]);
+      expect(r.error).toBeUndefined();
+      return (JSON.parse(r.stdout) as { removed: Array<{ sha256: string }> }).removed.map((i) => i.sha256);
+    };
+    expect(await removed(['--grace', '0s', '--dry-run'])).toEqual([OLD]);
+    expect(await removed(['--grace', '1h'])).toEqual([]);
+    expect(await removed(['--grace', '0s'])).toEqual([OLD]);
+    expect([await s3.get(REFERENCED), await s3.get(OLD)].map((m) => m?.sha256 ?? null)).toEqual([REFERENCED, null]);
+    expect(await removed(['--grace', '0s'])).toEqual([]);
+  } finally {
+    client.destroy();
+    await removeLocalObjects(platformLayout(), `${prefix}/`);
+  }
 });
