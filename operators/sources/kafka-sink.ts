@@ -39,6 +39,11 @@ export async function openTransactionalSink(o: TransactionalSinkOptions): Promis
     allowAutoTopicCreation: false,
   });
   await producer.connect();
+  // kafkajs registers the transactional id (InitProducerId, which bumps the epoch and so fences a previous
+  // owner of this source) only at the first transaction(), not at connect: open and abort an empty one now, so
+  // the stale poller is fenced before this one replicates anything.
+  const init = await producer.transaction();
+  await init.abort();
   return {
     async commit(records: readonly RawListingRecord[], state: SourceState): Promise<void> {
       const tx = await producer.transaction();

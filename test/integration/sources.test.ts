@@ -182,14 +182,11 @@ test('syncSourceOnce: the first run loads all, the next resumes (quiet: no page)
 });
 
 /**
- * FOUND 2026-12-02 on the helper platform: a second kafkajs producer opened with the same transactional id does
- * NOT fence the first; the stale producer's next transaction commits and its page becomes visible. So the
- * transactional id is no backstop for one writer per source with kafkajs as used here: the assignment must
- * stop a source's loop (and await its in-flight transaction) before the new owner starts. This test pins the
- * observed behaviour; when it fails, fencing works (kafkajs fixed, or the sink changed): turn the assertions
- * round (stale commit rejected, keys A and B only).
+ * Found 2026-12-02 on the helper platform: kafkajs registers the transactional id only at a producer's first
+ * transaction(), not at connect, so a new owner that has only connected does not fence the old one (its next
+ * page committed and was visible). openTransactionalSink therefore opens and aborts an empty transaction.
  */
-test('KNOWN GAP: a second producer with the same transactional id does not fence a stale one (kafkajs)', async () => {
+test("a new owner's sink fences the stale poller with the source's transactional id: the stale page is never visible", async () => {
   const raw = uniqueName('itest-sources-raw');
   const state = uniqueName('itest-sources-state');
   await createTopics(k.admin, { [raw]: 1 });
@@ -233,10 +230,10 @@ test('KNOWN GAP: a second producer with the same transactional id does not fence
     () => 'committed',
     (e: unknown) => String(e),
   );
-  expect(staleOutcome).toBe('committed');
+  expect(staleOutcome).not.toBe('committed');
   await fresh.commit([rec('B')], st('B'));
   await Promise.allSettled([stale.close(), fresh.close()]);
   const keys = (await readAllToEnd(k.kafka, [raw])).map((m) => m.message.key?.toString());
-  expect(keys).toEqual(['plain:A', 'plain:STALE', 'plain:B']);
+  expect(keys).toEqual(['plain:A', 'plain:B']);
   expect((await readSourceStates(k.kafka, state)).states.get('plain')?.cursor?.key).toBe('B');
 });
