@@ -4,6 +4,7 @@
  * of every step) created on the broker, and workers of its steps started as child processes
  * (dist/test/support/pipeline-worker-main.js, built by `npm run build`), so tests can kill -9 them.
  */
+import { afterAll, beforeAll } from '@jest/globals';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
