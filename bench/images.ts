@@ -244,8 +244,8 @@ async function main(): Promise<void> {
     console.log(`generated ${files.length} photos (${mib(bytes)})`);
 
     // The bare loop's store, opened as the operator opens its own (one S3 client, or the directory).
-    const bareStore = await openBlobStore(benchConfig(storeSettings('bare', dir)), silentLogger(), process.env);
-    const warmStore = await openBlobStore(benchConfig(storeSettings('warm-up', dir)), silentLogger(), process.env);
+    const bareStore = await openBlobStore(benchConfig(storeSettings('bare', dir)), silentLogger());
+    const warmStore = await openBlobStore(benchConfig(storeSettings('warm-up', dir)), silentLogger());
     // Warm-up, not timed: libvips' first use (codecs, thread pool) and the store's first connections would
     // otherwise be charged to (a) alone.
     await bareLoop(files.slice(0, Math.min(2, files.length)), warmStore.store);

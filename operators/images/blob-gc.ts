@@ -5,7 +5,7 @@
 import { fromEnv, parseConfig } from '../../runtime/config';
 import { operatorEnvPrefix } from '../../runtime/settings';
 import type { PhotoStore } from '../tools';
-import { parseBlobStore } from './blob-store/index';
+import { parseBlobStore, s3EndpointName } from './blob-store/index';
 import { type BlobInventory, fsInventory, s3Inventory } from './blob-store/inventory';
 import { imagesConfig } from './config';
 
@@ -19,8 +19,10 @@ export const photoStore: PhotoStore = {
     const location = parseBlobStore(config.blobStore);
     if (location.kind === 'file') return fsInventory(config.blobRoot);
     const { createS3Client } = require('./blob-store/s3') as typeof import('./blob-store/s3');
-    const endpoint =
-      config.s3Endpoint ?? env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL ?? `AWS S3 ${config.s3Region}`;
-    return s3Inventory(createS3Client(config), { bucket: location.bucket, prefix: location.prefix, endpoint });
+    return s3Inventory(createS3Client(config), {
+      bucket: location.bucket,
+      prefix: location.prefix,
+      endpoint: s3EndpointName(config),
+    });
   },
 };

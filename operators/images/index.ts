@@ -39,8 +39,7 @@ export default defineOperator({
   tools: { photoStore },
   items: { photo: 'A photo of a listing: fetched, checked and stored (ok), or failed with its IMAGE_* code.' },
   async services(config, logger, metrics): Promise<ImagesServices> {
-    // The edge: the worker's own environment names the S3 endpoint in messages.
-    const blobStore = await openBlobStore(config, logger, process.env);
+    const blobStore = await openBlobStore(config, logger);
     logger.info(blobStore.description, 'images: blob store opened');
     // Process-wide sharp settings belong to the worker that owns the process, set once here.
     sharp.cache(false);

@@ -82,7 +82,7 @@ beforeAll(async () => {
   process.env.AWS_ACCESS_KEY_ID ??= platform.AWS_ACCESS_KEY_ID;
   process.env.AWS_SECRET_ACCESS_KEY ??= platform.AWS_SECRET_ACCESS_KEY;
   config = configFor();
-  opened = await openBlobStore(config, quiet, process.env);
+  opened = await openBlobStore(config, quiet);
   photo = await photoJpeg(1200, 900, { seed: 7, quality: 85 });
 });
 
@@ -207,11 +207,9 @@ describe('S3 blob store on S3Proxy', () => {
   });
 
   test('a bucket that does not exist stops the worker at startup with BLOBSTORE_ACCESS_DENIED', async () => {
-    const e = await openBlobStore(
-      configFor({ LISTFLOW_IMAGES_BLOB_STORE: `s3://no-such-bucket-${run}` }),
-      quiet,
-      process.env,
-    ).catch((x: unknown) => x);
+    const e = await openBlobStore(configFor({ LISTFLOW_IMAGES_BLOB_STORE: `s3://no-such-bucket-${run}` }), quiet).catch(
+      (x: unknown) => x,
+    );
     expect((e as PermanentError).code).toBe('BLOBSTORE_ACCESS_DENIED');
     expect((e as PermanentError).message).toContain(`NoSuchBucket`);
     expect((e as PermanentError).message).toContain(`bucket no-such-bucket-${run} exists`);
@@ -221,7 +219,6 @@ describe('S3 blob store on S3Proxy', () => {
     const down = await openBlobStore(
       configFor({ LISTFLOW_IMAGES_S3_ENDPOINT: 'http://127.0.0.1:9', LISTFLOW_IMAGES_S3_TIMEOUT_MS: '1000' }),
       quiet,
-      process.env,
     );
     try {
       const e = await down.store

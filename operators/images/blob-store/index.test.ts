@@ -77,7 +77,7 @@ describe('blob store settings', () => {
 describe('openBlobStore', () => {
   test('file: the filesystem store under blobRoot', async () => {
     const root = mkdtempSync(join(tmpdir(), 'listflow-open-'));
-    const opened = await openBlobStore(configFrom({ LISTFLOW_IMAGES_BLOB_ROOT: root }), silentLogger, {});
+    const opened = await openBlobStore(configFrom({ LISTFLOW_IMAGES_BLOB_ROOT: root }), silentLogger);
     expect(opened.store).toBeInstanceOf(FsBlobStore);
     expect(opened.description).toEqual({ blobStore: 'file', blobRoot: root });
   });
@@ -95,7 +95,6 @@ describe('openBlobStore', () => {
         LISTFLOW_IMAGES_S3_TIMEOUT_MS: '500',
       }),
       silentLogger,
-      {},
     ).finally(() => {
       process.env.AWS_ACCESS_KEY_ID = saved.id;
       process.env.AWS_SECRET_ACCESS_KEY = saved.secret;

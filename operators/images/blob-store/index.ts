@@ -29,6 +29,18 @@ export function parseBlobStore(value: string): BlobStoreLocation {
   return { kind: 's3', bucket, prefix: path === '' ? '' : `${path}/` };
 }
 
+/**
+ * The S3 endpoint as messages name it. Without LISTFLOW_IMAGES_S3_ENDPOINT the SDK picks it from its own
+ * variables; the operator reads no environment itself (its config arrives through the runtime), so the
+ * message names where the SDK looks instead of reading those variables a second time.
+ */
+export function s3EndpointName(config: Pick<ImagesConfig, 's3Endpoint' | 's3Region'>): string {
+  return (
+    config.s3Endpoint ??
+    `the SDK's default S3 endpoint for ${config.s3Region} (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else AWS S3)`
+  );
+}
+
 export interface OpenedBlobStore {
   readonly store: BlobStore;
   /** What the worker's logs say about it (never a credential). */
@@ -42,15 +54,9 @@ export interface OpenedBlobStore {
  * bucket once (HEAD), so wrong credentials or a missing bucket stop the worker at startup with the fix, while an
  * outage at startup only warns (the runtime retries the listings once it is back).
  *
- * @param env where the SDK's endpoint variables are read, only to name the endpoint in messages; no default, so
- *   only the edge (the operator's services) reads process.env and a test or bench says what it passes.
  * @throws PermanentError(BLOBSTORE_ACCESS_DENIED) when the object store refuses the bucket or the credentials.
  */
-export async function openBlobStore(
-  config: ImagesConfig,
-  logger: Logger,
-  env: NodeJS.ProcessEnv,
-): Promise<OpenedBlobStore> {
+export async function openBlobStore(config: ImagesConfig, logger: Logger): Promise<OpenedBlobStore> {
   const location = parseBlobStore(config.blobStore);
   if (location.kind === 'file') {
     const store = new FsBlobStore({ root: config.blobRoot, publicBaseUrl: config.publicBaseUrl });
@@ -59,8 +65,7 @@ export async function openBlobStore(
     if (swept > 0) logger.info({ swept }, 'images: removed stale temp files from the blob store');
     return { store, description: { blobStore: 'file', blobRoot: config.blobRoot }, close: () => undefined };
   }
-  const endpoint =
-    config.s3Endpoint ?? env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL ?? `the AWS S3 endpoint of ${config.s3Region}`;
+  const endpoint = s3EndpointName(config);
   // Loaded only when an S3 store is configured: the SDK costs ~0.2 s to load, which every CLI call
   // (the operator registry reaches this module) would otherwise pay.
   const { createS3Client, S3BlobStore } = require('./s3') as typeof import('./s3');
