@@ -1,7 +1,7 @@
 import type { GuardedClient } from '../../runtime/http/guarded-client';
-import { localGuardedClient } from '../../test/support/reso-clients';
+import { localGuardedClient, plainStatusSource } from '../../test/support/reso-clients';
 import { PRESETS, ResoDataset, type ResoServer, startResoServer } from '../../test/support/reso-server';
-import { replicationSpecs, type ResoSource } from './source-spec';
+import { replicationSpecs } from './source-spec';
 import { sourceClientFor } from './source-client';
 import { syncSource } from './sync';
 
@@ -20,20 +20,7 @@ afterAll(async () => {
   await server?.close();
 });
 
-const sourceAt = (resource: string): ResoSource => ({
-  name: 'plain',
-  kind: 'reso-web-api',
-  pollIntervalMs: 60_000,
-  resource,
-  auth: { kind: 'bearer', tokenEnv: 'PLAIN_TOKEN' },
-  tieBreak: 'key',
-  paging: 'cursor',
-  nextLinkEncoding: 'standard',
-  pageSize: 5,
-  rateLimits: {},
-  deletes: { kind: 'status', field: 'StandardStatus', values: ['Delete'] },
-  media: { mode: 'expand', bumpsModification: true },
-});
+const sourceAt = plainStatusSource;
 
 describe('sourceClientFor', () => {
   it.each([

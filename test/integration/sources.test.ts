@@ -16,11 +16,10 @@ import { RateBudget } from '../../operators/sources/rate-budget';
 import type { ReplicationSpec } from '../../operators/sources/replicate';
 import { syncSource } from '../../operators/sources/sync';
 import { backfillState, syncSourceOnce } from '../../operators/sources/sync-once';
-import type { ResoSource } from '../../operators/sources/source-spec';
 import { staticBearer } from '../../operators/sources/token';
 import { connectedKafka } from '../support/kafka-suite';
 import { type Fault, PRESETS, ResoDataset, type ResoServer, startResoServer } from '../support/reso-server';
-import { localGuardedClient } from '../support/reso-clients';
+import { localGuardedClient, plainStatusSource } from '../support/reso-clients';
 import { createTopics, testSerde, uniqueName } from '../support/streams';
 
 const k = connectedKafka('itest-sources');
@@ -65,13 +64,19 @@ afterAll(async () => {
   await server?.close();
 });
 
-test('pages and their state commit in one transaction; restart resumes; quiet poll is one request', async () => {
+/** A scratch listings.raw (`partitions`) and compacted listings.source-state, and the RawListing schema id. */
+async function scratchSourceTopics(partitions: number) {
   const raw = uniqueName('itest-sources-raw');
   const state = uniqueName('itest-sources-state');
-  await createTopics(k.admin, { [raw]: 3 });
+  await createTopics(k.admin, { [raw]: partitions });
   await ensureCompactedTopic(k.admin, state);
   const serde = testSerde();
   const schemaId = await serde.schemaIdFor(raw, 'RawListing', true);
+  return { raw, state, serde, schemaId };
+}
+
+test('pages and their state commit in one transaction; restart resumes; quiet poll is one request', async () => {
+  const { raw, state, serde, schemaId } = await scratchSourceTopics(3);
   const open = () =>
     openTransactionalSink({
       kafka: k.kafka,
@@ -130,26 +135,8 @@ test('pages and their state commit in one transaction; restart resumes; quiet po
 });
 
 test('syncSourceOnce: the first run loads all, the next resumes (quiet: no page), --from backfills from an instant', async () => {
-  const raw = uniqueName('itest-sources-raw');
-  const state = uniqueName('itest-sources-state');
-  await createTopics(k.admin, { [raw]: 3 });
-  await ensureCompactedTopic(k.admin, state);
-  const serde = testSerde();
-  const schemaId = await serde.schemaIdFor(raw, 'RawListing', true);
-  const resource: ResoSource = {
-    name: 'plain',
-    kind: 'reso-web-api',
-    pollIntervalMs: 60_000,
-    resource: server.source('plain').resourceUrl,
-    auth: { kind: 'bearer', tokenEnv: 'PLAIN_TOKEN' },
-    tieBreak: 'key',
-    paging: 'cursor',
-    nextLinkEncoding: 'standard',
-    pageSize: 5,
-    rateLimits: {},
-    deletes: { kind: 'status', field: 'StandardStatus', values: ['Delete'] },
-    media: { mode: 'expand', bumpsModification: true },
-  };
+  const { raw, state, serde, schemaId } = await scratchSourceTopics(3);
+  const resource = plainStatusSource(server.source('plain').resourceUrl);
   const once = (from?: string) =>
     syncSourceOnce({
       kafka: k.kafka,
@@ -187,12 +174,7 @@ test('syncSourceOnce: the first run loads all, the next resumes (quiet: no page)
  * page committed and was visible). openTransactionalSink therefore opens and aborts an empty transaction.
  */
 test("a new owner's sink fences the stale poller with the source's transactional id: the stale page is never visible", async () => {
-  const raw = uniqueName('itest-sources-raw');
-  const state = uniqueName('itest-sources-state');
-  await createTopics(k.admin, { [raw]: 1 });
-  await ensureCompactedTopic(k.admin, state);
-  const serde = testSerde();
-  const schemaId = await serde.schemaIdFor(raw, 'RawListing', true);
+  const { raw, state, serde, schemaId } = await scratchSourceTopics(1);
   const transactionalId = sourcesTransactionalId(uniqueName('itest'), 'plain');
   const open = () =>
     openTransactionalSink({

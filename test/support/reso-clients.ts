@@ -4,6 +4,7 @@
  */
 import { createSourceClient, type SourceClient, type SourceClientOptions } from '../../operators/sources/client';
 import { RateBudget } from '../../operators/sources/rate-budget';
+import type { ResoSource } from '../../operators/sources/source-spec';
 import { staticBearer } from '../../operators/sources/token';
 import { createGuardedClient, type GuardedClient, type GuardedClientOptions } from '../../runtime/http/guarded-client';
 
@@ -38,4 +39,25 @@ export function localSourceClient(
     pageTimeoutMs: 5000,
     ...over,
   });
+}
+
+/**
+ * The `plain` source of the test server as a sources file would declare it: a static token from PLAIN_TOKEN,
+ * cursor paging with key ties, pages of 5 (so a small dataset spans many pages), status deletes, Media expanded.
+ */
+export function plainStatusSource(resource: string): ResoSource {
+  return {
+    name: 'plain',
+    kind: 'reso-web-api',
+    pollIntervalMs: 60_000,
+    resource,
+    auth: { kind: 'bearer', tokenEnv: 'PLAIN_TOKEN' },
+    tieBreak: 'key',
+    paging: 'cursor',
+    nextLinkEncoding: 'standard',
+    pageSize: 5,
+    rateLimits: {},
+    deletes: { kind: 'status', field: 'StandardStatus', values: ['Delete'] },
+    media: { mode: 'expand', bumpsModification: true },
+  };
 }
