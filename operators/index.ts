@@ -8,9 +8,11 @@ import normalize from './normalize';
 import images from './images';
 import publish from './publish';
 import priceChanges from './price-changes';
+import sources from './sources';
 
 // The module is recorded so that operator threads load this same registry (runtime/operator-threads.ts).
 export const operators: Record<string, AnyOperator> = defineRegistry(__filename, {
+  sources,
   ingest,
   normalize,
   images,

@@ -1,5 +1,6 @@
 /**
  * The listings pipeline:
+ *   sources (RESO Web API replication) -> listings.raw (+ listings.source-state, the cursors)
  *   ingest -> listings.raw -> normalize -> listings.normalized -> images -> listings.enriched
  *   -> publish -> listings.published (+ PostgreSQL view) -> price-changes -> listings.price-changes
  *
@@ -15,6 +16,11 @@ export default definePipeline({
     // Written by `listflow ingest` (outside the pipeline).
     'listings.ingest-jobs': { partitions: 3, schema: 'IngestJob', retentionMs: 7 * DAY_MS, external: true },
     'listings.ingest-status': { partitions: 3, schema: 'IngestJobStatus', compact: true },
+    // One record per declared source, written by `listflow sources apply` from the sources file; the sources
+    // step's replicas share its partitions, so a source has one poller. More partitions than replicas lets a
+    // rebalance spread the sources; a replica past the partition count would own nothing.
+    'listings.sources': { partitions: 4, schema: 'SourceDeclaration', compact: true, external: true },
+    'listings.source-state': { partitions: 4, schema: 'SourceState', compact: true },
     'listings.raw': { partitions: 6, schema: 'RawListing', retentionMs: 7 * DAY_MS },
     'listings.normalized': { partitions: 6, schema: 'Listing', retentionMs: 7 * DAY_MS },
     'listings.enriched': { partitions: 6, schema: 'EnrichedListing', retentionMs: 7 * DAY_MS },
@@ -22,6 +28,19 @@ export default definePipeline({
     'listings.price-changes': { partitions: 3, schema: 'PriceChanged', retentionMs: 30 * DAY_MS },
   },
   steps: [
+    {
+      // A poller per source, owned (not consumed): see operators/sources/index.ts and runtime/assigned/.
+      id: 'sources',
+      operator: 'sources',
+      input: 'listings.sources',
+      outputs: { raw: 'listings.raw', state: 'listings.source-state' },
+      concurrency: 1,
+      timeoutMs: 10 * 60 * 1000,
+      // Restarts of a source's poller after a failure its own bounded request retries did not absorb.
+      retry: { maxAttempts: 8, initialBackoffMs: 1000, maxBackoffMs: 60_000 },
+      replicas: 1,
+      resources: { cpu: '250m', memory: '256Mi', memoryLimit: '512Mi' },
+    },
     {
       id: 'ingest',
       operator: 'ingest',

@@ -121,7 +121,7 @@ describe('a bad configuration lists every problem, each naming the variable, the
       name: 'a step that does not exist',
       step: 'geocode',
       env: {},
-      problems: [/^Unknown operator or step "geocode"\. Fix: use one of ingest, normalize/],
+      problems: [/^Unknown operator or step "geocode"\. Fix: use one of sources, ingest, normalize/],
     },
   ])('$name', ({ step, env, problems }) => {
     const c = check(step, env);

@@ -186,7 +186,7 @@ describe('config and topology errors', () => {
   });
   test('an unknown --through names the steps', () => {
     expect(() => stepsThrough(pipeline, 'nope')).toThrow(
-      /Unknown operator or step "nope". Fix: use one of ingest, normalize/,
+      /Unknown operator or step "nope". Fix: use one of sources, ingest, normalize/,
     );
   });
 });

@@ -208,7 +208,20 @@ const NEVER = new AbortController().signal;
 export async function dryRun(opts: DryRunOptions): Promise<DryRunResult> {
   const clock = opts.clock ?? { now: () => new Date() };
   const logger = opts.logger ?? silent;
-  const steps = stepsThrough(opts.pipeline, opts.through);
+  // An owning step (operator with `own`, a source's poller) has no jobs to run: it replicates the world outside,
+  // which the dry run stands in for with its inputs. The job steps run from the first of them.
+  const owning = (s: StepSpec) => opts.operators[s.operator]?.own !== undefined;
+  const through = opts.through === undefined ? undefined : findStep(opts.pipeline, opts.through);
+  if (through && owning(through)) {
+    throw new ListflowError(
+      'PIPELINE_INVALID',
+      `Step ${through.id} polls the world outside the pipeline and cannot run in the dry run. Fix: pass --through one of ${opts.pipeline.steps
+        .filter((s) => !owning(s))
+        .map((s) => s.id)
+        .join(', ')}.`,
+    );
+  }
+  const steps = stepsThrough(opts.pipeline, opts.through).filter((s) => !owning(s));
   const first = steps[0];
   if (!first) throw new ListflowError('PIPELINE_INVALID', `pipeline ${opts.pipeline.name} has no steps`);
 

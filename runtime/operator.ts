@@ -184,7 +184,7 @@ export interface OperatorDefinition<
    * step may then run it on worker threads (`threads` in the step, see runtime/operator-threads.ts).
    */
   readonly cpuBound?: boolean;
-  /** Per-record processing. Exactly one of `process` and `processBatch` is given. */
+  /** Per-record processing. Exactly one of `process`, `processBatch` and `own` is given. */
   readonly process?: (record: SchemaTypes[I], ctx: OperatorContext<ConfigOf<S>, Svc>) => ProcessResult<EmitFor<P>>;
   /**
    * Batch processing, for sinks that must write many records in one transaction (publish). Returns one
@@ -194,6 +194,45 @@ export interface OperatorDefinition<
     items: ReadonlyArray<BatchItem<SchemaTypes[I]>>,
     ctx: Omit<OperatorContext<ConfigOf<S>, Svc>, 'input'>,
   ) => Promise<ReadonlyArray<ReadonlyArray<EmitFor<P>>>>;
+  /**
+   * Ownership instead of jobs, for a step whose input records are standing assignments (a source to
+   * replicate), not work items: the runtime (runtime/assigned/) keeps the input topic's latest record per key
+   * for the partitions this replica is assigned, and runs `own(record, ctx)` for each key until the key is no
+   * longer owned (`ctx.signal`: a rebalance, a tombstone, a changed record, shutdown). Its outputs go through
+   * `ctx.transactions()`, a transactional producer per key that fences any earlier owner, and its state is an
+   * output topic read back with `ctx.lastCommitted`: nothing lives in the process. It resolves when it stops;
+   * a throw is classified like a job's error (runtime/errors.ts) and dead-letters the record on a permanent one.
+   */
+  readonly own?: (record: SchemaTypes[I], ctx: OwnerContext<ConfigOf<S>, Svc, P>) => Promise<void>;
+}
+
+/** One key's transactional writer (runtime/assigned/transactions.ts). */
+export interface TransactionalWriter<P extends OutputPorts> {
+  /** Produces every emit and commits them in ONE transaction; resolves once committed, throws (aborted) otherwise. */
+  commit(
+    emits: ReadonlyArray<{ [K in keyof P & string]: OutputEmit<K, SchemaTypes[P[K]]> }[keyof P & string]>,
+  ): Promise<void>;
+}
+
+/** Gauges an owning operator sets per key (a worker exports them as `listflow_owned_<name>{step, key}`). */
+export interface OwnedGauges {
+  set(name: string, value: number): void;
+}
+
+export interface OwnerContext<Cfg, Svc, P extends OutputPorts> {
+  readonly config: Cfg;
+  readonly services: Svc;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  /** The input record's key (a source's name). */
+  readonly key: string;
+  /** Aborted when this replica no longer owns the key. */
+  readonly signal: AbortSignal;
+  /** Opens the key's transactional writer; opening fences an earlier owner (its next commit fails). */
+  transactions(): Promise<TransactionalWriter<P>>;
+  /** The key's last committed value on an output port's compacted topic (read_committed), undefined if none. */
+  lastCommitted<K extends keyof P & string>(port: K): Promise<SchemaTypes[P[K]] | undefined>;
+  readonly gauges: OwnedGauges;
 }
 
 /**
@@ -231,8 +270,8 @@ export type AnyEmit = OutputEmit | RejectEmit;
 export function defineOperator<I extends SchemaName, P extends OutputPorts, S extends ConfigFields, Svc = undefined>(
   def: OperatorDefinition<I, P, S, Svc>,
 ): OperatorDefinition<I, P, S, Svc> {
-  if (!def.process === !def.processBatch) {
-    throw new TypeError(`operator ${def.name}: define exactly one of process and processBatch`);
+  if ([def.process, def.processBatch, def.own].filter((f) => f !== undefined).length !== 1) {
+    throw new TypeError(`operator ${def.name}: define exactly one of process, processBatch and own`);
   }
   if (def.cpuBound && (!def.process || def.services)) {
     throw new TypeError(

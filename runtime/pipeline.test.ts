@@ -29,6 +29,13 @@ describe('stages', () => {
   test('the listings steps in data-flow order, with their topics and groups', () => {
     expect(stages(listings).map((s) => [s.step.id, s.input, s.outputs, s.dlq, s.group])).toEqual([
       [
+        'sources',
+        'listings.sources',
+        ['listings.raw', 'listings.source-state'],
+        'listings.sources.dlq',
+        'listflow.listings.sources',
+      ],
+      [
         'ingest',
         'listings.ingest-jobs',
         ['listings.raw', 'listings.ingest-status'],

@@ -10,6 +10,7 @@ import type { AnyContext, AnyOperator, OperatorRegistry } from './operator';
 import type { PipelineSpec, StepSpec } from './pipeline';
 import { assertValidPipeline } from './pipeline-validation';
 import { loadWorkerSettings, operatorEnvPrefix, type WorkerSettings } from './settings';
+import { AssignedWorker } from './assigned/worker';
 import { Worker } from './worker';
 
 /**
@@ -73,8 +74,16 @@ export function parseOperatorConfig(
   });
 }
 
+/** What runWorker needs of a worker: the job worker (worker.ts) or an owning step's (assigned/worker.ts). */
+export interface StepWorker {
+  readonly logger: AnyContext['logger'];
+  readonly done: Promise<number>;
+  start(): Promise<void>;
+  stop(reason: string): Promise<number>;
+}
+
 export interface PreparedWorker {
-  readonly worker: Worker;
+  readonly worker: StepWorker;
   readonly step: StepSpec;
 }
 
@@ -95,7 +104,8 @@ export function prepareWorker(
       `step ${step.id} names operator ${step.operator}, which is not in operators/index.ts`,
     );
   const operatorConfig = parseOperatorConfig(operator, env);
-  return { worker: new Worker({ pipeline, step, operator, operatorConfig, settings }), step };
+  const options = { pipeline, step, operator, operatorConfig, settings };
+  return { worker: operator.own ? new AssignedWorker(options) : new Worker(options), step };
 }
 
 /** Runs until SIGTERM/SIGINT or a crash; resolves with the exit code. */

@@ -64,6 +64,7 @@ describe('schema sets and links', () => {
   test('built-in links of the listings pipeline all resolve', () => {
     const checks = checkLinks(pipelineLinks(listings, operators), builtInSchemas());
     expect(checks.map((c) => `${c.producerStep}.${c.port}->${c.consumerStep}:${c.ok}`)).toEqual([
+      'sources.raw->normalize:true',
       'ingest.raw->normalize:true',
       'normalize.listings->images:true',
       'images.enriched->publish:true',

@@ -136,9 +136,11 @@ export const dryRunCommands: Command[] = [
       const set = parseSets((args.values.set as string[] | undefined) ?? []);
       const ctx = cliContext();
       const through = stringOption(args, 'through');
-      if (through !== undefined && !ctx.pipeline.steps.some((s) => s.id === through || s.operator === through)) {
+      // Steps that own standing assignments (a source's poller) have no jobs for a dry run to run.
+      const runnable = ctx.pipeline.steps.filter((s) => operators[s.operator]?.own === undefined);
+      if (through !== undefined && !runnable.some((s) => s.id === through || s.operator === through)) {
         throw new UsageError(
-          `Unknown step ${JSON.stringify(through)} for --through; expected one of ${ctx.pipeline.steps.map((s) => s.id).join(', ')}.`,
+          `Unknown step ${JSON.stringify(through)} for --through; expected one of ${runnable.map((s) => s.id).join(', ')}.`,
         );
       }
       try {

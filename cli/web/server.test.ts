@@ -161,6 +161,7 @@ test.each([
 
 test('steps are laid out in pipeline order: each one column after the step that writes its input', () => {
   expect(Object.fromEntries(stepColumns(listings))).toEqual({
+    sources: 0,
     ingest: 0,
     normalize: 1,
     images: 2,

@@ -9,6 +9,10 @@
  * A tombstone (null value) means "no state": the source starts from the beginning (what `sources reset` writes
  * for a full reload).
  */
+import type {
+  SourceCursor as SourceCursorRecord,
+  SourceState as SourceStateRecord,
+} from '../../schemas/generated/types';
 import type { SourceCursor } from './cursor';
 import type { ReplicationState } from './replicate';
 
@@ -54,6 +58,45 @@ export function photoReplication(s: SourceState): ReplicationState {
   return s.photoCursor === undefined
     ? { initialDone: s.photoInitialDone ?? false }
     : { cursor: s.photoCursor, initialDone: s.photoInitialDone ?? false };
+}
+
+/** The Avro record of a state (schemas/SourceState.avsc): what goes on `listings.source-state`. */
+export function stateRecordOf(source: string, s: SourceState): SourceStateRecord {
+  const cursor = (c: SourceCursor | undefined): SourceCursorRecord | null =>
+    c === undefined
+      ? null
+      : { timestamp: c.timestamp, key: c.key, keysAtTimestamp: c.keysAtTimestamp ? [...c.keysAtTimestamp] : null };
+  return {
+    source,
+    cursor: cursor(s.cursor),
+    initialDone: s.initialDone,
+    photoCursor: cursor(s.photoCursor),
+    photoInitialDone: s.photoInitialDone ?? false,
+    lastPurgeAt: s.lastPurgeAt ?? null,
+    lastPoll: s.lastPoll,
+    counts: { ...s.counts },
+  };
+}
+
+/** A state out of its Avro record (stateRecordOf's inverse). */
+export function sourceStateOf(r: SourceStateRecord): SourceState {
+  const cursor = (c: SourceCursorRecord | null): SourceCursor | undefined =>
+    c === null
+      ? undefined
+      : c.keysAtTimestamp === null
+        ? { timestamp: c.timestamp, key: c.key }
+        : { timestamp: c.timestamp, key: c.key, keysAtTimestamp: c.keysAtTimestamp };
+  const main = cursor(r.cursor);
+  const photo = cursor(r.photoCursor);
+  return {
+    ...(main === undefined ? {} : { cursor: main }),
+    initialDone: r.initialDone,
+    ...(photo === undefined ? {} : { photoCursor: photo }),
+    ...(r.photoInitialDone ? { photoInitialDone: true } : {}),
+    ...(r.lastPurgeAt === null ? {} : { lastPurgeAt: r.lastPurgeAt }),
+    lastPoll: r.lastPoll,
+    counts: { ...r.counts },
+  };
 }
 
 export function encodeSourceState(s: SourceState): Buffer {

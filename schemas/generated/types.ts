@@ -178,6 +178,50 @@ export interface RawListing {
   profile?: null | string;
 }
 
+/** The (ModificationTimestamp, ListingKey) of the last record taken, timestamps as the server sent them (never rounded). */
+export interface SourceCursor {
+  timestamp: string;
+  key: string;
+  /** Keys already taken at timestamp, for servers that page with ge and cannot break ties by key. */
+  keysAtTimestamp: null | string[];
+}
+
+/** One source of the sources file on the compacted topic listings.sources, written by `listflow sources apply`. Key: the source's name. The sources step's consumer group assigns these records' partitions to its replicas, so each source has one poller; a tombstone retires the source. */
+export interface SourceDeclaration {
+  name: string;
+  /** reso-web-api, file or http. */
+  kind: string;
+  /** The source's entry of the sources file as JSON, after validation (secrets are named by environment variable, never included). */
+  declaration: string;
+  /** sha256 of declaration: a changed declaration restarts its poller. */
+  digest: string;
+  appliedAt: Date;
+}
+
+/** A source's replication state on the compacted topic listings.source-state. Key: the source's name. Written by the sources step in the same Kafka transaction as the page of listings.raw it follows, so the last committed value is exactly where a restarted poller resumes. A tombstone means no state: the source replicates from the beginning. */
+export interface SourceState {
+  source: string;
+  cursor: null | SourceCursor;
+  /** The first load has caught up (its initial filter no longer applies). */
+  initialDone: boolean;
+  /** The photo stream's own cursor, for servers whose photo changes do not move ModificationTimestamp. */
+  photoCursor: null | SourceCursor;
+  photoInitialDone: boolean;
+  /** ISO instant of the last purge pass (sources with no delete signal). */
+  lastPurgeAt: null | string;
+  /** ISO instant of the last committed page; empty before the first. */
+  lastPoll: string;
+  counts: SourceStateCounts;
+}
+
+/** Over the source's life. */
+export interface SourceStateCounts {
+  records: number;
+  deletes: number;
+  pages: number;
+  requests: number;
+}
+
 /** Top-level schemas (one per .avsc file), by name. */
 export interface SchemaTypes {
   EnrichedListing: EnrichedListing;
@@ -188,11 +232,13 @@ export interface SchemaTypes {
   PriceChanged: PriceChanged;
   PublishedListing: PublishedListing;
   RawListing: RawListing;
+  SourceDeclaration: SourceDeclaration;
+  SourceState: SourceState;
 }
 
 export type SchemaName = keyof SchemaTypes;
 
-export const schemaNames: readonly SchemaName[] = ['EnrichedListing', 'ImageAsset', 'IngestJob', 'IngestJobStatus', 'Listing', 'PriceChanged', 'PublishedListing', 'RawListing'];
+export const schemaNames: readonly SchemaName[] = ['EnrichedListing', 'ImageAsset', 'IngestJob', 'IngestJobStatus', 'Listing', 'PriceChanged', 'PublishedListing', 'RawListing', 'SourceDeclaration', 'SourceState'];
 
 /** Self-contained Avro schemas (references inlined), as registered in the schema registry. */
 export const avroSchemas: Record<SchemaName, object> = {
@@ -204,4 +250,6 @@ export const avroSchemas: Record<SchemaName, object> = {
   PriceChanged: {"type":"record","name":"PriceChanged","namespace":"listflow","doc":"Emitted when a published listing's price moves. Key: listingId.","fields":[{"name":"listingId","type":"string"},{"name":"previous","type":{"type":"record","name":"Price","fields":[{"name":"amountMinor","type":"long","doc":"Cents."},{"name":"currency","type":{"type":"enum","name":"Currency","symbols":["USD","CAD"],"namespace":"listflow"}}],"namespace":"listflow"}},{"name":"current","type":"listflow.Price"},{"name":"changedAt","type":{"type":"long","logicalType":"timestamp-millis"},"doc":"modifiedAt of the listing that carried the new price."}]},
   PublishedListing: {"type":"record","name":"PublishedListing","namespace":"listflow","doc":"The published view of a listing on the compacted topic listings.published. Key: listing.id; status DELETE is a tombstone instead.","fields":[{"name":"listing","type":{"type":"record","name":"Listing","namespace":"listflow","doc":"The canonical listing. Key: id. Downstream teams depend on these names and units.","fields":[{"name":"id","type":"string","doc":"<source>:<ListingKey>"},{"name":"source","type":"string"},{"name":"listingKey","type":"string"},{"name":"status","type":{"type":"enum","name":"ListingStatus","doc":"RESO StandardStatus.","symbols":["ACTIVE","ACTIVE_UNDER_CONTRACT","PENDING","CLOSED","COMING_SOON","HOLD","WITHDRAWN","EXPIRED","CANCELED","DELETE","INCOMPLETE"],"namespace":"listflow"}},{"name":"propertyType","type":{"type":"enum","name":"PropertyType","symbols":["RESIDENTIAL","RESIDENTIAL_INCOME","RESIDENTIAL_LEASE","LAND","FARM","COMMERCIAL_SALE","COMMERCIAL_LEASE","BUSINESS_OPPORTUNITY","MANUFACTURED_IN_PARK","OTHER"],"namespace":"listflow"}},{"name":"price","type":{"type":"record","name":"Price","fields":[{"name":"amountMinor","type":"long","doc":"Cents."},{"name":"currency","type":{"type":"enum","name":"Currency","symbols":["USD","CAD"],"namespace":"listflow"}}],"namespace":"listflow"}},{"name":"address","type":{"type":"record","name":"Address","fields":[{"name":"line1","type":"string"},{"name":"unit","type":["null","string"],"default":null},{"name":"city","type":"string"},{"name":"region","type":"string","doc":"2-letter state, province or territory code."},{"name":"postalCode","type":"string"},{"name":"country","type":{"type":"enum","name":"Country","symbols":["US","CA"],"namespace":"listflow"}}],"namespace":"listflow"}},{"name":"geo","type":["null",{"type":"record","name":"Geo","fields":[{"name":"lat","type":"double"},{"name":"lon","type":"double"}],"namespace":"listflow"}],"default":null},{"name":"livingAreaSqft","type":["null","double"],"default":null},{"name":"livingAreaSqm","type":["null","double"],"default":null},{"name":"bedrooms","type":["null","int"],"default":null},{"name":"bathroomsTotal","type":["null","int"],"default":null},{"name":"yearBuilt","type":["null","int"],"default":null},{"name":"description","type":["null","string"],"default":null},{"name":"photos","type":{"type":"array","items":{"type":"record","name":"Photo","fields":[{"name":"url","type":"string"},{"name":"order","type":"int"},{"name":"caption","type":["null","string"],"default":null}],"namespace":"listflow"}}},{"name":"modifiedAt","type":{"type":"long","logicalType":"timestamp-millis"}},{"name":"fingerprint","type":"string","doc":"Stable hash of the normalized address and unit: the same home on two MLSs matches."},{"name":"localFields","type":["null",{"type":"map","values":"string"}],"default":null,"tsOptional":true,"doc":"The MLS's own (non-RESO) fields its source profile keeps, by their name in the feed, values as text (non-strings as JSON). null when the profile keeps none."}]}},{"name":"images","type":{"type":"array","items":{"type":"record","name":"ImageAsset","namespace":"listflow","doc":"The outcome of processing one listing photo.","fields":[{"name":"sourceUrl","type":"string"},{"name":"order","type":"int"},{"name":"status","type":{"type":"enum","name":"ImageStatus","symbols":["OK","FAILED"],"namespace":"listflow"}},{"name":"reasonCode","type":["null","string"],"default":null,"doc":"On FAILED: IMAGE_TOO_LARGE, IMAGE_UNSUPPORTED, IMAGE_CORRUPT, IMAGE_FETCH_FAILED, IMAGE_BLOCKED_URL, ..."},{"name":"reason","type":["null","string"],"default":null},{"name":"sha256","type":["null","string"],"default":null,"doc":"Of the source bytes."},{"name":"width","type":["null","int"],"default":null,"doc":"After EXIF orientation."},{"name":"height","type":["null","int"],"default":null},{"name":"dhash","type":["null","string"],"default":null,"doc":"64-bit difference hash, 16 hex digits."},{"name":"variants","type":{"type":"array","items":{"type":"record","name":"ImageVariant","fields":[{"name":"name","type":"string"},{"name":"width","type":"int"},{"name":"height","type":"int"},{"name":"format","type":"string"},{"name":"bytes","type":"long"},{"name":"uri","type":"string"}],"namespace":"listflow"}}}]}}},{"name":"previousPrice","type":["null","listflow.Price"],"default":null,"doc":"The price of the version this one replaced in the published view, if any. Lets subscribers see price moves without keeping state."},{"name":"publishedAt","type":{"type":"long","logicalType":"timestamp-millis"}}]},
   RawListing: {"type":"record","name":"RawListing","namespace":"listflow","doc":"One feed record as received, nothing lost. Key: <source>:<ListingKey>.","fields":[{"name":"jobId","type":"string"},{"name":"source","type":"string"},{"name":"listingKey","type":"string","doc":"The record's RESO ListingKey, trimmed."},{"name":"position","type":"long","doc":"0-based index of the record in the feed (across OData pages)."},{"name":"receivedAt","type":{"type":"long","logicalType":"timestamp-millis"}},{"name":"defaultCountry","type":["null","string"],"default":null},{"name":"defaultCurrency","type":["null","string"],"default":null},{"name":"payload","type":"string","doc":"The original record as JSON text (CSV rows become an object keyed by header)."},{"name":"profile","type":["null","string"],"default":null,"tsOptional":true,"doc":"The source profile (pipelines/profiles/<name>.yaml) normalize maps this record with; null means reso-dd-2.0."}]},
+  SourceDeclaration: {"type":"record","name":"SourceDeclaration","namespace":"listflow","doc":"One source of the sources file on the compacted topic listings.sources, written by `listflow sources apply`. Key: the source's name. The sources step's consumer group assigns these records' partitions to its replicas, so each source has one poller; a tombstone retires the source.","fields":[{"name":"name","type":"string"},{"name":"kind","type":"string","doc":"reso-web-api, file or http."},{"name":"declaration","type":"string","doc":"The source's entry of the sources file as JSON, after validation (secrets are named by environment variable, never included)."},{"name":"digest","type":"string","doc":"sha256 of declaration: a changed declaration restarts its poller."},{"name":"appliedAt","type":{"type":"long","logicalType":"timestamp-millis"}}]},
+  SourceState: {"type":"record","name":"SourceState","namespace":"listflow","doc":"A source's replication state on the compacted topic listings.source-state. Key: the source's name. Written by the sources step in the same Kafka transaction as the page of listings.raw it follows, so the last committed value is exactly where a restarted poller resumes. A tombstone means no state: the source replicates from the beginning.","fields":[{"name":"source","type":"string"},{"name":"cursor","type":["null",{"type":"record","name":"SourceCursor","doc":"The (ModificationTimestamp, ListingKey) of the last record taken, timestamps as the server sent them (never rounded).","fields":[{"name":"timestamp","type":"string"},{"name":"key","type":"string"},{"name":"keysAtTimestamp","type":["null",{"type":"array","items":"string"}],"default":null,"doc":"Keys already taken at timestamp, for servers that page with ge and cannot break ties by key."}],"namespace":"listflow"}],"default":null},{"name":"initialDone","type":"boolean","doc":"The first load has caught up (its initial filter no longer applies)."},{"name":"photoCursor","type":["null","listflow.SourceCursor"],"default":null,"doc":"The photo stream's own cursor, for servers whose photo changes do not move ModificationTimestamp."},{"name":"photoInitialDone","type":"boolean","default":false},{"name":"lastPurgeAt","type":["null","string"],"default":null,"doc":"ISO instant of the last purge pass (sources with no delete signal)."},{"name":"lastPoll","type":"string","doc":"ISO instant of the last committed page; empty before the first."},{"name":"counts","type":{"type":"record","name":"SourceStateCounts","doc":"Over the source's life.","fields":[{"name":"records","type":"long"},{"name":"deletes","type":"long"},{"name":"pages","type":"long"},{"name":"requests","type":"long"}],"namespace":"listflow"}}]},
 };

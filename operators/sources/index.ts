@@ -1,0 +1,35 @@
+/**
+ * sources: replicates RESO Web API sources (MLS Grid, Trestle, Bridge, Spark, PropTx, CREA DDF) into Listflow.
+ *
+ * - Input: SourceDeclaration (listings.sources, compacted, one record per source, written by
+ *   `listflow sources apply`). Not consumed as jobs: the step OWNS each source of the partitions it is
+ *   assigned (runtime/assigned/), so with N replicas every source has exactly one poller.
+ * - Outputs: port `raw` -> RawListing (listings.raw, keyed `<source>:<ListingKey>` as ingest keys them) and
+ *   port `state` -> SourceState (listings.source-state, compacted, key = source), written in ONE Kafka
+ *   transaction per page by the source's transactional producer: a crash at any instant neither loses nor
+ *   repeats a page, and a moved source's stale poller is fenced.
+ * - Idempotency: a re-read page produces the same keys and payloads; publish keeps the newest by modifiedAt.
+ * - Error policy: see poller.ts (a failed poll waits for the next; a permanent failure dead-letters the
+ *   declaration).
+ * - Every request goes through the guarded HTTP client (LISTFLOW_SOURCES_ALLOW_HOSTS for non-public hosts),
+ *   within the source's rate limits, honouring Retry-After; secrets come from the variables the declaration
+ *   names.
+ */
+import { defineOperator } from '../../runtime/operator';
+import { sourcesConfig } from './config';
+import { pollSource, type SourcesServices } from './poller';
+
+export default defineOperator({
+  name: 'sources',
+  summary: 'Replicates RESO Web API sources continuously: pages and cursors in one Kafka transaction.',
+  input: 'SourceDeclaration',
+  outputs: { raw: 'RawListing', state: 'SourceState' },
+  config: sourcesConfig,
+  services(): SourcesServices {
+    // The one place the operator reads the environment: a source's secrets, by the names its declaration gives.
+    // Declarations are checked against the profiles when applied (`sources apply`, which knows the profiles
+    // directory); here their shape is checked again, so a record from elsewhere cannot run unchecked.
+    return { env: process.env, validate: {} };
+  },
+  own: pollSource,
+});

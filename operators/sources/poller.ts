@@ -1,0 +1,117 @@
+/**
+ * A source's poller, the sources step's `own`: while this replica owns the source, sync it (every page and the
+ * state after it in one transaction, sync.ts), wait `pollInterval`, and again. Nothing is kept between polls
+ * that is not in Kafka: the state it resumes from is the last committed one, read back after opening the
+ * source's transactional writer (which fences any earlier owner first), and read back again after a failure.
+ *
+ * - A failure a poll's own bounded request retries did not absorb (SOURCE_UNAVAILABLE, a timeout) fails that
+ *   poll: it is logged and counted (`poll_failures`), and the next poll comes one interval later; the source's
+ *   `caught_up` gauge stops moving, which the "source not polled within 3 intervals" alert watches.
+ * - A permanent failure (SOURCE_AUTH_FAILED, SOURCE_REFUSED, SOURCE_BLOCKED_URL, SOURCES_INVALID) is thrown: the
+ *   runtime dead-letters the source's declaration with the reason and stops the source until it is applied
+ *   again.
+ * - Gauges per source (`listflow_owned_<name>{step, key}`): last_poll_timestamp_seconds, caught_up_timestamp_seconds,
+ *   poll_interval_seconds, poll_failures, records, deletes.
+ */
+import { classifyError, PermanentError } from '../../runtime/errors';
+import { sleep } from '../../runtime/execute/retry';
+import { createGuardedClient, type GuardedClient } from '../../runtime/http/guarded-client';
+import { emit, type OwnerContext } from '../../runtime/operator';
+import type { SourceDeclaration } from '../../schemas/generated/types';
+import { clientSettingsOf, type SourcesConfig } from './config';
+import { sourceOfDeclaration } from './declaration';
+import type { RawListingRecord } from './raw-listings';
+import { sourceClientFor } from './source-client';
+import { type ResoSource, replicationSpecs, type ValidateOptions } from './source-spec';
+import { type SourceState, sourceStateOf, stateRecordOf } from './state';
+import { syncSource } from './sync';
+
+export interface SourcesServices {
+  /** Where a source's secrets are read, by the variable names its declaration gives. */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** The profiles a declaration is checked against (its delete rule must agree with normalize's reading). */
+  readonly validate: ValidateOptions;
+}
+
+export type SourcePorts = { raw: 'RawListing'; state: 'SourceState' };
+export type PollerContext = OwnerContext<SourcesConfig, SourcesServices, SourcePorts>;
+
+/** The guarded client a source's requests go through (its allow list is LISTFLOW_SOURCES_ALLOW_HOSTS). */
+export function sourceHttpClient(config: SourcesConfig): GuardedClient {
+  return createGuardedClient({
+    allowHosts: config.allowHosts,
+    allowSetting: 'LISTFLOW_SOURCES_ALLOW_HOSTS',
+    blockedCode: 'SOURCE_BLOCKED_URL',
+    what: 'source page',
+    connectTimeoutMs: config.connectTimeoutMs,
+    idleTimeoutMs: config.pageTimeoutMs,
+    maxRedirects: 0,
+  });
+}
+
+export async function pollSource(decl: SourceDeclaration, ctx: PollerContext): Promise<void> {
+  const spec = sourceOfDeclaration(decl, ctx.services.validate);
+  if (spec.kind !== 'reso-web-api') {
+    throw new PermanentError(
+      'SOURCES_INVALID',
+      `Source ${spec.name} is of kind ${spec.kind}, which the sources step does not poll (it replicates reso-web-api sources). Fix: submit it with \`listflow ingest\`, or declare it as reso-web-api.`,
+    );
+  }
+  const source: ResoSource = spec;
+  const log = ctx.logger.child({ source: source.name });
+  const writer = await ctx.transactions();
+  const guarded = sourceHttpClient(ctx.config);
+  try {
+    const client = sourceClientFor(source, guarded, ctx.services.env, clientSettingsOf(ctx.config));
+    const specs = replicationSpecs(source);
+    const sink = {
+      commit: (records: readonly RawListingRecord[], state: SourceState) =>
+        writer.commit([
+          ...records.map((r) => emit.output('raw', r.key, r.value)),
+          emit.output('state', source.name, stateRecordOf(source.name, state)),
+        ]),
+    };
+    const readState = async (): Promise<SourceState | undefined> => {
+      const r = await ctx.lastCommitted('state');
+      return r === undefined ? undefined : sourceStateOf(r);
+    };
+    ctx.gauges.set('poll_interval_seconds', source.pollIntervalMs / 1000);
+    let state = await readState();
+    let failures = 0;
+    log.info({ cursor: state?.cursor, initialDone: state?.initialDone ?? false }, 'source owned: replicating');
+    while (!ctx.signal.aborted) {
+      try {
+        const r = await syncSource({
+          source,
+          specs,
+          client,
+          start: state,
+          sink,
+          signal: ctx.signal,
+          now: () => ctx.clock.now(),
+        });
+        state = r.state;
+        const now = ctx.clock.now().getTime() / 1000;
+        ctx.gauges.set('last_poll_timestamp_seconds', now);
+        ctx.gauges.set('caught_up_timestamp_seconds', now);
+        ctx.gauges.set('records', r.state.counts.records);
+        ctx.gauges.set('deletes', r.state.counts.deletes);
+        if (r.pages > 0)
+          log.info({ pages: r.pages, records: r.records, deletes: r.deletes, requests: r.requests }, 'source synced');
+      } catch (e) {
+        if (ctx.signal.aborted) break;
+        const c = classifyError(e);
+        if (c.kind !== 'retriable') throw e;
+        failures++;
+        ctx.gauges.set('last_poll_timestamp_seconds', ctx.clock.now().getTime() / 1000);
+        ctx.gauges.set('poll_failures', failures);
+        log.warn({ err: e, code: c.code, failures }, 'poll failed; the next poll resumes from the committed state');
+        // The commit that failed may still have happened (its acknowledgement lost): resume from what Kafka says.
+        state = await readState();
+      }
+      await sleep(source.pollIntervalMs, ctx.signal).catch(() => undefined);
+    }
+  } finally {
+    await guarded.close();
+  }
+}
