@@ -57,6 +57,8 @@ export interface PublishedListings {
   ): Promise<ListingCard[]>;
   /** The sha256 of every stored image a row of the view references (`blobs gc` keeps these). */
   imageHashes(db: Queryable): Promise<Set<string>>;
+  /** Every row of one source, any status (the replication demo's check against the source's truth). */
+  ofSource(db: Queryable, source: string): Promise<ListingSummary[]>;
 }
 
 /** The photos' blob store as an inventory (`blobs gc`), opened with the operator's settings from `env`. */

@@ -5,7 +5,10 @@
 #   3. one worker process per pipeline step (`listflow run --all`), logs in .listflow/logs/<step>.log
 #   4. sample feeds (JSON, NDJSON, CSV, OData; US and CA; broken records and photos) written to .listflow/samples
 #   5. ingested and followed with live progress (`listflow ingest samples`)
-#   6. a summary checked against the generator, then the workers are stopped (unless --follow)
+#   6. a summary checked against the generator
+#   7. continuous ingest: the project's RESO Web API server serves the four local sources (pipelines/sources.yaml);
+#      `listflow sources apply`, the initial load, then live changes (prices, statuses, deletions, photos, new
+#      listings), each checked in PostgreSQL against the server's truth; then the workers are stopped (unless --follow)
 #
 # Options: --follow            keep the workers running afterwards (Ctrl-C stops them)
 #          --count N           records per feed (default 100, four feeds)
@@ -14,6 +17,8 @@
 #          --base-port N       first worker HTTP port (default 9400; the others follow)
 #          --json              print the summary as JSON on stdout (progress stays on stderr)
 #          --no-build          use dist/ as it is (tests build once beforehand)
+#          --no-sources        skip step 7
+#          --sources-count N   listings per local source (default 40)
 # Re-runnable: every count is scoped to this run's job ids, so a second run reports its own numbers.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -22,6 +27,9 @@ source scripts/node-env.sh
 
 follow=0
 build=1
+sources=1
+sources_count=40
+demo_args=()
 base_port=9400
 samples_args=()
 while [[ $# -gt 0 ]]; do
@@ -29,6 +37,12 @@ while [[ $# -gt 0 ]]; do
     --follow) follow=1 ;;
     --no-build) build=0 ;;
     --json) samples_args+=(--json) ;;
+    --no-sources) sources=0 ;;
+    --sources-count)
+      [[ $# -ge 2 && "$2" =~ ^[0-9]+$ ]] || { echo "local: --sources-count needs a number" >&2; exit 2; }
+      sources_count="$2"
+      shift
+      ;;
     --count | --seed | --source-prefix)
       [[ $# -ge 2 ]] || { echo "local: $1 needs a value" >&2; exit 2; }
       samples_args+=("$1" "$2")
@@ -39,7 +53,7 @@ while [[ $# -gt 0 ]]; do
       base_port="$2"
       shift
       ;;
-    -h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "local: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -91,6 +105,15 @@ eval "$("${cli[@]}" infra status --json | node -e '
   for (const [k, v] of Object.entries(env))
     if (/^(LISTFLOW_IMAGES_|AWS_)/.test(k)) console.log(`[[ -n "\${${k}+x}" ]] || export ${k}=${JSON.stringify(v)}`);')"
 export LISTFLOW_NORMALIZE_ALLOW_FILE_PHOTO_URLS=true
+# The local RESO Web API server (samples/replication-demo.ts starts it on 127.0.0.1:18480): the sources worker
+# and the images step may fetch from it (it is loopback, which the guarded client refuses otherwise), and the
+# sources' credentials are the ones that server accepts (pipelines/sources.yaml names the variables).
+reso_host="127.0.0.1:18480"
+export LISTFLOW_SOURCES_ALLOW_HOSTS="${LISTFLOW_SOURCES_ALLOW_HOSTS:-$reso_host}"
+export LISTFLOW_IMAGES_ALLOW_HOSTS="${LISTFLOW_IMAGES_ALLOW_HOSTS:+$LISTFLOW_IMAGES_ALLOW_HOSTS,}$reso_host"
+eval "$(node -e '
+  const { LOCAL_RESO_ENV } = require("./dist/test/support/reso-server/local.js");
+  for (const [k, v] of Object.entries(LOCAL_RESO_ENV)) console.log(`export ${k}=${JSON.stringify(v)}`);')"
 export LISTFLOW_SHUTDOWN_GRACE_MS="${LISTFLOW_SHUTDOWN_GRACE_MS:-15000}"
 
 say "workers (listflow run --all; logs in .listflow/logs/<step>.log)"
@@ -131,6 +154,16 @@ if kill -0 "$ingest" 2>/dev/null; then
   exit 1
 fi
 rc=$first
+
+# Continuous ingest: the local RESO Web API server's four sources replicated by the sources worker, an initial
+# load and then live changes, each checked in PostgreSQL against the server's truth.
+if [[ $rc == 0 && $sources == 1 ]]; then
+  say "sources: replicate the local RESO Web API server (initial load, then live changes)"
+  set +e
+  node dist/samples/replication-demo.js --count "$sources_count" --photos-dir "$samples_dir/reso-photos" "${demo_args[@]}"
+  rc=$?
+  set -e
+fi
 say "done (exit $rc)"
 
 # The status page (`listflow web`, read-only, 127.0.0.1): it reads Kafka, PostgreSQL and the photo store, which stay

@@ -182,6 +182,15 @@ export async function imageHashes(db: Queryable): Promise<Set<string>> {
   return new Set(rows.map((r) => r.sha256));
 }
 
+/** Every row of one source (any status), by id: what a replica check compares with the source's truth. */
+export async function sourceListings(db: Queryable, source: string): Promise<ListingSummary[]> {
+  const { rows } = await db.query<SummaryRow>(
+    `SELECT ${SUMMARY_COLUMNS} FROM listings l LEFT JOIN listing_search s ON s.id = l.id WHERE l.source = $1 ORDER BY l.id`,
+    [source],
+  );
+  return rows.map(summaryOf);
+}
+
 /** These reads as the tool publish offers the CLI (operators/tools.ts), so no command names publish. */
 export const publishedListings: PublishedListings = {
   onMarket: ON_MARKET,
@@ -190,4 +199,5 @@ export const publishedListings: PublishedListings = {
   publishedAt: publishedAtOf,
   newest: newestListings,
   imageHashes,
+  ofSource: sourceListings,
 };

@@ -83,7 +83,11 @@ test('npm run local ends with the counts the generator implies, and can run agai
   expect(summary.totals.photos.ok).toBe(expected.photosOk);
   expect(summary.totals.photos.reasons).toEqual(expected.photosFailed);
   expect(summary.totals.stages.publish.output).toBe(expected.normalized);
-  expect(first.stderr).toMatch(/supervisor: all 5 workers ready/);
+  expect(first.stderr).toMatch(/supervisor: all 6 workers ready/);
+  // Continuous ingest: the local RESO Web API server replicated, checked in PostgreSQL against its truth after the
+  // initial load and after live changes (samples/replication-demo.ts exits 1 otherwise, and so would local.sh).
+  expect(first.stderr).toMatch(/replication: initial load: PostgreSQL equals the servers' truth/);
+  expect(first.stderr).toMatch(/replication: live changes: PostgreSQL equals the servers' truth/);
   expect(first.stderr).toMatch(/supervisor: stopping/);
   // It ends by saying where the status page is (`listflow web`).
   expect(first.stderr.trimEnd().split('\n').at(-1)).toBe(
@@ -102,6 +106,8 @@ test('npm run local ends with the counts the generator implies, and can run agai
   const second = await local();
   if (second.code !== 0) throw new Error(`second local.sh exited ${second.code}:\n${second.stderr.slice(-4000)}`);
   const again = JSON.parse(second.stdout);
+  // A second run replicates its own listings past the cursors the first left (they are committed in Kafka).
+  expect(second.stderr).toMatch(/replication: live changes: PostgreSQL equals the servers' truth/);
   expect(again.mismatches).toEqual([]);
   expect(again.totals.ingested).toBe(expected.ingested);
   expect(again.totals.stages.publish.output).toBe(expected.normalized);

@@ -23,6 +23,11 @@ export interface DatasetOptions {
   /** OriginatingSystemName of every record (MLS Grid filters on it). */
   readonly originatingSystem?: string;
   readonly keyPrefix?: string;
+  /**
+   * The first record's instant, microseconds since the epoch (default 2026-01-01T00:00:00Z). The local run
+   * starts its server from now, so a later run's records come after the cursors an earlier run left.
+   */
+  readonly baseMicros?: bigint;
 }
 
 export interface MediaRecord {
@@ -74,14 +79,15 @@ export class ResoDataset {
   constructor(readonly options: DatasetOptions) {
     const tie = options.tieSize ?? 1;
     const prefix = options.keyPrefix ?? `L${options.seed}-`;
+    const base = options.baseMicros ?? BASE_US;
     let i = 0;
     for (const s of sampleListings({ seed: options.seed, count: options.count, badRate: 0, keyPrefix: prefix })) {
       // 1.000123 s apart per tie group: whole seconds alone would hide a client that drops microseconds.
-      const at = formatMicros(BASE_US + BigInt(Math.floor(i / tie)) * 1_000_123n);
+      const at = formatMicros(base + BigInt(Math.floor(i / tie)) * 1_000_123n);
       this.records.set(String(s.record.ListingKey), this.build(s.record, at, 1 + (i % 3)));
       i++;
     }
-    this.clock = BASE_US + BigInt(Math.ceil(options.count / tie) + 1) * 1_000_123n;
+    this.clock = base + BigInt(Math.ceil(options.count / tie) + 1) * 1_000_123n;
   }
 
   /** The next instant: later than every stamp so far, microseconds set. */
@@ -193,7 +199,7 @@ export class ResoDataset {
         seed: this.options.seed + 1_000 + n,
         count: 1,
         badRate: 0,
-        keyPrefix: `N${this.options.seed}-${n}-`,
+        keyPrefix: `${this.options.keyPrefix ?? ''}N${this.options.seed}-${n}-`,
       }),
     ];
     const rec = this.build(sample!.record, this.stamp(), 2);

@@ -26,8 +26,15 @@ const LOCAL: ReadonlyArray<readonly [string, ResoQuirks]> = [
   ['local-proptx', PRESETS.proptx],
 ];
 
-/** The local sources, `count` listings each, deterministic from `seed`. */
-export function localResoSources(seed: number, count: number): ResoSourceDefinition[] {
+/**
+ * The local sources, `count` listings each, deterministic from `seed`. `run` (the local run's) tags every key
+ * and starts the data at `baseMicros`, so runs on one platform never mistake each other's listings.
+ */
+export function localResoSources(
+  seed: number,
+  count: number,
+  run: { readonly tag?: string; readonly baseMicros?: bigint } = {},
+): ResoSourceDefinition[] {
   return LOCAL.map(([name, quirks], i) => ({
     name,
     quirks,
@@ -38,7 +45,8 @@ export function localResoSources(seed: number, count: number): ResoSourceDefinit
       deletes: quirks.deletes,
       photoChangeBumpsModification: quirks.photoChangeBumpsModification,
       originatingSystem: 'listflow',
-      keyPrefix: `${name.replace('local-', '').toUpperCase()}-`,
+      keyPrefix: `${name.replace('local-', '').toUpperCase()}-${run.tag ? `${run.tag}-` : ''}`,
+      ...(run.baseMicros === undefined ? {} : { baseMicros: run.baseMicros }),
     }),
   }));
 }
