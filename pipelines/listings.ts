@@ -21,6 +21,8 @@ export default definePipeline({
     // rebalance spread the sources; a replica past the partition count would own nothing.
     'listings.sources': { partitions: 4, schema: 'SourceDeclaration', compact: true, external: true },
     'listings.source-state': { partitions: 4, schema: 'SourceState', compact: true },
+    // The listings each source holds (key <source>:<ListingKey>): what a purge pass compares with the server's keys.
+    'listings.source-keys': { partitions: 4, schema: 'SourceKey', compact: true },
     'listings.raw': { partitions: 6, schema: 'RawListing', retentionMs: 7 * DAY_MS },
     'listings.normalized': { partitions: 6, schema: 'Listing', retentionMs: 7 * DAY_MS },
     'listings.enriched': { partitions: 6, schema: 'EnrichedListing', retentionMs: 7 * DAY_MS },
@@ -33,7 +35,7 @@ export default definePipeline({
       id: 'sources',
       operator: 'sources',
       input: 'listings.sources',
-      outputs: { raw: 'listings.raw', state: 'listings.source-state' },
+      outputs: { raw: 'listings.raw', state: 'listings.source-state', keys: 'listings.source-keys' },
       concurrency: 1,
       timeoutMs: 10 * 60 * 1000,
       // Restarts of a source's poller after a failure its own bounded request retries did not absorb.

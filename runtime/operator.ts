@@ -232,6 +232,8 @@ export interface OwnerContext<Cfg, Svc, P extends OutputPorts> {
   transactions(): Promise<TransactionalWriter<P>>;
   /** The key's last committed value on an output port's compacted topic (read_committed), undefined if none. */
   lastCommitted<K extends keyof P & string>(port: K): Promise<SchemaTypes[P[K]] | undefined>;
+  /** Every key starting with `keyPrefix` on an output port's compacted topic, with its last committed value. */
+  committed<K extends keyof P & string>(port: K, keyPrefix: string): Promise<Map<string, SchemaTypes[P[K]]>>;
   readonly gauges: OwnedGauges;
 }
 

@@ -245,7 +245,7 @@ describe('validatePipeline', () => {
         {
           path: 'topics["status"].schema',
           message:
-            'Expected one of the schemas in schemas/*.avsc (EnrichedListing, ImageAsset, IngestJob, IngestJobStatus, Listing, PriceChanged, PublishedListing, RawListing, SourceDeclaration, SourceState) for topics["status"].schema but received "Status" of type string. Fix: use the name of a schema file without .avsc.',
+            'Expected one of the schemas in schemas/*.avsc (EnrichedListing, ImageAsset, IngestJob, IngestJobStatus, Listing, PriceChanged, PublishedListing, RawListing, SourceDeclaration, SourceKey, SourceState) for topics["status"].schema but received "Status" of type string. Fix: use the name of a schema file without .avsc.',
         },
         {
           path: 'steps[0].outputs.status',

@@ -31,7 +31,7 @@ describe('stages', () => {
       [
         'sources',
         'listings.sources',
-        ['listings.raw', 'listings.source-state'],
+        ['listings.raw', 'listings.source-state', 'listings.source-keys'],
         'listings.sources.dlq',
         'listflow.listings.sources',
       ],

@@ -23,7 +23,7 @@ export default defineOperator({
   name: 'sources',
   summary: 'Replicates RESO Web API sources continuously: pages and cursors in one Kafka transaction.',
   input: 'SourceDeclaration',
-  outputs: { raw: 'RawListing', state: 'SourceState' },
+  outputs: { raw: 'RawListing', state: 'SourceState', keys: 'SourceKey' },
   config: sourcesConfig,
   services(): SourcesServices {
     // The one place the operator reads the environment: a source's secrets, by the names its declaration gives.

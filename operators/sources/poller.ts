@@ -17,7 +17,11 @@ import { classifyError, PermanentError } from '../../runtime/errors';
 import { sleep } from '../../runtime/execute/retry';
 import { createGuardedClient, type GuardedClient } from '../../runtime/http/guarded-client';
 import { emit, type OwnerContext } from '../../runtime/operator';
-import type { SourceDeclaration } from '../../schemas/generated/types';
+import type { RawListing, SourceDeclaration, SourceKey } from '../../schemas/generated/types';
+import type { SourceClient } from './client';
+import { purgeDue } from './deletes';
+import { purgePass } from './purge';
+import type { ReplicationSpec } from './replicate';
 import { clientSettingsOf, type SourcesConfig } from './config';
 import { sourceOfDeclaration } from './declaration';
 import type { RawListingRecord } from './raw-listings';
@@ -33,7 +37,7 @@ export interface SourcesServices {
   readonly validate: ValidateOptions;
 }
 
-export type SourcePorts = { raw: 'RawListing'; state: 'SourceState' };
+export type SourcePorts = { raw: 'RawListing'; state: 'SourceState'; keys: 'SourceKey' };
 export type PollerContext = OwnerContext<SourcesConfig, SourcesServices, SourcePorts>;
 
 /** The guarded client a source's requests go through (its allow list is LISTFLOW_SOURCES_ALLOW_HOSTS). */
@@ -47,6 +51,45 @@ export function sourceHttpClient(config: SourcesConfig): GuardedClient {
     idleTimeoutMs: config.pageTimeoutMs,
     maxRedirects: 0,
   });
+}
+
+/** A listing's entry in the source's keys (listings.source-keys): what a purge pass compares. */
+const sourceKeyOf = (raw: RawListing): SourceKey => ({
+  source: raw.source,
+  listingKey: raw.listingKey,
+  modifiedAt: modificationOf(raw.payload),
+});
+
+function modificationOf(payload: string): string {
+  try {
+    const v = (JSON.parse(payload) as { ModificationTimestamp?: unknown }).ModificationTimestamp;
+    return typeof v === 'string' ? v : '';
+  } catch {
+    return '';
+  }
+}
+
+/** A purge pass and its deletions, committed with the state that records it (lastPurgeAt). */
+async function purge(
+  source: ResoSource,
+  spec: ReplicationSpec,
+  client: SourceClient,
+  state: SourceState,
+  sink: { commit(records: readonly RawListingRecord[], state: SourceState): Promise<void> },
+  ctx: PollerContext,
+): Promise<SourceState> {
+  const at = ctx.clock.now();
+  const prefix = `${source.name}:`;
+  const held = [...(await ctx.committed('keys', prefix)).keys()].map((k) => k.slice(prefix.length));
+  const deletes = await purgePass({ source, spec, client, held, at, signal: ctx.signal });
+  const next: SourceState = {
+    ...state,
+    lastPurgeAt: at.toISOString(),
+    counts: { ...state.counts, deletes: state.counts.deletes + deletes.length },
+  };
+  await sink.commit(deletes, next);
+  ctx.logger.info({ source: source.name, held: held.length, deleted: deletes.length }, 'purge pass');
+  return next;
 }
 
 export async function pollSource(decl: SourceDeclaration, ctx: PollerContext): Promise<void> {
@@ -68,6 +111,7 @@ export async function pollSource(decl: SourceDeclaration, ctx: PollerContext): P
       commit: (records: readonly RawListingRecord[], state: SourceState) =>
         writer.commit([
           ...records.map((r) => emit.output('raw', r.key, r.value)),
+          ...records.map((r) => emit.output('keys', r.key, r.deleted ? null : sourceKeyOf(r.value))),
           emit.output('state', source.name, stateRecordOf(source.name, state)),
         ]),
     };
@@ -91,6 +135,15 @@ export async function pollSource(decl: SourceDeclaration, ctx: PollerContext): P
           now: () => ctx.clock.now(),
         });
         state = r.state;
+        if (
+          purgeDue(
+            source.deletes,
+            state.lastPurgeAt ? Date.parse(state.lastPurgeAt) : undefined,
+            ctx.clock.now().getTime(),
+          )
+        ) {
+          state = await purge(source, specs.main, client, state, sink, ctx);
+        }
         const now = ctx.clock.now().getTime() / 1000;
         ctx.gauges.set('last_poll_timestamp_seconds', now);
         ctx.gauges.set('caught_up_timestamp_seconds', now);

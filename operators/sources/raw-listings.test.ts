@@ -1,6 +1,7 @@
 /** Replicated records become RawListings that normalize reads like ingested ones; deletions become DELETE. */
 import { PRESETS, ResoDataset, type ResoQuirks, startResoServer } from '../../test/support/reso-server';
 import { normalizeListing } from '../normalize/process';
+import { purgeDelete } from './purge';
 import { rawListingsOf } from './raw-listings';
 import { type ReplicatedPage, type ReplicationSpec, replicatePass } from './replicate';
 import type { SourceCommon } from './source-spec';
@@ -70,5 +71,17 @@ test.each<[string, ResoQuirks, ReplicationSpec['deletes'], string]>([
       await guarded.close();
       await server.close();
     }
+  },
+);
+
+test.each(['reso-dd-2.0', 'trestle', 'mlsgrid'])(
+  'a purge deletion (key only, stamped with the purge time) reaches normalize as DELETE under profile %s',
+  (profile) => {
+    const at = new Date('2026-03-04T05:06:07.000Z');
+    const source: SourceCommon = { name: 'mls-p', pollIntervalMs: 60_000, country: 'US', currency: 'USD', profile };
+    const r = purgeDelete(source, 'K-9', at, 0);
+    expect(r).toMatchObject({ key: 'mls-p:K-9', deleted: true, value: { listingKey: 'K-9', profile } });
+    const listing = normalizeListing(r.value, { allowFilePhotoUrls: false });
+    expect(listing).toMatchObject({ id: 'mls-p:K-9', status: 'DELETE', modifiedAt: at });
   },
 );

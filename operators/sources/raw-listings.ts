@@ -12,6 +12,8 @@ import type { SourceCommon } from './source-spec';
 export interface RawListingRecord {
   readonly key: string;
   readonly value: RawListing;
+  /** The record says the listing is gone (a flag, a status, or a purge): its key leaves the source's keys. */
+  readonly deleted?: boolean;
 }
 
 export interface PageContext {
@@ -24,10 +26,12 @@ export interface PageContext {
 
 /** The page's records (live, then deleted) as RawListings; page order is kept. */
 export function rawListingsOf(source: SourceCommon, page: ReplicatedPage, c: PageContext): RawListingRecord[] {
+  const live = page.records.length;
   return [...page.records, ...page.deletedRecords].map((record, i) => {
     const listingKey = String(record.ListingKey).trim();
     return {
       key: listingId(source.name, listingKey),
+      deleted: i >= live,
       value: {
         jobId: c.passId,
         source: source.name,

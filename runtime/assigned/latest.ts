@@ -7,11 +7,14 @@
 import type { Kafka } from 'kafkajs';
 import { readToEnd } from '../topic-reader';
 
-/** The last value bytes of each key (a tombstone removes the key); with `key`, only that key is kept. */
+/**
+ * The last value bytes of each key (a tombstone removes the key); with `key`, only that key is kept, with
+ * `keyPrefix` only the keys that start with it.
+ */
 export async function latestByKey(
   kafka: Kafka,
   topic: string,
-  opts: { readonly key?: string; readonly purpose?: string } = {},
+  opts: { readonly key?: string; readonly keyPrefix?: string; readonly purpose?: string } = {},
 ): Promise<Map<string, Buffer>> {
   const out = new Map<string, Buffer>();
   await readToEnd(
@@ -20,6 +23,7 @@ export async function latestByKey(
     ({ message }) => {
       const k = message.key?.toString();
       if (k === undefined || (opts.key !== undefined && k !== opts.key)) return;
+      if (opts.keyPrefix !== undefined && !k.startsWith(opts.keyPrefix)) return;
       if (message.value === null) out.delete(k);
       else out.set(k, message.value);
     },

@@ -276,6 +276,17 @@ export class AssignedWorker {
         if (!d.ok) throw d.error;
         return d.value as never;
       },
+      committed: async (port, keyPrefix) => {
+        const out = this.outputIds.get(port);
+        if (!out) throw new PermanentError('OPERATOR_BUG', `committed of unknown port ${JSON.stringify(port)}`);
+        const values = new Map<string, never>();
+        for (const [k, bytes] of await latestByKey(this.kafka, out.topic, { keyPrefix, purpose: `${step.id}-keys` })) {
+          const d = await this.serde.decode(bytes, out.schema);
+          if (!d.ok) throw d.error;
+          values.set(k, d.value as never);
+        }
+        return values;
+      },
       gauges: { set: (name, value) => this.gauge(name).set({ step: step.id, key }, value) },
     };
   }

@@ -1,0 +1,153 @@
+/**
+ * The poller (the sources step's `own`) over in-memory topics (runtime/assigned/memory.ts) against the
+ * project's RESO test server: what it commits, in one transaction per page, and what it does on failures.
+ */
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { parseConfig } from '../../runtime/config';
+import { RetriableError } from '../../runtime/errors';
+import { memoryOwner } from '../../runtime/assigned/memory';
+import type { RawListing, SourceDeclaration, SourceKey, SourceState } from '../../schemas/generated/types';
+import { PRESETS, ResoDataset, type ResoServer, startResoServer } from '../../test/support/reso-server';
+import { sourcesConfig } from './config';
+import { pollSource, type SourcePorts, type SourcesServices } from './poller';
+
+let server: ResoServer | undefined;
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+
+function declaration(entry: Record<string, unknown>): SourceDeclaration {
+  const text = JSON.stringify(entry);
+  return { name: String(entry.name), kind: 'reso-web-api', declaration: text, digest: 'd', appliedAt: new Date(0) };
+}
+
+async function until(what: string, ok: () => boolean, timeoutMs = 15_000): Promise<void> {
+  const started = Date.now();
+  while (!ok()) {
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function setUp(deletes: 'status' | 'purge', entryOver: Record<string, unknown> = {}, token = 'local-token') {
+  const dataset = new ResoDataset({ seed: 3, count: 12, tieSize: 3, deletes, keyPrefix: 'K' });
+  server = await startResoServer({ sources: [{ name: 's', quirks: { ...PRESETS.plain, deletes }, dataset }] });
+  const entry = {
+    name: 's',
+    kind: 'reso-web-api',
+    resource: server.source('s').resourceUrl,
+    auth: { kind: 'bearer', tokenEnv: 'S_TOKEN' },
+    tieBreak: 'key',
+    paging: 'cursor',
+    pageSize: 5,
+    pollInterval: '1s',
+    deletes:
+      deletes === 'purge'
+        ? { kind: 'purge', every: '1h' }
+        : { kind: 'status', field: 'StandardStatus', values: ['Delete'] },
+    media: { mode: 'expand', changeTimestamp: 'PhotosChangeTimestamp' },
+    ...entryOver,
+  };
+  const config = parseConfig(
+    sourcesConfig,
+    { allowHosts: new URL(server.url).host, requestAttempts: '1' },
+    { where: 'test' },
+  );
+  let offsetMs = 0;
+  const owner = memoryOwner<typeof config, SourcesServices, SourcePorts>({
+    key: 's',
+    config,
+    services: { env: { S_TOKEN: token }, validate: {} },
+    clock: { now: () => new Date(Date.now() + offsetMs) },
+  });
+  const raws = () => (owner.log.get('raw') ?? []).map((e) => e.value as RawListing);
+  const state = () => owner.latest.get('state')?.get('s') as SourceState | undefined;
+  const keys = () => owner.latest.get('keys') as Map<string, SourceKey> | undefined;
+  return { dataset, entry, owner, raws, state, keys, later: (ms: number) => void (offsetMs += ms) };
+}
+
+describe('pollSource', () => {
+  it('replicates, then picks up changes; each page with its state and keys in one commit', async () => {
+    const t = await setUp('status');
+    const running = pollSource(declaration(t.entry), t.owner.ctx);
+    await until('the initial load', () => t.raws().length === 12);
+    // 12 records in pages of 5: three pages, three commits, the state after the last.
+    expect(t.owner.commits()).toBe(3);
+    expect(t.state()?.initialDone).toBe(true);
+    expect(t.keys()?.size).toBe(12);
+    const [a, gone] = t.dataset.liveKeys();
+    t.dataset.changePrice(a!, 777);
+    t.dataset.remove(gone!);
+    await until('the changes', () => t.raws().length === 14);
+    const last = t
+      .raws()
+      .slice(12)
+      .map((r) => JSON.parse(r.payload) as Record<string, unknown>);
+    expect(last.map((r) => [r.ListingKey, r.ListPrice ?? null, r.StandardStatus])).toEqual(
+      expect.arrayContaining([
+        [a, 777, expect.anything()],
+        [gone, expect.anything(), 'Delete'],
+      ]),
+    );
+    // The deleted listing leaves the source's keys (a tombstone in the same commit).
+    expect(t.keys()?.has(`s:${gone}`)).toBe(false);
+    expect(t.state()?.cursor?.key).toBe([a, gone].sort().at(-1));
+    t.owner.stop();
+    await running;
+  });
+
+  it('a purge pass deletes the keys the server stopped listing, stamped with the purge time', async () => {
+    const t = await setUp('purge');
+    const running = pollSource(declaration(t.entry), t.owner.ctx);
+    await until(
+      'the initial load and first purge',
+      () => t.raws().length === 12 && t.state()?.lastPurgeAt !== undefined,
+    );
+    const gone = t.dataset.liveKeys()[4]!;
+    t.dataset.remove(gone);
+    t.later(2 * 3_600_000); // the next purge is due
+    await until('the purge', () => t.raws().length === 13);
+    const purge = t.raws()[12]!;
+    expect(purge).toMatchObject({ listingKey: gone, source: 's' });
+    expect(JSON.parse(purge.payload)).toMatchObject({ ListingKey: gone, StandardStatus: 'Delete' });
+    expect(t.keys()?.has(`s:${gone}`)).toBe(false);
+    expect(t.keys()?.size).toBe(11);
+    expect(t.state()?.counts.deletes).toBe(1);
+    t.owner.stop();
+    await running;
+  });
+
+  it('a failed commit fails the poll only: counted, and the next poll resumes from the committed state', async () => {
+    const t = await setUp('status');
+    t.owner.failNextCommit(new RetriableError('SOURCE_UNAVAILABLE', 'broker away'));
+    const running = pollSource(declaration(t.entry), t.owner.ctx);
+    await until('the initial load', () => t.raws().length === 12, 20_000);
+    expect(t.owner.gauges.get('poll_failures')).toBe(1);
+    // No record twice: the failed page was never committed, and the next poll took it from the cursor.
+    const keys = t.raws().map((r) => r.listingKey);
+    expect(new Set(keys).size).toBe(keys.length);
+    t.owner.stop();
+    await running;
+  });
+
+  it.each([
+    {
+      name: 'a secret that is not set',
+      over: { auth: { kind: 'bearer', tokenEnv: 'UNSET' } },
+      code: 'SOURCES_INVALID',
+    },
+    { name: 'a token the server refuses', over: {}, token: 'not-the-token', code: 'SOURCE_AUTH_FAILED' },
+    {
+      name: 'a snapshot kind',
+      over: { kind: 'file', uri: 'file:///tmp/x.json', resource: undefined },
+      code: 'SOURCES_INVALID',
+    },
+  ])('a permanent failure ($name) is thrown, for the runtime to dead-letter', async ({ over, code, token }) => {
+    const t = await setUp('status', over, token);
+    await expect(pollSource(declaration(JSON.parse(JSON.stringify(t.entry))), t.owner.ctx)).rejects.toMatchObject({
+      code,
+    });
+    expect(t.owner.commits()).toBe(0);
+  });
+});
