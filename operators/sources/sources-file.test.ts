@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { ListflowError } from '../../runtime/errors';
-import { LOCAL_RESO_ENV, LOCAL_RESO_PORT } from '../../test/support/reso-server';
+import { LOCAL_READINGS, LOCAL_RESO_ENV, LOCAL_RESO_PORT } from '../../test/support/reso-server';
 import { profileRegistry } from '../normalize/profiles/registry';
 import {
   loadSourcesFile,
@@ -58,6 +58,10 @@ describe('the shipped sources file', () => {
       expect(new URL(s.resource).pathname).toBe(`/${s.name}/Property`);
       expect(() => resolveSourceSecrets(s, LOCAL_RESO_ENV)).not.toThrow();
     }
+    // The replica check of the local run reads each source as the file declares it.
+    expect(
+      sources.map((s) => ({ name: s.name, profile: s.profile, country: s.country, currency: s.currency })),
+    ).toEqual(LOCAL_READINGS);
   });
 });
 

@@ -10,4 +10,4 @@ export {
   type ResoSourceHandle,
   startResoServer,
 } from './server';
-export { LOCAL_RESO_ENV, LOCAL_RESO_PORT, localResoSources } from './local';
+export { LOCAL_READINGS, LOCAL_RESO_ENV, LOCAL_RESO_PORT, localResoSources } from './local';

@@ -5,6 +5,7 @@
  */
 import { ResoDataset } from './dataset';
 import { PRESETS, type ResoQuirks } from './quirks';
+import type { SourceReading } from './replica-check';
 import type { ResoSourceDefinition } from './server';
 
 export const LOCAL_RESO_PORT = 18480;
@@ -24,6 +25,14 @@ const LOCAL: ReadonlyArray<readonly [string, ResoQuirks]> = [
   ['local-trestle', PRESETS.trestle],
   ['local-spark', PRESETS.spark],
   ['local-proptx', PRESETS.proptx],
+];
+
+/** How pipelines/sources.yaml reads each local source (profile, country, currency): what a replica check needs. */
+export const LOCAL_READINGS: readonly SourceReading[] = [
+  { name: 'local-mlsgrid', profile: 'mlsgrid', country: 'US', currency: 'USD' },
+  { name: 'local-trestle', profile: 'trestle', country: 'US', currency: 'USD' },
+  { name: 'local-spark', profile: 'reso-dd-2.0', country: 'US', currency: 'USD' },
+  { name: 'local-proptx', profile: 'proptx', country: 'CA', currency: 'CAD' },
 ];
 
 /**
