@@ -24,7 +24,7 @@ import type { RawListingRecord } from './raw-listings';
 import { sourceClientFor } from './source-client';
 import { type ResoSource, replicationSpecs, type ValidateOptions } from './source-spec';
 import { type SourceState, sourceStateOf, stateRecordOf } from './state';
-import { syncSource } from './sync';
+import { type SyncResult, syncSource } from './sync';
 
 export interface SourcesServices {
   /** Where a source's secrets are read, by the variable names its declaration gives. */
@@ -49,7 +49,20 @@ export function sourceHttpClient(config: SourcesConfig): GuardedClient {
   });
 }
 
-export async function pollSource(decl: SourceDeclaration, ctx: PollerContext): Promise<void> {
+/**
+ * One source's replication through its owner's writer: `sync(start)` runs one sync until caught up, every page
+ * with the state after it in ONE transaction of the source's transactional writer (opened here, so an earlier
+ * owner is fenced before anything is read or written); `readState()` is the last committed state. The poller's
+ * loop and `listflow sources sync --once` (tool.ts) both stand on this, so there is one commit path.
+ */
+export interface SourceSync {
+  readonly source: ResoSource;
+  readState(): Promise<SourceState | undefined>;
+  sync(start: SourceState | undefined): Promise<SyncResult>;
+  close(): Promise<void>;
+}
+
+export async function openSourceSync(decl: SourceDeclaration, ctx: PollerContext): Promise<SourceSync> {
   const spec = sourceOfDeclaration(decl, ctx.services.validate);
   if (spec.kind !== 'reso-web-api') {
     throw new PermanentError(
@@ -58,7 +71,6 @@ export async function pollSource(decl: SourceDeclaration, ctx: PollerContext): P
     );
   }
   const source: ResoSource = spec;
-  const log = ctx.logger.child({ source: source.name });
   const writer = await ctx.transactions();
   const guarded = sourceHttpClient(ctx.config);
   try {
@@ -71,25 +83,34 @@ export async function pollSource(decl: SourceDeclaration, ctx: PollerContext): P
           emit.output('state', source.name, stateRecordOf(source.name, state)),
         ]),
     };
-    const readState = async (): Promise<SourceState | undefined> => {
-      const r = await ctx.lastCommitted('state');
-      return r === undefined ? undefined : sourceStateOf(r);
+    return {
+      source,
+      readState: async () => {
+        const r = await ctx.lastCommitted('state');
+        return r === undefined ? undefined : sourceStateOf(r);
+      },
+      sync: (start) =>
+        syncSource({ source, specs, client, start, sink, signal: ctx.signal, now: () => ctx.clock.now() }),
+      close: () => guarded.close(),
     };
+  } catch (e) {
+    await guarded.close();
+    throw e;
+  }
+}
+
+export async function pollSource(decl: SourceDeclaration, ctx: PollerContext): Promise<void> {
+  const s = await openSourceSync(decl, ctx);
+  const { source } = s;
+  const log = ctx.logger.child({ source: source.name });
+  try {
     ctx.gauges.set('poll_interval_seconds', source.pollIntervalMs / 1000);
-    let state = await readState();
+    let state = await s.readState();
     let failures = 0;
     log.info({ cursor: state?.cursor, initialDone: state?.initialDone ?? false }, 'source owned: replicating');
     while (!ctx.signal.aborted) {
       try {
-        const r = await syncSource({
-          source,
-          specs,
-          client,
-          start: state,
-          sink,
-          signal: ctx.signal,
-          now: () => ctx.clock.now(),
-        });
+        const r = await s.sync(state);
         state = r.state;
         const now = ctx.clock.now().getTime() / 1000;
         ctx.gauges.set('last_poll_timestamp_seconds', now);
@@ -107,11 +128,11 @@ export async function pollSource(decl: SourceDeclaration, ctx: PollerContext): P
         ctx.gauges.set('poll_failures', failures);
         log.warn({ err: e, code: c.code, failures }, 'poll failed; the next poll resumes from the committed state');
         // The commit that failed may still have happened (its acknowledgement lost): resume from what Kafka says.
-        state = await readState();
+        state = await s.readState();
       }
       await sleep(source.pollIntervalMs, ctx.signal).catch(() => undefined);
     }
   } finally {
-    await guarded.close();
+    await s.close();
   }
 }
