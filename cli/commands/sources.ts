@@ -24,6 +24,7 @@ import {
   toolOf,
 } from '../../operators/tools';
 import { latestByKey } from '../../runtime/assigned/latest';
+import { askAgainWhileRetriable } from '../../runtime/kafka';
 import { emit } from '../../runtime/operator';
 import { groupId, type StepSpec } from '../../runtime/pipeline';
 import type { SourceDeclaration, SourceState as SourceStateRecord } from '../../schemas/generated/types';
@@ -76,10 +77,17 @@ async function needTopics(admin: Admin, topics: readonly string[]): Promise<void
     throw new SourcesError(`topics missing: ${missing.join(', ')}. Fix: run \`listflow topics apply\`.`);
 }
 
+/**
+ * A compacted topic's latest value per key. Asked again while Kafka says "not yet" (a partition's leader right
+ * after `topics apply` or a broker restart), which the CLI's short retry policy alone does not outlast.
+ */
+const latest = (ctx: CliContext, topic: string) =>
+  askAgainWhileRetriable(() => latestByKey(cliKafka(ctx), topic, { purpose: 'sources-cli' }), { timeoutMs: 20_000 });
+
 /** The latest declaration per source in the step's input topic (read_committed). */
 export async function readDeclarations(ctx: CliContext, step: StepSpec): Promise<Map<string, SourceDeclaration>> {
   const out = new Map<string, SourceDeclaration>();
-  for (const [name, bytes] of await latestByKey(cliKafka(ctx), step.input, { purpose: 'sources-cli' })) {
+  for (const [name, bytes] of await latest(ctx, step.input)) {
     const d = await ctx.serde().decode<SourceDeclaration>(bytes, 'SourceDeclaration');
     if (!d.ok)
       throw new SourcesError(`The declaration of ${name} in ${step.input} does not decode: ${d.error.message}`);
@@ -91,7 +99,7 @@ export async function readDeclarations(ctx: CliContext, step: StepSpec): Promise
 /** The last committed state record per source (read_committed). */
 export async function readStates(ctx: CliContext, step: StepSpec): Promise<Map<string, SourceStateRecord>> {
   const out = new Map<string, SourceStateRecord>();
-  for (const [name, bytes] of await latestByKey(cliKafka(ctx), step.outputs.state!, { purpose: 'sources-cli' })) {
+  for (const [name, bytes] of await latest(ctx, step.outputs.state!)) {
     const d = await ctx.serde().decode<SourceStateRecord>(bytes, 'SourceState');
     if (d.ok) out.set(name, d.value);
   }
