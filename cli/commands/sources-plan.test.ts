@@ -8,6 +8,8 @@ import {
   parseResetTo,
   parseSyncFrom,
   resetPlan,
+  sourceLag,
+  sourceLagText,
   sourceLine,
   sourceLineText,
   sourceName,
@@ -223,5 +225,42 @@ describe('membersRefusal', () => {
     expect(why).toMatch(/listflow\.p\.sources has 1 active member\(s\) \(state Stable: sources-1@10\.0\.0\.1\)/);
     expect(why).toMatch(/kubectl scale deployment listflow-sources --replicas=0/);
     expect(why).toMatch(/stop `listflow run --all`/);
+  });
+});
+
+describe('sourceLag', () => {
+  const now = Date.parse('2026-01-03T01:00:00Z');
+  const declared = { name: 's', kind: 'reso-web-api', pollIntervalMs: 60_000 };
+  const state = (lastPoll: string, timestamp?: string) => ({
+    ...(timestamp ? { cursor: { timestamp, key: 'K' } } : {}),
+    initialDone: true,
+    lastPoll,
+    counts: { records: 1, deletes: 0, pages: 1, requests: 1 },
+  });
+  it.each([
+    ['polled 30 s ago: not overdue', state('2026-01-03T00:59:30Z', '2026-01-03T00:30:00Z'), 30, 1800, 0],
+    [
+      'polled an hour ago, every minute: 59 min overdue',
+      state('2026-01-03T00:00:00Z', '2026-01-02T00:00:00Z'),
+      3600,
+      90000,
+      3540,
+    ],
+    ['never polled', undefined, null, null, null],
+    ['microsecond cursor', state('2026-01-03T00:59:59Z', '2026-01-03T00:59:59.999999Z'), 1, 0, 0],
+  ])('%s', (_, s, lastPage, cursorAge, overdue) => {
+    expect(sourceLag('s', declared, s, now)).toMatchObject({
+      lastPageAgeSeconds: lastPage,
+      cursorAgeSeconds: cursorAge,
+      overdueSeconds: overdue,
+      remaining: null,
+    });
+  });
+  it('text: ages in s/m/h, remaining only when asked', () => {
+    const l = sourceLag('s', declared, state('2026-01-03T00:00:00Z', '2026-01-02T00:00:00Z'), now, 7);
+    expect(sourceLagText(l, true)).toMatch(
+      /last page 60m ago +newest change 25h old +remaining 7 cursor 2026-01-02T00:00:00Z K/,
+    );
+    expect(sourceLagText(l, false)).not.toContain('remaining');
   });
 });

@@ -196,3 +196,54 @@ export function membersRefusal(
     'Start them again afterwards; they resume from the committed state.',
   ].join('\n');
 }
+
+export interface SourceLag {
+  readonly name: string;
+  readonly cursor: string;
+  /** Seconds since the last committed page (a quiet poll commits nothing); null before the first. */
+  readonly lastPageAgeSeconds: number | null;
+  /** Seconds between now and the newest replicated change (the cursor's timestamp); null without a cursor. */
+  readonly cursorAgeSeconds: number | null;
+  /** Seconds past the next poll due (lastPage + interval, 0 when not overdue); null when unknown. */
+  readonly overdueSeconds: number | null;
+  /** Records past the cursor: only with `status --remaining` (one request per source). */
+  readonly remaining: number | null;
+}
+
+const ageOf = (iso: string | undefined, now: number): number | null => {
+  const t = iso ? Date.parse(iso) : Number.NaN;
+  return Number.isNaN(t) ? null : Math.max(0, Math.round((now - t) / 1000));
+};
+
+/** A source's lag from its committed state alone (status stays fast: no request unless asked). */
+export function sourceLag(
+  name: string,
+  declared: DeclaredSource | undefined,
+  state: SourceStateView | undefined,
+  now: number,
+  remaining: number | null = null,
+): SourceLag {
+  const lastPage = ageOf(state?.lastPoll, now);
+  return {
+    name,
+    cursor: cursorText(state),
+    lastPageAgeSeconds: lastPage,
+    cursorAgeSeconds: ageOf(state?.cursor?.timestamp, now),
+    overdueSeconds:
+      lastPage === null || !declared ? null : Math.max(0, lastPage - Math.round(declared.pollIntervalMs / 1000)),
+    remaining,
+  };
+}
+
+const secs = (n: number | null): string =>
+  n === null ? '-' : n < 120 ? `${n}s` : n < 7200 ? `${Math.round(n / 60)}m` : `${Math.round(n / 3600)}h`;
+
+export function sourceLagText(l: SourceLag, remote: boolean): string {
+  return [
+    l.name.padEnd(16),
+    `last page ${secs(l.lastPageAgeSeconds)} ago`.padEnd(20),
+    `newest change ${secs(l.cursorAgeSeconds)} old`.padEnd(24),
+    ...(remote ? [`remaining ${l.remaining ?? '?'}`] : []),
+    `cursor ${l.cursor}`,
+  ].join(' ');
+}

@@ -43,6 +43,8 @@ import {
   resetPlan,
   sourceLine,
   sourceLineText,
+  type SourceLag,
+  sourceLag,
   sourceName,
 } from './sources-plan';
 
@@ -333,11 +335,8 @@ export interface SourceOverview {
   readonly state: SourceStateView | undefined;
 }
 
-/** For status and the web page: each source's declaration and committed state (read_committed); no request. */
-export async function sourcesOverview(ctx: CliContext): Promise<SourceOverview[]> {
-  const step = replicationStep(ctx);
-  const decls = await readDeclarations(ctx, step);
-  const states = await readStates(ctx, step);
+/** Each source's declaration and committed state, from the records read (a declaration that no longer validates shows none). */
+function overviewOf(decls: Map<string, SourceDeclaration>, states: Map<string, SourceStateRecord>): SourceOverview[] {
   return [...new Set([...decls.keys(), ...states.keys()])].sort().map((name) => {
     const d = decls.get(name);
     const s = states.get(name);
@@ -345,8 +344,53 @@ export async function sourcesOverview(ctx: CliContext): Promise<SourceOverview[]
     try {
       declared = d ? tool().sourceOf(d) : undefined;
     } catch {
-      declared = undefined; // a declaration that no longer validates: the worker dead-letters it
+      declared = undefined; // the worker dead-letters such a declaration
     }
     return { name, declared, state: s ? tool().stateOf(s) : undefined };
   });
+}
+
+/** For status and the web page: each source's declaration and committed state (read_committed); no request. */
+export async function sourcesOverview(ctx: CliContext): Promise<SourceOverview[]> {
+  const step = replicationStep(ctx);
+  return overviewOf(await readDeclarations(ctx, step), await readStates(ctx, step));
+}
+
+/**
+ * The sources' lag for `status` (undefined when the pipeline has no replication step or its topics do not exist
+ * yet; a message when they cannot be read): from the committed state only, unless `remote` (one $count each).
+ */
+export async function sourcesLag(
+  ctx: CliContext,
+  admin: Admin,
+  remote: boolean,
+): Promise<SourceLag[] | string | undefined> {
+  let step: StepSpec;
+  try {
+    step = replicationStep(ctx);
+  } catch {
+    return undefined;
+  }
+  const existing = new Set(await admin.listTopics());
+  if (!existing.has(step.input) || !existing.has(step.outputs.state!)) return undefined;
+  try {
+    const decls = await readDeclarations(ctx, step);
+    const states = await readStates(ctx, step);
+    const now = Date.now();
+    const out: SourceLag[] = [];
+    for (const o of overviewOf(decls, states)) {
+      let remaining: number | null = null;
+      const d = decls.get(o.name);
+      if (remote && d && d.kind === 'reso-web-api') {
+        remaining =
+          (await tool()
+            .remaining(d, states.get(o.name), process.env, AbortSignal.timeout(15_000))
+            .catch(() => undefined)) ?? null;
+      }
+      out.push(sourceLag(o.name, o.declared, o.state, now, remaining));
+    }
+    return out;
+  } catch (e) {
+    return `cannot read the sources' state: ${(e as Error).message.split('\n')[0]}`;
+  }
 }

@@ -11,6 +11,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { sourcesCommands } from '../../cli/commands/sources';
+import { statusCommands } from '../../cli/commands/status';
 import { latestByKey } from '../../runtime/assigned/latest';
 import { groupId } from '../../runtime/pipeline';
 import { readAllToEnd } from '../../runtime/topic-reader';
@@ -114,6 +115,16 @@ test('sync --once loads the source through transactions; list shows the cursor; 
   expect(line.nextPollDue).not.toBeNull();
   const text = await run('list', '--no-remote');
   expect(text.stdout).toContain(`cursor ${out.state.cursor.timestamp} ${out.state.cursor.key}`);
+
+  const status = await invoke(statusCommands, ['status', '--sample-ms', '0', '--json']);
+  expect(JSON.parse(status.stdout).sources).toEqual([
+    expect.objectContaining({
+      name: NAME,
+      cursor: `${out.state.cursor.timestamp} ${out.state.cursor.key}`,
+      remaining: null,
+    }),
+  ]);
+  expect(JSON.parse(status.stdout).sources[0].lastPageAgeSeconds).toBeLessThan(120);
 
   const quiet = JSON.parse((await run('sync', NAME, '--once', '--json')).stdout);
   expect(quiet).toMatchObject({ pages: 0, records: 0, requests: 1 });
