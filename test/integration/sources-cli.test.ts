@@ -4,15 +4,19 @@
  * listings pipeline (its own topics and consumer groups):
  * apply prints its plan and writes nothing, then writes with --yes; sync --once loads every live record into
  * the raw topic (read_committed) with the state committed beside them; list shows that cursor and 0 remaining;
- * a second sync is a quiet poll; reset --to beginning --yes tombstones the state; and sync and reset refuse
- * while a member is in the sources group.
+ * a second sync is a quiet poll; reset --to beginning --yes tombstones the state; sync and reset refuse while a
+ * member is in the sources group; and the real sources worker (in-process) continues from the CLI's state,
+ * the CLI refusing while it runs and resuming from the worker's state after it: one state layout, one path.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { sourcesCommands } from '../../cli/commands/sources';
 import { statusCommands } from '../../cli/commands/status';
+import { operators } from '../../operators';
+import listings from '../../pipelines/listings';
 import { latestByKey } from '../../runtime/assigned/latest';
+import { prepareWorker } from '../../runtime/run';
 import { groupId } from '../../runtime/pipeline';
 import { readAllToEnd } from '../../runtime/topic-reader';
 import type { RawListing, SourceState } from '../../schemas/generated/types';
@@ -29,6 +33,8 @@ let server: ResoServer;
 let p: TestPipeline;
 const saved = { ...process.env };
 const serde = testSerde();
+/** The cursor the first sync caught up at (the worker must reach the same one). */
+let caughtUp: { timestamp: string; key: string } | undefined;
 
 const run = (...argv: string[]) => invoke(sourcesCommands, ['sources', ...argv]);
 const topicOf = (port: 'input' | 'raw' | 'state') => {
@@ -109,6 +115,7 @@ test('sync --once loads the source through transactions; list shows the cursor; 
   expect(state?.cursor).toEqual(expect.objectContaining(out.state.cursor));
   expect(state?.counts.pages).toBe(out.pages);
 
+  caughtUp = out.state.cursor;
   const listed = await run('list', '--json');
   const line = JSON.parse(listed.stdout).sources[0];
   expect(line).toMatchObject({ name: NAME, declared: true, cursor: out.state.cursor, remaining: 0 });
@@ -139,7 +146,9 @@ test('sync and reset refuse while the sources group has a member; reset --to beg
   member.on(member.events.GROUP_JOIN, () => {
     joined = true;
   });
-  await member.run({ eachMessage: async () => undefined });
+  // autoCommit off, as the worker itself: the owning worker never commits and reads its partitions from the
+  // start, so a committed offset in its group would hide the declarations from it.
+  await member.run({ autoCommit: false, eachMessage: async () => undefined });
   for (let i = 0; i < 100 && !joined; i++) await new Promise((r) => setTimeout(r, 200));
   try {
     const sync = await run('sync', NAME, '--once');
@@ -168,4 +177,29 @@ test('sync and reset refuse while the sources group has a member; reset --to beg
 
   const bad = await run('sync', NAME, '--once', '--from', 'last-week');
   expect(bad.error?.message).toMatch(/for --from but received "last-week"/);
+}, 120_000);
+
+test("the sources worker continues from the CLI's state with the same layout; the CLI refuses while it runs", async () => {
+  // From the reset above (2020): the worker re-reads everything and catches up where the CLI's sync did.
+  const before = (await committedState())!;
+  const { worker } = prepareWorker(listings, operators, 'sources', { ...process.env, LISTFLOW_HTTP_PORT: '0' });
+  await worker.start();
+  try {
+    let state = before;
+    for (let i = 0; i < 150 && state.cursor?.key !== caughtUp?.key; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      state = (await committedState()) ?? state;
+    }
+    expect(state.cursor).toMatchObject(caughtUp!);
+    expect(state.counts.pages).toBeGreaterThan(before.counts.pages);
+    const sync = await run('sync', NAME, '--once');
+    expect(sync.code).toBe(1);
+    expect(sync.stderr).toMatch(/active member\(s\)/);
+  } finally {
+    expect(await worker.stop('test')).toBe(0);
+  }
+  // After the worker: the CLI's sync starts from the worker's committed state, and has nothing to do.
+  const quiet = JSON.parse((await run('sync', NAME, '--once', '--json')).stdout);
+  expect(quiet.started.cursor).toEqual(caughtUp);
+  expect(quiet).toMatchObject({ pages: 0, requests: 1 });
 }, 120_000);
