@@ -1,4 +1,6 @@
 import { toolOf } from '../../operators/tools';
+import { invoke } from '../../test/support/cli-invoke';
+import { replayCommands } from './replay';
 import type { SourceDeclaration } from '../../schemas/generated/types';
 import { UsageError } from '../command';
 import {
@@ -263,4 +265,10 @@ describe('sourceLag', () => {
     );
     expect(sourceLagText(l, false)).not.toContain('remaining');
   });
+});
+
+test('replay of an owning step (sources) is refused before any Kafka call, naming what to use instead', async () => {
+  const r = await invoke(replayCommands, ['replay', '--step', 'sources', '--from', 'earliest', '--yes']);
+  expect(r.error).toBeInstanceOf(UsageError);
+  expect(r.error?.message).toMatch(/Step sources owns keys.*listflow sources reset NAME --to TIME/s);
 });
