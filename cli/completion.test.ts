@@ -48,7 +48,7 @@ test.each([
   { typed: ['ingest', '--w'], offers: ['--wait'] },
   { typed: ['ingest', 'feed.json', '--source', 'x', '--c'], offers: ['--country', '--currency'] },
   { typed: ['ingest', 'samples', '--s'], offers: ['--seed', '--source-prefix'] },
-  { typed: ['status', '--'], offers: ['--sample-ms', '--help', '--json'] },
+  { typed: ['status', '--'], offers: ['--sample-ms', '--remaining', '--help', '--json'] },
   { typed: ['--v'], offers: ['--version'] },
   { typed: ['completion', ''], offers: ['bash', 'zsh'] },
   { typed: ['help', 'li'], offers: ['listings'] },

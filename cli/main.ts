@@ -21,6 +21,7 @@ import { blobsCommands } from './commands/blobs';
 import { k8sCommands } from './commands/k8s';
 import { profileCommands } from './commands/profile';
 import { replayCommands } from './commands/replay';
+import { sourcesCommands } from './commands/sources';
 import { webCommand } from './web/command';
 
 // libuv's thread pool (default 4) runs sharp's work and async fs; the images step keeps `concurrency` photos in
@@ -57,6 +58,7 @@ export const commands: Command[] = [
   ...dryRunCommands,
   ...dlqCommands,
   ...replayCommands,
+  ...sourcesCommands,
   webCommand,
   ...listingsCommands,
   ...blobsCommands,

@@ -9,15 +9,17 @@
  * - ListflowStepNotReady: the step's Deployment has no ready replica for 5 minutes (kube-state-metrics'
  *   kube_deployment_status_replicas_ready; expected while an operator has scaled it to 0 for `listflow replay`).
  *
- * Not yet: "a source not polled within 3 intervals". Sources that poll on a schedule (issue 15) do not exist;
- * when they do, their poll timestamps become a metric and the rule belongs here, one per source.
+ * - ListflowKeyNotPolled (owning steps only, e.g. sources): a key (a source) whose last poll is older than
+ *   NOT_POLLED_INTERVALS of its poll interval, from the gauges its owner sets (listflow_owned_*{step, key}): its
+ *   poller is stuck, gone, or its key is owned by nobody. The newest value over pods counts per key.
  *
  * The expressions are checked by `promtool check rules` in test/k8s/alerts.test.ts, and every metric they name
  * must be one a worker exports (runtime/observability.ts) or kube-state-metrics'.
  */
 import YAML from 'yaml';
 import type { PipelineSpec, StepSpec } from '../runtime/pipeline';
-import { DASHBOARD_FILE, dashboardJson } from './dashboards';
+import { operators } from '../operators';
+import { DASHBOARD_FILE, dashboardJson, ownedMetric } from './dashboards';
 import { commonLabels, deploymentName, HEADER, type K8sObject, kustomization, toYamlDocs } from './render';
 
 export const LAG_GROWTH_WINDOW = '10m';
@@ -26,6 +28,8 @@ export const DEAD_LETTER_RATIO = 0.05;
 /** ...and at least this many dead letters a second, so one bad record among ten is no page. */
 export const DEAD_LETTER_MIN_PER_SECOND = 0.01;
 export const NOT_READY_FOR = '5m';
+/** Poll intervals without a poll after which an owned key (a source) alerts. */
+export const NOT_POLLED_INTERVALS = 3;
 
 export interface AlertRule {
   readonly alert: string;
@@ -76,11 +80,35 @@ export function stepAlerts(step: StepSpec): AlertRule[] {
   ];
 }
 
+/** The alerts of an owning step's keys (runtime/operator.ts `own`); none for a step that consumes jobs. */
+export function ownedAlerts(step: StepSpec): AlertRule[] {
+  if (operators[step.operator]?.own === undefined) return [];
+  return [
+    {
+      alert: 'ListflowKeyNotPolled',
+      expr: `time() - ${ownedMetric('last_poll_timestamp_seconds', step)} > ${NOT_POLLED_INTERVALS} * ${ownedMetric('poll_interval_seconds', step)}`,
+      for: '1m',
+      labels: { severity: 'warning', listflow_step: step.id },
+      annotations: {
+        summary: `${step.id}: {{ $labels.key }} not polled within ${NOT_POLLED_INTERVALS} intervals`,
+        description: `${step.id} has not polled {{ $labels.key }} for more than ${NOT_POLLED_INTERVALS} of its poll intervals. Check \`listflow status\` and \`listflow dlq list --step ${step.id}\` (a declaration that failed for good is dead-lettered), and the ${deploymentName(step)} pods' logs.`,
+      },
+    },
+  ];
+}
+
 export const PROMETHEUS_RULE = 'listflow';
 
 /** The rule groups, as a Prometheus rules file has them (what promtool checks). */
 export function ruleGroups(pipeline: PipelineSpec): { groups: { name: string; rules: AlertRule[] }[] } {
-  return { groups: [{ name: `listflow-${pipeline.name}`, rules: pipeline.steps.flatMap(stepAlerts) }] };
+  return {
+    groups: [
+      {
+        name: `listflow-${pipeline.name}`,
+        rules: pipeline.steps.flatMap((s) => [...stepAlerts(s), ...ownedAlerts(s)]),
+      },
+    ],
+  };
 }
 
 export function renderPrometheusRule(pipeline: PipelineSpec): K8sObject {

@@ -9,8 +9,10 @@
  * A step whose operator declares `items` (runtime/operator.ts, e.g. photos) gets a panel per item: ok and failed
  * by code, from `listflow_items_total`; the operator is found in the registry, so this file names none.
  *
- * Not yet on it, because no metric exists for it: source lag (sources with cursors are issue 15). A panel
- * belongs here once the metric does.
+ * A step whose operator owns keys (runtime/operator.ts `own`, e.g. the sources step's pollers) gets the owned
+ * keys' panels from the gauges an owner sets per key (`listflow_owned_<name>{step, key}`, OwnedGauges): lag
+ * (time since the key last caught up, e.g. a source's lag), time since its last poll, records and deletes.
+ * The newest value over pods is taken per key (`max by (key)`): a key that moved leaves its old pod's gauge behind.
  */
 import { operators } from '../operators';
 import type { PipelineSpec, StepSpec } from '../runtime/pipeline';
@@ -73,6 +75,7 @@ export function stepQueries(step: StepSpec): { title: string; unit: string; targ
         { expr: `sum by (code) (rate(listflow_retries_total{${s}}[5m]))`, legendFormat: 'retry {{code}}' },
       ],
     },
+    ...ownedQueries(step),
     ...Object.keys(operators[step.operator]?.items ?? {}).map((item) => ({
       title: `${item}: ok and failed by code (/s)`,
       unit: 'ops',
@@ -83,6 +86,46 @@ export function stepQueries(step: StepSpec): { title: string; unit: string; targ
         },
       ],
     })),
+  ];
+}
+
+/** The gauge names an owning operator sets per key that the dashboard and the alerts read. */
+export const OWNED_GAUGES = [
+  'caught_up_timestamp_seconds',
+  'last_poll_timestamp_seconds',
+  'poll_interval_seconds',
+  'records',
+  'deletes',
+] as const;
+
+export const ownedMetric = (name: (typeof OWNED_GAUGES)[number], step: StepSpec): string =>
+  `max by (key) (listflow_owned_${name}{step="${step.id}"})`;
+
+/** The panels of an owning step's keys (none for a step that consumes jobs). */
+export function ownedQueries(step: StepSpec): { title: string; unit: string; targets: Omit<Target, 'refId'>[] }[] {
+  if (operators[step.operator]?.own === undefined) return [];
+  return [
+    {
+      title: 'Lag per key: since caught up (s)',
+      unit: 's',
+      targets: [{ expr: `time() - ${ownedMetric('caught_up_timestamp_seconds', step)}`, legendFormat: '{{key}}' }],
+    },
+    {
+      title: 'Since last poll, and the poll interval (s)',
+      unit: 's',
+      targets: [
+        { expr: `time() - ${ownedMetric('last_poll_timestamp_seconds', step)}`, legendFormat: '{{key}} since poll' },
+        { expr: ownedMetric('poll_interval_seconds', step), legendFormat: '{{key}} interval' },
+      ],
+    },
+    {
+      title: 'Records and deletes per key',
+      unit: 'short',
+      targets: [
+        { expr: ownedMetric('records', step), legendFormat: '{{key}} records' },
+        { expr: ownedMetric('deletes', step), legendFormat: '{{key}} deletes' },
+      ],
+    },
   ];
 }
 

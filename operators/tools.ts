@@ -4,13 +4,20 @@
  * an operator (the same way k8s/deploy-needs.ts reads `deploy` declarations). Each tool's type is here,
  * beside the registry, because the runtime knows none (runtime/operator.ts OperatorTools is augmented below).
  */
-import type { OperatorTools } from '../runtime/operator';
-import type { IngestJob, ListingStatus, RawListing } from '../schemas/generated/types';
+import type { OperatorTools, OutputPorts, OwnerContext } from '../runtime/operator';
+import type {
+  IngestJob,
+  ListingStatus,
+  RawListing,
+  SourceDeclaration,
+  SourceState as SourceStateRecord,
+} from '../schemas/generated/types';
 import { operators } from './index';
 import type { BlobInventory } from './images/blob-store/inventory';
 import type { CheckReport } from './normalize/profiles/check';
 import type { Queryable } from './publish/db';
 import type { GetResult, ListingCard, ListingSummary, SearchOptions } from './publish/queries';
+import type { DeletionReader } from './sources/deletes';
 
 export type { BlobInventory, StoredImageEntry } from './images/blob-store/inventory';
 export type { CheckReport, OtherRejection, UnknownField, UnmappedValue } from './normalize/profiles/check';
@@ -40,6 +47,8 @@ export interface SourceProfiles {
   check(records: readonly RawListing[], profile: string, env: NodeJS.ProcessEnv): CheckReport;
   /** The lines to add to the profile file for what the report lists. */
   suggestedLines(report: CheckReport): string[];
+  /** How each profile reads a deletion (a source's delete rule must agree with its profile's reading). */
+  deletionReaders(env: NodeJS.ProcessEnv): ReadonlyMap<string, DeletionReader>;
 }
 
 /** The reads of the published view (`listings get|search`, `ingest --wait`'s row check, the status page). */
@@ -66,13 +75,110 @@ export interface PhotoStore {
   open(env: NodeJS.ProcessEnv): BlobInventory;
 }
 
+/** What the CLI shows of a declared source. */
+export interface DeclaredSource {
+  readonly name: string;
+  readonly kind: string;
+  /** The resource URL (reso-web-api), or the feed's (snapshot kinds). */
+  readonly resource?: string;
+  readonly pollIntervalMs: number;
+  readonly profile?: string;
+  readonly country?: string;
+  readonly currency?: string;
+}
+
+/** The profiles a sources file is checked against (SourceProfiles: deletionReaders, defaultProfile). */
+export interface ProfileCheck {
+  readonly profiles: ReadonlyMap<string, DeletionReader>;
+  readonly defaultProfile: string;
+}
+
+/** A source's state as the CLI shows it (the SourceState record, decoded). */
+export interface SourceStateView {
+  readonly cursor?: { readonly timestamp: string; readonly key: string };
+  readonly photoCursor?: { readonly timestamp: string; readonly key: string };
+  readonly initialDone: boolean;
+  /** ISO instant of the last committed page; '' before the first. */
+  readonly lastPoll: string;
+  readonly counts: {
+    readonly records: number;
+    readonly deletes: number;
+    readonly pages: number;
+    readonly requests: number;
+  };
+}
+
+/** The ports of an owning replication step: its pages, its state and the keys it holds. */
+export type ReplicationPorts = { raw: 'RawListing'; state: 'SourceState'; keys: 'SourceKey' };
+
+/**
+ * What an owner of one source gets from whoever runs it (the sources worker, or the CLI for `sources sync`):
+ * the source's transactional writer, its last committed state, an abort signal. Config and services come from
+ * the tool itself, out of `env`, as the worker reads them.
+ */
+export type OwnerIo<P extends OutputPorts> = Omit<OwnerContext<unknown, unknown, P>, 'config' | 'services'>;
+
+export interface SyncSummary {
+  readonly pages: number;
+  readonly records: number;
+  readonly deletes: number;
+  readonly requests: number;
+  readonly started: SourceStateView | undefined;
+  readonly state: SourceStateView;
+}
+
+/** Source replication for the CLI (`sources apply|list|sync|reset`, `ingest --source`, status). */
+export interface SourceReplication {
+  /** The sources file the settings in `env` name (LISTFLOW_SOURCES_FILE), else the shipped one, else undefined. */
+  sourcesFile(env: NodeJS.ProcessEnv): string | undefined;
+  /** The sources of `file`, validated (SOURCES_INVALID lists every problem); with `check`, delete rules too. */
+  load(file: string, check?: ProfileCheck): { readonly file: string; readonly sources: readonly DeclaredSource[] };
+  /** The declaration records of `file` (what `sources apply` writes), validated as `load` does. */
+  declarations(file: string, check: ProfileCheck, now: Date): SourceDeclaration[];
+  /** The source a declaration record declares (validated again, SOURCES_INVALID otherwise). */
+  sourceOf(d: SourceDeclaration): DeclaredSource;
+  /** A state record, decoded. */
+  stateOf(r: SourceStateRecord): SourceStateView;
+  /**
+   * The state a start from `from` (an instant with offset) is: the cursor just before every record at that
+   * instant, the rest of `current` kept. Undefined when `from` is not an instant.
+   */
+  stateFrom(source: string, from: string, current: SourceStateRecord | undefined): SourceStateRecord | undefined;
+  /** Records past the state's cursor by one `$count` request (undefined when the server gives no count). */
+  remaining(
+    d: SourceDeclaration,
+    state: SourceStateRecord | undefined,
+    env: NodeJS.ProcessEnv,
+    signal: AbortSignal,
+  ): Promise<number | undefined>;
+  /**
+   * One sync of the declared source until caught up, through the owner's writer (the worker's commit path:
+   * a page and its state per transaction), from its last committed state or `from` (an instant: a backfill).
+   */
+  syncOnce(
+    d: SourceDeclaration,
+    io: OwnerIo<ReplicationPorts>,
+    o: { readonly env: NodeJS.ProcessEnv; readonly from?: string },
+  ): Promise<SyncSummary>;
+}
+
 declare module '../runtime/operator' {
   interface OperatorTools {
     readonly feedReader: FeedReader;
     readonly sourceProfiles: SourceProfiles;
     readonly publishedListings: PublishedListings;
     readonly photoStore: PhotoStore;
+    readonly sourceReplication: SourceReplication;
   }
+}
+
+/** The name of the one operator offering the tool `name` (a step running it is where the tool's data lives). */
+export function operatorOfTool(name: keyof OperatorTools): string {
+  const offering = Object.values(operators).filter((o) => o.tools?.[name] !== undefined);
+  if (offering.length !== 1) {
+    throw new Error(`Expected one operator offering the ${name} tool but found ${offering.length}.`);
+  }
+  return offering[0]!.name;
 }
 
 /** The tool `name`, from the one operator in the registry that offers it (an error when none or several do). */

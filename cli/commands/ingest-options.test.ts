@@ -2,7 +2,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadSourcesFile } from '../../operators/sources/sources-file';
+import { toolOf } from '../../operators/tools';
 import { UsageError } from '../command';
 import { type DeclaredSources, type JobOptions, jobOptions, shippedSources } from './ingest-options';
 
@@ -16,6 +16,7 @@ writeFileSync(
     '  - { name: plain, kind: file, uri: "file:///data/plain.json", pollInterval: 24h }',
   ].join('\n'),
 );
+const loadSourcesFile = (f: string) => toolOf('sourceReplication').load(f);
 const declared: DeclaredSources = () => loadSourcesFile(file);
 const args = (values: Record<string, string>) => ({ positionals: ['feed.json'], values });
 

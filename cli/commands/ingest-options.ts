@@ -2,10 +2,10 @@
  * What `listflow ingest <uri>` puts in its job besides the feed: the source id, and the profile, country and
  * currency the records are normalized with. A `--source` declared in the sources file (pipelines/sources.yaml)
  * brings that source's profile, country and currency, each overridden by its option; any other name is a
- * plain source id, as before. The sources file is source data, not an operator (operators/sources is in no
- * registry: it describes where data comes from), so the CLI reads it directly.
+ * plain source id, as before. The sources file is read through the sources operator's `sourceReplication`
+ * tool (the CLI names no operator): LISTFLOW_SOURCES_FILE, else the shipped pipelines/sources.yaml.
  */
-import { loadSourcesFile, shippedSourcesFile, type SourceSpec } from '../../operators/sources/sources-file';
+import { type DeclaredSource, toolOf } from '../../operators/tools';
 import { type ParsedArgs, stringOption, UsageError } from '../command';
 import { sourceOption } from '../feed-options';
 import { knownProfile } from './profile';
@@ -18,11 +18,12 @@ export interface JobOptions {
 }
 
 /** The declared sources, read when `--source` needs them (none when no sources file is shipped). */
-export type DeclaredSources = () => { readonly file: string; readonly sources: readonly SourceSpec[] } | undefined;
+export type DeclaredSources = () => { readonly file: string; readonly sources: readonly DeclaredSource[] } | undefined;
 
 export const shippedSources: DeclaredSources = () => {
-  const file = shippedSourcesFile();
-  return file === undefined ? undefined : loadSourcesFile(file);
+  const tool = toolOf('sourceReplication');
+  const file = tool.sourcesFile(process.env);
+  return file === undefined ? undefined : tool.load(file);
 };
 
 function oneOf(args: ParsedArgs, name: string, values: readonly string[]): string | undefined {

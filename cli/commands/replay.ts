@@ -35,6 +35,7 @@ import { type Command, printJson, stringOption, UsageError } from '../command';
 import { type CliContext, cliContext } from '../context';
 import { CLI_OFFSETS, CLI_RETRY, cliKafka, connectAdmin, withKafka } from '../kafka-io';
 import { readMessages } from '../../runtime/dead-letters/read';
+import { operators } from '../../operators';
 
 class ReplayError extends Error {
   override readonly name = 'ReplayError';
@@ -215,6 +216,13 @@ export const replayCommands: Command[] = [
       if (typeof from === 'string') throw new UsageError(from);
       const ctx = cliContext(process.env, 'replay');
       const step = findStep(ctx.pipeline, stepId);
+      if (operators[step.operator as keyof typeof operators]?.own !== undefined) {
+        // An owning step's workers commit no offsets and re-read their assignments from the start: a committed
+        // offset would hide assignments from them, and there is nothing to re-process.
+        throw new UsageError(
+          `Step ${step.id} owns keys (its input holds standing assignments, not jobs), so it has no offsets to move. Fix: move a key's own state instead (for sources: listflow sources reset NAME --to TIME, or sources sync NAME --once --from TIME).`,
+        );
+      }
       return withAdmin(ctx, async (admin) => {
         const plan = await replayPlan(admin, ctx.pipeline, step, from);
         const yes = Boolean(args.values.yes);

@@ -19,6 +19,8 @@ import { readTopicsToEnd } from '../topic-reader';
 import type { ReplayLedgerEntry } from '../../runtime/replay';
 import { entryReread } from '../../runtime/replay';
 import { readReplayLedger } from './replay';
+import { sourcesLag } from './sources';
+import { type SourceLag, sourceLagText } from './sources-plan';
 
 /** Resets shown by the text view (JSON has them all). */
 const REPLAYS_SHOWN = 5;
@@ -144,6 +146,14 @@ function printReplays(io: Io, replays: readonly ReplayLedgerEntry[]): void {
   }
 }
 
+function printSources(io: Io, sources: readonly SourceLag[] | string | undefined, remote: boolean): void {
+  if (sources === undefined) return;
+  io.out('\nsources (lag from the committed cursors; listflow sources list for more):');
+  if (typeof sources === 'string') io.out(`  ${sources}`);
+  else if (sources.length === 0) io.out('  none applied (listflow sources apply)');
+  else for (const s of sources) io.out(`  ${sourceLagText(s, remote)}`);
+}
+
 function printPipeline(io: Io, steps: StepStatus[]): void {
   io.out(
     `${'step'.padEnd(14)} ${'group state'.padEnd(20)} ${'members'.padStart(7)} ${'lag'.padStart(8)} ${'rate/s'.padStart(8)} ${'dead letters'.padStart(12)}`,
@@ -161,8 +171,11 @@ export const statusCommands: Command[] = [
     summary: "A job's state (with JOB_ID), or the pipeline's: lag, rate, dead letters per step, latest replays.",
     args: '[JOB_ID]',
     maxPositionals: 1,
-    options: { 'sample-ms': { type: 'string' } },
-    optionHelp: { 'sample-ms': 'Pipeline view: measure the commit rate over this many ms (default 1000; 0 skips it).' },
+    options: { 'sample-ms': { type: 'string' }, remaining: { type: 'boolean' } },
+    optionHelp: {
+      'sample-ms': 'Pipeline view: measure the commit rate over this many ms (default 1000; 0 skips it).',
+      remaining: 'Pipeline view: also ask each source for the records past its cursor (one $count request per source).',
+    },
     details: 'Exit code 1 for an unknown job id or a FAILED job.',
     async run(args, io) {
       const ctx = cliContext(process.env, 'status');
@@ -190,9 +203,12 @@ export const statusCommands: Command[] = [
         const sampleMs = intOption(args, 'sample-ms', 0, 60_000) ?? 1000;
         const steps = await withKafka(ctx, () => pipelineStatus(ctx, admin, sampleMs));
         const replays = await withKafka(ctx, () => readReplayLedger(ctx.kafka(), ctx.pipeline));
-        if (io.json) printJson(io, { pipeline: ctx.pipeline.name, steps, replays });
+        const remote = Boolean(args.values.remaining);
+        const sources = await withKafka(ctx, () => sourcesLag(ctx, admin, remote));
+        if (io.json) printJson(io, { pipeline: ctx.pipeline.name, steps, replays, ...(sources ? { sources } : {}) });
         else {
           printPipeline(io, steps);
+          printSources(io, sources, remote);
           printReplays(io, replays);
         }
         return 0;

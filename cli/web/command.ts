@@ -24,6 +24,7 @@ import { connectAdmin, withKafka } from '../kafka-io';
 import type { WebData } from './panels';
 import type { AdminActions, LetterSource } from './server';
 import { createWebServer, listen } from './server';
+import { sourcesOverview } from '../commands/sources';
 
 export const DEFAULT_WEB_PORT = 8480;
 const LETTERS_TTL_MS = 5000;
@@ -46,6 +47,8 @@ export function liveData(ctx: CliContext, admin: Admin): WebData & LetterSource 
     steps: () => withKafka(ctx, () => pipelineStatus(ctx, admin, SAMPLE_MS)),
     letters,
     replays: () => withKafka(ctx, () => readReplayLedger(ctx.kafka(), ctx.pipeline)),
+    // A pipeline with no replication step, or before `topics apply`, has no sources to show.
+    sources: () => withKafka(ctx, () => sourcesOverview(ctx)).catch(() => []),
     async listings({ limit, sourcePrefix }) {
       return toolOf('publishedListings').newest(ctx.pg(), { limit, sourcePrefix });
     },

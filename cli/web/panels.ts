@@ -1,10 +1,11 @@
 /**
  * The panels of the status page, in order. Each reads what it shows through `WebData` (so tests can hand it
- * plain values) and returns a `<section>`. To add one (a sources panel with each source's cursor, once sources
- * exist, issue 15), write a Panel and put it in PANELS: the server and the page need no other change.
+ * plain values) and returns a `<section>`. To add one, write a Panel and put it in PANELS: the server and the
+ * page need no other change.
  */
 import type { ListingCard } from '../../operators/tools';
 import { formatPrice } from '../commands/listings';
+import type { SourceOverview } from '../commands/sources';
 import type { StepStatus } from '../commands/status';
 import { type DeadLetter, groupLetters, ledgerKey } from '../../runtime/dead-letters/letters';
 import type { PipelineSpec } from '../../runtime/pipeline';
@@ -21,6 +22,8 @@ export interface WebData {
   letters(): Promise<readonly DeadLetter[]>;
   listings(filter: { limit: number; sourcePrefix?: string }): Promise<readonly ListingCard[]>;
   replays(): Promise<readonly ReplayLedgerEntry[]>;
+  /** The sources with their committed cursors (empty when the pipeline replicates none). */
+  sources(): Promise<readonly SourceOverview[]>;
 }
 
 export interface PanelOptions {
@@ -130,4 +133,33 @@ const replaysPanel: Panel = {
   },
 };
 
-export const PANELS: readonly Panel[] = [pipelinePanel, listingsPanel, lettersPanel, replaysPanel];
+const sourcesPanel: Panel = {
+  id: 'sources',
+  async render(data) {
+    const sources = await data.sources();
+    if (sources.length === 0) return '';
+    const rows = sources.map((s) => [
+      esc(s.name),
+      esc(s.declared?.kind ?? 'retired'),
+      s.state?.cursor
+        ? `<code>${esc(s.state.cursor.timestamp)}</code> ${esc(s.state.cursor.key)}`
+        : '<span class="muted">beginning</span>',
+      esc(s.state?.initialDone ? 'yes' : 'no'),
+      esc(s.state?.lastPoll || 'never'),
+      esc(s.state?.counts.records ?? 0),
+      esc(s.state?.counts.deletes ?? 0),
+      esc(s.declared ? `${s.declared.pollIntervalMs / 1000}s` : '-'),
+    ]);
+    return section(
+      'sources',
+      'Sources (cursors, listflow sources list)',
+      table(
+        ['source', 'kind', 'cursor', 'first load done', 'last page', 'records', 'deletes', 'poll every'],
+        rows,
+        new Set([5, 6]),
+      ),
+    );
+  },
+};
+
+export const PANELS: readonly Panel[] = [pipelinePanel, sourcesPanel, listingsPanel, lettersPanel, replaysPanel];

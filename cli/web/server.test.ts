@@ -51,6 +51,19 @@ const data: WebData & LetterSource = {
   letters: async () => [letter],
   listings: async () => [card, { ...card, id: 'crea:L2', thumbUrl: 'javascript:alert(1)' }],
   replays: async () => [],
+  sources: async () => [
+    {
+      name: 'mls-<x>',
+      declared: { name: 'mls-<x>', kind: 'reso-web-api', pollIntervalMs: 60_000 },
+      state: {
+        cursor: { timestamp: '2026-12-01T10:00:00.123456Z', key: 'K<7>' },
+        initialDone: true,
+        lastPoll: '2026-12-01T10:01:00.000Z',
+        counts: { records: 42, deletes: 3, pages: 5, requests: 6 },
+      },
+    },
+    { name: 'fresh', declared: { name: 'fresh', kind: 'reso-web-api', pollIntervalMs: 300_000 }, state: undefined },
+  ],
   letter: async (ref) =>
     ref === 'listings.raw.dlq:2:7' ? { letter, value: { encoding: 'json', value: { ListPrice: -1 } } } : undefined,
 };
@@ -89,6 +102,16 @@ test('the page: every step in the picture, values from feeds escaped, only http(
   expect(html).not.toContain('javascript:');
   expect(html).toContain('href="/letters/listings.raw.dlq%3A2%3A7"');
   expect(html).not.toContain('/admin/redrive');
+});
+
+test('the sources panel: each source with its cursor (escaped), the one never polled from the beginning', async () => {
+  const html = await (await fetch(`${base}/`)).text();
+  const panel = html.slice(html.indexOf('id="sources"'));
+  expect(html).toContain('id="sources"');
+  expect(panel).toContain('mls-&lt;x&gt;');
+  expect(panel).toContain('<code>2026-12-01T10:00:00.123456Z</code> K&lt;7&gt;');
+  expect(panel).toMatch(/fresh<\/td>.*beginning/s);
+  expect(html).not.toContain('K<7>');
 });
 
 test.each([

@@ -4,13 +4,14 @@
 # The words that may follow a command path: its subcommands, or the values of its argument.
 _listflow_next() {
   case "$1" in
-    "") echo "infra topics schemas run ingest profile status dry-run dlq replay web listings blobs k8s version help completion" ;;
+    "") echo "infra topics schemas run ingest profile status dry-run dlq replay sources web listings blobs k8s version help completion" ;;
     "infra") echo "up down status" ;;
     "topics") echo "apply list" ;;
     "schemas") echo "register check" ;;
     "ingest") echo "samples" ;;
     "profile") echo "check" ;;
     "dlq") echo "list show redrive" ;;
+    "sources") echo "apply list sync reset" ;;
     "listings") echo "get search" ;;
     "blobs") echo "gc" ;;
     "k8s") echo "render" ;;
@@ -33,12 +34,16 @@ _listflow_options() {
     "ingest") echo "--source --format --wait --country --currency --profile --help --json" ;;
     "ingest samples") echo "--count --seed --dir --source-prefix --help --json" ;;
     "profile check") echo "--profile --source --format --limit --help --json" ;;
-    "status") echo "--sample-ms --help --json" ;;
+    "status") echo "--sample-ms --remaining --help --json" ;;
     "dry-run") echo "--source --format --through --out --images-dir --set --help --json" ;;
     "dlq list") echo "--step --code --since --until --help --json" ;;
     "dlq show") echo "--topic --partition --offset --help --json" ;;
     "dlq redrive") echo "--step --code --since --until --rate --dry --again --help --json" ;;
     "replay") echo "--step --from --yes --help --json" ;;
+    "sources apply") echo "--file --yes --help --json" ;;
+    "sources list") echo "--no-remote --help --json" ;;
+    "sources sync") echo "--once --from --help --json" ;;
+    "sources reset") echo "--to --yes --help --json" ;;
     "web") echo "--host --port --admin --token-file --refresh --help --json" ;;
     "listings get") echo "--help --json" ;;
     "listings search") echo "--city --status --limit --help --json" ;;

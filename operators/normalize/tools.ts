@@ -26,4 +26,6 @@ export const sourceProfiles: SourceProfiles = {
     return checkProfile(records, profileRegistry(dir).get(profile), dir);
   },
   suggestedLines,
+  // A Profile reads deletions itself (isDeletion, status): the sources file's delete rules are checked with it.
+  deletionReaders: (env) => profileRegistry(profilesDir(env)).profiles,
 };

@@ -18,6 +18,7 @@
 import { defineOperator } from '../../runtime/operator';
 import { sourcesConfig } from './config';
 import { pollSource, type SourcesServices } from './poller';
+import { sourceReplication } from './tool';
 
 export default defineOperator({
   name: 'sources',
@@ -31,5 +32,7 @@ export default defineOperator({
     // directory); here their shape is checked again, so a record from elsewhere cannot run unchecked.
     return { env: process.env, validate: {} };
   },
+  // `listflow sources apply|list|sync|reset`, status and `ingest --source` (operators/tools.ts).
+  tools: { sourceReplication },
   own: pollSource,
 });

@@ -1,4 +1,8 @@
 /**
+ * LEGACY (JSON state, before the Avro SourceState and runtime/assigned/): kept only for
+ * test/integration/sources.test.ts until its rewrite; delete then. The worker's commit path is
+ * runtime/assigned/transactions.ts through poller.ts's openSourceSync.
+ *
  * The Kafka side of a source's sync: a transactional producer (one transactional id per source, so a stale
  * poller after a rebalance is fenced) that writes a page's RawListings to `listings.raw` and the state after
  * the page to the compacted `listings.source-state` in ONE transaction; and the reader of the last committed

@@ -28,7 +28,7 @@ import type { RawListingRecord } from './raw-listings';
 import { sourceClientFor } from './source-client';
 import { type ResoSource, replicationSpecs, type ValidateOptions } from './source-spec';
 import { type SourceState, sourceStateOf, stateRecordOf } from './state';
-import { syncSource } from './sync';
+import { type SyncResult, syncSource } from './sync';
 
 export interface SourcesServices {
   /** Where a source's secrets are read, by the variable names its declaration gives. */
@@ -53,7 +53,77 @@ export function sourceHttpClient(config: SourcesConfig): GuardedClient {
   });
 }
 
-/** A listing's entry in the source's keys (listings.source-keys): what a purge pass compares. */
+/**
+ * One source's replication through its owner's writer: `sync(start)` runs one sync until caught up, every page
+ * with the state after it in ONE transaction of the source's transactional writer (opened here, so an earlier
+ * owner is fenced before anything is read or written); `readState()` is the last committed state. The poller's
+ * loop and `listflow sources sync --once` (tool.ts) both stand on this, so there is one commit path.
+ */
+export interface SourceSync {
+  readonly source: ResoSource;
+  readState(): Promise<SourceState | undefined>;
+  sync(start: SourceState | undefined): Promise<SyncResult>;
+  close(): Promise<void>;
+}
+
+export async function openSourceSync(decl: SourceDeclaration, ctx: PollerContext): Promise<SourceSync> {
+  const spec = sourceOfDeclaration(decl, ctx.services.validate);
+  if (spec.kind !== 'reso-web-api') {
+    throw new PermanentError(
+      'SOURCES_INVALID',
+      `Source ${spec.name} is of kind ${spec.kind}, which the sources step does not poll (it replicates reso-web-api sources). Fix: submit it with \`listflow ingest\`, or declare it as reso-web-api.`,
+    );
+  }
+  const source: ResoSource = spec;
+  const writer = await ctx.transactions();
+  const guarded = sourceHttpClient(ctx.config);
+  try {
+    const client = sourceClientFor(source, guarded, ctx.services.env, clientSettingsOf(ctx.config));
+    const specs = replicationSpecs(source);
+    const sink = {
+      commit: (records: readonly RawListingRecord[], state: SourceState) =>
+        writer.commit([
+          ...records.map((r) => emit.output('raw', r.key, r.value)),
+          // The source's keys move with its pages: what a purge pass compares with the server's.
+          ...records.map((r) => emit.output('keys', r.key, r.deleted ? null : sourceKeyOf(r.value))),
+          emit.output('state', source.name, stateRecordOf(source.name, state)),
+        ]),
+    };
+    return {
+      source,
+      readState: async () => {
+        const r = await ctx.lastCommitted('state');
+        return r === undefined ? undefined : sourceStateOf(r);
+      },
+      sync: async (start) => {
+        const r = await syncSource({
+          source,
+          specs,
+          client,
+          start,
+          sink,
+          signal: ctx.signal,
+          now: () => ctx.clock.now(),
+        });
+        const lastPurge = r.state.lastPurgeAt ? Date.parse(r.state.lastPurgeAt) : undefined;
+        if (!purgeDue(source.deletes, lastPurge, ctx.clock.now().getTime())) return r;
+        const p = await purge(source, specs.main, client, r.state, sink, ctx);
+        return {
+          ...r,
+          state: p.state,
+          deletes: r.deletes + p.deleted,
+          requests: client.requests() - (r.state.counts.requests - r.requests),
+        };
+      },
+      close: () => guarded.close(),
+    };
+  } catch (e) {
+    await guarded.close();
+    throw e;
+  }
+}
+
+/** A listing's entry in the source's keys (listings.source-keys). */
 const sourceKeyOf = (raw: RawListing): SourceKey => ({
   source: raw.source,
   listingKey: raw.listingKey,
@@ -69,7 +139,7 @@ function modificationOf(payload: string): string {
   }
 }
 
-/** A purge pass and its deletions, committed with the state that records it (lastPurgeAt). */
+/** A purge pass (deletes: purge) and its deletions, committed with the state that records it (lastPurgeAt). */
 async function purge(
   source: ResoSource,
   spec: ReplicationSpec,
@@ -77,7 +147,7 @@ async function purge(
   state: SourceState,
   sink: { commit(records: readonly RawListingRecord[], state: SourceState): Promise<void> },
   ctx: PollerContext,
-): Promise<SourceState> {
+): Promise<{ state: SourceState; deleted: number }> {
   const at = ctx.clock.now();
   const prefix = `${source.name}:`;
   const held = [...(await ctx.committed('keys', prefix)).keys()].map((k) => k.slice(prefix.length));
@@ -89,61 +159,22 @@ async function purge(
   };
   await sink.commit(deletes, next);
   ctx.logger.info({ source: source.name, held: held.length, deleted: deletes.length }, 'purge pass');
-  return next;
+  return { state: next, deleted: deletes.length };
 }
 
 export async function pollSource(decl: SourceDeclaration, ctx: PollerContext): Promise<void> {
-  const spec = sourceOfDeclaration(decl, ctx.services.validate);
-  if (spec.kind !== 'reso-web-api') {
-    throw new PermanentError(
-      'SOURCES_INVALID',
-      `Source ${spec.name} is of kind ${spec.kind}, which the sources step does not poll (it replicates reso-web-api sources). Fix: submit it with \`listflow ingest\`, or declare it as reso-web-api.`,
-    );
-  }
-  const source: ResoSource = spec;
+  const s = await openSourceSync(decl, ctx);
+  const { source } = s;
   const log = ctx.logger.child({ source: source.name });
-  const writer = await ctx.transactions();
-  const guarded = sourceHttpClient(ctx.config);
   try {
-    const client = sourceClientFor(source, guarded, ctx.services.env, clientSettingsOf(ctx.config));
-    const specs = replicationSpecs(source);
-    const sink = {
-      commit: (records: readonly RawListingRecord[], state: SourceState) =>
-        writer.commit([
-          ...records.map((r) => emit.output('raw', r.key, r.value)),
-          ...records.map((r) => emit.output('keys', r.key, r.deleted ? null : sourceKeyOf(r.value))),
-          emit.output('state', source.name, stateRecordOf(source.name, state)),
-        ]),
-    };
-    const readState = async (): Promise<SourceState | undefined> => {
-      const r = await ctx.lastCommitted('state');
-      return r === undefined ? undefined : sourceStateOf(r);
-    };
     ctx.gauges.set('poll_interval_seconds', source.pollIntervalMs / 1000);
-    let state = await readState();
+    let state = await s.readState();
     let failures = 0;
     log.info({ cursor: state?.cursor, initialDone: state?.initialDone ?? false }, 'source owned: replicating');
     while (!ctx.signal.aborted) {
       try {
-        const r = await syncSource({
-          source,
-          specs,
-          client,
-          start: state,
-          sink,
-          signal: ctx.signal,
-          now: () => ctx.clock.now(),
-        });
+        const r = await s.sync(state);
         state = r.state;
-        if (
-          purgeDue(
-            source.deletes,
-            state.lastPurgeAt ? Date.parse(state.lastPurgeAt) : undefined,
-            ctx.clock.now().getTime(),
-          )
-        ) {
-          state = await purge(source, specs.main, client, state, sink, ctx);
-        }
         const now = ctx.clock.now().getTime() / 1000;
         ctx.gauges.set('last_poll_timestamp_seconds', now);
         ctx.gauges.set('caught_up_timestamp_seconds', now);
@@ -160,11 +191,11 @@ export async function pollSource(decl: SourceDeclaration, ctx: PollerContext): P
         ctx.gauges.set('poll_failures', failures);
         log.warn({ err: e, code: c.code, failures }, 'poll failed; the next poll resumes from the committed state');
         // The commit that failed may still have happened (its acknowledgement lost): resume from what Kafka says.
-        state = await readState();
+        state = await s.readState();
       }
       await sleep(source.pollIntervalMs, ctx.signal).catch(() => undefined);
     }
   } finally {
-    await guarded.close();
+    await s.close();
   }
 }

@@ -13,7 +13,7 @@ import type {
   SourceCursor as SourceCursorRecord,
   SourceState as SourceStateRecord,
 } from '../../schemas/generated/types';
-import type { SourceCursor } from './cursor';
+import { parseInstant, type SourceCursor } from './cursor';
 import type { ReplicationState } from './replicate';
 
 export const SOURCE_STATE_TOPIC_SUFFIX = 'source-state';
@@ -151,4 +151,15 @@ function cursorOf(v: unknown): SourceCursor | undefined | false {
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * The start of a backfill from `from`: the main cursor just before every record at that instant (key '' sorts
+ * before every key), the first load counted done (deletions included from there), the rest of `previous`
+ * kept. Undefined when `from` is not an instant.
+ */
+export function backfillState(from: string, previous: SourceState | undefined): SourceState | undefined {
+  if (parseInstant(from) === undefined) return undefined;
+  const base = previous ?? initialSourceState();
+  return { ...base, cursor: { timestamp: from, key: '' }, initialDone: true };
 }

@@ -1,28 +1,19 @@
 /**
- * `sources sync NAME --once [--from TIME]` without the CLI: one sync of one source until caught up, resumed
- * from its last committed state (or, with `from`, a backfill from that instant), pages and state committed
- * through the source's transactional producer. The CLI command and the worker's loop both stand on this.
+ * LEGACY, kept only for test/integration/sources.test.ts (written before the Avro state and the owning runtime;
+ * another session rewrites it): the JSON-state path through kafka-sink.ts. Nothing else imports this; the
+ * worker and `listflow sources sync --once` share poller.ts's openSourceSync (see tool.ts). Delete this file and
+ * kafka-sink.ts once that test no longer imports them.
  */
 import type { Kafka } from 'kafkajs';
 import { createGuardedClient } from '../../runtime/http/guarded-client';
 import type { RawListing } from '../../schemas/generated/types';
-import { parseInstant } from './cursor';
 import { openTransactionalSink, readSourceStates, sourcesTransactionalId } from './kafka-sink';
 import { DEFAULT_SOURCE_CLIENT_SETTINGS, type SourceClientSettings, sourceClientFor } from './source-client';
 import { type ResoSource, replicationSpecs } from './source-spec';
-import { initialSourceState, type SourceState } from './state';
+import { backfillState, type SourceState } from './state';
 import { type SyncResult, syncSource } from './sync';
 
-/**
- * The start of a backfill from `from`: the main cursor just before every record at that instant (key '' sorts
- * before every key), the first load counted done (deletions included from there), the rest of `previous`
- * kept. Undefined when `from` is not an instant.
- */
-export function backfillState(from: string, previous: SourceState | undefined): SourceState | undefined {
-  if (parseInstant(from) === undefined) return undefined;
-  const base = previous ?? initialSourceState();
-  return { ...base, cursor: { timestamp: from, key: '' }, initialDone: true };
-}
+export { backfillState } from './state';
 
 export interface SyncOnceOptions {
   readonly kafka: Kafka;

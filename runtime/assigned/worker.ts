@@ -26,9 +26,8 @@ import { dlqTopic, groupId, type PipelineSpec, type StepSpec } from '../pipeline
 import { assertValidStep } from '../pipeline-validation';
 import { AvroSerde, createRegistry } from '../serde';
 import type { WorkerSettings } from '../settings';
-import { latestByKey } from './latest';
+import { keyIo, type PortOutput } from './key-io';
 import { type AssignedRecord, KeyOwnership, type OwnershipAction } from './ownership';
-import { openTransactionalWriter, type RecordWriter } from './transactions';
 
 export interface AssignedWorkerOptions {
   readonly pipeline: PipelineSpec;
@@ -59,7 +58,7 @@ export class AssignedWorker {
   private readonly serde: AvroSerde;
   private readonly ownership = new KeyOwnership();
   private readonly owners = new Map<string, Owner>();
-  private readonly outputIds = new Map<string, { topic: string; schema: SchemaName; id: number }>();
+  private readonly outputIds = new Map<string, PortOutput>();
   private readonly gauges = new Map<string, Gauge<'step' | 'key'>>();
   private readonly dlq: string;
   private consumer: Consumer | null = null;
@@ -206,11 +205,11 @@ export class AssignedWorker {
     };
     const firstFailure = new Date();
     for (let attempt = 1; !signal.aborted; attempt++) {
-      const writers: RecordWriter[] = [];
+      const io = this.context(record.key, signal, log);
       try {
         const decoded = await this.serde.decode(record.value, operator.input as SchemaName);
         if (!decoded.ok) throw decoded.error;
-        await operator.own!(decoded.value, this.context(record.key, signal, log, writers));
+        await operator.own!(decoded.value, io.ctx);
         if (!signal.aborted) this.ownership.endedBy(record.key, record.value);
         return;
       } catch (e) {
@@ -229,7 +228,7 @@ export class AssignedWorker {
         this.ownership.endedBy(record.key, record.value);
         return;
       } finally {
-        await Promise.all(writers.map((w) => w.close().catch(() => undefined)));
+        await io.close();
       }
     }
   }
@@ -238,57 +237,24 @@ export class AssignedWorker {
     key: string,
     signal: AbortSignal,
     logger: Logger,
-    writers: RecordWriter[],
-  ): OwnerContext<AnyContext['config'], unknown, OutputPorts> {
+  ): {
+    ctx: OwnerContext<AnyContext['config'], unknown, OutputPorts>;
+    close(): Promise<void>;
+  } {
     const { pipeline, step } = this.opts;
-    return {
-      config: this.opts.operatorConfig as AnyContext['config'],
-      services: this.services,
-      logger,
-      clock: this.opts.clock ?? { now: () => new Date() },
+    const { io, close } = keyIo<OutputPorts>({
+      kafka: this.kafka,
+      serde: this.serde,
+      outputs: this.outputIds,
+      transactionalId: ownerTransactionalId(pipeline, step, key),
       key,
       signal,
-      transactions: async () => {
-        const writer = await openTransactionalWriter(this.kafka, ownerTransactionalId(pipeline, step, key));
-        writers.push(writer);
-        return {
-          commit: (emits) =>
-            writer.commit(
-              emits.map((e) => {
-                const out = this.outputIds.get(e.port);
-                if (!out) throw new PermanentError('OPERATOR_BUG', `emit to unknown port ${JSON.stringify(e.port)}`);
-                return {
-                  topic: out.topic,
-                  key: e.key,
-                  value: e.value === null ? null : this.serde.encode(out.id, out.schema, e.value),
-                  ...(e.headers ? { headers: e.headers } : {}),
-                };
-              }),
-            ),
-        };
-      },
-      lastCommitted: async (port) => {
-        const out = this.outputIds.get(port);
-        if (!out) throw new PermanentError('OPERATOR_BUG', `lastCommitted of unknown port ${JSON.stringify(port)}`);
-        const bytes = (await latestByKey(this.kafka, out.topic, { key, purpose: `${step.id}-state` })).get(key);
-        if (bytes === undefined) return undefined;
-        const d = await this.serde.decode(bytes, out.schema);
-        if (!d.ok) throw d.error;
-        return d.value as never;
-      },
-      committed: async (port, keyPrefix) => {
-        const out = this.outputIds.get(port);
-        if (!out) throw new PermanentError('OPERATOR_BUG', `committed of unknown port ${JSON.stringify(port)}`);
-        const values = new Map<string, never>();
-        for (const [k, bytes] of await latestByKey(this.kafka, out.topic, { keyPrefix, purpose: `${step.id}-keys` })) {
-          const d = await this.serde.decode(bytes, out.schema);
-          if (!d.ok) throw d.error;
-          values.set(k, d.value as never);
-        }
-        return values;
-      },
+      logger,
+      clock: this.opts.clock ?? { now: () => new Date() },
+      purpose: `${step.id}-state`,
       gauges: { set: (name, value) => this.gauge(name).set({ step: step.id, key }, value) },
-    };
+    });
+    return { ctx: { ...io, config: this.opts.operatorConfig as AnyContext['config'], services: this.services }, close };
   }
 
   private gauge(name: string): Gauge<'step' | 'key'> {

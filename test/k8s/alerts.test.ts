@@ -8,8 +8,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
-import { ruleGroups, rulesFile, stepAlerts } from '../../k8s/alerts';
-import { dashboardExpressions, renderDashboard } from '../../k8s/dashboards';
+import { readFileSync } from 'node:fs';
+import { ownedAlerts, ruleGroups, rulesFile, stepAlerts } from '../../k8s/alerts';
+import { dashboardExpressions, OWNED_GAUGES, renderDashboard } from '../../k8s/dashboards';
+import { operators } from '../../operators';
 import listings from '../../pipelines/listings';
 import { WorkerMetrics } from '../../runtime/observability';
 import { debianTool } from '../support/debian-tool';
@@ -34,7 +36,9 @@ const run = (args: string[]): { code: number; out: string } => {
 
 test('promtool checks every rule of every step', () => {
   const r = run(['check', 'rules', 'rules.yaml']);
-  expect(r.out).toContain(`SUCCESS: ${listings.steps.length * 3} rules found`);
+  const owning = listings.steps.filter((s) => operators[s.operator as keyof typeof operators]?.own).length;
+  expect(owning).toBe(1);
+  expect(r.out).toContain(`SUCCESS: ${listings.steps.length * 3 + owning} rules found`);
   expect(r.code).toBe(0);
 });
 
@@ -96,6 +100,39 @@ const unitTests = {
       ],
     },
     {
+      // The sources step polls key a every minute (and a pod it left still shows a's last poll at 0); key b's
+      // poller stops after 10 minutes. b alerts once 3 intervals (3m) have passed without a poll, a never.
+      interval: '1m',
+      input_series: [
+        { series: 'listflow_owned_last_poll_timestamp_seconds{step="sources",key="a",pod="p1"}', values: '0+60x30' },
+        { series: 'listflow_owned_last_poll_timestamp_seconds{step="sources",key="a",pod="p0"}', values: '0x30' },
+        {
+          series: 'listflow_owned_last_poll_timestamp_seconds{step="sources",key="b",pod="p1"}',
+          values: '0+60x10 600x20',
+        },
+        { series: 'listflow_owned_poll_interval_seconds{step="sources",key="a",pod="p1"}', values: '60x30' },
+        { series: 'listflow_owned_poll_interval_seconds{step="sources",key="a",pod="p0"}', values: '60x30' },
+        { series: 'listflow_owned_poll_interval_seconds{step="sources",key="b",pod="p1"}', values: '60x30' },
+      ],
+      alert_rule_test: [
+        { eval_time: '12m', alertname: 'ListflowKeyNotPolled', exp_alerts: [] },
+        {
+          eval_time: '20m',
+          alertname: 'ListflowKeyNotPolled',
+          exp_alerts: [
+            {
+              exp_labels: { severity: 'warning', listflow_step: 'sources', key: 'b' },
+              exp_annotations: Object.fromEntries(
+                Object.entries(ownedAlerts(listings.steps.find((s) => s.id === 'sources')!)[0]!.annotations).map(
+                  ([k, v]) => [k, v.replaceAll('{{ $labels.key }}', 'b')],
+                ),
+              ),
+            },
+          ],
+        },
+      ],
+    },
+    {
       // publish: 10 records/s in; 2/s dead-lettered (20%). images: 10/s in, 0.1/s dead-lettered (1%).
       interval: '1m',
       input_series: [
@@ -135,8 +172,14 @@ test("every metric the dashboard and the alerts read is one a worker exports (or
       return type === 'histogram' ? [`${name}_bucket`, `${name}_sum`, `${name}_count`] : [name];
     }),
   );
+  // An owning step's gauges are set by its owner per key (listflow_owned_<name>): the sources poller sets these.
+  const poller = readFileSync(join(__dirname, '../../operators/sources/poller.ts'), 'utf8');
+  for (const g of OWNED_GAUGES) {
+    expect(poller).toContain(`gauges.set('${g}'`);
+    exported.add(`listflow_owned_${g}`);
+  }
   const exprs = [...dashboardExpressions(listings), ...ruleGroups(listings).groups[0]!.rules.map((r) => r.expr)];
-  const FUNCTIONS = new Set(['sum', 'rate', 'delta', 'max', 'by', 'histogram_quantile', 'and', 'le']);
+  const FUNCTIONS = new Set(['sum', 'rate', 'delta', 'max', 'by', 'histogram_quantile', 'and', 'le', 'time', 'key']);
   const read = new Set(
     exprs.flatMap((e) =>
       [...e.replace(/\{[^}]*\}/g, '').matchAll(/[a-z_][a-z0-9_]*/g)].map((m) => m[0]).filter((n) => n.includes('_')),
@@ -146,6 +189,7 @@ test("every metric the dashboard and the alerts read is one a worker exports (or
   expect(missing).toEqual([]);
   expect(read).toContain('process_cpu_seconds_total');
   expect(read).toContain('listflow_processing_seconds_bucket');
+  expect(read).toContain('listflow_owned_caught_up_timestamp_seconds');
 });
 
 test('the dashboard has one row per step with throughput, lag, latency, dead letters; then the processes', () => {

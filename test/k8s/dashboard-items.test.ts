@@ -63,3 +63,17 @@ test('no two panels overlap, and none is wider than the grid', () => {
       }
   }
 });
+
+test("an owning step (sources) has its keys' lag panel; a step consuming jobs has none", () => {
+  for (const s of listings.steps) {
+    const owned = (rows().get(`${s.id}: ${s.input}`) ?? []).filter((p) =>
+      p.targets?.some((t) => t.expr.includes('listflow_owned_')),
+    );
+    if (operators[s.operator]?.own === undefined) expect(owned).toEqual([]);
+    else
+      expect(owned[0]?.targets?.[0]?.expr).toBe(
+        `time() - max by (key) (listflow_owned_caught_up_timestamp_seconds{step="${s.id}"})`,
+      );
+  }
+  expect(listings.steps.filter((s) => operators[s.operator]?.own !== undefined).map((s) => s.id)).toEqual(['sources']);
+});
