@@ -2,6 +2,8 @@
  * What each step's pods need beyond what every worker gets, read from its operator's `deploy` declaration
  * (runtime/operator.ts DeployNeeds) in the one operator registry: the manifests name no operator.
  */
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { operators } from '../operators';
 import { fieldEnvName } from '../runtime/config';
 import type { DeployNeeds } from '../runtime/operator';
@@ -12,12 +14,62 @@ type Needs = DeployNeeds<Record<string, never>> & {
   readonly blobStore?: { readonly store: string; readonly root: string };
   readonly database?: { readonly url: string };
   readonly feeds?: { readonly root: string };
+  readonly assignments?: Omit<NonNullable<DeployNeeds<Record<string, never>>['assignments']>, 'file'> & {
+    readonly file: string;
+  };
 };
 
 /** The deploy needs of `operator` (none when it declares none or is not in the registry). */
 export const needsOfOperator = (operator: string): Needs => (operators[operator]?.deploy ?? {}) as Needs;
 
 export const needsOf = (step: Pick<StepSpec, 'operator'>): Needs => needsOfOperator(step.operator);
+
+/**
+ * True for a step whose operator owns standing assignments (`own`) instead of consuming jobs: it never commits
+ * offsets, so its group's lag is every record and says nothing about load (no lag-based autoscaling).
+ */
+export const isOwning = (step: Pick<StepSpec, 'operator'>): boolean => operators[step.operator]?.own !== undefined;
+
+/** An owning step's assignments file as a render ships it. */
+export interface ShippedAssignments {
+  /** The shipped file's path and its text (copied into the base, mounted from a ConfigMap). */
+  readonly path: string;
+  readonly text: string;
+  /** The file name the pods see it under. */
+  readonly name: string;
+  /** The variable the apply command reads the file's path from (the operator's setting). */
+  readonly fileEnv: string;
+  /** The declared keys: at most this many replicas own anything. */
+  readonly keys: readonly string[];
+  /** The variables the declarations read secrets from: the keys of the step's Secret. */
+  readonly secretEnv: readonly string[];
+  /** CLI arguments that apply the file to the step's input. */
+  readonly apply: readonly string[];
+}
+
+const shippedCache = new Map<string, ShippedAssignments | undefined>();
+
+/** The shipped assignments of an owning step's operator (undefined when it declares none), read once. */
+export function shippedAssignments(step: Pick<StepSpec, 'operator'>): ShippedAssignments | undefined {
+  if (shippedCache.has(step.operator)) return shippedCache.get(step.operator);
+  const a = needsOf(step).assignments;
+  let out: ShippedAssignments | undefined;
+  if (a) {
+    const path = a.shipped();
+    const { keys, secretEnv } = a.declared(path);
+    out = {
+      path,
+      text: readFileSync(path, 'utf8'),
+      name: basename(path),
+      fileEnv: settingEnv(step.operator, a.file),
+      keys,
+      secretEnv,
+      apply: a.apply,
+    };
+  }
+  shippedCache.set(step.operator, out);
+  return out;
+}
 
 /** The variable an operator's setting is read from (its own `env`, else LISTFLOW_<OPERATOR>_<SETTING>). */
 export function settingEnv(operator: string, setting: string): string {

@@ -1,12 +1,18 @@
 /**
  * The `components/keda` component: a KEDA ScaledObject per step, scaling it on its consumer group's lag on its
  * input, and the TriggerAuthentication that gives KEDA the Kafka credentials. A component, because KEDA is a
- * cluster add-on an overlay opts into; with it the HPA owns replicas, so the Deployments' are removed.
+ * cluster add-on an overlay opts into; with it the HPA owns replicas, so the scaled Deployments' are removed.
+ *
+ * An owning step (an operator with `own`, k8s/deploy-needs.ts isOwning) gets no ScaledObject: it never commits
+ * offsets, so its group's lag is every record of its input at all times and a lag trigger would hold it at its
+ * maximum. Its work is its set of keys, not a backlog; it keeps the Deployment's fixed replicas, which the
+ * render caps at its useful maximum (k8s/assignments.ts maxUsefulReplicas).
  */
 import type { IScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject';
 import type { ITriggerAuthentication } from '@kubernetes-models/keda/keda.sh/v1alpha1/TriggerAuthentication';
 import YAML from 'yaml';
 import { type PipelineSpec, type Stage, stages } from '../runtime/pipeline';
+import { isOwning } from './deploy-needs';
 import {
   commonLabels,
   deploymentName,
@@ -77,12 +83,13 @@ function renderTriggerAuthentication(pipeline: PipelineSpec): ITriggerAuthentica
   };
 }
 
+/** The steps KEDA scales: every step that consumes jobs (not the owning ones). */
+export const scaledStages = (pipeline: PipelineSpec): Stage[] => stages(pipeline).filter((s) => !isOwning(s.step));
+
 /** The component's files, path relative to k8s/ -> content. */
 export function renderKedaComponent(pipeline: PipelineSpec): Map<string, string> {
-  const scaled = [
-    renderTriggerAuthentication(pipeline),
-    ...stages(pipeline).map((s) => renderScaledObject(pipeline, s)),
-  ];
+  const scaledSteps = scaledStages(pipeline);
+  const scaled = [renderTriggerAuthentication(pipeline), ...scaledSteps.map((s) => renderScaledObject(pipeline, s))];
   return new Map([
     ['components/keda/scaledobjects.yaml', HEADER + toYamlDocs(scaled)],
     [
@@ -91,13 +98,12 @@ export function renderKedaComponent(pipeline: PipelineSpec): Map<string, string>
         apiVersion: 'kustomize.config.k8s.io/v1alpha1',
         kind: 'Component',
         resources: ['scaledobjects.yaml'],
-        // KEDA's HPA owns replicas: drop them from the Deployments so `kubectl apply` does not fight it.
-        patches: [
-          {
-            target: { kind: 'Deployment', labelSelector: 'listflow.io/role=worker' },
-            patch: YAML.stringify([{ op: 'remove', path: '/spec/replicas' }]),
-          },
-        ],
+        // KEDA's HPA owns the replicas of the steps it scales: drop them from those Deployments so `kubectl
+        // apply` does not fight it. An owning step keeps its own.
+        patches: scaledSteps.map(({ step }) => ({
+          target: { kind: 'Deployment', name: deploymentName(step) },
+          patch: YAML.stringify([{ op: 'remove', path: '/spec/replicas' }]),
+        })),
       }),
     ],
   ]);

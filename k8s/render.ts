@@ -1,7 +1,9 @@
 /**
  * Kubernetes manifests derived from a pipeline definition: one Deployment, PodDisruptionBudget and KEDA
- * ScaledObject per step, the setup Job (topics apply, schemas check, schemas register), the pipeline ConfigMap
- * (a JSON rendering of the pipeline) and the shared objects (ServiceAccount, metrics Service). The blob store of
+ * ScaledObject per step (none for an owning step: k8s/keda.ts), the setup Job (topics apply, schemas check,
+ * schemas register, then publishing each owning step's shipped assignments), the pipeline ConfigMap (a JSON
+ * rendering of the pipeline), an owning step's assignments ConfigMap, and the shared objects (ServiceAccount,
+ * metrics Service). The blob store of
  * the images step is a component an overlay picks (k8s/blob-store.ts): the filesystem on a PVC, or S3.
  *
  * Why generated: names, replicas, scaling limits, consumer groups and topics all come from pipelines/*.ts, so
@@ -31,10 +33,21 @@ import { WORKER_ENV_PREFIX, workerSettingsSpec } from '../runtime/settings';
 import { renderMonitoringComponent } from './alerts';
 import { renderBlobStoreComponents } from './blob-store';
 import { renderKedaComponent } from './keda';
+import {
+  assignmentSecretEnv,
+  assignmentSteps,
+  assignmentsBaseFile,
+  assignmentsConfigMap,
+  assignmentsCopy,
+  maxUsefulReplicas,
+  applyContainers,
+  shippedOf,
+} from './assignments';
 import { needsOf, settingEnv } from './deploy-needs';
 
 // Tests and the platform check the manifests against these; they are derived from the operators' deploy needs.
 export { DATABASE_OPERATORS, POSTGRES_URL_ENV } from './deploy-needs';
+export { assignmentsSecret, maxUsefulReplicas } from './assignments';
 
 /** A Kubernetes object as rendered: apiVersion, kind and metadata.name are always set. */
 export interface K8sObject {
@@ -168,8 +181,12 @@ export function renderPipelineJson(pipeline: PipelineSpec): string {
   return `${JSON.stringify(pipeline, null, 2)}\n`;
 }
 
-const pipelineHash = (pipeline: PipelineSpec): string =>
-  createHash('sha256').update(renderPipelineJson(pipeline)).digest('hex').slice(0, 8);
+/** What the setup Job applies: the pipeline and every shipped assignments file. */
+const pipelineHash = (pipeline: PipelineSpec): string => {
+  const h = createHash('sha256').update(renderPipelineJson(pipeline));
+  for (const { shipped } of assignmentSteps(pipeline)) h.update(shipped.text);
+  return h.digest('hex').slice(0, 8);
+};
 
 /** Throws when the pipeline cannot be deployed as defined (replicas above partitions, unknown topics). */
 export function checkDeployable(pipeline: PipelineSpec): void {
@@ -185,6 +202,12 @@ export function checkDeployable(pipeline: PipelineSpec): void {
     if (step.replicas < 1 || step.replicas > input.partitions) {
       throw new Error(
         `step ${step.id} asks for ${step.replicas} replicas but its input ${step.input} has ${input.partitions} partitions; replicas must be 1..${input.partitions}`,
+      );
+    }
+    const shipped = shippedOf(step);
+    if (shipped && step.replicas > shipped.keys.length) {
+      throw new Error(
+        `step ${step.id} asks for ${step.replicas} replicas but ${shipped.path} declares ${shipped.keys.length}, and a replica past them would own nothing; replicas must be 1..${maxUsefulReplicas(pipeline, step)}`,
       );
     }
   }
@@ -210,7 +233,7 @@ const podSecurity: IPodSecurityContext = {
   seccompProfile: { type: 'RuntimeDefault' },
 };
 
-const secretEnv = (name: string, secret: string, key: string, optional: boolean): IEnvVar => ({
+export const secretEnv = (name: string, secret: string, key: string, optional: boolean): IEnvVar => ({
   name,
   valueFrom: { secretKeyRef: { name: secret, key, optional } },
 });
@@ -230,7 +253,7 @@ const credentialEnv = (): IEnvVar[] => [
 
 const databaseEnv = (name: string): IEnvVar[] => [secretEnv(name, SECRETS.postgres, 'url', false)];
 
-const sharedVolumes = (): IVolume[] => [
+export const sharedVolumes = (): IVolume[] => [
   { name: 'pipeline', configMap: { name: PIPELINE_CONFIGMAP } },
   { name: 'kafka-ca', secret: { secretName: SECRETS.kafkaCa, optional: true } },
   { name: 'tmp', emptyDir: { sizeLimit: '256Mi' } },
@@ -245,7 +268,7 @@ const sharedMounts = (): IVolumeMount[] => [
 const image = (o: RenderOptions): string => `${o.imageName}:${o.imageTag}`;
 
 /** A short CLI run (init containers, the setup Job): same image, env and hardening as the workers. */
-function cliContainer(name: string, args: string[], o: RenderOptions): IContainer {
+export function cliContainer(name: string, args: string[], o: RenderOptions): IContainer {
   return {
     name,
     image: image(o),
@@ -270,6 +293,7 @@ function renderDeployment(pipeline: PipelineSpec, step: StepSpec, o: RenderOptio
     { name: 'NODE_OPTIONS', value: `--max-old-space-size=${heapMb}` },
     ...credentialEnv(),
     ...(needs.database ? databaseEnv(settingEnv(step.operator, needs.database.url)) : []),
+    ...assignmentSecretEnv(step),
   ];
   const volumes = sharedVolumes();
   const mounts = sharedMounts();
@@ -372,6 +396,14 @@ function renderPdb(pipeline: PipelineSpec, step: StepSpec): IPodDisruptionBudget
  */
 export function renderSetupJob(pipeline: PipelineSpec, o: RenderOptions): IJob & K8sObject {
   const labels = { ...commonLabels(pipeline), 'app.kubernetes.io/component': 'setup', 'listflow.io/role': 'setup' };
+  const volumes = sharedVolumes();
+  const steps = [
+    cliContainer('topics-apply', ['topics', 'apply'], o),
+    cliContainer('schemas-check', ['schemas', 'check'], o),
+    cliContainer('schemas-register', ['schemas', 'register'], o),
+    // Last, once the schemas are registered: each owning step's shipped assignments published to its input.
+    ...applyContainers(pipeline, o, volumes),
+  ];
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
@@ -388,12 +420,10 @@ export function renderSetupJob(pipeline: PipelineSpec, o: RenderOptions): IJob &
           automountServiceAccountToken: false,
           enableServiceLinks: false,
           securityContext: podSecurity,
-          initContainers: [
-            cliContainer('topics-apply', ['topics', 'apply'], o),
-            cliContainer('schemas-check', ['schemas', 'check'], o),
-          ],
-          containers: [cliContainer('schemas-register', ['schemas', 'register'], o)],
-          volumes: sharedVolumes(),
+          // In order, each after the previous succeeded: all but the last as init containers.
+          initContainers: steps.slice(0, -1),
+          containers: steps.slice(-1),
+          volumes,
         },
       },
     },
@@ -464,6 +494,10 @@ export function renderFiles(pipeline: PipelineSpec, o: RenderOptions): Map<strin
   const resources = [...byFile.keys()];
   for (const [file, objs] of byFile) files.set(`base/${file}`, HEADER + toYamlDocs(objs));
   files.set('base/pipeline.json', renderPipelineJson(pipeline));
+  const assignments = assignmentSteps(pipeline);
+  for (const { step, shipped } of assignments) {
+    files.set(`base/${assignmentsBaseFile(step)}`, assignmentsCopy(pipeline, step, shipped));
+  }
   files.set(
     'base/kustomization.yaml',
     kustomization({
@@ -474,6 +508,11 @@ export function renderFiles(pipeline: PipelineSpec, o: RenderOptions): Map<strin
       configMapGenerator: [
         { name: PIPELINE_CONFIGMAP, files: ['pipeline.json'] },
         { name: ENV_CONFIGMAP, literals: baseEnvLiterals() },
+        // An owning step's shipped assignments, as the setup Job publishes them.
+        ...assignments.map(({ step, shipped }) => ({
+          name: assignmentsConfigMap(step),
+          files: [`${shipped.name}=${assignmentsBaseFile(step)}`],
+        })),
       ],
     }),
   );

@@ -128,6 +128,26 @@ export interface DeployNeeds<S extends ConfigFields> {
   readonly feeds?: { readonly root: keyof S & string };
   /** Directories the operator writes besides /tmp; each gets its own scratch volume (the root filesystem is read-only). */
   readonly writablePaths?: readonly string[];
+  /** An owning operator's (`own`) standing assignments, declared in a file a deploy ships (see DeployAssignments). */
+  readonly assignments?: DeployAssignments<S>;
+}
+
+/**
+ * The standing assignments of an owning step (one input record per key, e.g. a declared source), as a file the
+ * deploy ships and publishes to the step's input before its workers start. A deploy derives three things from
+ * it: the useful replicas (an owner with no key polls nothing, so at most one per declared key, and per input
+ * partition), the Secret keys its pods need (the variables the declarations name), and the setup Job's step that
+ * publishes the file.
+ */
+export interface DeployAssignments<S extends ConfigFields> {
+  /** The setting naming the file that `apply` reads (the deploy mounts the shipped file and points it there). */
+  readonly file: keyof S & string;
+  /** The file a render uses: the one the project ships. */
+  readonly shipped: () => string;
+  /** What `file` declares: one key per assignment, and the environment variables their secrets are read from. */
+  readonly declared: (file: string) => { readonly keys: readonly string[]; readonly secretEnv: readonly string[] };
+  /** CLI arguments that apply the file to the step's input (writes its records), unattended: the setup Job runs them. */
+  readonly apply: readonly string[];
 }
 
 /**

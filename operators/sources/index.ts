@@ -15,10 +15,19 @@
  *   within the source's rate limits, honouring Retry-After; secrets come from the variables the declaration
  *   names.
  */
+import { ListflowError } from '../../runtime/errors';
 import { defineOperator } from '../../runtime/operator';
 import { sourcesConfig } from './config';
 import { pollSource, type SourcesServices } from './poller';
 import { sourceReplication } from './tool';
+import { loadSourcesFile, type SourceSpec, shippedSourcesFile } from './sources-file';
+
+/** The variables a source's secrets are read from (resolveSourceSecrets reads the same ones). */
+const secretEnvOf = (s: SourceSpec): string[] => {
+  if (s.kind !== 'reso-web-api') return [];
+  const a = s.auth;
+  return a.kind === 'oauth2' ? [a.clientIdEnv, a.clientSecretEnv] : a.kind === 'bearer' ? [a.tokenEnv] : [];
+};
 
 export default defineOperator({
   name: 'sources',
@@ -34,5 +43,27 @@ export default defineOperator({
   },
   // `listflow sources apply|list|sync|reset`, status and `ingest --source` (operators/tools.ts).
   tools: { sourceReplication },
+  // A deploy ships the sources file and publishes it with `sources apply` (the setup Job); each declared source
+  // is one key of listings.sources, so replicas past the number of sources would own nothing (k8s/render.ts).
+  deploy: {
+    assignments: {
+      file: 'file',
+      shipped: () => {
+        const file = shippedSourcesFile();
+        if (!file) {
+          throw new ListflowError(
+            'SOURCES_INVALID',
+            'No pipelines/sources.yaml above operators/sources: the deploy has no sources file to ship. Fix: restore pipelines/sources.yaml.',
+          );
+        }
+        return file;
+      },
+      declared: (file) => {
+        const { sources } = loadSourcesFile(file);
+        return { keys: sources.map((s) => s.name), secretEnv: [...new Set(sources.flatMap(secretEnvOf))] };
+      },
+      apply: ['sources', 'apply', '--yes'],
+    },
+  },
   own: pollSource,
 });

@@ -4,12 +4,14 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import YAML from 'yaml';
 import pipeline from '../../pipelines/listings';
 import type { PipelineSpec, StepSpec } from '../../runtime/pipeline';
 import { loadRenderOptions } from '../../k8s/options';
 import {
   checkDeployable,
   lagThreshold,
+  maxUsefulReplicas,
   renderFiles,
   renderPipelineJson,
   shutdownGraceMs,
@@ -55,6 +57,49 @@ const pipe = (...steps: StepSpec[]): PipelineSpec => ({
   name: 'p',
   topics: { in: { partitions: 3, schema: 'Listing' }, out: { partitions: 3, schema: 'Listing' } },
   steps,
+});
+
+/** The shipped sources file's source count, read here on its own. */
+const SHIPPED_SOURCES = (
+  YAML.parse(readFileSync(join(ROOT, 'pipelines', 'sources.yaml'), 'utf8')) as { sources: unknown[] }
+).sources.length;
+/** The sources step (an owning operator) on an input of `partitions` partitions. */
+const owning = (partitions: number, replicas: number): PipelineSpec => ({
+  name: 'p',
+  topics: {
+    in: { partitions, schema: 'SourceDeclaration' },
+    raw: { partitions: 3, schema: 'RawListing' },
+    state: { partitions: 3, schema: 'SourceState' },
+  },
+  steps: [step({ id: 'sources', operator: 'sources', outputs: { raw: 'raw', state: 'state' }, replicas })],
+});
+
+describe('the replicas of an owning step', () => {
+  test('the shipped file declares sources', () => {
+    expect(SHIPPED_SOURCES).toBeGreaterThan(1);
+  });
+
+  test.each([
+    ['more partitions than sources: one replica per source', SHIPPED_SOURCES + 4, SHIPPED_SOURCES],
+    ['fewer partitions than sources: one per partition', SHIPPED_SOURCES - 1, SHIPPED_SOURCES - 1],
+  ])('%s', (_name, partitions, max) => {
+    expect(maxUsefulReplicas(owning(partitions, 1), owning(partitions, 1).steps[0]!)).toBe(max);
+  });
+
+  test('a step that consumes jobs may use every partition', () => {
+    const p = pipe(step({}));
+    expect(maxUsefulReplicas(p, p.steps[0]!)).toBe(3);
+  });
+
+  test('replicas past the shipped sources are refused, naming the file and the limit', () => {
+    const p = owning(SHIPPED_SOURCES + 4, SHIPPED_SOURCES + 1);
+    expect(() => checkDeployable(p)).toThrow(
+      new RegExp(
+        `^step sources asks for ${SHIPPED_SOURCES + 1} replicas but \\S+/pipelines/sources\\.yaml declares ${SHIPPED_SOURCES}, and a replica past them would own nothing; replicas must be 1\\.\\.${SHIPPED_SOURCES}$`,
+      ),
+    );
+    expect(() => checkDeployable(owning(SHIPPED_SOURCES + 4, SHIPPED_SOURCES))).not.toThrow();
+  });
 });
 
 describe('checkDeployable', () => {

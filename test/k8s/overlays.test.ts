@@ -2,7 +2,9 @@
  * Every overlay (and the base) renders with kustomize, every object validates offline against its schema, and
  * the rendered YAML keeps the deployment policies the runtime relies on.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import YAML from 'yaml';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import pipeline from '../../pipelines/listings';
@@ -20,7 +22,7 @@ import {
 } from '../../k8s/render';
 import { workerSettingsSpec } from '../../runtime/settings';
 import type { K8sObject } from '../../k8s/render';
-import { K8S, overlayNames, renderKustomization, schemaProblems, vendoredKinds } from './support';
+import { K8S, overlayNames, ROOT, renderKustomization, schemaProblems, vendoredKinds } from './support';
 
 /** The images step's settings as variables (the manifests derive them from its deploy needs). */
 const imagesEnv = (key: string): string => settingEnv('images', key);
@@ -69,6 +71,20 @@ const CREDENTIAL_ENV = [
   workerEnv('registryUsername'),
   POSTGRES_URL_ENV,
 ];
+/**
+ * The shipped sources file, read here on its own (not through the renderer): the sources step's replicas may not
+ * exceed its sources, and its pods need every secret variable the file names.
+ */
+type SourceEntry = { name: string; auth?: Record<string, string> };
+const SOURCES_FILE = join(ROOT, 'pipelines', 'sources.yaml');
+const shippedSources = (YAML.parse(readFileSync(SOURCES_FILE, 'utf8')) as { sources: SourceEntry[] }).sources;
+const SOURCE_SECRET_ENV = shippedSources.flatMap((s) =>
+  Object.entries(s.auth ?? {})
+    .filter(([k]) => k.endsWith('Env'))
+    .map(([, v]) => v),
+);
+const SOURCES_STEP = pipeline.steps.find((s) => s.operator === 'sources')!;
+
 /** The object store's credentials: only where the S3 blob store is used, and only by Secret reference. */
 const OBJECT_STORE_ENV = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'];
 
@@ -232,7 +248,7 @@ describe.each(targets)('k8s/%s', (target) => {
     expect(worker.volumeMounts?.map((m) => m.mountPath)).toContain(FEEDS_MOUNT);
   });
 
-  test('a setup Job applies topics, checks and registers schemas; workers wait for the check', () => {
+  test('a setup Job applies topics, checks and registers schemas, then applies the sources; workers wait for the check', () => {
     const jobs = ofKind(objs(), 'Job');
     expect(jobs).toHaveLength(1);
     const p = podSpec(jobs[0]!);
@@ -240,8 +256,20 @@ describe.each(targets)('k8s/%s', (target) => {
       ['topics', 'apply'],
       ['schemas', 'check'],
       ['schemas', 'register'],
+      ['sources', 'apply', '--yes'],
     ]);
+    // The last one runs after every init container succeeded: the sources are applied once the schemas exist.
+    expect(p.containers.map((c) => c.args)).toEqual([['sources', 'apply', '--yes']]);
     expect(p.restartPolicy).toBe('Never');
+    // It reads the shipped sources file from a mounted ConfigMap, and gets none of the sources' secrets.
+    const apply = p.containers[0]!;
+    const file = envValue(objs(), apply, 'LISTFLOW_SOURCES_FILE')!;
+    const mount = apply.volumeMounts!.find((m) => file.startsWith(`${m.mountPath}/`))!;
+    const volume = p.volumes!.find((v) => v.name === mount.name)!;
+    const text = configMapData(objs(), volume.configMap?.name)?.[file.slice(mount.mountPath.length + 1)];
+    expect((YAML.parse(text ?? '') as { sources: unknown }).sources).toEqual(shippedSources);
+    for (const c of allContainers(p))
+      expect([c.name, (c.env ?? []).filter((e) => SOURCE_SECRET_ENV.includes(e.name))]).toEqual([c.name, []]);
     for (const d of deployments())
       expect(podSpec(d).initContainers?.map((c) => c.args)).toEqual([['schemas', 'check']]);
     // Surge first, never take a running member away: a new pod stuck in its check stops the rollout.
@@ -280,10 +308,46 @@ describe.each(targets)('k8s/%s', (target) => {
     }
   });
 
-  test('KEDA ScaledObjects, where present, scale each step on its group lag up to its partitions', () => {
+  test('the sources step runs its fixed replicas, at most one per source and per partition', () => {
+    const d = deployments().find((x) => stepOf(x) === SOURCES_STEP)!;
+    expect(podSpec(d).containers[0]!.args).toEqual(['run', '--operator', 'sources']);
+    const cap = Math.min(pipeline.topics[SOURCES_STEP.input]!.partitions, shippedSources.length);
+    const replicas = (d.spec as { replicas?: number }).replicas;
+    expect(replicas).toBeGreaterThanOrEqual(1);
+    expect(replicas).toBeLessThanOrEqual(cap);
+    // It never commits offsets: a lag trigger would read every record as lag and hold it at its maximum.
+    expect(ofKind(objs(), 'ScaledObject').filter((so) => stepOf(so) === SOURCES_STEP)).toEqual([]);
+  });
+
+  test("the sources worker reads each source's secrets by reference from Secret listflow-sources, required", () => {
+    expect(SOURCE_SECRET_ENV.length).toBeGreaterThan(0);
+    for (const d of deployments()) {
+      for (const c of allContainers(podSpec(d))) {
+        const refs = (c.env ?? []).filter((e) => SOURCE_SECRET_ENV.includes(e.name));
+        const isSourcesWorker = stepOf(d) === SOURCES_STEP && c === podSpec(d).containers[0];
+        expect([`${d.metadata.name}/${c.name}`, refs.map((e) => e.name).sort()]).toEqual([
+          `${d.metadata.name}/${c.name}`,
+          isSourcesWorker ? [...SOURCE_SECRET_ENV].sort() : [],
+        ]);
+        for (const e of refs)
+          expect([e.name, e.value, e.valueFrom?.secretKeyRef]).toEqual([
+            e.name,
+            undefined,
+            { name: 'listflow-sources', key: e.name, optional: false },
+          ]);
+      }
+    }
+  });
+
+  test('KEDA ScaledObjects, where present, scale each job-consuming step on its group lag up to its partitions', () => {
     const scaled = ofKind(objs(), 'ScaledObject');
     if (scaled.length === 0) return;
-    expect(scaled).toHaveLength(pipeline.steps.length);
+    expect(scaled.map((so) => stepOf(so).id).sort()).toEqual(
+      pipeline.steps
+        .filter((s) => s !== SOURCES_STEP)
+        .map((s) => s.id)
+        .sort(),
+    );
     for (const so of scaled) {
       const step = stepOf(so);
       const spec = so.spec as {
@@ -301,8 +365,13 @@ describe.each(targets)('k8s/%s', (target) => {
         metadata: { consumerGroup: groupId(pipeline, step), topic: step.input },
       });
     }
-    // KEDA owns replicas: the Deployments do not set them.
-    for (const d of deployments()) expect((d.spec as { replicas?: number }).replicas).toBeUndefined();
+    // KEDA owns the replicas of the steps it scales: their Deployments do not set them; the others keep theirs.
+    for (const d of deployments()) {
+      const replicas = (d.spec as { replicas?: number }).replicas;
+      if (stepOf(d) === SOURCES_STEP)
+        expect([d.metadata.name, replicas]).toEqual([d.metadata.name, expect.any(Number)]);
+      else expect([d.metadata.name, replicas]).toEqual([d.metadata.name, undefined]);
+    }
   });
 });
 
@@ -317,7 +386,7 @@ describe('overlays', () => {
 
   test('prod autoscales with KEDA, uses TLS and SASL, and has a ServiceMonitor on the metrics Service', () => {
     const objs = objectsOf('overlays/prod');
-    expect(ofKind(objs, 'ScaledObject')).toHaveLength(pipeline.steps.length);
+    expect(ofKind(objs, 'ScaledObject')).toHaveLength(pipeline.steps.length - 1);
     const env = ofKind(objs, 'ConfigMap').find((m) => m.metadata.name.startsWith('listflow-env'))!.data!;
     expect(env[workerEnv('kafkaSsl')]).toBe('true');
     expect(env[workerEnv('kafkaSaslMechanism')]).toBe('scram-sha-512');
