@@ -4,6 +4,7 @@
  * test/unit/dry-run-listings.test.ts (the runtime's tests, like the runtime, name no operator).
  */
 import type { RawListing } from '../schemas/generated/types';
+import { rawListing } from '../test/support/raw-listing';
 import { defineConfig, field } from './config';
 import { dryRun, type DryRunOptions, stepsThrough } from './dry-run';
 import { PermanentError, RetriableError } from './errors';
@@ -11,17 +12,6 @@ import { defineOperator, emit } from './operator';
 import { definePipeline, type StepSpec } from './pipeline';
 
 const clock = { now: () => new Date('2026-02-01T00:00:00Z') };
-
-const rawListing = (listingKey: string, position: number): RawListing => ({
-  jobId: 'job-1',
-  source: 's',
-  listingKey,
-  position,
-  receivedAt: new Date(0),
-  defaultCountry: null,
-  defaultCurrency: null,
-  payload: '{}',
-});
 
 const calls = new Map<string, number>();
 const first = defineOperator({
@@ -32,7 +22,7 @@ const first = defineOperator({
   config: defineConfig({}),
   process: (seed) =>
     ['ok', 'flaky', 'broken', 'bad-schema', 'always-down'].map((k, i) =>
-      emit.output('raw', k, { ...rawListing(k, i), jobId: seed.jobId }),
+      emit.output('raw', k, rawListing({ jobId: seed.jobId, listingKey: k, position: i })),
     ),
 });
 const second = defineOperator({
@@ -85,7 +75,7 @@ const run = (over: Partial<DryRunOptions> = {}) => {
   return dryRun({
     pipeline: twoSteps,
     operators: { first, second },
-    inputs: [{ key: 'job-1', value: rawListing('seed', 0) }],
+    inputs: [{ key: 'job-1', value: rawListing({ jobId: 'job-1', listingKey: 'seed' }) }],
     filesDir: __dirname,
     clock,
     ...over,

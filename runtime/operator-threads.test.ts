@@ -5,6 +5,7 @@
  * the event loop. A real operator on a thread is test/unit/operator-threads-normalize.test.ts.
  */
 import type { RawListing } from '../schemas/generated/types';
+import { rawListing } from '../test/support/raw-listing';
 import {
   decodeOut,
   encodeRaw,
@@ -35,16 +36,7 @@ const spin = (over: Partial<OperatorThreadsOptions> = {}) =>
     ...over,
   });
 
-const raw = (payload: string, i = 0): RawListing => ({
-  jobId: 'j',
-  source: 's',
-  listingKey: `L${i}`,
-  position: i,
-  receivedAt: new Date(0),
-  defaultCountry: null,
-  defaultCurrency: null,
-  payload,
-});
+const raw = (payload: string, i = 0): RawListing => rawListing({ listingKey: `L${i}`, position: i, payload });
 
 describe('a thread reports what the event loop would have seen', () => {
   test.each([
