@@ -32,6 +32,11 @@ const declaring = (need: keyof Needs): string[] =>
 /** Operators whose pods get the database Secret (required there: no pod starts without it). */
 export const DATABASE_OPERATORS: ReadonlySet<string> = new Set(declaring('database'));
 
+/** The variables of the file roots of the operators that read file:// feeds (`listflow ingest` warns outside them). */
+export const FEED_ROOT_ENVS: readonly string[] = declaring('feeds').map((op) =>
+  settingEnv(op, needsOfOperator(op).feeds!.root),
+);
+
 /** Operators that write the blob store: the blob-store components patch their Deployments. */
 export const BLOB_STORE_OPERATORS: ReadonlySet<string> = new Set(declaring('blobStore'));
 
