@@ -40,6 +40,12 @@ export const FEED_ROOT_ENVS: readonly string[] = declaring('feeds').map((op) =>
 /** Operators that write the blob store: the blob-store components patch their Deployments. */
 export const BLOB_STORE_OPERATORS: ReadonlySet<string> = new Set(declaring('blobStore'));
 
+/** The variables of the blob-store settings (the store, then the filesystem root) of the operators that write one. */
+export const BLOB_STORE_ENVS: readonly string[] = [...BLOB_STORE_OPERATORS].flatMap((op) => {
+  const { store, root } = needsOfOperator(op).blobStore!;
+  return [settingEnv(op, store), settingEnv(op, root)];
+});
+
 /**
  * The database URL's variable: the one name every reader of the database uses (the CLI's listings commands,
  * the platform's environment). Every operator that declares the database must read it from the same variable.
