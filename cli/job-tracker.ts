@@ -1,5 +1,5 @@
 /**
- * Follows ingest jobs through the pipeline until every listing they produced is published or dead-lettered.
+ * Follows submitted jobs (IngestJob) through the pipeline until every listing they produced is published or dead-lettered.
  *
  * How records are tied to a job (the correlation):
  * - The CLI produces the IngestJob with header `listflow.trace-id` = jobId. The runtime gives every output the
@@ -10,7 +10,7 @@
  *   the same listing. The header is read without decoding, so following a job costs little.
  * - Within a job, records are counted per listing key and capped by what entered the stage, so a record
  *   processed twice (at-least-once redelivery after a worker restart) is not counted twice.
- * - A stage may consume a record and emit nothing (publish ignores a version older than the stored one). Such a
+ * - A stage may consume a record and emit nothing (a sink ignores a version older than the stored one). Such a
  *   record would never show up downstream, so waiting for outputs alone could hang. The tracker therefore also
  *   asks Kafka for the stage's committed offsets: a record below the committed offset has been fully handled
  *   (the runtime commits only after its outputs or dead letter were acknowledged). Once the reader has read the
@@ -122,7 +122,7 @@ export interface JobProgress {
   /** RawListing records the job announced (status) and the ones seen on the raw topic. */
   readonly records: number;
   readonly rawSeen: number;
-  /** Feed records ingest dead-lettered (announced, seen) and their codes. */
+  /** Feed records the source step dead-lettered (announced, seen) and their codes. */
   readonly rejects: number;
   readonly rejectReasons: Record<string, number>;
   readonly errorCode: string | null;
@@ -247,7 +247,7 @@ export class JobTracker {
 
   /**
    * One record at a time per partition, but a record's accounting spans awaits (decoding a status or an
-   * EnrichedListing's photos): while one is half counted (images' output counted, publish's input not yet),
+   * EnrichedListing's photos): while one is half counted (one stage's output counted, the next one's input not yet),
    * the follow loop must not read the job as finished.
    */
   private async onMessage(m: ReadMessage): Promise<void> {
@@ -272,7 +272,7 @@ export class JobTracker {
       return;
     }
     if (topic === dlqTopic(t.jobs)) {
-      // Feed records ingest could not read carry their position; the job's own dead letter (FAILED) does not.
+      // Feed records the source step could not read carry their position; the job's own dead letter (FAILED) does not.
       if (headers['listflow.detail.position'] !== undefined) {
         job.rejectsSeen++;
         inc(job.rejectReasons, headers['listflow.error.code'] ?? 'UNKNOWN');
@@ -352,8 +352,8 @@ export class JobTracker {
 
   /**
    * Milliseconds from each job's submission to each of its listings' first output of every stage, and to the
-   * `published_at` of its row (`rowPublishedAt`, by listing id: publish stamps it in the transaction that
-   * writes the row). A row stamped before the job was submitted was not written for it (publish kept a newer
+   * `published_at` of its row (`rowPublishedAt`, by listing id: the sink stamps it in the transaction that
+   * writes the row). A row stamped before the job was submitted was not written for it (the sink kept a newer
    * version) and is left out.
    */
   latencies(jobIds: readonly string[], rowPublishedAt: ReadonlyMap<string, number>): Record<string, number[]> {

@@ -24,7 +24,7 @@ import { replayCommands } from './commands/replay';
 import { sourcesCommands } from './commands/sources';
 import { webCommand } from './web/command';
 
-// libuv's thread pool (default 4) runs sharp's work and async fs; the images step keeps `concurrency` photos in
+// libuv's thread pool (default 4) runs sharp's work and async fs; a photo step keeps `concurrency` photos in
 // flight, so give the pool at least one thread per core plus headroom. libuv reads this when the pool first
 // starts, which is after this line: module loading above does no async I/O. An explicit setting wins.
 process.env.UV_THREADPOOL_SIZE ??= String(Math.max(4, availableParallelism() + 2));

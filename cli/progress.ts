@@ -86,7 +86,7 @@ const rate = (r: number | undefined) => `${(r ?? 0).toFixed(0).padStart(5)}/s`;
 
 export function progressLines(t: Totals, r: Record<string, number>, elapsedMs: number): string[] {
   const ingestState =
-    t.pending === t.jobs ? 'waiting for the ingest worker' : `${t.jobs - t.pending}/${t.jobs} started`;
+    t.pending === t.jobs ? 'waiting for the worker reading the jobs' : `${t.jobs - t.pending}/${t.jobs} started`;
   const lines = [
     `${'ingested'.padEnd(10)} listings ${n(t.ingested)}  rejected ${n(t.ingestRejects)}  ${rate(r[FEED])}  (${ingestState})`,
   ];

@@ -1,10 +1,11 @@
 /**
- * Where the images step stores its variants, as two kustomize components an overlay picks one of:
+ * Where the steps whose operators declare `deploy.blobStore` store their blobs, as two kustomize components an
+ * overlay picks one of:
  *
- * - `components/blob-store-filesystem`: a PersistentVolumeClaim (ReadWriteMany, so every images replica shares
- *   it) mounted at /var/lib/listflow/blobs, with LISTFLOW_IMAGES_BLOB_STORE=file and the blob root on it.
- * - `components/blob-store-s3`: an S3-compatible object store and no volume. The bucket (LISTFLOW_IMAGES_BLOB_STORE=
- *   s3://bucket/prefix), region, endpoint and public base URL are the overlay's listflow-env settings; the images
+ * - `components/blob-store-filesystem`: a PersistentVolumeClaim (ReadWriteMany, so every such replica shares
+ *   it) mounted at /var/lib/listflow/blobs, with the operator's store setting = file and its blob root on it.
+ * - `components/blob-store-s3`: an S3-compatible object store and no volume. The bucket (the store setting =
+ *   s3://bucket/prefix), region, endpoint and public base URL are the overlay's listflow-env settings; the
  *   worker reads the store from that ConfigMap by a required key reference, so an overlay that forgets it does not
  *   start (CreateContainerConfigError) instead of writing to the image's read-only filesystem. Credentials are the
  *   SDK's standard AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY from the Secret listflow-object-store, optional so

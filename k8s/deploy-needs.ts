@@ -84,8 +84,19 @@ const declaring = (need: keyof Needs): string[] =>
 /** Operators whose pods get the database Secret (required there: no pod starts without it). */
 export const DATABASE_OPERATORS: ReadonlySet<string> = new Set(declaring('database'));
 
+/** The variables of the file roots of the operators that read file:// feeds (`listflow ingest` warns outside them). */
+export const FEED_ROOT_ENVS: readonly string[] = declaring('feeds').map((op) =>
+  settingEnv(op, needsOfOperator(op).feeds!.root),
+);
+
 /** Operators that write the blob store: the blob-store components patch their Deployments. */
 export const BLOB_STORE_OPERATORS: ReadonlySet<string> = new Set(declaring('blobStore'));
+
+/** The variables of the blob-store settings (the store, then the filesystem root) of the operators that write one. */
+export const BLOB_STORE_ENVS: readonly string[] = [...BLOB_STORE_OPERATORS].flatMap((op) => {
+  const { store, root } = needsOfOperator(op).blobStore!;
+  return [settingEnv(op, store), settingEnv(op, root)];
+});
 
 /**
  * The database URL's variable: the one name every reader of the database uses (the CLI's listings commands,

@@ -4,7 +4,7 @@
  * schemas register, then publishing each owning step's shipped assignments), the pipeline ConfigMap (a JSON
  * rendering of the pipeline), an owning step's assignments ConfigMap, and the shared objects (ServiceAccount,
  * metrics Service). The blob store of
- * the images step is a component an overlay picks (k8s/blob-store.ts): the filesystem on a PVC, or S3.
+ * the steps whose operators declare one is a component an overlay picks (k8s/blob-store.ts): a PVC, or S3.
  *
  * Why generated: names, replicas, scaling limits, consumer groups and topics all come from pipelines/*.ts, so
  * there is no second, hand-kept copy of that truth. `npm run k8s:render`
@@ -86,7 +86,7 @@ export const PIPELINE_MOUNT = '/etc/listflow/pipeline';
 export const PIPELINE_FILE = `${PIPELINE_MOUNT}/pipeline.json`;
 export const KAFKA_CA_MOUNT = '/etc/listflow/kafka-ca';
 /**
- * ingest's LISTFLOW_INGEST_FILE_ROOT (required): file:// feeds must be inside it. The base mounts an empty
+ * The feeds root an operator declares (`deploy.feeds`, required there): file:// feeds must be inside it. The base mounts an empty
  * directory there, so a deploy reads http(s) and OData feeds; an overlay patches the `feeds` volume to serve files.
  */
 export const FEEDS_MOUNT = '/var/lib/listflow/feeds';
@@ -96,7 +96,7 @@ export const RUN_AS_USER = 10001;
 export const PRE_STOP_SECONDS = 5;
 /** Seconds after the drain for the final offset commit, producer flush and group leave. */
 export const COMMIT_MARGIN_SECONDS = 15;
-/** Upper bound of a step's drain: long jobs (ingest) are aborted and redelivered rather than waited for. */
+/** Upper bound of a step's drain: long jobs (reading a whole feed) are aborted and redelivered rather than waited for. */
 export const MAX_DRAIN_MS = 300_000;
 
 /** Secrets the workers read by reference; none is part of the manifests. */

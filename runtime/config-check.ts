@@ -22,7 +22,7 @@ import {
 } from './settings';
 
 export interface CheckedGroup {
-  /** `worker settings`, `publish config`, `step publish (pipeline file /etc/...)`. */
+  /** `worker settings`, `<operator> config`, `step <id> (pipeline file /etc/...)`. */
   readonly title: string;
   readonly values: readonly ExplainedValue[];
 }

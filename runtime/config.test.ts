@@ -31,28 +31,28 @@ describe('parseConfig', () => {
     {
       raw: { root: '/r', concurrency: 'lots' },
       message:
-        'Expected integer between 1 and 256 for LISTFLOW_IMAGES_CONCURRENCY but received "lots" of type string. Fix: set LISTFLOW_IMAGES_CONCURRENCY to e.g. 8.',
+        'Expected integer between 1 and 256 for LISTFLOW_RESIZE_CONCURRENCY but received "lots" of type string. Fix: set LISTFLOW_RESIZE_CONCURRENCY to e.g. 8.',
     },
     {
       raw: { root: '/r', format: 'gif' },
       message:
-        'Expected one of webp, avif for LISTFLOW_IMAGES_FORMAT but received "gif" of type string. Fix: set LISTFLOW_IMAGES_FORMAT to e.g. webp.',
+        'Expected one of webp, avif for LISTFLOW_RESIZE_FORMAT but received "gif" of type string. Fix: set LISTFLOW_RESIZE_FORMAT to e.g. webp.',
     },
     {
       raw: {},
-      message: 'Missing required LISTFLOW_IMAGES_ROOT (Root folder.). Fix: set it, e.g. LISTFLOW_IMAGES_ROOT=/data.',
+      message: 'Missing required LISTFLOW_RESIZE_ROOT (Root folder.). Fix: set it, e.g. LISTFLOW_RESIZE_ROOT=/data.',
     },
-    { raw: { root: '/r', colour: 'red' }, message: 'Unknown option LISTFLOW_IMAGES_COLOUR.' },
+    { raw: { root: '/r', colour: 'red' }, message: 'Unknown option LISTFLOW_RESIZE_COLOUR.' },
     {
       raw: { root: '/r', url: 'ftp://x' },
-      message: 'Expected URL with protocol http: or https: for LISTFLOW_IMAGES_URL',
+      message: 'Expected URL with protocol http: or https: for LISTFLOW_RESIZE_URL',
     },
     { raw: { root: '/r', password: 'hunter2', concurrency: 0 }, message: 'received 0 of type number' },
     { raw: { root: '/r', format: 'avif', concurrency: 8 }, message: 'avif needs concurrency <= 4' },
   ])('rejects $raw', ({ raw, message }) => {
     let err: unknown;
     try {
-      parseConfig(spec, raw, { where: 'images config', envPrefix: 'LISTFLOW_IMAGES_' });
+      parseConfig(spec, raw, { where: 'resize config', envPrefix: 'LISTFLOW_RESIZE_' });
     } catch (e) {
       err = e;
     }
@@ -73,8 +73,8 @@ describe('fromEnv', () => {
   test('maps variables and keeps unknown ones under the prefix so they are rejected', () => {
     const raw = fromEnv(
       spec,
-      { LISTFLOW_IMAGES_CONCURRENCY: '4', LISTFLOW_IMAGES_CONCURENCY: '5', OTHER: 'x' },
-      'LISTFLOW_IMAGES_',
+      { LISTFLOW_RESIZE_CONCURRENCY: '4', LISTFLOW_RESIZE_CONCURENCY: '5', OTHER: 'x' },
+      'LISTFLOW_RESIZE_',
     );
     expect(raw).toEqual({ concurrency: '4', CONCURENCY: '5' });
   });
@@ -100,7 +100,7 @@ describe('a field read under a name of its own', () => {
   });
 
   test('messages name the variable a user sets', () => {
-    expect(() => parseConfig(shared, { URL: 'x' }, { where: 'publish config', envPrefix: prefix })).toThrow(
+    expect(() => parseConfig(shared, { URL: 'x' }, { where: 'sink config', envPrefix: prefix })).toThrow(
       /Unknown option LISTFLOW_PUBLISH_URL\. Fix: remove it or use one of: LISTFLOW_POSTGRES_URL, LISTFLOW_PUBLISH_POOL_SIZE\.[\s\S]*Missing required LISTFLOW_POSTGRES_URL/,
     );
   });

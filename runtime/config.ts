@@ -7,7 +7,7 @@
  *
  * @example
  *   const spec = defineConfig({ concurrency: field.int({ min: 1, max: 256, default: 8, description: 'Jobs in flight per partition.' }) });
- *   const cfg = parseConfig(spec, { concurrency: '4' }, { where: 'images config', envPrefix: 'LISTFLOW_IMAGES_' });
+ *   const cfg = parseConfig(spec, { concurrency: '4' }, { where: 'resize config', envPrefix: 'LISTFLOW_RESIZE_' });
  */
 import { ConfigError, invalidParameterMessage } from './errors';
 
@@ -19,7 +19,7 @@ export interface FieldSpec<T> {
   readonly secret: boolean;
   /**
    * The variable's whole name when it is not `<prefix><FIELD>`: a value several readers share under one name
-   * (the PostgreSQL URL is the publish operator's and the CLI's `LISTFLOW_POSTGRES_URL`).
+   * (a database URL an operator and the CLI both read, `LISTFLOW_POSTGRES_URL`).
    */
   readonly env: string | undefined;
   /** Parses a raw value (a string from the environment, or a typed value from code) or returns an "expected" phrase. */
@@ -160,7 +160,7 @@ export const fieldEnvName = (prefix: string, key: string, f: Pick<FieldSpec<unkn
   f?.env ?? envName(prefix, key);
 
 export interface ParseOptions {
-  /** Names the config in messages: "images config". */
+  /** Names the config in messages: "resize config". */
   where: string;
   /** When the values come from the environment, the variable prefix, so messages name the variable to fix. */
   envPrefix?: string;

@@ -1,156 +1,42 @@
 /**
- * Operator threads without a broker: real worker threads running the built operators (run `npm run build`
- * first; `npm test` does). Outcomes are compared with the same operator run on this thread, and failures with
- * the codes the runtime would have classified on the event loop.
+ * Operator threads without a broker: real worker threads running a test operator from the build (run
+ * `npm run build` first; `npm test` does), whose payloads script stuck jobs and failures
+ * (test/support/spin-operator.ts). Failures are compared with the codes the runtime would have classified on
+ * the event loop. A real operator on a thread is test/unit/operator-threads-normalize.test.ts.
  */
-import { join } from 'node:path';
-import { sampleRawListings } from '../bench/fixtures';
-import { normalizeConfig } from '../operators/normalize/config';
-import { normalizeListing } from '../operators/normalize/process';
-import { avroSchemas, type Listing, type RawListing } from '../schemas/generated/types';
-import { defineConfig, parseConfig } from './config';
-import { classifyError, PermanentError, RetriableError } from './errors';
-import { defineOperator, type Logger } from './operator';
+import type { RawListing } from '../schemas/generated/types';
+import { rawListing } from '../test/support/raw-listing';
 import {
-  deserializeThrown,
-  type EncodedEmit,
-  OperatorThreads,
-  type OperatorThreadsOptions,
-  packBytes,
-  serializeThrown,
-  type ThreadEmit,
-} from './operator-threads';
-import { encodeAvroBody, readerType } from './serde';
+  decodeOut,
+  encodeRaw,
+  failure,
+  later,
+  meta,
+  never,
+  OUT_ID,
+  RAW_ID,
+  rawWriter,
+  recordingLogger,
+  SPIN_REGISTRY,
+  threadPools,
+  wire,
+} from '../test/support/thread-harness';
+import { defineConfig } from './config';
+import { classifyError, PermanentError, RetriableError } from './errors';
+import { defineOperator } from './operator';
+import { deserializeThrown, type OperatorThreadsOptions, packBytes, serializeThrown } from './operator-threads';
 
-const RAW_ID = 7;
-const OUT_ID = 9;
-const rawWriter = { id: RAW_ID, text: JSON.stringify(avroSchemas.RawListing) };
-const wire = (id: number, body: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, 0, id]), body]);
-const encodeRaw = (r: RawListing) => wire(RAW_ID, encodeAvroBody('RawListing', r));
-const meta = (offset: number, key: string | null = null) => ({
-  topic: 'in',
-  partition: 0,
-  offset: String(offset),
-  key,
-  headers: {},
-  timestamp: '0',
-});
-const later = () => Date.now() + 10_000;
-const never = new AbortController().signal;
-
-/** A logger that keeps what was logged at error level. */
-function recordingLogger() {
-  const errors: string[] = [];
-  const logger: Logger = {
-    debug() {},
-    info() {},
-    warn() {},
-    error: (_o, msg) => void errors.push(msg ?? ''),
-    child: () => logger,
-  };
-  return { logger, errors };
-}
-
-let pools: OperatorThreads[] = [];
-function pool(over: Partial<OperatorThreadsOptions> & Pick<OperatorThreadsOptions, 'operator' | 'outputs'>) {
-  const p = new OperatorThreads({
-    config: {},
-    step: 'test',
-    threads: 1,
-    logLevel: 'silent',
-    logger: recordingLogger().logger,
-    // The operator registry, as a worker hands it to its threads (registryModuleOf).
-    registry: join(__dirname, '..', 'operators', 'index.ts'),
-    ...over,
-  });
-  pools.push(p);
-  return p;
-}
-afterEach(async () => {
-  await Promise.all(pools.map((p) => p.close()));
-  pools = [];
-});
+const pool = threadPools();
 
 const spin = (over: Partial<OperatorThreadsOptions> = {}) =>
   pool({
     operator: 'spin',
-    registry: join(__dirname, '..', 'dist', 'test', 'support', 'spin-operator.js'),
+    registry: SPIN_REGISTRY,
     outputs: { out: { schema: 'RawListing', schemaId: OUT_ID } },
     ...over,
   });
 
-const raw = (payload: string, i = 0): RawListing => ({
-  jobId: 'j',
-  source: 's',
-  listingKey: `L${i}`,
-  position: i,
-  receivedAt: new Date(0),
-  defaultCountry: null,
-  defaultCurrency: null,
-  payload,
-});
-
-/** What a rejected job classifies as: code, kind, message. */
-async function failure(p: Promise<ThreadEmit[]>) {
-  try {
-    await p;
-  } catch (e) {
-    const c = classifyError(e);
-    return { code: c.code, kind: c.kind, message: c.message, detail: (e as { detail?: unknown }).detail };
-  }
-  throw new Error('expected the job to fail');
-}
-
-const decodeOut = <T>(e: ThreadEmit, schema: 'Listing' | 'RawListing'): T => {
-  if (e.kind !== 'encoded' || !e.value) throw new Error(`expected an encoded output, got ${e.kind}`);
-  expect([e.value[0], e.value.readInt32BE(1)]).toEqual([0, OUT_ID]);
-  return readerType(schema).fromBuffer(e.value.subarray(5)) as T;
-};
-
-describe('normalize on a thread', () => {
-  test('every outcome equals normalize on the event loop: the same Listing, or the same code, message and detail', async () => {
-    const config = parseConfig(normalizeConfig, {}, { where: 'test' });
-    const threads = pool({
-      operator: 'normalize',
-      config,
-      outputs: { listings: { schema: 'Listing', schemaId: OUT_ID } },
-    });
-    const records = sampleRawListings(400);
-    const onThread = records.map((r, i) =>
-      threads.process(encodeRaw(r.value), rawWriter, meta(i, r.key), 1, later(), never),
-    );
-    let listings = 0;
-    let rejected = 0;
-    for (const [i, r] of records.entries()) {
-      let expected: Listing | undefined;
-      let thrown: unknown;
-      try {
-        expected = normalizeListing(r.value, config);
-      } catch (e) {
-        thrown = e;
-      }
-      if (expected) {
-        const emits = await onThread[i]!;
-        expect(emits).toHaveLength(1);
-        expect((emits[0] as EncodedEmit).key).toBe(expected.id);
-        expect(decodeOut<Listing>(emits[0]!, 'Listing')).toEqual(expected);
-        listings++;
-      } else {
-        const c = classifyError(thrown);
-        expect(await failure(onThread[i]!)).toEqual({
-          code: c.code,
-          kind: c.kind,
-          message: c.message,
-          detail: (thrown as PermanentError).detail,
-        });
-        rejected++;
-      }
-    }
-    // The sample feed has both kinds, so both paths were compared.
-    expect(listings).toBeGreaterThan(300);
-    expect(rejected).toBeGreaterThan(3);
-  }, 30_000);
-});
+const raw = (payload: string, i = 0): RawListing => rawListing({ listingKey: `L${i}`, position: i, payload });
 
 describe('a thread reports what the event loop would have seen', () => {
   test.each([

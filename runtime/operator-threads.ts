@@ -2,7 +2,7 @@
  * Operator threads: a CPU-bound operator's work run on worker threads instead of the worker's event loop.
  *
  * Why: the event loop does all of the worker's Kafka work (fetching, producing, committing, heartbeats). An
- * operator that spends real CPU per record (normalize: parsing and cleaning each payload) competes with it for
+ * operator that spends real CPU per record (parsing and cleaning each payload, say) competes with it for
  * that one thread while the machine's other cores sit partly idle. With `threads: N` on a pipeline step, each
  * job's input bytes go to one of N threads, which decode them, run `process` and encode its outputs; the
  * event loop gets wire-format bytes back and produces them. Everything else (fetching, ordering, retries,

@@ -69,7 +69,7 @@ export interface OutputEmit<Port extends string = string, V = unknown> {
  * A part of the input that cannot be processed while the rest can (e.g. one bad line of a feed).
  * The runtime writes `payload` to the operator's dead-letter topic with the code, message and detail as headers.
  * `payload: null` means the input message itself: its original bytes, so the letter can be redriven as it came
- * (use it when the whole input failed but the operator still has outputs to emit, like ingest's FAILED status).
+ * (use it when the whole input failed but the operator still has outputs to emit, like the FAILED status of a whole job).
  */
 export interface RejectEmit {
   readonly kind: 'reject';
@@ -207,7 +207,7 @@ export interface OperatorDefinition<
   /** Per-record processing. Exactly one of `process`, `processBatch` and `own` is given. */
   readonly process?: (record: SchemaTypes[I], ctx: OperatorContext<ConfigOf<S>, Svc>) => ProcessResult<EmitFor<P>>;
   /**
-   * Batch processing, for sinks that must write many records in one transaction (publish). Returns one
+   * Batch processing, for sinks that must write many records in one transaction (a database sink). Returns one
    * list of emits per input item, in order. It fails or succeeds as a whole.
    */
   readonly processBatch?: (

@@ -137,7 +137,7 @@ export function validatePipeline(spec: unknown, operators: Readonly<Record<strin
         `${at}.id`,
         `lowercase letters, digits and "-" (at most ${NAME_MAX} characters)`,
         s.id,
-        'name the step like "normalize"; it names its consumer group and Deployment.',
+        'name the step like "clean-records"; it names its consumer group and Deployment.',
       );
     } else if (firstIdAt.has(s.id)) {
       add(

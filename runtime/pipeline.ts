@@ -15,7 +15,7 @@ export interface TopicSpec {
   /** retention.ms; omitted means the broker default. Ignored for compacted topics. */
   readonly retentionMs?: number;
   /**
-   * Written from outside the pipeline (e.g. `listflow ingest` writes listings.ingest-jobs), so a step may read
+   * Written from outside the pipeline (e.g. a CLI command submits jobs to it), so a step may read
    * it although no step writes it. Validation refuses any other topic that is read but never written.
    */
   readonly external?: boolean;

@@ -90,17 +90,17 @@ describe('planReplay', () => {
 
 describe('refusal', () => {
   test('no members: allowed', () => {
-    expect(refusal('g', 'normalize', 'listflow-normalize', { state: 'Empty', members: [] })).toBeUndefined();
+    expect(refusal('g', 'clean', 'listflow-clean', { state: 'Empty', members: [] })).toBeUndefined();
   });
   test('members: names them and says how to stop them', () => {
-    const why = refusal('listflow.listings.normalize', 'normalize', 'listflow-normalize', {
+    const why = refusal('listflow.listings.clean', 'clean', 'listflow-clean', {
       state: 'Stable',
-      members: [{ clientId: 'listflow-normalize', clientHost: '/10.0.0.7' }],
+      members: [{ clientId: 'listflow-clean', clientHost: '/10.0.0.7' }],
     });
     expect(why).toContain(
-      'The consumer group listflow.listings.normalize has 1 active member(s) (state Stable: listflow-normalize@10.0.0.7)',
+      'The consumer group listflow.listings.clean has 1 active member(s) (state Stable: listflow-clean@10.0.0.7)',
     );
-    expect(why).toContain('kubectl scale deployment listflow-normalize --replicas=0');
+    expect(why).toContain('kubectl scale deployment listflow-clean --replicas=0');
     expect(why).toContain('stop `listflow run --all`');
   });
 });
@@ -114,8 +114,8 @@ describe('ledger entries', () => {
     {
       replayId: 'r1',
       pipeline: 'listings',
-      step: 'normalize',
-      group: 'listflow.listings.normalize',
+      step: 'clean',
+      group: 'listflow.listings.clean',
       topic: 'listings.raw',
       from: 'earliest',
       resetAt: '2026-12-01T00:00:00.000Z',

@@ -4,7 +4,7 @@
  * ledger entry that records a reset. Kafka I/O lives in cli/commands/replay.ts.
  *
  * Why a replay is safe to run: every effect downstream of a step is idempotent (deterministic keys,
- * content-addressed photos, publish's upsert guarded by modifiedAt), so re-reading records that were already
+ * content-addressed blobs, upserts guarded by a modification time), so re-reading records that were already
  * processed rewrites nothing that was right. What it can change is what a rule change made different.
  */
 

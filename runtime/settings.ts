@@ -152,7 +152,7 @@ export type WorkerSettings = ConfigOf<typeof workerSettingsSpec.fields>;
 
 export const WORKER_ENV_PREFIX = 'LISTFLOW_';
 
-/** `price-changes` -> `LISTFLOW_PRICE_CHANGES_` */
+/** `clean-records` -> `LISTFLOW_CLEAN_RECORDS_` */
 export const operatorEnvPrefix = (operator: string): string =>
   `${WORKER_ENV_PREFIX}${operator.replace(/[^A-Za-z0-9]+/g, '_').toUpperCase()}_`;
 

@@ -4,8 +4,9 @@
  * operator registry's tools (operators/tools.ts `photoStore`, `publishedListings`), so no operator is named.
  *
  * The grace period protects images written or rewritten recently, which a listing on its way through the
- * pipeline (stored by images, not yet published) is about to reference. The dry run lists what would go.
+ * pipeline (stored, not yet published) is about to reference. The dry run lists what would go.
  */
+import { BLOB_STORE_ENVS, POSTGRES_URL_ENV } from '../../k8s/deploy-needs';
 import { type StoredImageEntry, toolOf } from '../../operators/tools';
 import { type Command, printJson, stringOption, UsageError } from '../command';
 import { cliContext } from '../context';
@@ -55,8 +56,7 @@ export const blobsCommands: Command[] = [
       grace: `Keep unreferenced photos younger than this (e.g. 36h, 7d; default ${DEFAULT_GRACE}).`,
       'dry-run': 'List what would be removed; remove nothing.',
     },
-    details:
-      'The store is the images settings (LISTFLOW_IMAGES_BLOB_STORE, LISTFLOW_IMAGES_BLOB_ROOT, S3 settings); the references are the image hashes of every row of the listings table (LISTFLOW_POSTGRES_URL). An image is removed manifest first, so a worker reading it meanwhile renders it again.',
+    details: `The store is the settings of the step that writes it (${BLOB_STORE_ENVS.join(', ')}, S3 settings); the references are the image hashes of every row of the listings table (${POSTGRES_URL_ENV}). An image is removed manifest first, so a worker reading it meanwhile renders it again.`,
     async run(args, io) {
       const graceText = stringOption(args, 'grace') ?? DEFAULT_GRACE;
       const graceMs = parseDuration(graceText);

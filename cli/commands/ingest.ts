@@ -9,6 +9,7 @@ import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Admin } from 'kafkajs';
+import { FEED_ROOT_ENVS } from '../../k8s/deploy-needs';
 import { expectedOutcome, writeSampleSet } from '../../samples/local-set';
 import { toolOf } from '../../operators/tools';
 import { TRACE_HEADER } from '../../runtime/dead-letters/build';
@@ -171,7 +172,7 @@ function deadLetters(ctx: CliContext, t: Totals): Record<string, number> {
 }
 
 /**
- * The rows of `ids` the published view in PostgreSQL holds, with the published_at publish stamped on each
+ * The rows of `ids` the published view in PostgreSQL holds, with the published_at the sink stamped on each
  * (ms); null when PostgreSQL cannot be asked.
  */
 async function rowsInPostgres(ctx: CliContext, ids: readonly string[]): Promise<Map<string, number> | null> {
@@ -278,11 +279,14 @@ const ingestOne: Command = {
     const { source, country, currency, profile } = jobOptions(args);
     const format = formatOption(args);
     const uri = feedUri(args.positionals[0]!);
-    const root = process.env.LISTFLOW_INGEST_FILE_ROOT;
-    if (root && uri.startsWith('file:') && !fileURLToPath(uri).startsWith(`${resolve(root)}/`)) {
-      io.err(
-        `warning: ${fileURLToPath(uri)} is outside LISTFLOW_INGEST_FILE_ROOT (${root}); the ingest worker will refuse it.`,
-      );
+    // The file root is the setting the operator that reads file:// feeds declares (its `deploy.feeds`).
+    for (const variable of FEED_ROOT_ENVS) {
+      const root = process.env[variable];
+      if (root && uri.startsWith('file:') && !fileURLToPath(uri).startsWith(`${resolve(root)}/`)) {
+        io.err(
+          `warning: ${fileURLToPath(uri)} is outside ${variable} (${root}); the worker reading feeds will refuse it.`,
+        );
+      }
     }
     const ctx = cliContext();
     const wait = args.values.wait === true;
@@ -372,7 +376,7 @@ const ingestSamples: Command = {
       const checks: [string, number, number | null][] = [
         ['feed records', expected.feedRecords, t.feedRecords],
         ['ingested', expected.ingested, t.ingested],
-        ['rejected by ingest', expected.feedRecords - expected.ingested, t.ingestRejects],
+        [`rejected by ${r.chain.source.step.id}`, expected.feedRecords - expected.ingested, t.ingestRejects],
         [`out of ${r.chain.stages[0]!.name}`, expected.normalized, first.output],
         [`rejected by ${r.chain.stages[0]!.name}`, expected.ingested - expected.normalized, first.failed],
         ['photos processed', expected.photosOk, t.photos.ok],

@@ -193,7 +193,7 @@ export const replayCommands: Command[] = [
     maxPositionals: 0,
     options: { step: { type: 'string' }, from: { type: 'string' }, yes: { type: 'boolean' } },
     optionHelp: {
-      step: 'The step whose group moves (a step id of the pipeline, e.g. normalize).',
+      step: 'The step whose group moves (a step id of the pipeline).',
       from: 'earliest, latest, or an ISO 8601 time: each partition goes to its first record at or after it.',
       yes: 'Do it. Without --yes the plan is printed and nothing changes.',
     },

@@ -76,7 +76,7 @@ export const runCommands: Command[] = [
       check: { type: 'boolean' },
     },
     optionHelp: {
-      operator: 'Step id or operator name to run in this process (ingest, normalize, images, publish, price-changes).',
+      operator: `Step id or operator name to run in this process (operators: ${Object.keys(operators).join(', ')}).`,
       all: 'Start one child process per pipeline step and supervise them until SIGTERM/SIGINT.',
       'base-port': '--all: HTTP port of the first child (LISTFLOW_HTTP_PORT); the others get base+1, base+2...',
       'log-dir': '--all: where <step>.log files go (default .listflow/logs).',

@@ -87,7 +87,7 @@ export const webCommand: Command = {
   },
   details:
     'Prints the URL on stdout once it listens, then serves until Ctrl-C. The page is server-rendered HTML with an\n' +
-    'inline SVG and no script; photos load from where the images step stored them (http(s) URIs: S3 or a CDN).',
+    'inline SVG and no script; photos load from where the pipeline stored them (http(s) URIs: S3 or a CDN).',
   async run(args, io) {
     const host = stringOption(args, 'host') ?? '127.0.0.1';
     const port = intOption(args, 'port', 0, 65535) ?? DEFAULT_WEB_PORT;

@@ -51,22 +51,22 @@ function letter(offset: number, step: string, code: string, at: string, value: B
 }
 
 const letters = [
-  letter(0, 'normalize', 'NORMALIZE_PRICE_INVALID', '2026-01-02T00:00:00Z'),
-  letter(1, 'normalize', 'NORMALIZE_PRICE_INVALID', '2026-01-05T00:00:00Z'),
-  letter(2, 'normalize', 'NORMALIZE_STATUS_UNKNOWN', '2026-01-03T00:00:00Z'),
-  letter(3, 'images', 'BLOBSTORE_UNAVAILABLE', '2026-01-01T00:00:00Z'),
-  letter(4, 'normalize', 'NORMALIZE_PRICE_INVALID', '2026-01-01T00:00:00Z'),
+  letter(0, 'tidy', 'NORMALIZE_PRICE_INVALID', '2026-01-02T00:00:00Z'),
+  letter(1, 'tidy', 'NORMALIZE_PRICE_INVALID', '2026-01-05T00:00:00Z'),
+  letter(2, 'tidy', 'NORMALIZE_STATUS_UNKNOWN', '2026-01-03T00:00:00Z'),
+  letter(3, 'enrich', 'BLOBSTORE_UNAVAILABLE', '2026-01-01T00:00:00Z'),
+  letter(4, 'tidy', 'NORMALIZE_PRICE_INVALID', '2026-01-01T00:00:00Z'),
 ];
 
 test('readDeadLetter reads what deadLetter() wrote', () => {
   expect(letters[0]).toMatchObject({
-    ref: { topic: 'normalize.in.dlq', partition: 0, offset: '0' },
-    step: 'normalize',
-    operator: 'normalize-op',
+    ref: { topic: 'tidy.in.dlq', partition: 0, offset: '0' },
+    step: 'tidy',
+    operator: 'tidy-op',
     code: 'NORMALIZE_PRICE_INVALID',
     kind: 'permanent',
     message: 'bad 0',
-    sourceTopic: 'normalize.in',
+    sourceTopic: 'tidy.in',
     sourcePartition: '2',
     sourceOffset: '100',
     attempts: 1,
@@ -91,45 +91,45 @@ test('a letter without headers falls back to (unknown) and the Kafka timestamp',
 test('groupLetters: by step, operator and code, with counts and oldest/newest', () => {
   expect(groupLetters(letters)).toEqual([
     {
-      step: 'images',
-      operator: 'images-op',
+      step: 'enrich',
+      operator: 'enrich-op',
       code: 'BLOBSTORE_UNAVAILABLE',
       count: 1,
       oldest: new Date('2026-01-01T00:00:00Z'),
       newest: new Date('2026-01-01T00:00:00Z'),
-      topics: ['images.in.dlq'],
+      topics: ['enrich.in.dlq'],
     },
     {
-      step: 'normalize',
-      operator: 'normalize-op',
+      step: 'tidy',
+      operator: 'tidy-op',
       code: 'NORMALIZE_PRICE_INVALID',
       count: 3,
       oldest: new Date('2026-01-01T00:00:00Z'),
       newest: new Date('2026-01-05T00:00:00Z'),
-      topics: ['normalize.in.dlq'],
+      topics: ['tidy.in.dlq'],
     },
     {
-      step: 'normalize',
-      operator: 'normalize-op',
+      step: 'tidy',
+      operator: 'tidy-op',
       code: 'NORMALIZE_STATUS_UNKNOWN',
       count: 1,
       oldest: new Date('2026-01-03T00:00:00Z'),
       newest: new Date('2026-01-03T00:00:00Z'),
-      topics: ['normalize.in.dlq'],
+      topics: ['tidy.in.dlq'],
     },
   ]);
 });
 
 test.each([
   { filter: {}, offsets: ['0', '1', '2', '3', '4'] },
-  { filter: { step: 'normalize' }, offsets: ['0', '1', '2', '4'] },
-  { filter: { step: 'images-op' }, offsets: ['3'] },
+  { filter: { step: 'tidy' }, offsets: ['0', '1', '2', '4'] },
+  { filter: { step: 'enrich-op' }, offsets: ['3'] },
   { filter: { code: 'NORMALIZE_PRICE_INVALID' }, offsets: ['0', '1', '4'] },
   { filter: { since: new Date('2026-01-02T00:00:00Z') }, offsets: ['0', '1', '2'] },
   { filter: { until: new Date('2026-01-02T00:00:00Z') }, offsets: ['3', '4'] },
   {
     filter: {
-      step: 'normalize',
+      step: 'tidy',
       code: 'NORMALIZE_PRICE_INVALID',
       since: new Date('2026-01-02T00:00:00Z'),
       until: new Date('2026-01-05T00:00:00Z'),
@@ -141,7 +141,7 @@ test.each([
 });
 
 test('ledger keys and letter references round-trip', () => {
-  expect(ledgerKey(letters[2]!.ref)).toBe('normalize.in.dlq:0:2');
+  expect(ledgerKey(letters[2]!.ref)).toBe('tidy.in.dlq:0:2');
   expect(parseLetterRef('listings.raw.dlq:3:0042')).toEqual({ topic: 'listings.raw.dlq', partition: 3, offset: '42' });
   expect(parseLetterRef(ledgerKey(letters[2]!.ref))).toEqual(letters[2]!.ref);
   expect(parseLetterRef('listings.raw.dlq:3')).toBe(
@@ -155,7 +155,7 @@ test('redriveHeaders keeps the original headers, drops what the dead-letter writ
     'listflow.trace-id': 't-1',
     'x-origin': 'feed',
     'listflow.redrive.id': 'r-1',
-    'listflow.redrive.of': 'normalize.in.dlq:0:1',
+    'listflow.redrive.of': 'tidy.in.dlq:0:1',
   });
 });
 
@@ -164,7 +164,7 @@ test.each([
   { value: Buffer.from('{"ListingKey":"x"}'), why: 'its value is not the original message (not Avro wire format)' },
   { value: null, why: 'its value is not the original message (not Avro wire format)' },
 ])('notRedrivable($value)', ({ value, why }) => {
-  expect(notRedrivable(letter(9, 'ingest', 'INGEST_RECORD_UNPARSEABLE', '2026-01-01T00:00:00Z', value))).toBe(why);
+  expect(notRedrivable(letter(9, 'parse', 'INGEST_RECORD_UNPARSEABLE', '2026-01-01T00:00:00Z', value))).toBe(why);
 });
 
 test.each([

@@ -1,6 +1,6 @@
 /**
  * A job attempt's deadline: aborts after `ms`, or when `parent` aborts (shutdown, rebalance). Created lazily:
- * a job that returns its outputs synchronously and never looks at `ctx.signal` (normalize, the pass-through)
+ * a job that returns its outputs synchronously and never looks at `ctx.signal` (a pure transform, the pass-through)
  * costs no timer, controller or listener, which matters at tens of thousands of records/s.
  */
 export class JobDeadline {

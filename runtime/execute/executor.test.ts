@@ -11,17 +11,9 @@ import { defineOperator, emit } from '../operator';
 import { definePipeline, type StepSpec } from '../pipeline';
 import { parseTraceparent, TRACEPARENT_HEADER } from '../trace/context';
 import type { RawListing } from '../../schemas/generated/types';
+import { rawListing } from '../../test/support/raw-listing';
 
-const raw = (listingKey: string, payload: string): RawListing => ({
-  jobId: 'j',
-  source: 's',
-  listingKey,
-  position: 0,
-  receivedAt: new Date(0),
-  defaultCountry: null,
-  defaultCurrency: null,
-  payload,
-});
+const raw = (listingKey: string, payload: string): RawListing => rawListing({ listingKey, payload });
 
 /** Attempts per key, across one test. */
 const calls = new Map<string, number>();

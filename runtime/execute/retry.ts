@@ -7,9 +7,9 @@
  * `random: () => 1`, one that wants no wait at all (the dry run) `random: () => 0`.
  *
  * Every loop that asks again goes through here: a job's attempts (runtime/execute/executor.ts), Kafka's "ask
- * again" answers (runtime/kafka.ts), schema registration racing other workers (runtime/serde.ts) and a photo
- * download (operators/images/fetcher.ts). Each says what is worth another attempt; the loop, its bound and its
- * backoff are the same.
+ * again" answers (runtime/kafka.ts), schema registration racing other workers (runtime/serde.ts) and an
+ * operator's own requests to a flaky dependency (a download, say). Each says what is worth another attempt;
+ * the loop, its bound and its backoff are the same.
  */
 import type { RetryPolicy } from '../pipeline';
 

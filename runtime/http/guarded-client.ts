@@ -10,7 +10,7 @@
  *   redirect to another scheme than http(s), or from https down to http, is refused; Authorization and
  *   Cookie headers do not follow a redirect to another origin. URLs with credentials are refused, and
  *   messages never show them.
- * - `sameOriginAs`: a URL on another origin is refused unless its host is allow-listed (ingest's nextLink rule).
+ * - `sameOriginAs`: a URL on another origin is refused unless its host is allow-listed (the rule for a paged feed's nextLink).
  * - `post` sends a form body (an OAuth2 token request) through the same checks and limits. A 301/302/303
  *   answer is followed with a GET, as browsers do; a 307/308 repeats the POST, but only on the same origin,
  *   since the body carries client credentials.

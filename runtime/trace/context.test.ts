@@ -40,7 +40,7 @@ describe('formatTraceparent', () => {
 });
 
 describe('newTrace', () => {
-  test('keeps a given trace id (an ingest job id) and makes up an invalid one', () => {
+  test('keeps a given trace id (a submitted job id) and makes up an invalid one', () => {
     const id = traceIdOfUuid('4BF92F35-77B3-4DA6-A3CE-929D0E0E4736');
     expect(id).toBe(T);
     expect(newTrace(id).traceId).toBe(T);

@@ -1,7 +1,7 @@
 /**
  * W3C trace context (https://www.w3.org/TR/trace-context/) in Kafka headers: the one place that parses and
  * formats `traceparent`. A job's outputs carry the trace id of its input and the job's own span id as parent,
- * so one listing can be followed from `ingest` to publish, and a dead letter keeps the input's header.
+ * so one record can be followed from the first step to the last, and a dead letter keeps the input's header.
  * The Listflow trace id (`listflow.trace-id`, what the job tracker and `dlq` show) stays beside it.
  */
 import { randomBytes } from 'node:crypto';
@@ -44,7 +44,7 @@ export function newTrace(traceId?: string): TraceContext {
   return { traceId: id, spanId: newSpanId(), flags: '01' };
 }
 
-/** The trace id for a UUID (an ingest job id): its 32 hex digits, so the job id is derivable from the trace. */
+/** The trace id for a UUID (a submitted job's id): its 32 hex digits, so the job id is derivable from the trace. */
 export const traceIdOfUuid = (uuid: string): string => uuid.replace(/-/g, '').toLowerCase();
 
 /**

@@ -35,7 +35,7 @@ export function batchOptions(env: NodeJS.ProcessEnv): BatchOptions {
 
 /**
  * The sampler from OTEL_TRACES_SAMPLER; unset or unknown is the spec's default, parentbased_always_on. Note for
- * a pipeline: `listflow ingest` marks every submission sampled, so a parent-based ratio samples everything;
+ * a pipeline: the CLI marks every job it submits sampled, so a parent-based ratio samples everything;
  * `traceidratio` decides by trace id alone, the same way in every worker, so one listing's trace is kept whole.
  */
 export function samplerChoice(env: NodeJS.ProcessEnv): SamplerChoice {

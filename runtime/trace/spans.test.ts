@@ -18,7 +18,7 @@ describe('exportsSpans', () => {
 });
 
 test('without an endpoint the tracer only propagates, and loads no SDK', () => {
-  const tracer = jobTracer('normalize', {});
+  const tracer = jobTracer('clean', {});
   expect(tracer).toBe(CONTEXT_ONLY);
   const span = tracer.startJob(input({ [TRACEPARENT_HEADER]: `00-${T}-${S}-01` }));
   expect(span.recording).toBe(false);

@@ -3,8 +3,8 @@
  * is one something reads (a worker setting, an operator field, or OTHER_VARIABLES). A drifted name (the
  * publish database once read LISTFLOW_PUBLISH_POSTGRES_URL while every pod got LISTFLOW_POSTGRES_URL) fails here.
  *
- * Unit tests beside the code (runtime/*.test.ts, cli/**\/*.test.ts) are not scanned: they spell names wrong on
- * purpose to test how unknown names are refused.
+ * Unit tests beside the code (runtime/*.test.ts, cli/**\/*.test.ts) and in test/unit/ (those of the runtime that
+ * run the real operators) are not scanned: they spell names wrong on purpose to test how unknown names are refused.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -33,14 +33,18 @@ function filesUnder(dir: string, keep: (path: string) => boolean): string[] {
   return out;
 }
 
-const isUnitTest = (p: string) => p.endsWith('.test.ts') && !p.includes(`${join(ROOT, 'test')}/`);
+const isUnitTest = (p: string) =>
+  p.endsWith('.test.ts') && (!p.includes(`${join(ROOT, 'test')}/`) || p.includes(`${join(ROOT, 'test', 'unit')}/`));
 const SOURCES = [
   ...filesUnder(join(ROOT, 'scripts'), (p) => /\.(sh|ts)$/.test(p)),
   ...filesUnder(join(ROOT, 'cli'), (p) => p.endsWith('.ts') && !isUnitTest(p)),
   ...filesUnder(join(ROOT, 'infra'), (p) => /\.(ts|sh|xml|properties)$/.test(p) && !isUnitTest(p)),
   ...filesUnder(K8S, (p) => /\.(ts|ya?ml|md|json)$/.test(p) && !p.includes('/vendor/')),
   // Not this file: it names the old publish variable on purpose.
-  ...filesUnder(join(ROOT, 'test'), (p) => /\.(ts|sh)$/.test(p) && !p.includes('/fixtures/') && p !== __filename),
+  ...filesUnder(
+    join(ROOT, 'test'),
+    (p) => /\.(ts|sh)$/.test(p) && !p.includes('/fixtures/') && !isUnitTest(p) && p !== __filename,
+  ),
   join(ROOT, 'README.md'),
   join(ROOT, 'Dockerfile'),
   join(ROOT, 'package.json'),

@@ -1,10 +1,14 @@
+/**
+ * `listflow config check` of the listings pipeline's workers with the real operators' config specs. Here, not
+ * beside runtime/config-check.ts, because the runtime's own tests name no operator (test/unit/import-graph.test.ts).
+ */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { operators } from '../operators';
-import listings from '../pipelines/listings';
-import { checkWorkerConfig, formatWorkerConfigCheck } from './config-check';
-import { prepareWorker } from './run';
+import { operators } from '../../operators';
+import listings from '../../pipelines/listings';
+import { checkWorkerConfig, formatWorkerConfigCheck } from '../../runtime/config-check';
+import { prepareWorker } from '../../runtime/run';
 
 const DB = 'postgres://listflow:hunter2@db.internal:5432/listflow';
 const check = (step: string, env: NodeJS.ProcessEnv) => checkWorkerConfig(listings, operators, step, env);
