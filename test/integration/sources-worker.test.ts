@@ -141,3 +141,110 @@ test('one worker replicates 4 quirky sources through the initial load and two ro
   expect(run.server.source('local-mlsgrid').tokensIssued()).toBeGreaterThanOrEqual(2);
   expect(await stopWorker(w)).toBe(0);
 });
+
+test('kill -9 of the worker 5 times mid-pass: the same equality, no page twice in raw (read committed)', async () => {
+  const { run, raw } = await newRun({ seed: 600, count: 100, faults: everyFault });
+  let w = worker(run);
+  const total = SOURCE_NAMES.length * 100;
+  const atKill: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const from = raw.records.length;
+    // Pages are being committed: kill a moment (0-300 ms, random) after the next one shows.
+    expect(await waitFor(() => raw.records.length >= from + 5, 60_000, 20)).toBe(true);
+    await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 300)));
+    w.child.kill('SIGKILL');
+    await w.exited;
+    atKill.push(raw.records.length);
+    w = worker(run);
+  }
+  expect(atKill.at(-1)!).toBeLessThan(total); // every kill was mid-pass of the initial load
+  await caughtUp(run, raw, () => [w]);
+  changeAll(run, 1);
+  await caughtUp(run, raw, () => [w]);
+  await expectReplicated(run);
+  console.log(`sources crash: killed at ${atKill.join(', ')} of ${total}+ raw records`);
+  expect(await stopWorker(w)).toBe(0);
+});
+
+/** Per source, the [first, last] request of each poller (its own OAuth2 token); the overlapping pairs. */
+function overlappingPollers(run: SourcesRun): string[] {
+  const out: string[] = [];
+  for (const s of SOURCE_NAMES) {
+    const spans = new Map<string, [number, number]>();
+    for (const e of run.server.log) {
+      if (e.source !== s || e.kind !== 'resource' || e.token === undefined) continue;
+      const sp = spans.get(e.token);
+      spans.set(e.token, sp ? [sp[0], e.at] : [e.at, e.at]);
+    }
+    const list = [...spans.values()].sort((a, b) => a[0] - b[0]);
+    for (let i = 1; i < list.length; i++)
+      if (list[i]![0] <= list[i - 1]![1]) out.push(`${s}: ${list[i - 1]} overlaps ${list[i]}`);
+  }
+  return out;
+}
+
+const ownedBy = (w: WorkerProcess): Set<string> =>
+  new Set(logLines(w.output(), 'source owned: replicating').map((l) => String(l.source)));
+
+test('two replicas: each source has one poller at a time, across a rebalance (kill one, start it again)', async () => {
+  const { run, raw } = await newRun({ seed: 700, count: 60, allOauth: true });
+  const a = worker(run);
+  let b = worker(run);
+  await caughtUp(run, raw, () => [a, b]);
+  expect(await waitFor(() => ownedBy(a).size + ownedBy(b).size >= 4, 30_000)).toBe(true);
+  const aBefore = ownedBy(a).size;
+  expect(aBefore).toBeGreaterThan(0);
+  expect(aBefore).toBeLessThan(4);
+  b.child.kill('SIGKILL');
+  await b.exited;
+  // The other takes all four.
+  expect(await waitFor(() => ownedBy(a).size === 4, 60_000)).toBe(true);
+  changeAll(run, 1);
+  await caughtUp(run, raw, () => [a]);
+  b = worker(run);
+  // Sources spread again: the new replica owns some, and the first stops them.
+  expect(await waitFor(() => ownedBy(b).size > 0 && ownedBy(b).size < 4, 60_000)).toBe(true);
+  changeAll(run, 2);
+  await caughtUp(run, raw, () => [a, b]);
+  expect(logLines(a.output(), 'stopping owner').length).toBeGreaterThan(0);
+  await expectReplicated(run);
+  expect(overlappingPollers(run)).toEqual([]);
+  expect(await stopWorker(b)).toBe(0);
+  expect(await stopWorker(a)).toBe(0);
+});
+
+test('quiet polls: one request per stream of a source, nothing committed', async () => {
+  const { run, raw } = await newRun({ seed: 800, count: 20 });
+  const w = worker(run);
+  await caughtUp(run, raw, () => [w]);
+  // Let a first quiet poll pass (the commit of the load's last page may still be settling in the offsets).
+  const resources = (s: string) => run.server.log.filter((e) => e.source === s && e.kind === 'resource');
+  const mark = new Map(SOURCE_NAMES.map((s) => [s, resources(s).length]));
+  expect(await waitFor(() => SOURCE_NAMES.every((s) => resources(s).length > mark.get(s)! + 1), 30_000)).toBe(true);
+  const ends = async () =>
+    JSON.stringify(await Promise.all([run.topics.state, run.topics.raw].map((t) => k.admin.fetchTopicOffsets(t))));
+  const before = await ends();
+  const from = new Map(SOURCE_NAMES.map((s) => [s, resources(s).length]));
+  // Four more polls of every source.
+  expect(await waitFor(() => SOURCE_NAMES.every((s) => resources(s).length >= from.get(s)! + 8), 30_000)).toBe(true);
+  expect(await ends()).toBe(before);
+  for (const s of SOURCE_NAMES) {
+    // A poll's requests come back to back; polls are a poll interval (1 s) apart.
+    const times = resources(s)
+      .slice(from.get(s)!)
+      .map((e) => e.at);
+    const polls: number[] = [];
+    for (let i = 0; i < times.length; i++) {
+      if (i === 0 || times[i]! - times[i - 1]! > 500) polls.push(1);
+      else polls[polls.length - 1]!++;
+    }
+    polls.pop(); // the last may be cut by the window
+    const perPoll = s === 'local-proptx' ? 2 : 1; // PropTx: the main stream and the photo stream
+    expect({ source: s, perPoll: [...new Set(polls)], enough: polls.length >= 2 }).toEqual({
+      source: s,
+      perPoll: [perPoll],
+      enough: true,
+    });
+  }
+  expect(await stopWorker(w)).toBe(0);
+});
