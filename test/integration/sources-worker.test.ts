@@ -228,6 +228,7 @@ test('quiet polls: one request per stream of a source, nothing committed', async
   // Four more polls of every source.
   expect(await waitFor(() => SOURCE_NAMES.every((s) => resources(s).length >= from.get(s)! + 8), 30_000)).toBe(true);
   expect(await ends()).toBe(before);
+  const states = await readStates(k.kafka, run.topics.state);
   for (const s of SOURCE_NAMES) {
     // A poll's requests come back to back; polls are a poll interval (1 s) apart.
     const times = resources(s)
@@ -239,7 +240,10 @@ test('quiet polls: one request per stream of a source, nothing committed', async
       else polls[polls.length - 1]!++;
     }
     polls.pop(); // the last may be cut by the window
-    const perPoll = s === 'local-proptx' ? 2 : 1; // PropTx: the main stream and the photo stream
+    // PropTx: the main stream and the photo stream. MLS Grid (`ge` ties, no key tie-break) asks again for the
+    // records at the cursor's instant and drops them: a tie larger than a page there costs ceil(tie / page).
+    const tie = states.get('local-mlsgrid')?.cursor?.keysAtTimestamp?.length ?? 0;
+    const perPoll = s === 'local-proptx' ? 2 : s === 'local-mlsgrid' ? Math.max(1, Math.ceil(tie / 5)) : 1;
     expect({ source: s, perPoll: [...new Set(polls)], enough: polls.length >= 2 }).toEqual({
       source: s,
       perPoll: [perPoll],
