@@ -10,7 +10,6 @@
  * Spark's purge-rule deletes are not replicated (the worker has no purge pass yet): its removed keys keep
  * their last version in the replica, and the equality is checked with that exception.
  */
-import type { ListingTruth } from '../support/reso-server';
 import { connectedKafka, scratchDir } from '../support/kafka-suite';
 import { stopWorker } from '../support/pipeline-workers';
 import {
@@ -98,7 +97,7 @@ async function expectReplicated(run: SourcesRun): Promise<RawSeen[]> {
   const states = await readStates(k.kafka, run.topics.state);
   for (const s of SOURCE_NAMES) {
     const mine = seen.filter((r) => r.source === s);
-    const maxOf = (field: string) => mine.map((r) => String(r.record[field])).reduce((a, b) => (a > b ? a : b));
+    const maxOf = (field: string) => mine.map((r) => String(r.record[field])).reduce((a, b) => Math.max(a, b));
     const last = maxOf('ModificationTimestamp');
     const atLast = mine.filter((r) => r.record.ModificationTimestamp === last).map((r) => r.key);
     const st = states.get(s);
@@ -112,7 +111,7 @@ async function expectReplicated(run: SourcesRun): Promise<RawSeen[]> {
       expect([...(st?.cursor?.keysAtTimestamp ?? [])].sort()).toEqual([...new Set(atLast)].sort());
     else expect(st?.cursor?.key).toBe([...atLast].sort().at(-1));
     if (s === 'local-proptx') expect(st?.photoCursor?.timestamp).toBe(maxOf('PhotosChangeTimestamp'));
-    expect(st?.counts.records! + st?.counts.deletes!).toBe(mine.length);
+    expect((st?.counts.records ?? 0) + (st?.counts.deletes ?? 0)).toBe(mine.length);
   }
   return seen;
 }
