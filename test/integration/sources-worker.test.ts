@@ -97,7 +97,11 @@ async function expectReplicated(run: SourcesRun): Promise<RawSeen[]> {
   const states = await readStates(k.kafka, run.topics.state);
   for (const s of SOURCE_NAMES) {
     const mine = seen.filter((r) => r.source === s);
-    const maxOf = (field: string) => mine.map((r) => String(r.record[field])).reduce((a, b) => Math.max(a, b));
+    const maxOf = (field: string) =>
+      mine
+        .map((r) => String(r.record[field]))
+        .sort()
+        .at(-1);
     const last = maxOf('ModificationTimestamp');
     const atLast = mine.filter((r) => r.record.ModificationTimestamp === last).map((r) => r.key);
     const st = states.get(s);
