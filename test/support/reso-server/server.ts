@@ -23,6 +23,11 @@ export interface LoggedRequest {
   readonly target: string;
   readonly status: number | 'reset';
   readonly at: number;
+  /**
+   * The bearer token the request carried (resource requests), so a test can tell pollers apart: every
+   * OAuth2 client gets its own token.
+   */
+  readonly token?: string;
 }
 
 export interface ResoSourceDefinition {
@@ -137,7 +142,15 @@ export async function startResoServer(o: ResoServerOptions): Promise<ResoServer>
           : what.startsWith('media/')
             ? 'media'
             : 'other';
-    const entry = { source: name ?? '', kind, method: req.method ?? '', target: req.url ?? '', at: now() };
+    const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    const entry = {
+      source: name ?? '',
+      kind,
+      method: req.method ?? '',
+      target: req.url ?? '',
+      at: now(),
+      ...(bearer === undefined ? {} : { token: bearer }),
+    };
     res.on('finish', () => log.push({ ...entry, status: res.statusCode }));
     if (!s) return json(res, 404, { error: { code: 'NotFound', message: 'No such source.' } });
     if (kind === 'token') return token(s, req, res);
