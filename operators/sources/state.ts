@@ -2,7 +2,7 @@
  * The record a source's replication state is kept in: compacted topic `listings.source-state`, key = source
  * name, value = JSON. The sources worker writes it in the same Kafka transaction as the page it follows, so a
  * reader (read_committed) sees exactly the state after the last committed page. Shared with the operations
- * side (`sources list`, `status` lag, `sources reset`): encode and decode live here so both agree on the format.
+ * side (`sources list`, `status` lag, `sources reset`): the record <-> state conversions live here so both agree.
  *
  * Format (docs/sources-design.md):
  * `{ cursor: { timestamp, key, keysAtTimestamp? }, initialDone, photoCursor?, lastPurgeAt?, lastPoll, counts }`.
@@ -97,60 +97,6 @@ export function sourceStateOf(r: SourceStateRecord): SourceState {
     lastPoll: r.lastPoll,
     counts: { ...r.counts },
   };
-}
-
-export function encodeSourceState(s: SourceState): Buffer {
-  return Buffer.from(JSON.stringify(s));
-}
-
-export type DecodedSourceState =
-  | { readonly ok: true; readonly state: SourceState | undefined }
-  | { readonly ok: false; readonly problem: string };
-
-/** Decode a state record's value; `state: undefined` for a tombstone. Never throws. */
-export function decodeSourceState(value: Buffer | string | null | undefined): DecodedSourceState {
-  if (value === null || value === undefined) return { ok: true, state: undefined };
-  let v: unknown;
-  try {
-    v = JSON.parse(value.toString());
-  } catch {
-    return { ok: false, problem: 'the value is not JSON' };
-  }
-  if (!isRecord(v)) return { ok: false, problem: 'the value is not a JSON object' };
-  if (typeof v.initialDone !== 'boolean') return { ok: false, problem: 'initialDone is not a boolean' };
-  if (typeof v.lastPoll !== 'string') return { ok: false, problem: 'lastPoll is not a string' };
-  const cursor = cursorOf(v.cursor);
-  if (cursor === false) return { ok: false, problem: 'cursor is not { timestamp, key, keysAtTimestamp? }' };
-  const photoCursor = cursorOf(v.photoCursor);
-  if (photoCursor === false) return { ok: false, problem: 'photoCursor is not { timestamp, key, keysAtTimestamp? }' };
-  if (v.lastPurgeAt !== undefined && typeof v.lastPurgeAt !== 'string')
-    return { ok: false, problem: 'lastPurgeAt is not a string' };
-  if (v.photoInitialDone !== undefined && typeof v.photoInitialDone !== 'boolean')
-    return { ok: false, problem: 'photoInitialDone is not a boolean' };
-  const c = isRecord(v.counts) ? v.counts : {};
-  const n = (x: unknown): number => (typeof x === 'number' && Number.isFinite(x) ? x : 0);
-  const state: SourceState = {
-    ...(cursor === undefined ? {} : { cursor }),
-    initialDone: v.initialDone,
-    ...(photoCursor === undefined ? {} : { photoCursor }),
-    ...(typeof v.photoInitialDone === 'boolean' ? { photoInitialDone: v.photoInitialDone } : {}),
-    ...(typeof v.lastPurgeAt === 'string' ? { lastPurgeAt: v.lastPurgeAt } : {}),
-    lastPoll: v.lastPoll,
-    counts: { records: n(c.records), deletes: n(c.deletes), pages: n(c.pages), requests: n(c.requests) },
-  };
-  return { ok: true, state };
-}
-
-function cursorOf(v: unknown): SourceCursor | undefined | false {
-  if (v === undefined || v === null) return undefined;
-  if (!isRecord(v) || typeof v.timestamp !== 'string' || typeof v.key !== 'string') return false;
-  if (v.keysAtTimestamp === undefined) return { timestamp: v.timestamp, key: v.key };
-  if (!Array.isArray(v.keysAtTimestamp) || !v.keysAtTimestamp.every((k) => typeof k === 'string')) return false;
-  return { timestamp: v.timestamp, key: v.key, keysAtTimestamp: v.keysAtTimestamp as string[] };
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /**
