@@ -44,6 +44,7 @@ import {
   shippedOf,
 } from './assignments';
 import { needsOf, settingEnv } from './deploy-needs';
+import { mebibytes, stepResources } from './resources';
 
 // Tests and the platform check the manifests against these; they are derived from the operators' deploy needs.
 export { DATABASE_OPERATORS, POSTGRES_URL_ENV } from './deploy-needs';
@@ -145,36 +146,7 @@ export function terminationGraceSeconds(step: StepSpec): number {
 /** Consumer lag per replica that KEDA aims for: ten waiting messages per job slot. */
 export const lagThreshold = (step: StepSpec): number => Math.max(10, step.concurrency * 10);
 
-function millicores(q: string): number {
-  const m = /^(\d+(?:\.\d+)?)(m?)$/.exec(q);
-  if (!m)
-    throw new Error(`unsupported CPU quantity ${JSON.stringify(q)}; use cores ("1", "0.5") or millicores ("250m")`);
-  return m[2] === 'm' ? Number(m[1]) : Math.round(Number(m[1]) * 1000);
-}
-
-const cpuQuantity = (mc: number): string => (mc % 1000 === 0 ? String(mc / 1000) : `${mc}m`);
-
-function mebibytes(q: string): number {
-  const m = /^(\d+)(Mi|Gi)$/.exec(q);
-  if (!m) throw new Error(`unsupported memory quantity ${JSON.stringify(q)}; use Mi or Gi ("512Mi", "2Gi")`);
-  return Number(m[1]) * (m[2] === 'Gi' ? 1024 : 1);
-}
-
-const DEFAULT_RESOURCES = { cpu: '250m', memory: '256Mi' } as const;
-
-/** Requests from the step; limits from the step, else twice the CPU request and the memory request. */
-export function stepResources(step: StepSpec): {
-  requests: { cpu: string; memory: string };
-  limits: { cpu: string; memory: string };
-} {
-  const r = step.resources ?? DEFAULT_RESOURCES;
-  const cpuLimit = step.resources?.cpuLimit ?? cpuQuantity(millicores(r.cpu) * 2);
-  const memoryLimit = step.resources?.memoryLimit ?? r.memory;
-  if (millicores(cpuLimit) < millicores(r.cpu) || mebibytes(memoryLimit) < mebibytes(r.memory)) {
-    throw new Error(`step ${step.id}: resource limits are below the requests`);
-  }
-  return { requests: { cpu: r.cpu, memory: r.memory }, limits: { cpu: cpuLimit, memory: memoryLimit } };
-}
+export { stepResources };
 
 /** The pipeline as the JSON file workers read from LISTFLOW_PIPELINE_FILE. */
 export function renderPipelineJson(pipeline: PipelineSpec): string {

@@ -64,7 +64,17 @@ async function setUp(deletes: 'status' | 'purge', entryOver: Record<string, unkn
   const raws = () => (owner.log.get('raw') ?? []).map((e) => e.value as RawListing);
   const state = () => owner.latest.get('state')?.get('s') as SourceState | undefined;
   const keys = () => owner.latest.get('keys') as Map<string, SourceKey> | undefined;
-  return { dataset, entry, owner, raws, state, keys, later: (ms: number) => void (offsetMs += ms) };
+  return {
+    dataset,
+    entry,
+    owner,
+    raws,
+    state,
+    keys,
+    later: (ms: number) => {
+      offsetMs += ms;
+    },
+  };
 }
 
 describe('pollSource', () => {
