@@ -193,7 +193,7 @@ describe('topics apply', () => {
     expect(again.out).toMatch(
       new RegExp(`^${p.run.replace(/[-.]/g, '\\$&')}\\.published\\s+6\\s+compact\\s+unchanged$`, 'm'),
     );
-    expect(again.out).toContain('0 created, 0 updated, 13 unchanged');
+    expect(again.out).toContain('0 created, 0 updated, 17 unchanged');
   });
 });
 
@@ -226,7 +226,7 @@ describe('schemas register and check', () => {
     const check = await checkSchemas(p, builtIn, registry);
     expect(check.problems).toEqual([]);
     expect(check.ok).toBe(true);
-    expect(check.links).toHaveLength(4);
+    expect(check.links).toHaveLength(5);
     expect(check.subjects.every((s) => s.state === 'compatible')).toBe(true);
   });
 
@@ -274,7 +274,7 @@ describe('schemas register and check', () => {
     expect((await run(schemasCommands, ['schemas', 'register'])).code).toBe(0);
     const ok = await run(schemasCommands, ['schemas', 'check']);
     expect(ok.code).toBe(0);
-    expect(ok.out).toContain('all 4 links and 7 subjects are compatible');
+    expect(ok.out).toContain('all 5 links and 10 subjects are compatible');
     const badDir = schemasDirWith('RawListing', (s) => {
       s.fields = s.fields.map((f) => (f.name === 'payload' ? { ...f, type: 'int' } : f));
     });
