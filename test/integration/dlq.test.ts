@@ -27,8 +27,8 @@ const pipeline: PipelineSpec = {
     [`${P}.enriched`]: { partitions: 1, schema: 'EnrichedListing' },
   },
   steps: [
-    { ...builtIn.steps[1]!, input: RAW, outputs: { listings: NORM }, replicas: 1 },
-    { ...builtIn.steps[2]!, input: NORM, outputs: { enriched: `${P}.enriched` }, replicas: 1 },
+    { ...builtIn.steps.find((s) => s.id === 'normalize')!, input: RAW, outputs: { listings: NORM }, replicas: 1 },
+    { ...builtIn.steps.find((s) => s.id === 'images')!, input: NORM, outputs: { enriched: `${P}.enriched` }, replicas: 1 },
   ],
 };
 
