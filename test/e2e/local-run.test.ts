@@ -65,6 +65,10 @@ afterAll(async () => {
   await dropTopics(box);
 });
 
+/** The dead letters of the sample feeds' listings (keys `<prefix>-<format>:...`); the local RESO sources have their own. */
+const sampleLetters = async (topic: string) =>
+  (await readAll(box.topic(topic))).filter((m) => m.key?.toString().startsWith(`${prefix}-`));
+
 const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
 
 test('npm run local ends with the counts the generator implies, and can run again', async () => {
@@ -98,7 +102,7 @@ test('npm run local ends with the counts the generator implies, and can run agai
   const sources = set.feeds.map((f) => f.source);
   expect(await rowsForSources(sources)).toBe(expected.listingIds.length);
   expect(codesOf(await readAll(box.topic('listings.ingest-jobs.dlq')))).toEqual(expected.ingestRejects);
-  expect(codesOf(await readAll(box.topic('listings.raw.dlq')))).toEqual(expected.normalizeRejects);
+  expect(codesOf(await sampleLetters('listings.raw.dlq'))).toEqual(expected.normalizeRejects);
   expect(await readAll(box.topic('listings.normalized.dlq'))).toHaveLength(0);
   expect(await readAll(box.topic('listings.enriched.dlq'))).toHaveLength(0);
 
@@ -112,7 +116,7 @@ test('npm run local ends with the counts the generator implies, and can run agai
   expect(again.totals.ingested).toBe(expected.ingested);
   expect(again.totals.stages.publish.output).toBe(expected.normalized);
   expect(again.publishedInPostgres).toBe(expected.listingIds.length);
-  expect(await readAll(box.topic('listings.raw.dlq'))).toHaveLength(2 * sum(expected.normalizeRejects));
+  expect(await sampleLetters('listings.raw.dlq')).toHaveLength(2 * sum(expected.normalizeRejects));
   console.log(
     `npm run local (sandboxed, ${expected.feedRecords} records): first ${first.ms} ms (pipeline ${summary.wallMs} ms, ${summary.recordsPerSecond} records/s), second ${second.ms} ms`,
   );
