@@ -28,7 +28,12 @@ const pipeline: PipelineSpec = {
   },
   steps: [
     { ...builtIn.steps.find((s) => s.id === 'normalize')!, input: RAW, outputs: { listings: NORM }, replicas: 1 },
-    { ...builtIn.steps.find((s) => s.id === 'images')!, input: NORM, outputs: { enriched: `${P}.enriched` }, replicas: 1 },
+    {
+      ...builtIn.steps.find((s) => s.id === 'images')!,
+      input: NORM,
+      outputs: { enriched: `${P}.enriched` },
+      replicas: 1,
+    },
   ],
 };
 
