@@ -106,8 +106,8 @@ async function expectReplicated(run: SourcesRun, o: { readonly afterKills?: bool
   }
   const states = await readStates(k.kafka, run.topics.state);
   for (const s of SOURCE_NAMES) {
-    const distinct = new Map(seen.filter((r) => r.source === s).map((r) => [`${versionOf(r)}|${r.jobId}`, r]));
-    const all = o.afterKills ? [...distinct.values()] : seen.filter((r) => r.source === s);
+    // After kills, a page read twice (reported above) is either counted twice by the state or not: allow both.
+    const all = seen.filter((r) => r.source === s);
     // The cursor follows the server's versions; a purge pass's DELETEs carry the purge's own time.
     const mine = all.filter((r) => !isPurgeDelete(r));
     const maxOf = (field: string) =>
@@ -128,7 +128,14 @@ async function expectReplicated(run: SourcesRun, o: { readonly afterKills?: bool
       expect([...(st?.cursor?.keysAtTimestamp ?? [])].sort()).toEqual([...new Set(atLast)].sort());
     else expect(st?.cursor?.key).toBe([...atLast].sort().at(-1));
     if (s === 'local-proptx') expect(st?.photoCursor?.timestamp).toBe(maxOf('PhotosChangeTimestamp'));
-    expect((st?.counts.records ?? 0) + (st?.counts.deletes ?? 0)).toBe(all.length);
+    const counted = (st?.counts.records ?? 0) + (st?.counts.deletes ?? 0);
+    const extra = twice
+      .filter((t) => t.startsWith(`${s}|`))
+      .reduce((n, t) => n + Number(t.slice(t.lastIndexOf('x') + 1)) - (s === 'local-proptx' ? 2 : 1), 0);
+    if (o.afterKills) {
+      expect(counted).toBeLessThanOrEqual(all.length);
+      expect(counted).toBeGreaterThanOrEqual(all.length - extra);
+    } else expect(counted).toBe(all.length);
   }
   return seen;
 }
