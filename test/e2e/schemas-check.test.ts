@@ -54,7 +54,7 @@ test('register, then check passes on the real schemas and fails on an incompatib
   const ok = cli('schemas', 'check');
   expect(ok.stderr).toBe('');
   expect(ok.code).toBe(0);
-  expect(ok.stdout).toContain('all 4 links and 7 subjects are compatible');
+  expect(ok.stdout).toContain('all 5 links and 10 subjects are compatible');
 
   const bad = join(dir, 'bad-schemas');
   mkdirSync(bad);
