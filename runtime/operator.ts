@@ -185,7 +185,13 @@ export interface OperatorDefinition<
    * Builds the services `ctx.services` carries (fetcher, blob store, database pool). Called once at
    * startup by the runtime; tests pass plain objects instead. `close` is called on shutdown.
    */
-  readonly services?: (config: ConfigOf<S>, logger: Logger, metrics?: ItemMetrics) => Promise<Svc> | Svc;
+  readonly services?: (
+    config: ConfigOf<S>,
+    logger: Logger,
+    metrics?: ItemMetrics,
+    /** The environment the worker started with, for secrets a record names by variable (a source's credentials). */
+    env?: Readonly<Record<string, string | undefined>>,
+  ) => Promise<Svc> | Svc;
   readonly closeServices?: (services: Svc) => Promise<void>;
   /**
    * Things the operator counts within a record (name -> what one is), through the `metrics` its services get:

@@ -105,7 +105,7 @@ export function prepareWorker(
     );
   const operatorConfig = parseOperatorConfig(operator, env);
   const options = { pipeline, step, operator, operatorConfig, settings };
-  return { worker: operator.own ? new AssignedWorker(options) : new Worker(options), step };
+  return { worker: operator.own ? new AssignedWorker({ ...options, env }) : new Worker(options), step };
 }
 
 /** Runs until SIGTERM/SIGINT or a crash; resolves with the exit code. */

@@ -35,11 +35,11 @@ export default defineOperator({
   input: 'SourceDeclaration',
   outputs: { raw: 'RawListing', state: 'SourceState', keys: 'SourceKey' },
   config: sourcesConfig,
-  services(): SourcesServices {
-    // The one place the operator reads the environment: a source's secrets, by the names its declaration gives.
+  services(_config, _logger, _metrics, env): SourcesServices {
+    // A source's secrets, by the names its declaration gives, from the environment the runtime started with.
     // Declarations are checked against the profiles when applied (`sources apply`, which knows the profiles
     // directory); here their shape is checked again, so a record from elsewhere cannot run unchecked.
-    return { env: process.env, validate: {} };
+    return { env: env ?? {}, validate: {} };
   },
   // `listflow sources apply|list|sync|reset`, status and `ingest --source` (operators/tools.ts).
   tools: { sourceReplication },

@@ -40,6 +40,8 @@ export interface AssignedWorkerOptions {
   readonly clock?: Clock;
   readonly random?: () => number;
   readonly instanceId?: string;
+  /** The environment the worker was configured from (secrets named by its records). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
 interface Owner {
@@ -113,7 +115,12 @@ export class AssignedWorker {
     this.services =
       this.opts.services !== undefined
         ? this.opts.services
-        : await operator.services?.(this.opts.operatorConfig as AnyContext['config'], this.logger);
+        : await operator.services?.(
+            this.opts.operatorConfig as AnyContext['config'],
+            this.logger,
+            undefined,
+            this.opts.env ?? {},
+          );
     this.dlqProducer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
     await this.dlqProducer.connect();
     const consumer = this.kafka.consumer({
