@@ -7,34 +7,17 @@
  * (sourceOfDeclaration) for the partitions it owns.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import YAML from 'yaml';
-import { ListflowError, PermanentError } from '../../runtime/errors';
+import { PermanentError } from '../../runtime/errors';
 import type { SourceDeclaration } from '../../schemas/generated/types';
 import type { SourceSpec, ValidateOptions } from './source-spec';
+import { readSourcesFile } from './sources-file';
 import { validateSources } from './source-validation';
 
 const digestOf = (text: string): string => createHash('sha256').update(text).digest('hex');
 
 /** The declarations of a sources file, one per source; SOURCES_INVALID (every problem) when it does not validate. */
 export function declarationsOf(file: string, o: ValidateOptions, now: Date): SourceDeclaration[] {
-  let doc: unknown;
-  try {
-    doc = YAML.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new ListflowError(
-      'SOURCES_INVALID',
-      `${file}: the sources file cannot be read as YAML (${(e as Error).message}). Fix: check its path and syntax (LISTFLOW_SOURCES_FILE).`,
-    );
-  }
-  const { sources, problems } = validateSources(doc, o);
-  if (problems.length > 0) {
-    throw new ListflowError(
-      'SOURCES_INVALID',
-      `${problems.length} problem(s) in the sources file ${file}:\n${problems.map((p) => `  - ${file}: ${p.message}`).join('\n')}`,
-    );
-  }
-  const entries = (doc as { sources: unknown[] }).sources;
+  const { entries, sources } = readSourcesFile(file, o);
   return sources.map((s, i) => {
     const declaration = JSON.stringify(entries[i]);
     return { name: s.name, kind: s.kind, declaration, digest: digestOf(declaration), appliedAt: now };

@@ -13,13 +13,21 @@ import { dirname, join } from 'node:path';
 import YAML from 'yaml';
 import { ListflowError } from '../../runtime/errors';
 import { validateSources } from './source-validation';
-import type { SourcesFile, ValidateOptions } from './source-spec';
+import type { SourceSpec, SourcesFile, ValidateOptions } from './source-spec';
 
 export * from './source-spec';
 export { validateSources } from './source-validation';
 
 /** Reads and validates a sources file; throws SOURCES_INVALID listing every problem. */
 export function loadSourcesFile(file: string, o: ValidateOptions = {}): SourcesFile {
+  return { file, sources: readSourcesFile(file, o).sources };
+}
+
+/**
+ * A sources file as parsed (`entries`, each as written) and validated (`sources`, in the same order); throws
+ * SOURCES_INVALID listing every problem.
+ */
+export function readSourcesFile(file: string, o: ValidateOptions = {}): { entries: unknown[]; sources: SourceSpec[] } {
   let doc: unknown;
   try {
     doc = YAML.parse(readFileSync(file, 'utf8'));
@@ -36,7 +44,7 @@ export function loadSourcesFile(file: string, o: ValidateOptions = {}): SourcesF
       `${problems.length} problem(s) in the sources file ${file}:\n${problems.map((p) => `  - ${file}: ${p.message}`).join('\n')}`,
     );
   }
-  return { file, sources };
+  return { entries: (doc as { sources: unknown[] }).sources, sources };
 }
 
 /**
