@@ -18,8 +18,7 @@
  */
 import YAML from 'yaml';
 import type { PipelineSpec, StepSpec } from '../runtime/pipeline';
-import { operators } from '../operators';
-import { DASHBOARD_FILE, dashboardJson, ownedMetric } from './dashboards';
+import { DASHBOARD_FILE, dashboardJson, ownedMetric, owns } from './dashboards';
 import { commonLabels, deploymentName, HEADER, type K8sObject, kustomization, toYamlDocs } from './render';
 
 export const LAG_GROWTH_WINDOW = '10m';
@@ -41,7 +40,29 @@ export interface AlertRule {
 
 const sel = (step: StepSpec): string => `step="${step.id}"`;
 
+/**
+ * The alerts of every step. An owning step (owns) consumes no jobs, so it has no input lag and no records in to
+ * rate its dead letters against: it gets only ListflowStepNotReady here, and its keys' alerts from ownedAlerts.
+ */
 export function stepAlerts(step: StepSpec): AlertRule[] {
+  return [...(owns(step) ? [] : jobAlerts(step)), notReadyAlert(step)];
+}
+
+function notReadyAlert(step: StepSpec): AlertRule {
+  return {
+    alert: 'ListflowStepNotReady',
+    expr: `max(kube_deployment_status_replicas_ready{deployment="${deploymentName(step)}"}) < 1`,
+    for: NOT_READY_FOR,
+    labels: { severity: 'critical', listflow_step: step.id },
+    annotations: {
+      summary: `Step ${step.id} has no ready replica`,
+      description: `Deployment ${deploymentName(step)} has had no ready pod for ${NOT_READY_FOR}: nothing reads ${step.input}. Expected only while it is scaled to 0 for \`listflow replay\`.`,
+    },
+  };
+}
+
+/** Lag growing and dead-letter rate: for a step that consumes jobs from its input topic. */
+function jobAlerts(step: StepSpec): AlertRule[] {
   const labels = { severity: 'warning', listflow_step: step.id };
   const lag = `sum(listflow_consumer_lag{${sel(step)}})`;
   return [
@@ -67,22 +88,12 @@ export function stepAlerts(step: StepSpec): AlertRule[] {
         description: `More than ${DEAD_LETTER_RATIO * 100}% of ${step.input} went to ${step.input}.dlq over 10 minutes. \`listflow dlq list --step ${step.id}\` shows the codes; fix, then \`listflow dlq redrive\`.`,
       },
     },
-    {
-      alert: 'ListflowStepNotReady',
-      expr: `max(kube_deployment_status_replicas_ready{deployment="${deploymentName(step)}"}) < 1`,
-      for: NOT_READY_FOR,
-      labels: { ...labels, severity: 'critical' },
-      annotations: {
-        summary: `Step ${step.id} has no ready replica`,
-        description: `Deployment ${deploymentName(step)} has had no ready pod for ${NOT_READY_FOR}: nothing reads ${step.input}. Expected only while it is scaled to 0 for \`listflow replay\`.`,
-      },
-    },
   ];
 }
 
 /** The alerts of an owning step's keys (runtime/operator.ts `own`); none for a step that consumes jobs. */
 export function ownedAlerts(step: StepSpec): AlertRule[] {
-  if (operators[step.operator]?.own === undefined) return [];
+  if (!owns(step)) return [];
   return [
     {
       alert: 'ListflowKeyNotPolled',

@@ -45,28 +45,11 @@ const DATASOURCE = { type: 'prometheus', uid: DATASOURCE_VARIABLE } as const;
 /** Every query, with the metric names it reads (the test checks them against a real /metrics). */
 export function stepQueries(step: StepSpec): { title: string; unit: string; targets: Omit<Target, 'refId'>[] }[] {
   const s = `step="${step.id}"`;
+  // An owning step (its keys' pollers) consumes no jobs: it has no input lag, records in or job latency, only its
+  // keys' panels (ownedQueries) beside dead letters and retries.
+  const jobs = !owns(step);
   return [
-    {
-      title: 'Throughput (records/s)',
-      unit: 'ops',
-      targets: [
-        { expr: `sum(rate(listflow_records_in_total{${s}}[5m]))`, legendFormat: `in: ${step.input}` },
-        { expr: `sum by (topic) (rate(listflow_records_out_total{${s}}[5m]))`, legendFormat: 'out: {{topic}}' },
-      ],
-    },
-    {
-      title: 'Lag (records)',
-      unit: 'short',
-      targets: [{ expr: `sum by (partition) (listflow_consumer_lag{${s}})`, legendFormat: 'partition {{partition}}' }],
-    },
-    {
-      title: 'Job latency',
-      unit: 's',
-      targets: [0.5, 0.99].map((q) => ({
-        expr: `histogram_quantile(${q}, sum by (le) (rate(listflow_processing_seconds_bucket{${s}}[5m])))`,
-        legendFormat: `p${q * 100}`,
-      })),
-    },
+    ...(jobs ? jobQueries(step) : []),
     {
       title: 'Dead letters and retries (/s)',
       unit: 'ops',
@@ -89,6 +72,37 @@ export function stepQueries(step: StepSpec): { title: string; unit: string; targ
   ];
 }
 
+/** Whether the step's operator owns keys (runtime/operator.ts `own`) instead of consuming jobs. */
+export const owns = (step: StepSpec): boolean => operators[step.operator]?.own !== undefined;
+
+/** The panels of a step that consumes jobs: throughput, input lag, job latency. */
+function jobQueries(step: StepSpec): { title: string; unit: string; targets: Omit<Target, 'refId'>[] }[] {
+  const s = `step="${step.id}"`;
+  return [
+    {
+      title: 'Throughput (records/s)',
+      unit: 'ops',
+      targets: [
+        { expr: `sum(rate(listflow_records_in_total{${s}}[5m]))`, legendFormat: `in: ${step.input}` },
+        { expr: `sum by (topic) (rate(listflow_records_out_total{${s}}[5m]))`, legendFormat: 'out: {{topic}}' },
+      ],
+    },
+    {
+      title: 'Lag (records)',
+      unit: 'short',
+      targets: [{ expr: `sum by (partition) (listflow_consumer_lag{${s}})`, legendFormat: 'partition {{partition}}' }],
+    },
+    {
+      title: 'Job latency',
+      unit: 's',
+      targets: [0.5, 0.99].map((q) => ({
+        expr: `histogram_quantile(${q}, sum by (le) (rate(listflow_processing_seconds_bucket{${s}}[5m])))`,
+        legendFormat: `p${q * 100}`,
+      })),
+    },
+  ];
+}
+
 /** The gauge names an owning operator sets per key that the dashboard and the alerts read. */
 export const OWNED_GAUGES = [
   'caught_up_timestamp_seconds',
@@ -103,7 +117,7 @@ export const ownedMetric = (name: (typeof OWNED_GAUGES)[number], step: StepSpec)
 
 /** The panels of an owning step's keys (none for a step that consumes jobs). */
 export function ownedQueries(step: StepSpec): { title: string; unit: string; targets: Omit<Target, 'refId'>[] }[] {
-  if (operators[step.operator]?.own === undefined) return [];
+  if (!owns(step)) return [];
   return [
     {
       title: 'Lag per key: since caught up (s)',

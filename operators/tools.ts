@@ -152,6 +152,17 @@ export interface SourceReplication {
     signal: AbortSignal,
   ): Promise<number | undefined>;
   /**
+   * The first `limit` records of the declared reso-web-api source `name` of `file`, as a first load would fetch
+   * them (its query, auth and limits, through the guarded client) and as the RawListings its worker would
+   * produce. Nothing is written and no state is read: `profile check --source` onboards a source with this.
+   * Undefined when the source is not a reso-web-api one (its feed is checked as a file or URL instead).
+   */
+  firstRecords(
+    file: string,
+    name: string,
+    o: { readonly env: NodeJS.ProcessEnv; readonly limit: number; readonly signal: AbortSignal },
+  ): Promise<RawListing[] | undefined>;
+  /**
    * One sync of the declared source until caught up, through the owner's writer (the worker's commit path:
    * a page and its state per transaction), from its last committed state or `from` (an instant: a backfill).
    */

@@ -10,6 +10,7 @@ import {
   type SASLOptions,
 } from 'kafkajs';
 import { withRetry } from './execute/retry';
+import { assertKafkajsPatched } from './kafkajs-patch';
 import type { Logger } from './operator';
 import type { WorkerSettings } from './settings';
 
@@ -52,6 +53,7 @@ export function silenceKafkajsNegativeTimeoutWarning(): void {
 /** `retry` overrides the workers' patient policy (the CLI answers within seconds when Kafka is down). */
 export function createKafka(settings: KafkaSettings, clientId: string, logger?: Logger, retry?: RetryOptions): Kafka {
   silenceKafkajsNegativeTimeoutWarning();
+  assertKafkajsPatched();
   const config: KafkaConfig = {
     clientId: `${settings.kafkaClientId}-${clientId}`,
     brokers: [...settings.kafkaBrokers],

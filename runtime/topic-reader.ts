@@ -13,7 +13,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Admin, Consumer, Kafka, KafkaMessage, RetryOptions } from 'kafkajs';
-import { withAdmin } from './kafka';
+import { askAgainWhileRetriable, withAdmin } from './kafka';
 
 export type Offsets = Map<string, Map<number, bigint>>;
 
@@ -26,7 +26,9 @@ export interface ReadMessage {
 async function watermarks(admin: Admin, topics: readonly string[], which: 'low' | 'high'): Promise<Offsets> {
   const out: Offsets = new Map();
   for (const t of topics) {
-    const parts = await admin.fetchTopicOffsets(t);
+    // A topic created a moment ago can still answer NOT_LEADER_FOR_PARTITION (its leader is being elected),
+    // which kafkajs's admin does not ask again itself.
+    const parts = await askAgainWhileRetriable(() => admin.fetchTopicOffsets(t));
     out.set(t, new Map(parts.map((p) => [p.partition, BigInt(p[which])])));
   }
   return out;

@@ -17,6 +17,9 @@ import { jobOptions } from './ingest-options';
 const profiles = toolOf('sourceProfiles');
 const feeds = toolOf('feedReader');
 
+/** Records of a source's first pages checked by default: a few pages of any server. */
+const FIRST_PAGES_LIMIT = 1000;
+
 /** --profile, checked against the built-in profiles and LISTFLOW_NORMALIZE_PROFILES_DIR; null when not given. */
 export function profileOption(args: ParsedArgs, env: NodeJS.ProcessEnv = process.env): string | null {
   const name = stringOption(args, 'profile');
@@ -81,11 +84,43 @@ export function reportLines(r: CheckReport, feed: string): string[] {
   return lines;
 }
 
+/**
+ * The records to check: the feed's, or with no feed, the first pages of the declared reso-web-api source
+ * `--source` names, fetched from its server as its first load would (through the guarded client, nothing written).
+ */
+async function recordsToCheck(
+  args: ParsedArgs,
+  job: { source: string; profile: string; country: string | null; currency: string | null },
+  limit: number,
+): Promise<{ records: RawListing[]; checked: string }> {
+  const feed = args.positionals[0];
+  if (feed !== undefined)
+    return { records: await readRecords(feedUri(feed), formatOption(args), job, limit), checked: feed };
+  const name = stringOption(args, 'source');
+  const tool = toolOf('sourceReplication');
+  const file = tool.sourcesFile(process.env);
+  const declared = file === undefined ? undefined : tool.load(file).sources.find((s) => s.name === name);
+  if (name === undefined || file === undefined || declared === undefined) {
+    throw new UsageError(
+      `Give a feed, or --source naming a source of ${file ?? 'the sources file (LISTFLOW_SOURCES_FILE)'} to check its first pages${name === undefined ? '' : ` (${JSON.stringify(name)} is not declared there)`}.`,
+    );
+  }
+  const signal = AbortSignal.timeout(120_000);
+  const records = await tool.firstRecords(file, name, { env: process.env, limit, signal });
+  if (records === undefined) {
+    throw new UsageError(
+      `Source ${name} is a ${declared.kind} source: check its feed instead (listflow profile check ${declared.resource} --source ${name}).`,
+    );
+  }
+  return { records, checked: `the first pages of ${name} (${declared.resource})` };
+}
+
 const check: Command = {
   path: ['profile', 'check'],
-  summary: 'Run a feed through a source profile (no broker): unmapped lookup values and unknown fields, with counts.',
-  args: '<feed>',
-  minPositionals: 1,
+  summary:
+    "Run a feed, or a source's first pages, through a source profile (no broker): unmapped lookup values and unknown fields.",
+  args: '[<feed>]',
+  minPositionals: 0,
   maxPositionals: 1,
   options: {
     profile: { type: 'string' },
@@ -98,9 +133,11 @@ const check: Command = {
     source:
       "A source of pipelines/sources.yaml: the feed is checked as that source's records are normalized (its profile, country and currency; --profile overrides).",
     format: FORMAT_HELP,
-    limit: "Check only the first N records (default 100000); a source's first pages are enough.",
+    limit: `Check only the first N records (default 100000 of a feed, ${FIRST_PAGES_LIMIT} of a source's server).`,
   },
   details:
+    'With no feed, --source must name a reso-web-api source of the sources file: its first pages are fetched from\n' +
+    'its server as a first load would (its auth, query and limits; LISTFLOW_SOURCES_* settings), nothing written.\n' +
     'Reads the feed as the ingest worker would (LISTFLOW_INGEST_* settings; a local file is allowed from its own\n' +
     'directory), normalizes every record with the profile, and lists what the profile does not map. Exit 1 when\n' +
     'a lookup value is unmapped (normalize would dead-letter those records), 0 otherwise.',
@@ -112,13 +149,12 @@ const check: Command = {
         ? { source: 'profile-check', profile: profileOption(args), country: null, currency: null }
         : jobOptions(args);
     const profile = job.profile ?? profiles.defaultProfile;
-    const format = formatOption(args);
-    const limit = intOption(args, 'limit', 1, 10_000_000) ?? 100_000;
-    const feed = args.positionals[0]!;
-    const records = await readRecords(feedUri(feed), format, { ...job, profile }, limit);
+    const fromServer = args.positionals[0] === undefined;
+    const limit = intOption(args, 'limit', 1, 10_000_000) ?? (fromServer ? FIRST_PAGES_LIMIT : 100_000);
+    const { records, checked } = await recordsToCheck(args, { ...job, profile }, limit);
     const report = profiles.check(records, profile, process.env);
     if (io.json) printJson(io, report);
-    else for (const l of reportLines(report, feed)) io.out(l);
+    else for (const l of reportLines(report, checked)) io.out(l);
     return report.unmapped.length > 0 ? 1 : 0;
   },
 };

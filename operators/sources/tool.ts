@@ -5,12 +5,15 @@
  * with the caller's owner I/O: the same transactional id, the same transaction per page, the same state.
  */
 import { fromEnv, parseConfig } from '../../runtime/config';
+import { ListflowError } from '../../runtime/errors';
 import { operatorEnvPrefix } from '../../runtime/settings';
+import type { RawListing } from '../../schemas/generated/types';
 import type { DeclaredSource, SourceReplication, SourceStateView } from '../tools';
 import { clientSettingsOf, type SourcesConfig, sourcesConfig } from './config';
 import { declarationsOf, sourceOfDeclaration } from './declaration';
 import { openSourceSync, type PollerContext, sourceHttpClient } from './poller';
-import { remainingRecords } from './replicate';
+import { rawListingsOf } from './raw-listings';
+import { remainingRecords, replicatePass } from './replicate';
 import { sourceClientFor } from './source-client';
 import { replicationSpecs, type SourceSpec, type ValidateOptions } from './source-spec';
 import { loadSourcesFile, shippedSourcesFile } from './sources-file';
@@ -78,6 +81,30 @@ export const sourceReplication: SourceReplication = {
     } finally {
       await guarded.close();
     }
+  },
+  async firstRecords(file, name, o) {
+    const spec = loadSourcesFile(file).sources.find((s) => s.name === name);
+    if (spec === undefined) {
+      throw new ListflowError('SOURCES_INVALID', `${file} declares no source ${JSON.stringify(name)}.`, {
+        detail: { source: name },
+      });
+    }
+    if (spec.kind !== 'reso-web-api') return undefined;
+    const config = configOf(o.env);
+    const guarded = sourceHttpClient(config);
+    const out: RawListing[] = [];
+    try {
+      const client = sourceClientFor(spec, guarded, o.env, clientSettingsOf(config));
+      const context = { passId: `${name}@first-pages`, receivedAt: new Date() };
+      // A first load from no cursor, as the worker starts one; only the first pages are taken.
+      for await (const page of replicatePass(replicationSpecs(spec).main, client, { initialDone: false }, o.signal)) {
+        out.push(...rawListingsOf(spec, page, { ...context, position: out.length }).map((r) => r.value));
+        if (out.length >= o.limit || page.caughtUp) break;
+      }
+    } finally {
+      await guarded.close();
+    }
+    return out.slice(0, o.limit);
   },
   async syncOnce(d, io, o) {
     const config = configOf(o.env);

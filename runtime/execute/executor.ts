@@ -161,12 +161,13 @@ export class StepExecutor {
       const outcome = await withRetry(
         this.step.retry,
         (attempt) => this.attempt(meta, message, value, trace, span, attempt, abort, send),
-        this.retryOptions(abort, failures, (c, attempt, waitMs) =>
-          this.opts.logger.warn(
-            { ...logMeta(meta), code: c.code, attempt, waitMs, err: c.error },
-            'retriable failure; backing off',
+        () =>
+          this.retryOptions(abort, failures, (c, attempt, waitMs) =>
+            this.opts.logger.warn(
+              { ...logMeta(meta), code: c.code, attempt, waitMs, err: c.error },
+              'retriable failure; backing off',
+            ),
           ),
-        ),
       );
       return ending(span, outcome);
     } catch (thrown) {
@@ -249,7 +250,7 @@ export class StepExecutor {
             await Promise.race([this.sendChecked(records.splice(0), letters.splice(0), meta, send), deadline.aborted]);
         }
       } else {
-        for (const e of await emitsOf(result, deadline.aborted))
+        for (const e of await emitsOf(result, () => deadline.aborted))
           records.push(this.toRecord(e, meta, message, trace, letters));
       }
       if (span.recording) span.phase('process', decodedAt, Date.now());

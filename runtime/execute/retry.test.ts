@@ -100,3 +100,26 @@ describe('withRetry', () => {
     await expect(p).rejects.toThrow('stopping');
   });
 });
+
+describe('withRetry with options built on the first failure', () => {
+  test.each([
+    { failures: 0, built: 0, result: 'ok on 1' },
+    { failures: 2, built: 1, result: 'ok on 3' },
+  ])('$failures failures: options built $built times', async ({ failures, built, result }) => {
+    let n = 0;
+    const options = () => {
+      n++;
+      return { retriable: () => true, sleep: async () => undefined };
+    };
+    const out = await withRetry(
+      policy,
+      async (a) => {
+        if (a <= failures) throw new Error('down');
+        return `ok on ${a}`;
+      },
+      options,
+    );
+    expect(out).toBe(result);
+    expect(n).toBe(built);
+  });
+});

@@ -51,18 +51,21 @@ export interface RetryOptions {
 /**
  * Runs `attempt(n)` (n from 1) until it resolves, throws something `retriable` says is not worth another
  * attempt, or `policy.maxAttempts` (or `budgetMs`) is spent; then rejects with the last error, as thrown.
- * Waits `backoffMs(policy, n)` between attempts.
+ * Waits `backoffMs(policy, n)` between attempts. `opts` may be a function, called at the first failure: a
+ * job's options close over that job, and building them for every job that succeeds at once is wasted work.
  */
 export async function withRetry<T>(
   policy: RetryPolicy,
   attempt: (n: number) => Promise<T>,
-  opts: RetryOptions,
+  options: RetryOptions | (() => RetryOptions),
 ): Promise<T> {
-  const started = opts.budgetMs === undefined ? 0 : Date.now();
+  let opts = typeof options === 'function' ? undefined : options;
+  const started = opts !== undefined && opts.budgetMs === undefined ? 0 : Date.now();
   for (let n = 1; ; n++) {
     try {
       return await attempt(n);
     } catch (e) {
+      opts ??= (options as () => RetryOptions)();
       let wait: number | null = null;
       if (n < policy.maxAttempts && opts.retriable(e, n)) {
         wait = backoffMs(policy, n, opts.random);

@@ -11,6 +11,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
+import { profileCommands } from '../../cli/commands/profile';
 import { sourcesCommands } from '../../cli/commands/sources';
 import { statusCommands } from '../../cli/commands/status';
 import { operators } from '../../operators';
@@ -77,6 +78,24 @@ afterAll(async () => {
   await server?.close();
   await k.admin.deleteTopics({ topics: Object.keys(p?.spec.topics ?? {}) }).catch(() => undefined);
 });
+
+test("profile check --source checks the source's first pages from its server, and writes nothing", async () => {
+  const before = server.source(NAME).requests();
+  const r = await invoke(profileCommands, ['profile', 'check', '--source', NAME, '--limit', '12', '--json']);
+  expect(r.error).toBeUndefined();
+  const report = JSON.parse(r.stdout);
+  // Pages of 7: two pages fetched for 12 records, through the source's auth (the server refuses unauthenticated).
+  expect(report.records).toBe(12);
+  expect(report.profile).toBe('trestle');
+  expect(report.normalized + report.otherRejections.reduce((n: number, o: { count: number }) => n + o.count, 0)).toBe(
+    12 - report.unmapped.reduce((n: number, u: { count: number }) => n + u.count, 0),
+  );
+  expect(server.source(NAME).requests() - before).toBe(2);
+  expect((await readAllToEnd(k.kafka, [topicOf('raw'), topicOf('state')])).length).toBe(0);
+
+  const undeclared = await invoke(profileCommands, ['profile', 'check', '--source', 'no-such-source']);
+  expect(undeclared.error?.message).toMatch(/"no-such-source" is not declared there/);
+}, 60_000);
 
 test('apply prints its plan, and writes only with --yes', async () => {
   const plan = await run('apply');

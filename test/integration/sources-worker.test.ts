@@ -89,24 +89,17 @@ function versionsTwice(seen: readonly RawSeen[]): string[] {
 }
 
 /** The final checks of a run: raw (read committed, read afresh) equals the truth, no version twice, state = last page. */
-async function expectReplicated(run: SourcesRun, o: { readonly afterKills?: boolean } = {}): Promise<RawSeen[]> {
+async function expectReplicated(run: SourcesRun): Promise<RawSeen[]> {
   const seen = await readRaw(k.kafka, run.topics.raw);
   for (const s of SOURCE_NAMES) {
     expect({ source: s, replica: replicaOf(seen, s) }).toEqual({ source: s, replica: expectedReplica(run, s, seen) });
   }
-  const twice = versionsTwice(seen);
-  if (o.afterKills && twice.length > 0) {
-    // Seen once in CI (2026-12-02, a busy machine): after kill -9 mid-transaction, one page of a source read twice
-    // through kafkajs read_committed. Whether the reader shows the aborted copy or the page was committed twice
-    // is not settled yet (issue 15's closing note): the duplicate is reported, and the replica's equality, the
-    // cursor and the counts (over distinct versions) are still checked.
-    console.warn(`sources-worker: record versions read twice after kill -9: ${twice.join(', ')}`);
-  } else {
-    expect(twice).toEqual([]);
-  }
+  // No page twice, kill -9 or not. (A page once read twice after kill -9 in CI was kafkajs's read_committed filter
+  // delivering an aborted transaction's records when several producers' aborted transactions interleave;
+  // scripts/kafkajs-patch/ fixes it, runtime/kafkajs-aborted-filter.test.ts shows the case.)
+  expect(versionsTwice(seen)).toEqual([]);
   const states = await readStates(k.kafka, run.topics.state);
   for (const s of SOURCE_NAMES) {
-    // After kills, a page read twice (reported above) is either counted twice by the state or not: allow both.
     const all = seen.filter((r) => r.source === s);
     // The cursor follows the server's versions; a purge pass's DELETEs carry the purge's own time.
     const mine = all.filter((r) => !isPurgeDelete(r));
@@ -128,14 +121,8 @@ async function expectReplicated(run: SourcesRun, o: { readonly afterKills?: bool
       expect([...(st?.cursor?.keysAtTimestamp ?? [])].sort()).toEqual([...new Set(atLast)].sort());
     else expect(st?.cursor?.key).toBe([...atLast].sort().at(-1));
     if (s === 'local-proptx') expect(st?.photoCursor?.timestamp).toBe(maxOf('PhotosChangeTimestamp'));
-    const counted = (st?.counts.records ?? 0) + (st?.counts.deletes ?? 0);
-    const extra = twice
-      .filter((t) => t.startsWith(`${s}|`))
-      .reduce((n, t) => n + Number(t.slice(t.lastIndexOf('x') + 1)) - (s === 'local-proptx' ? 2 : 1), 0);
-    if (o.afterKills) {
-      expect(counted).toBeLessThanOrEqual(all.length);
-      expect(counted).toBeGreaterThanOrEqual(all.length - extra);
-    } else expect(counted).toBe(all.length);
+    // The counts are committed with the cursor, in the same transaction as the records they count.
+    expect((st?.counts.records ?? 0) + (st?.counts.deletes ?? 0)).toBe(all.length);
   }
   return seen;
 }
@@ -180,7 +167,7 @@ test('one worker replicates 4 quirky sources through the initial load and two ro
   expect(await stopWorker(w)).toBe(0);
 });
 
-test('kill -9 of the worker 5 times mid-pass: the same equality and cursors (a page read twice is reported)', async () => {
+test('kill -9 of the worker 5 times mid-pass: the same equality, cursors and counts, and no page twice', async () => {
   const { run, raw } = await newRun({ seed: 600, count: 100, faults: everyFault });
   let w = worker(run);
   const total = SOURCE_NAMES.length * 100;
@@ -199,7 +186,7 @@ test('kill -9 of the worker 5 times mid-pass: the same equality and cursors (a p
   await caughtUp(run, raw, () => [w]);
   changeAll(run, 1);
   await caughtUp(run, raw, () => [w]);
-  await expectReplicated(run, { afterKills: true });
+  await expectReplicated(run);
   console.log(`sources crash: killed at ${atKill.join(', ')} of ${total}+ raw records`);
   expect(await stopWorker(w)).toBe(0);
 });
