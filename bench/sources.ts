@@ -133,7 +133,8 @@ async function main(): Promise<void> {
     let pages = 0;
     let state: ReplicationState = { initialDone: false };
     const receivedAt = new Date();
-    for await (const page of replicatePass(spec, client, state, signal)) {
+    // As the worker's syncs run it: the next page is asked for while this one becomes records.
+    for await (const page of replicatePass(spec, client, state, signal, { prefetch: true })) {
       const raws = rawListingsOf(source, page, { passId: `${SOURCE}@start`, position: records, receivedAt });
       records += raws.length;
       pages++;

@@ -9,7 +9,7 @@
  * Grid: save the highest timestamp seen, even for records you don't keep). A quiet poll is one request.
  */
 import { PermanentError } from '../../runtime/errors';
-import type { SourceClient } from './client';
+import type { ODataPage, SourceClient } from './client';
 import { NextLinkExpired } from './client';
 import { advance, isPast, parseInstant, type Position, type SourceCursor } from './cursor';
 import { type DeleteRule, isDeletedRecord } from './deletes';
@@ -49,67 +49,100 @@ export interface ReplicatedPage {
 
 const MAX_RESTARTS = 5;
 
+export interface PassOptions {
+  /**
+   * Send the next page's request before handing on the current page, so the server's time overlaps the
+   * caller's work on the page (turning it into records, a Kafka transaction). Same requests in the same order;
+   * a pass stopped early (the caller breaks) has sent one request more, which is aborted. The worker's syncs
+   * use it; a check that wants exactly the pages it reads does not.
+   */
+  readonly prefetch?: boolean;
+}
+
+interface PageAsk {
+  readonly url: URL;
+  readonly viaNextLink: boolean;
+}
+
 export async function* replicatePass(
   spec: ReplicationSpec,
   client: SourceClient,
   start: ReplicationState,
   signal: AbortSignal,
+  opts: PassOptions = {},
 ): AsyncGenerator<ReplicatedPage> {
   const origin = new URL(spec.resource);
   let state = start;
-  const fromCursor = (): URL => buildQuery(spec, state.cursor, { initial: !state.initialDone });
-  let url = fromCursor();
-  let viaNextLink = false;
+  const fromCursor = (): PageAsk => ({
+    url: buildQuery(spec, state.cursor, { initial: !state.initialDone }),
+    viaNextLink: false,
+  });
+  const get = (ask: PageAsk, s: AbortSignal) =>
+    client.getPage(ask.url, { nextLink: ask.viaNextLink, sameOriginAs: origin, signal: s });
+  let ask = fromCursor();
+  let ahead: { readonly stop: AbortController; readonly page: Promise<ODataPage> } | undefined;
   let restarts = 0;
-  for (;;) {
-    let page: Awaited<ReturnType<SourceClient['getPage']>>;
-    try {
-      page = await client.getPage(url, { nextLink: viaNextLink, sameOriginAs: origin, signal });
-    } catch (e) {
-      if (e instanceof NextLinkExpired && restarts < MAX_RESTARTS) {
-        restarts++;
-        url = fromCursor();
-        viaNextLink = false;
-        continue;
+  try {
+    for (;;) {
+      let page: ODataPage;
+      try {
+        page = ahead ? await ahead.page : await get(ask, signal);
+      } catch (e) {
+        if (e instanceof NextLinkExpired && restarts < MAX_RESTARTS) {
+          restarts++;
+          ahead = undefined;
+          ask = fromCursor();
+          continue;
+        }
+        throw e;
+      } finally {
+        ahead = undefined;
       }
-      throw e;
+      const taken: Array<{ record: Record<string, unknown>; at: Position }> = [];
+      for (const record of page.records) {
+        const at = positionOf(spec, record, page.url);
+        if (isPast(at, state.cursor)) taken.push({ record, at });
+      }
+      const more = page.nextLink !== undefined && page.records.length > 0;
+      const deleted = taken.filter((t) => isDeletedRecord(t.record, spec.deletes));
+      const next: ReplicationState = {
+        cursor: advance(
+          state.cursor,
+          taken.map((t) => t.at),
+          spec.tieMode === 'ge',
+        ),
+        initialDone: state.initialDone || !more,
+      };
+      const replicated: ReplicatedPage = {
+        url: page.url.href,
+        records: taken.filter((t) => !deleted.includes(t)).map((t) => t.record),
+        deletedKeys: deleted.map((t) => t.at.key),
+        deletedRecords: deleted.map((t) => t.record),
+        state: next,
+        caughtUp: !more,
+      };
+      // Under ge ties a page that ends inside one timestamp would be asked again from the same cursor: go
+      // through that tie by the server's links, and back to the cursor once the timestamp moves on.
+      const insideTie =
+        spec.tieMode === 'ge' && state.cursor !== undefined && next.cursor?.timestamp === state.cursor.timestamp;
+      state = next;
+      if (more) {
+        ask =
+          spec.paging === 'cursor' && !insideTie
+            ? fromCursor()
+            : { url: resolveNextLink(page.nextLink!, page.url, spec.nextLinkEncoding), viaNextLink: true };
+        if (opts.prefetch) {
+          const stop = new AbortController();
+          const pending = get(ask, AbortSignal.any([signal, stop.signal]));
+          pending.catch(() => undefined); // awaited below, or aborted when the caller stops early
+          ahead = { stop, page: pending };
+        }
+      }
+      yield replicated;
+      if (!more) return;
     }
-    const taken: Array<{ record: Record<string, unknown>; at: Position }> = [];
-    for (const record of page.records) {
-      const at = positionOf(spec, record, page.url);
-      if (isPast(at, state.cursor)) taken.push({ record, at });
-    }
-    const more = page.nextLink !== undefined && page.records.length > 0;
-    const deleted = taken.filter((t) => isDeletedRecord(t.record, spec.deletes));
-    const next: ReplicationState = {
-      cursor: advance(
-        state.cursor,
-        taken.map((t) => t.at),
-        spec.tieMode === 'ge',
-      ),
-      initialDone: state.initialDone || !more,
-    };
-    yield {
-      url: page.url.href,
-      records: taken.filter((t) => !deleted.includes(t)).map((t) => t.record),
-      deletedKeys: deleted.map((t) => t.at.key),
-      deletedRecords: deleted.map((t) => t.record),
-      state: next,
-      caughtUp: !more,
-    };
-    // Under ge ties a page that ends inside one timestamp would be asked again from the same cursor: go
-    // through that tie by the server's links, and back to the cursor once the timestamp moves on.
-    const insideTie =
-      spec.tieMode === 'ge' && state.cursor !== undefined && next.cursor?.timestamp === state.cursor.timestamp;
-    state = next;
-    if (!more) return;
-    if (spec.paging === 'cursor' && !insideTie) {
-      url = fromCursor();
-      viaNextLink = false;
-    } else {
-      url = resolveNextLink(page.nextLink!, page.url, spec.nextLinkEncoding);
-      viaNextLink = true;
-    }
+  } finally {
+    ahead?.stop.abort();
   }
 }
 

@@ -66,7 +66,7 @@ export async function syncSource(o: SyncOptions): Promise<SyncResult> {
     const begin = stream.from(state);
     const passId = `${o.source.name}@${begin.cursor?.timestamp ?? 'start'}`;
     let position = 0;
-    for await (const page of replicatePass(stream.spec, o.client, begin, o.signal)) {
+    for await (const page of replicatePass(stream.spec, o.client, begin, o.signal, { prefetch: true })) {
       const receivedAt = now();
       const raws = rawListingsOf(o.source, page, { passId, position, receivedAt });
       position += raws.length;
