@@ -46,8 +46,10 @@ const ALLOWED: Readonly<Record<string, { readonly to: readonly string[]; readonl
     to: [REGISTRY],
     why: "the operators' `deploy` declarations (blob store, database secret, writable paths)",
   },
-  'k8s/dashboards.ts': { to: [REGISTRY], why: "the operators' declared metric items, one panel each" },
-  'k8s/alerts.ts': { to: [REGISTRY], why: 'which steps own their keys (`own`), for the alert on keys not polled' },
+  'k8s/dashboards.ts': {
+    to: [REGISTRY],
+    why: "the operators' declared metric items, one panel each; which steps own their keys (`owns`, for the alerts too)",
+  },
   'cli/commands/replay.ts': { to: [REGISTRY], why: 'refuses to replay an owning step (its workers commit no offsets)' },
   'cli/owner-io.ts': { to: [REGISTRY], why: "an owning step's output schemas, to write for a key as its worker does" },
   'cli/commands/ingest-options.ts': { to: [TOOLS], why: "toolOf('sourceReplication') for the declared sources" },
