@@ -18,6 +18,8 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   echo "listflow: installing dependencies (npm install)..." >&2
   npm install --no-audit --no-fund --loglevel=error >&2
 fi
+# Idempotent; for a node_modules installed before the kafkajs patch existed (npm install applies it too).
+node scripts/kafkajs-patch/apply.cjs >&2
 
 stamp=dist/.listflow-build-stamp
 

@@ -70,6 +70,8 @@ if [[ $build == 1 ]]; then
   if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
     npm install --no-audit --no-fund --loglevel=error >&2
   fi
+  # Idempotent; for a node_modules installed before the kafkajs patch existed (npm install applies it too).
+  node scripts/kafkajs-patch/apply.cjs >&2
   npx --no-install tsc -p tsconfig.build.json >&2 || { echo "local: TypeScript build failed (see above)." >&2; exit 1; }
 fi
 
