@@ -14,7 +14,7 @@ import pg from 'pg';
 import { blobsCommands } from '../../cli/commands/blobs';
 import { platformEndpoints, platformLayout } from '../../infra/layout';
 import { FsBlobStore } from '../../operators/images/blob-store/fs';
-import { fsInventory, type StoredImageEntry } from '../../operators/images/blob-store/inventory';
+import { fsInventory, s3Inventory, type StoredImageEntry } from '../../operators/images/blob-store/inventory';
 import { createS3Client, S3BlobStore } from '../../operators/images/blob-store/s3';
 import { imagesConfig } from '../../operators/images/config';
 import { removeLocalObjects } from '../../infra/s3proxy';
@@ -211,7 +211,22 @@ test('on S3: dry run keeps all, the grace period keeps fresh photos, then only t
     };
     expect(await removed(['--grace', '0s', '--dry-run'])).toEqual([OLD]);
     expect(await removed(['--grace', '1h'])).toEqual([]);
-    expect(await removed(['--grace', '0s'])).toEqual([OLD]);
+    // An image touched (reused by an images worker) after gc listed the store stays: the touch is a copy of
+    // the manifest onto itself, which moves its LastModified (whole seconds on S3, hence the pause).
+    const TOUCHED = sha('f');
+    await s3.putVariant(TOUCHED, 'card.webp', Buffer.from('card f'));
+    await s3.putManifest({ sha256: TOUCHED, width: 10, height: 10, dhash: '0'.repeat(16), variants: [] });
+    const inventory = s3Inventory(client, { bucket: 'listflow', prefix: `${prefix}/`, endpoint: 'S3Proxy' });
+    const listed: StoredImageEntry[] = [];
+    for await (const i of inventory.list()) if (i.sha256 === TOUCHED) listed.push(i);
+    await new Promise((r) => setTimeout(r, 1_100));
+    expect(await s3.touch(TOUCHED)).toBe(true);
+    expect(await inventory.remove(listed[0]!)).toBe(false);
+    expect((await s3.get(TOUCHED))?.sha256).toBe(TOUCHED);
+    expect(await s3.touch(sha('9'))).toBe(false); // a missing image is never recreated by a touch
+    expect(await s3.get(sha('9'))).toBeNull();
+
+    expect((await removed(['--grace', '0s'])).sort()).toEqual([OLD, TOUCHED].sort());
     expect([await s3.get(REFERENCED), await s3.get(OLD)].map((m) => m?.sha256 ?? null)).toEqual([REFERENCED, null]);
     // The removed image's index entry went with it; the referenced one's stays.
     const entryOf = async (s: string) => (await s3.getMediaEntry(`key\nit\n${s}`))?.sha256 ?? null;
