@@ -2,6 +2,7 @@
  * No needless photo work: the media identity and version of a photo, the index lookup's decision, and the
  * images operator over versions of one listing (fetches counted) on a real filesystem store.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +33,7 @@ const photo = (url: string, mediaKey: string | null, stamp: string | null, order
 
 describe('identityOf', () => {
   const U = 'https://media.example/p.jpg?sig=1';
+  const H = createHash('sha256').update(U).digest('hex');
   test.each<[string, Photo, string, string, string]>([
     [
       'key and timestamp',
@@ -40,18 +42,25 @@ describe('identityOf', () => {
       'key\nmls\nM1',
       'ts\n2026-01-01T00:00:00.000001Z',
     ],
-    ['a key without a timestamp: the URL is the version', photo(U, 'M1', null), 'mls', 'key\nmls\nM1', `url\n${U}`],
-    ['no key: the URL is identity and version', photo(U, null, 'ignored'), 'mls', `url\nmls\n${U}`, `url\n${U}`],
+    ['a key without a timestamp: the URL is the version', photo(U, 'M1', null), 'mls', 'key\nmls\nM1', `url\n${H}`],
+    ['no key: the URL is identity and version', photo(U, null, 'ignored'), 'mls', `url\nmls\n${H}`, `url\n${H}`],
     [
       'fields absent (a Listing built before they existed)',
       { url: U, order: 0, caption: null },
       'mls',
-      `url\nmls\n${U}`,
-      `url\n${U}`,
+      `url\nmls\n${H}`,
+      `url\n${H}`,
     ],
     ['another source, same key: another identity', photo(U, 'M1', 'T'), 'other', 'key\nother\nM1', 'ts\nT'],
   ])('%s', (_what, p, source, id, version) => {
     expect(identityOf(source, p)).toEqual({ id, version });
+  });
+
+  test('a URL (which may carry a token) is never written into the index, only its hash', () => {
+    for (const p of [photo(U, null, null), photo(U, 'M1', null)]) {
+      const { id, version } = identityOf('mls', p);
+      expect(`${id}${version}`).not.toContain('sig=1');
+    }
   });
 
   test('the URL of a keyed photo is in neither (signed URLs change on every read)', () => {

@@ -8,30 +8,38 @@
  * What was stored for an identity is the media index in the blob store (blob-store/media-index.ts), never
  * process memory: workers are stateless and restart at any time.
  */
+import { createHash } from 'node:crypto';
 import type { Photo } from '../../schemas/generated/types';
 import type { MediaEntry } from './blob-store/media-index';
 import type { BlobStore, StoredImage } from './blob-store/store';
 import type { VariantSpec } from './config';
 
 export interface MediaIdentity {
-  /** `key <source> <MediaKey>` or `url <source> <URL>`: the index entry's identity. */
+  /** `key <source> <MediaKey>` or `url <source> <hash of the URL>`: the index entry's identity. */
   readonly id: string;
   /**
    * `ts <MediaModificationTimestamp>` (the source's text: a microsecond apart is another version), or
-   * `url <URL>` without a key or a timestamp. A keyed photo without a timestamp thus changes only with its URL:
-   * with signed URLs that means it is always fetched, the safe side.
+   * `url <hash of the URL>` without a key or a timestamp. A keyed photo without a timestamp thus changes only
+   * with its URL: with signed URLs that means it is always fetched, the safe side.
    */
   readonly version: string;
 }
+
+/**
+ * A URL goes into the index only as its hash: a photo URL may carry an MLS token in its query, and the index
+ * lives in the blob store, whose filesystem root may be served as it is (LISTFLOW_IMAGES_PUBLIC_BASE_URL).
+ */
+const urlHash = (url: string): string => createHash('sha256').update(url).digest('hex');
 
 /** The identity and version of one photo of a listing of `source`. */
 export function identityOf(source: string, photo: Photo): MediaIdentity {
   const key = photo.mediaKey ?? null;
   const stamp = photo.mediaModificationTimestamp ?? null;
+  const url = key === null || stamp === null ? urlHash(photo.url) : '';
   return {
     // A newline cannot be in a source name or a trimmed key, so no two identities spell the same.
-    id: key !== null ? `key\n${source}\n${key}` : `url\n${source}\n${photo.url}`,
-    version: key !== null && stamp !== null ? `ts\n${stamp}` : `url\n${photo.url}`,
+    id: key !== null ? `key\n${source}\n${key}` : `url\n${source}\n${url}`,
+    version: key !== null && stamp !== null ? `ts\n${stamp}` : `url\n${url}`,
   };
 }
 
