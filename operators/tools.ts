@@ -19,7 +19,7 @@ import type { Queryable } from './publish/db';
 import type { GetResult, ListingCard, ListingSummary, SearchOptions } from './publish/queries';
 import type { DeletionReader } from './sources/deletes';
 
-export type { BlobInventory, StoredImageEntry } from './images/blob-store/inventory';
+export type { BlobInventory, MediaIndexFile, StoredImageEntry } from './images/blob-store/inventory';
 export type { CheckReport, OtherRejection, UnknownField, UnmappedValue } from './normalize/profiles/check';
 export type { Queryable } from './publish/db';
 export type { GetResult, ListingCard, ListingSummary, SearchOptions } from './publish/queries';

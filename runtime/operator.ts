@@ -151,12 +151,15 @@ export interface DeployAssignments<S extends ConfigFields> {
 }
 
 /**
- * Counts of the items an operator declares (`items`), e.g. each photo of a listing: `ok`, or `failed` with the
- * error code. A worker backs it with its Prometheus registry; elsewhere (tests, the dry run) it may be absent.
+ * Counts of the items an operator declares (`items`), e.g. each photo of a listing: `ok`, `failed` with the
+ * error code, or `reused` (done from what an earlier record stored, with no new work: a photo not downloaded
+ * again). A worker backs it with its Prometheus registry; elsewhere (tests, the dry run) it may be absent.
  */
 export interface ItemMetrics {
-  count(item: string, outcome: 'ok' | 'failed', code?: string): void;
+  count(item: string, outcome: ItemOutcome, code?: string): void;
 }
+
+export type ItemOutcome = 'ok' | 'failed' | 'reused';
 
 /**
  * Tools an operator offers the CLI beside its worker (e.g. reading a feed as its worker would), found by

@@ -1,4 +1,4 @@
-import { parseDuration, planGc } from './blobs';
+import { parseDuration, planGc, planMediaGc } from './blobs';
 
 test.each<[string, number | undefined]>([
   ['90s', 90_000],
@@ -33,4 +33,24 @@ test.each<[string, number, string[], number, number]>([
   );
   expect(plan.remove.map((i) => i.sha256[0])).toEqual(removed);
   expect([plan.referenced, plan.young]).toEqual([referenced, young]);
+});
+
+const entry = (file: string, c: string | null, ageMs: number) => ({
+  file,
+  sha256: c === null ? null : c.repeat(64),
+  modifiedAt: 1_000_000 - ageMs,
+});
+
+test.each<[string, ReturnType<typeof entry>, string[], string[], number, boolean]>([
+  // what, entry, stored after the run, removed by the run, grace, entry removed
+  ['its image is stored: kept, however old', entry('e', 'a', 5_000), ['a'], [], 100, false],
+  ['its image went in this run: removed, even when young', entry('e', 'b', 10), ['a'], ['b'], 100, true],
+  ['its image went earlier, entry old: removed', entry('e', 'c', 5_000), ['a'], [], 100, true],
+  // A worker may have stored the image after gc listed the store: a young entry stays.
+  ['its image is not listed, entry young: kept', entry('e', 'c', 10), ['a'], [], 100, false],
+  ['damaged, old: removed', entry('e', null, 5_000), ['a'], [], 100, true],
+  ['damaged, young: kept', entry('e', null, 10), ['a'], [], 100, false],
+])('planMediaGc: %s', (_what, e, storedAfter, removedNow, grace, removed) => {
+  const set = (cs: string[]) => new Set(cs.map((c) => c.repeat(64)));
+  expect(planMediaGc([e], set(storedAfter), set(removedNow), 1_000_000, grace)).toEqual(removed ? [e] : []);
 });

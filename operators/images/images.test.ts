@@ -14,6 +14,7 @@ import { imagesConfig } from './config';
 import type { Fetcher } from './fetcher';
 import images from './index';
 import { ImagesInFlight, type ImagesServices } from './process';
+import { wrapStore } from '../../test/support/blob-stores';
 import { testListing } from '../../test/support/listings';
 
 const config = parseConfig(imagesConfig, { concurrency: 2 }, { where: 'test' });
@@ -55,8 +56,7 @@ function fakeFetcher(files: Record<string, Buffer>) {
 function counting(inner: BlobStore, writeDelayMs = 0) {
   const counts = { variants: 0, manifests: 0 };
   const slow = () => new Promise((r) => setTimeout(r, writeDelayMs));
-  const store: BlobStore = {
-    get: (s) => inner.get(s),
+  const store: BlobStore = wrapStore(inner, {
     putVariant: async (s, f, b) => {
       counts.variants++;
       await slow();
@@ -67,7 +67,7 @@ function counting(inner: BlobStore, writeDelayMs = 0) {
       await slow();
       return inner.putManifest(m);
     },
-  };
+  });
   return { store, counts };
 }
 
@@ -255,12 +255,16 @@ describe('images operator', () => {
   });
 
   test('a blob-store outage fails the listing with a retriable error', async () => {
+    const eio = async (): Promise<never> => {
+      throw new RetriableError('BLOBSTORE_UNAVAILABLE', 'blob store: reading the manifest: EIO');
+    };
     const down: BlobStore = {
-      get: async () => {
-        throw new RetriableError('BLOBSTORE_UNAVAILABLE', 'blob store: reading the manifest: EIO');
-      },
+      get: eio,
       putVariant: async () => 'never',
       putManifest: async () => undefined,
+      touch: eio,
+      getMediaEntry: eio,
+      putMediaEntry: async () => undefined,
     };
     const services = {
       fetcher: fakeFetcher(files).fetcher,

@@ -7,7 +7,10 @@
  *   (`ab/<sha256>/<variant>.<ext>` under blobRoot or the S3 prefix, idempotent writes, manifest last; see
  *   blob-store/), so a replay or the same photo
  *   on two listings rewrites nothing: an image whose manifest exists is not decoded again, and one being rendered
- *   or stored by another job of this worker is waited for, not rendered twice.
+ *   or stored by another job of this worker is waited for, not rendered twice. A photo is not even downloaded
+ *   again when its media identity (source and MediaKey, or source and URL) is stored at the same version
+ *   (MediaModificationTimestamp, or the URL): the media index in the blob store says which image it is (see
+ *   reuse.ts), so a new version of a listing with unchanged photos makes no photo request.
  * - Error policy: a bad photo (fetch failure, blocked URL, too large, unsupported, corrupt) becomes a FAILED
  *   asset with its IMAGE_* reason code and the listing goes on. A blob-store outage is a
  *   RetriableError(BLOBSTORE_UNAVAILABLE): the runtime retries the listing (stored photos are skipped); an object
@@ -37,7 +40,10 @@ export default defineOperator({
   deploy: { blobStore: { store: 'blobStore', root: 'blobRoot' } },
   // `listflow blobs gc` lists and removes stored images through this.
   tools: { photoStore },
-  items: { photo: 'A photo of a listing: fetched, checked and stored (ok), or failed with its IMAGE_* code.' },
+  items: {
+    photo:
+      'A photo of a listing: fetched, checked and stored (ok), unchanged since stored and reused without a download (reused), or failed with its IMAGE_* code.',
+  },
   async services(config, logger, metrics): Promise<ImagesServices> {
     const blobStore = await openBlobStore(config, logger);
     logger.info(blobStore.description, 'images: blob store opened');

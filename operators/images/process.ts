@@ -7,8 +7,9 @@ import { ListflowError, PermanentError } from '../../runtime/errors';
 import { type EmitFor, emit, type ItemMetrics, type OperatorContext } from '../../runtime/operator';
 import type { ImageAsset, Listing, Photo } from '../../schemas/generated/types';
 import type { BlobStore, StoredImage } from './blob-store/index';
-import { type ImagesConfig, parseVariants, type VariantSpec } from './config';
+import { type ImagesConfig, parseVariants } from './config';
 import { type Fetcher, sniffImageFormat } from './fetcher';
+import { decideReuse, identityOf, type MediaIdentity, mediaEntry, storedForReuse } from './reuse';
 import { FILE_EXTENSION, type RenderedImage, type RenderOptions, renderVariants } from './variants';
 
 export interface ImagesServices {
@@ -20,7 +21,7 @@ export interface ImagesServices {
   readonly imageLimit: LimitFunction;
   /** Images being rendered and stored right now, by sha256, so one source image is rendered once however many photos carry it. */
   readonly imagesInFlight: ImagesInFlight;
-  /** The worker's item counts (`photo`: ok, or failed by code); absent in tests and the dry run. */
+  /** The worker's item counts (`photo`: ok, reused, or failed by code); absent in tests and the dry run. */
   readonly metrics?: ItemMetrics;
 }
 
@@ -83,16 +84,6 @@ function renderOptions(config: ImagesConfig): RenderOptions {
     effort: config.effort,
     maxPixels: config.maxPixels,
   };
-}
-
-/** A stored image can be reused only if it has exactly the variants (names, widths, format) asked for now. */
-function matches(stored: StoredImage, specs: readonly VariantSpec[], format: string): boolean {
-  if (stored.variants.length !== specs.length) return false;
-  return specs.every((s) =>
-    stored.variants.some(
-      (v) => v.name === s.name && v.format === format && v.width === Math.min(s.width, stored.width),
-    ),
-  );
 }
 
 const okAsset = (photo: Photo, image: StoredImage): ImageAsset => ({
@@ -174,11 +165,13 @@ async function prepare(photo: Photo, ctx: ImagesContext, opts: RenderOptions): P
   if (pending) return { kind: 'shared', image: pending };
   const claim = imagesInFlight.claim(sha256);
   try {
-    const stored = await blobStore.get(sha256);
-    if (stored && matches(stored, opts.variants, opts.format)) {
+    // Touched like a photo reused by its media identity: another listing's photo with these bytes is as
+    // unreferenced as that one until publish (see storedForReuse).
+    const stored = await storedForReuse(blobStore, sha256, opts.variants, opts.format);
+    if (stored.kind === 'reuse') {
       ctx.logger.debug({ url: photo.url, sha256 }, 'image already stored');
-      claim.resolve(stored);
-      return { kind: 'stored', image: stored };
+      claim.resolve(stored.image);
+      return { kind: 'stored', image: stored.image };
     }
     return { kind: 'rendered', sha256, rendered: await renderVariants(bytes, opts), claim };
   } catch (e) {
@@ -207,45 +200,78 @@ async function store(sha256: string, rendered: RenderedImage, blobStore: BlobSto
 }
 
 /**
- * One photo: fetched and rendered under the worker's image limit, stored after it.
+ * One photo of a listing of `source`: the stored image its media identity names when that version is stored
+ * (no download), else fetched and rendered under the worker's image limit, stored after it, and recorded in
+ * the media index.
  *
  * The limit covers what costs CPU and memory (the fetched bytes, the decoded pixels); storing the encoded
  * variants is I/O whose latency (one fsync per file) would otherwise hold a slot and leave a core idle. The
  * variants wait for storage in memory, a few hundred KB per photo, bounded by the photos of the jobs in flight.
+ * The index lookup is I/O too, so it runs before the limit.
  */
-export async function processPhoto(photo: Photo, ctx: ImagesContext): Promise<ImageAsset> {
-  const asset = await photoAsset(photo, ctx);
-  // Counted per attempt: a listing retried for a reason not of its photos counts them again.
-  ctx.services.metrics?.count('photo', asset.status === 'OK' ? 'ok' : 'failed', asset.reasonCode ?? undefined);
+export async function processPhoto(photo: Photo, source: string, ctx: ImagesContext): Promise<ImageAsset> {
+  const { asset, reused } = await photoAsset(photo, source, ctx);
+  // Counted per attempt: a listing retried for a reason not of its photos counts them again. `ok` is a photo
+  // fetched (and rendered or found by its bytes), `reused` one taken from the media index with no download.
+  const outcome = asset.status !== 'OK' ? 'failed' : reused ? 'reused' : 'ok';
+  ctx.services.metrics?.count('photo', outcome, asset.reasonCode ?? undefined);
   return asset;
 }
 
-async function photoAsset(photo: Photo, ctx: ImagesContext): Promise<ImageAsset> {
+async function photoAsset(
+  photo: Photo,
+  source: string,
+  ctx: ImagesContext,
+): Promise<{ asset: ImageAsset; reused: boolean }> {
   const { blobStore, imageLimit } = ctx.services;
   const opts = renderOptions(ctx.config);
+  const media = identityOf(source, photo);
   try {
-    const prepared = await imageLimit(() => prepare(photo, ctx, opts));
-    if (prepared.kind !== 'rendered') return okAsset(photo, await prepared.image);
-    const { sha256, rendered, claim } = prepared;
-    let image: StoredImage;
-    try {
-      image = await store(sha256, rendered, blobStore);
-    } catch (e) {
-      claim.reject(e);
-      throw e;
+    const decision = await decideReuse(blobStore, media, opts.variants, opts.format);
+    if (decision.kind === 'reuse') {
+      ctx.logger.debug({ url: photo.url, sha256: decision.image.sha256 }, 'photo unchanged since stored: reused');
+      return { asset: okAsset(photo, decision.image), reused: true };
     }
-    claim.resolve(image);
-    return okAsset(photo, image);
+    ctx.logger.debug({ url: photo.url, why: decision.reason }, 'photo fetched');
+    const prepared = await imageLimit(() => prepare(photo, ctx, opts));
+    let image: StoredImage;
+    if (prepared.kind !== 'rendered') image = await prepared.image;
+    else {
+      const { sha256, rendered, claim } = prepared;
+      try {
+        image = await store(sha256, rendered, blobStore);
+      } catch (e) {
+        claim.reject(e);
+        throw e;
+      }
+      claim.resolve(image);
+    }
+    await remember(media, image.sha256, ctx);
+    return { asset: okAsset(photo, image), reused: false };
   } catch (e) {
     if (!isPhotoFailure(e)) throw e;
     ctx.logger.info({ url: photo.url, code: e.code, reason: e.message }, 'photo failed');
-    return failedAsset(photo, e);
+    return { asset: failedAsset(photo, e), reused: false };
+  }
+}
+
+/**
+ * Records which image this version of the photo is, after the image is stored (an entry never names an image
+ * not yet complete). An overwrite, so repeating it is harmless; a failed write is only logged, since all it
+ * costs is one more download of this photo, while failing the listing would redo every photo of it.
+ */
+async function remember(media: MediaIdentity, sha256: string, ctx: ImagesContext): Promise<void> {
+  try {
+    await ctx.services.blobStore.putMediaEntry(mediaEntry(media, sha256, ctx.clock.now()));
+  } catch (e) {
+    ctx.logger.warn({ sha256, err: (e as Error).message }, 'images: the media index entry was not written');
   }
 }
 
 export async function processListing(listing: Listing, ctx: ImagesContext): Promise<ImagesEmit[]> {
-  // A deleted listing needs no photos: publish removes it.
+  // A deleted listing needs no photos: publish removes it. A photo that left the listing's Media is not in
+  // `photos`, so it has no asset in the output (its image stays stored until `blobs gc`).
   const photos = listing.status === 'DELETE' ? [] : [...listing.photos].sort((a, b) => a.order - b.order);
-  const images = await Promise.all(photos.map((p) => processPhoto(p, ctx)));
+  const images = await Promise.all(photos.map((p) => processPhoto(p, listing.source, ctx)));
   return [emit.output('enriched', listing.id, { listing, images, enrichedAt: ctx.clock.now() })];
 }

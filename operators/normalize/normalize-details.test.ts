@@ -67,16 +67,17 @@ describe('photos', () => {
         { MediaURL: 'not a url' },
       ],
     }).photos;
+    const none = { mediaKey: null, mediaModificationTimestamp: null };
     expect(photos).toEqual([
-      { url: 'https://img/1.jpg', order: 0, caption: 'Front' },
-      { url: 'http://img/2.jpg', order: 1, caption: null },
-      { url: 'https://img/3.jpg', order: 2, caption: 'Kitchen' },
+      { url: 'https://img/1.jpg', order: 0, caption: 'Front', ...none },
+      { url: 'http://img/2.jpg', order: 1, caption: null, ...none },
+      { url: 'https://img/3.jpg', order: 2, caption: 'Kitchen', ...none },
     ]);
   });
 
   test.each([
     [false, []],
-    [true, [{ url: 'file:///feeds/p.jpg', order: 0, caption: null }]],
+    [true, [{ url: 'file:///feeds/p.jpg', order: 0, caption: null, mediaKey: null, mediaModificationTimestamp: null }]],
   ])('file:// photos kept only when allowFilePhotoUrls=%s', (allow, want) => {
     expect(norm({ Media: [{ MediaURL: 'file:///feeds/p.jpg', Order: 1 }] }, {}, allow).photos).toEqual(want);
   });

@@ -1,4 +1,8 @@
-/** Photos from the RESO Media array: sorted by Order, duplicate URLs dropped, only http(s) URLs kept. */
+/**
+ * Photos from the RESO Media array: sorted by Order, duplicate URLs dropped, only http(s) URLs kept, each with
+ * its MediaKey and MediaModificationTimestamp when the feed gives them (the images step reuses a stored photo
+ * whose key and timestamp are unchanged instead of downloading it again).
+ */
 import type { Photo } from '../../schemas/generated/types';
 import { parseNumber } from './measures';
 
@@ -6,6 +10,12 @@ const CATEGORY_NAMES = ['MediaCategory', 'MediaType'];
 const URL_NAMES = ['MediaURL', 'MediaUrl', 'Url', 'URL', 'url'];
 const ORDER_NAMES = ['Order', 'order', 'MediaOrder', 'DisplayOrder'];
 const CAPTION_NAMES = ['ShortDescription', 'Caption', 'MediaDescription'];
+const KEY_NAMES = ['MediaKey', 'MediaKeyNumeric'];
+/**
+ * The Media record's own ModificationTimestamp is the fallback: it also moves on caption edits, so a source
+ * that gives only it costs a download more often, never a stale photo.
+ */
+const MEDIA_TIMESTAMP_NAMES = ['MediaModificationTimestamp', 'ModificationTimestamp'];
 const PHOTO_CATEGORY = /photo|image|jpe?g|png|webp/i;
 const WEB_PROTOCOLS = ['http:', 'https:'];
 const WEB_AND_FILE_PROTOCOLS = ['http:', 'https:', 'file:'];
@@ -24,11 +34,21 @@ const tidyCaption = (s: string): string => {
   return /\s\s|[^\S ]/.test(t) ? t.replace(/\s+/g, ' ') : t;
 };
 
+/** A key as text: strings trimmed, numbers (MediaKeyNumeric) as written; anything else is no key. */
+const textValue = (v: unknown): string | null => {
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+  if (typeof v !== 'string') return null;
+  const t = v.trim();
+  return t === '' ? null : t;
+};
+
 /**
  * `media` is the Media field: an array, or a JSON text of one (CSV feeds). Items whose MediaCategory says
  * they are not photos (virtual tours, documents) are left out. Orders are renumbered 0..n-1 after sorting,
  * since feeds start at 0 or 1 and leave gaps; items without an Order keep their place after those with one.
- * `allowFile` admits file:// URLs too (local runs with generated sample feeds).
+ * `allowFile` admits file:// URLs too (local runs with generated sample feeds). The media timestamp is kept
+ * as the source's text, not parsed: it is compared, never computed with, and parsing would round
+ * microseconds away (two versions a few microseconds apart would look the same).
  */
 export function photosFrom(media: unknown, allowFile = false): Photo[] {
   let list = media;
@@ -65,6 +85,8 @@ export function photosFrom(media: unknown, allowFile = false): Photo[] {
       order: order ?? Number.POSITIVE_INFINITY,
       index,
       caption: typeof caption === 'string' && caption.trim() !== '' ? tidyCaption(caption) : null,
+      mediaKey: textValue(pick(rec, KEY_NAMES)),
+      mediaModificationTimestamp: textValue(pick(rec, MEDIA_TIMESTAMP_NAMES)),
     });
   }
   sortItems(items);
@@ -75,7 +97,14 @@ export function photosFrom(media: unknown, allowFile = false): Photo[] {
   for (const it of items) {
     if (seen ? seen.has(it.url) : out.some((p) => p.url === it.url)) continue;
     seen?.add(it.url);
-    out.push({ url: it.url, order: out.length, caption: it.caption });
+    // Both media fields always set (null when absent): what a decoded Listing holds, so a replay compares equal.
+    out.push({
+      url: it.url,
+      order: out.length,
+      caption: it.caption,
+      mediaKey: it.mediaKey,
+      mediaModificationTimestamp: it.mediaModificationTimestamp,
+    });
   }
   return out;
 }
@@ -116,7 +145,14 @@ export function isPlainWebUrl(s: string): boolean {
   return i > labelStart && first >= LOWER_A && first <= LOWER_Z;
 }
 
-type Item = { url: string; order: number; index: number; caption: string | null };
+type Item = {
+  url: string;
+  order: number;
+  index: number;
+  caption: string | null;
+  mediaKey: string | null;
+  mediaModificationTimestamp: string | null;
+};
 const SMALL = 16;
 const byOrder = (a: Item, b: Item): number => a.order - b.order || a.index - b.index;
 

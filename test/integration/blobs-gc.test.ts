@@ -2,7 +2,9 @@
  * `listflow blobs gc` against the real PostgreSQL (a schema of its own) and a filesystem blob store (then the
  * platform's S3Proxy): a photo a
  * published listing references stays, an unreferenced one older than the grace period goes (manifest and
- * variants), an unreferenced young one stays, and a dry run deletes nothing.
+ * variants), an unreferenced young one stays, and a dry run deletes nothing. Media index entries that point at
+ * removed or never-stored images go too (a young dangling one stays: its image may be on its way), and an
+ * image an images worker touched (reused) after gc listed the store is not removed.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, utimesSync } from 'node:fs';
@@ -12,6 +14,7 @@ import pg from 'pg';
 import { blobsCommands } from '../../cli/commands/blobs';
 import { platformEndpoints, platformLayout } from '../../infra/layout';
 import { FsBlobStore } from '../../operators/images/blob-store/fs';
+import { fsInventory, s3Inventory, type StoredImageEntry } from '../../operators/images/blob-store/inventory';
 import { createS3Client, S3BlobStore } from '../../operators/images/blob-store/s3';
 import { imagesConfig } from '../../operators/images/config';
 import { removeLocalObjects } from '../../infra/s3proxy';
@@ -39,6 +42,13 @@ let admin: pg.Client;
 let db: Db;
 let root: string;
 let store: FsBlobStore;
+
+/** A media index entry for `sha256`, written `ageMs` ago. */
+async function storeEntry(id: string, sha256: string, ageMs: number): Promise<void> {
+  await store.putMediaEntry({ id, version: 'ts\nT1', sha256, storedAt: '' });
+  const t = new Date(Date.now() - ageMs);
+  utimesSync(store.mediaEntryPath(id), t, t);
+}
 
 async function storeImage(sha256: string, ageMs: number): Promise<void> {
   await store.putVariant(sha256, 'card.webp', Buffer.from(`card ${sha256}`));
@@ -84,6 +94,10 @@ beforeAll(async () => {
   await storeImage(REFERENCED, 30 * DAY);
   await storeImage(OLD, 30 * DAY);
   await storeImage(YOUNG, DAY);
+  await storeEntry('key\nit\nM-referenced', REFERENCED, 30 * DAY);
+  await storeEntry('key\nit\nM-old', OLD, 30 * DAY);
+  await storeEntry('key\nit\nM-dangling', sha('d'), 30 * DAY);
+  await storeEntry('key\nit\nM-on-its-way', sha('e'), 0);
   process.env.LISTFLOW_POSTGRES_URL = url;
   process.env.LISTFLOW_IMAGES_BLOB_STORE = 'file';
   process.env.LISTFLOW_IMAGES_BLOB_ROOT = root;
@@ -108,14 +122,23 @@ afterAll(async () => {
 });
 
 const present = (s: string) => existsSync(store.pathOf(s, 'manifest.json')) && existsSync(store.pathOf(s, 'card.webp'));
+const entries = () =>
+  ['referenced', 'old', 'dangling', 'on-its-way'].filter((n) => existsSync(store.mediaEntryPath(`key\nit\nM-${n}`)));
 
 test('a dry run lists the old unreferenced photo and deletes nothing', async () => {
   const r = await invoke(blobsCommands, ['blobs', 'gc', '--dry-run', '--json']);
   expect(r.error).toBeUndefined();
-  const out = JSON.parse(r.stdout) as { removed: Array<{ sha256: string; files: number }>; referenced: number };
+  const out = JSON.parse(r.stdout) as {
+    removed: Array<{ sha256: string; files: number }>;
+    referenced: number;
+    mediaEntries: number;
+    mediaEntriesRemoved: number;
+  };
   expect(out.removed).toEqual([expect.objectContaining({ sha256: OLD, files: 2 })]);
   expect(out.referenced).toBe(1);
+  expect([out.mediaEntries, out.mediaEntriesRemoved]).toEqual([4, 2]);
   expect([present(REFERENCED), present(OLD), present(YOUNG)]).toEqual([true, true, true]);
+  expect(entries()).toEqual(['referenced', 'old', 'dangling', 'on-its-way']);
 });
 
 test('gc removes the old unreferenced photo only; the grace period keeps the young one', async () => {
@@ -124,10 +147,30 @@ test('gc removes the old unreferenced photo only; the grace period keeps the you
   expect(r.stdout).toContain(`removed ${OLD}`);
   expect([present(REFERENCED), present(OLD), present(YOUNG)]).toEqual([true, false, true]);
   expect(existsSync(join(root, OLD.slice(0, 2), OLD))).toBe(false);
+  // The entries of the removed image and of one never stored went; the referenced one's and a young one stay.
+  expect(entries()).toEqual(['referenced', 'on-its-way']);
   // A shorter grace period lets the young one go too; the referenced one never goes.
   const again = await invoke(blobsCommands, ['blobs', 'gc', '--grace', '1h']);
   expect(again.error).toBeUndefined();
   expect([present(REFERENCED), present(YOUNG)]).toEqual([true, false]);
+});
+
+test('an image reused (touched) after gc listed the store is not removed', async () => {
+  const TOUCHED = sha('f');
+  await storeImage(TOUCHED, 30 * DAY);
+  const inventory = fsInventory(root);
+  const listed: StoredImageEntry[] = [];
+  for await (const i of inventory.list()) if (i.sha256 === TOUCHED) listed.push(i);
+  expect(listed).toHaveLength(1);
+  expect(await store.touch(TOUCHED)).toBe(true); // an images worker reuses it now
+  expect(await inventory.remove(listed[0]!)).toBe(false);
+  expect(present(TOUCHED)).toBe(true);
+  // Listed again, it is young: within any grace period of more than a few seconds.
+  const again: StoredImageEntry[] = [];
+  for await (const i of inventory.list()) if (i.sha256 === TOUCHED) again.push(i);
+  expect(Date.now() - again[0]!.modifiedAt).toBeLessThan(60_000);
+  expect(await inventory.remove(again[0]!)).toBe(true);
+  expect(present(TOUCHED)).toBe(false);
 });
 
 // S3 (the platform's S3Proxy): LastModified cannot be set back, so the grace period is shown by a long one
@@ -151,6 +194,7 @@ test('on S3: dry run keeps all, the grace period keeps fresh photos, then only t
     for (const s of [REFERENCED, OLD]) {
       await s3.putVariant(s, 'card.webp', Buffer.from(`card ${s}`));
       await s3.putManifest({ sha256: s, width: 10, height: 10, dhash: '0'.repeat(16), variants: [] });
+      await s3.putMediaEntry({ id: `key\nit\n${s}`, version: 'ts\nT1', sha256: s, storedAt: '' });
     }
     process.env.LISTFLOW_IMAGES_BLOB_STORE = `s3://listflow/${prefix}`;
     for (const k of [
@@ -167,8 +211,26 @@ test('on S3: dry run keeps all, the grace period keeps fresh photos, then only t
     };
     expect(await removed(['--grace', '0s', '--dry-run'])).toEqual([OLD]);
     expect(await removed(['--grace', '1h'])).toEqual([]);
-    expect(await removed(['--grace', '0s'])).toEqual([OLD]);
+    // An image touched (reused by an images worker) after gc listed the store stays: the touch is a copy of
+    // the manifest onto itself, which moves its LastModified (whole seconds on S3, hence the pause).
+    const TOUCHED = sha('f');
+    await s3.putVariant(TOUCHED, 'card.webp', Buffer.from('card f'));
+    await s3.putManifest({ sha256: TOUCHED, width: 10, height: 10, dhash: '0'.repeat(16), variants: [] });
+    const inventory = s3Inventory(client, { bucket: 'listflow', prefix: `${prefix}/`, endpoint: 'S3Proxy' });
+    const listed: StoredImageEntry[] = [];
+    for await (const i of inventory.list()) if (i.sha256 === TOUCHED) listed.push(i);
+    await new Promise((r) => setTimeout(r, 1_100));
+    expect(await s3.touch(TOUCHED)).toBe(true);
+    expect(await inventory.remove(listed[0]!)).toBe(false);
+    expect((await s3.get(TOUCHED))?.sha256).toBe(TOUCHED);
+    expect(await s3.touch(sha('9'))).toBe(false); // a missing image is never recreated by a touch
+    expect(await s3.get(sha('9'))).toBeNull();
+
+    expect((await removed(['--grace', '0s'])).sort()).toEqual([OLD, TOUCHED].sort());
     expect([await s3.get(REFERENCED), await s3.get(OLD)].map((m) => m?.sha256 ?? null)).toEqual([REFERENCED, null]);
+    // The removed image's index entry went with it; the referenced one's stays.
+    const entryOf = async (s: string) => (await s3.getMediaEntry(`key\nit\n${s}`))?.sha256 ?? null;
+    expect([await entryOf(REFERENCED), await entryOf(OLD)]).toEqual([REFERENCED, null]);
     expect(await removed(['--grace', '0s'])).toEqual([]);
   } finally {
     client.destroy();

@@ -3,7 +3,7 @@
  * and PostgreSQL: 500 listings with 3 photos each (generated JPEG/PNG files behind file:// URLs inside the
  * images operator's file root, a few of them broken in known ways). The images worker is killed with SIGKILL
  * mid-run and started again. Afterwards the published view holds exactly the listings, the blob store
- * exactly one set of variants per distinct good photo, and only the broken photos are FAILED assets, with
+ * exactly one set of variants per distinct good photo (and one media index entry per good photo URL), and only the broken photos are FAILED assets, with
  * their reason codes: the crash and the replay it causes leave no duplicate row and no extra stored file.
  * Topics, consumer groups, the listing source and the PostgreSQL schema are unique per run.
  */
@@ -249,7 +249,11 @@ test('500 listings x 3 photos through normalize, images (killed -9 mid-run) and 
   const variantFiles = files.filter((f) => /^[0-9a-f]{2}\/[0-9a-f]{64}\/(thumb|card|full)\.webp$/.test(f));
   const manifests = files.filter((f) => /^[0-9a-f]{2}\/[0-9a-f]{64}\/manifest\.json$/.test(f));
   const temps = files.filter((f) => /^\.incoming\/\d+-[0-9a-f]+\.tmp$/.test(f));
-  expect(files.length).toBe(variantFiles.length + manifests.length + temps.length);
+  // The media index: one entry per good photo URL (these photos have no MediaKey, so the URL names them).
+  const mediaEntries = files.filter((f) => /^media\/[0-9a-f]{2}\/[0-9a-f]{64}\.json$/.test(f));
+  const goodUrls = new Set([...photosOf.values()].flat().filter((u) => !brokenCode.has(u)));
+  expect(mediaEntries.length).toBe(goodUrls.size);
+  expect(files.length).toBe(variantFiles.length + manifests.length + temps.length + mediaEntries.length);
   expect(variantFiles.length).toBe(distinctGood.size * VARIANTS.length);
   expect(new Set(variantFiles.map((f) => f.split('/')[1]))).toEqual(distinctGood);
   expect(new Set(manifests.map((f) => f.split('/')[1]))).toEqual(distinctGood);

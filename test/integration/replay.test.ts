@@ -3,7 +3,8 @@
  * the pipeline (its own topics and consumer groups):
  *
  * 1. Idempotence: replaying images and publish from earliest re-reads every record and changes nothing: the
- *    PostgreSQL rows (documents and published_at) and the stored photo files (bytes and mtimes) are the same.
+ *    PostgreSQL rows (documents and published_at) and the stored photo files (bytes, and mtimes but the
+ *    manifests', which reuse touches) are the same.
  * 2. A rule change: one feed names a source profile that normalize does not know yet, so its listings are dead
  *    letters (NORMALIZE_PROFILE_UNKNOWN). The profile is added (LISTFLOW_NORMALIZE_PROFILES_DIR), normalize is
  *    replayed from earliest, and exactly those listings appear; the other feed's rows stay as they were.
@@ -124,7 +125,9 @@ function blobFiles(): Map<string, string> {
       if (e.isDirectory()) walk(p);
       else {
         const hash = createHash('sha256').update(readFileSync(p)).digest('hex');
-        out.set(p.slice(blobRoot.length), `${hash} ${statSync(p).mtimeMs}`);
+        // Manifests: bytes only. A reused image's manifest is touched (its mtime is what keeps it from
+        // `blobs gc` until publish references it again); every other file keeps its mtime.
+        out.set(p.slice(blobRoot.length), p.endsWith('manifest.json') ? hash : `${hash} ${statSync(p).mtimeMs}`);
       }
     }
   };

@@ -21,6 +21,7 @@ import { PermanentError, RetriableError } from '../../runtime/errors';
 import { collect, type Logger, plainContext } from '../../runtime/operator';
 import type { EnrichedListing } from '../../schemas/generated/types';
 import { photoJpeg } from '../fixtures/images/fixtures';
+import { wrapStore } from '../support/blob-stores';
 import { testListing } from '../support/listings';
 
 // The platform's settings, as a worker started by `npm run local` gets them; the exported env wins when set.
@@ -151,27 +152,23 @@ describe('S3 blob store on S3Proxy', () => {
 
   test('a crash between the variants and the manifest leaves the image not stored, and it is redone', async () => {
     const other = await photoJpeg(1000, 800, { seed: 11, quality: 85 });
-    const crashing: BlobStore = {
-      get: (s) => opened.store.get(s),
-      putVariant: (s, f, b) => opened.store.putVariant(s, f, b),
+    const crashing: BlobStore = wrapStore(opened.store, {
       putManifest: async () => {
         throw new RetriableError('BLOBSTORE_UNAVAILABLE', 'killed before the manifest');
       },
-    };
+    });
     await expect(enrich(config, servicesOn(crashing, { 'p://2': other }), ['p://2'])).rejects.toThrow(
       'killed before the manifest',
     );
     const sha = sha256Hex(other);
     expect(await opened.store.get(sha)).toBeNull(); // the variants are there, but nothing reads as stored
     let puts = 0;
-    const counting: BlobStore = {
-      get: (s) => opened.store.get(s),
+    const counting: BlobStore = wrapStore(opened.store, {
       putVariant: (s, f, b) => {
         puts++;
         return opened.store.putVariant(s, f, b);
       },
-      putManifest: (m) => opened.store.putManifest(m),
-    };
+    });
     const redone = await enrich(config, servicesOn(counting, { 'p://2': other }), ['p://2']);
     expect(redone.images[0]!.status).toBe('OK');
     expect(puts).toBe(3);

@@ -5,10 +5,11 @@
  * Any failure of the filesystem is a RetriableError(BLOBSTORE_UNAVAILABLE): the runtime retries the listing.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, utimes } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { RetriableError } from '../../../runtime/errors';
+import { type MediaEntry, mediaEntryKey, mediaEntryText, readMediaEntry } from './media-index';
 import { type BlobStore, blobKey, MANIFEST, readManifest, type StoredImage } from './store';
 
 const unavailable = (what: string, e: unknown) =>
@@ -69,6 +70,37 @@ export class FsBlobStore implements BlobStore {
 
   async putManifest(image: StoredImage): Promise<void> {
     await this.writeAtomic(this.pathOf(image.sha256, MANIFEST), Buffer.from(JSON.stringify(image)));
+  }
+
+  /** utimes, not a rewrite: the inventory's age is the newest file's mtime, and a missing manifest stays missing. */
+  async touch(sha256: string): Promise<boolean> {
+    const now = new Date();
+    try {
+      await utimes(this.pathOf(sha256, MANIFEST), now, now);
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw unavailable(`touching the manifest of ${sha256}`, e);
+    }
+  }
+
+  mediaEntryPath(id: string): string {
+    return join(this.root, ...mediaEntryKey(id).split('/'));
+  }
+
+  async getMediaEntry(id: string): Promise<MediaEntry | null> {
+    let text: string;
+    try {
+      text = await readFile(this.mediaEntryPath(id), 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw unavailable('reading a media index entry', e);
+    }
+    return readMediaEntry(text, id);
+  }
+
+  async putMediaEntry(entry: MediaEntry): Promise<void> {
+    await this.writeAtomic(this.mediaEntryPath(entry.id), Buffer.from(mediaEntryText(entry)));
   }
 
   /**

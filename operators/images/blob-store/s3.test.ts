@@ -35,6 +35,15 @@ function fakeS3(fail?: (req: Seen) => Answer | Error | undefined) {
     const key = decodeURIComponent(req.path.replace(/^\/bucket\/?/, ''));
     const found = objects.get(key);
     if (key === '') return { status: 200 };
+    const copyFrom = req.headers['x-amz-copy-source'];
+    if (req.method === 'PUT' && copyFrom !== undefined) {
+      // CopyObject: the source must exist (a copy never creates from nothing), metadata as the request says.
+      const source = objects.get(decodeURIComponent(copyFrom.replace(/^\/?bucket\//, '')));
+      if (!source) return xmlError(404, 'NoSuchKey');
+      objects.set(key, { body: source.body, headers: { ...req.headers, etag: source.headers.etag! } });
+      const result = `<CopyObjectResult><ETag>${source.headers.etag}</ETag><LastModified>2026-01-01T00:00:00.000Z</LastModified></CopyObjectResult>`;
+      return { status: 200, headers: { 'content-type': 'application/xml' }, body: result };
+    }
     if (req.method === 'PUT') {
       if (req.headers['if-none-match'] === '*' && found) return xmlError(412, 'PreconditionFailed');
       const etag = `"${createHash('md5').update(body).digest('hex')}"`;
@@ -144,6 +153,41 @@ describe('S3BlobStore', () => {
     expect(await store.get(sha)).toBeNull(); // damaged: processed again
   });
 
+  test('touch copies the manifest onto itself, metadata replaced; a missing manifest is not recreated', async () => {
+    const fake = fakeS3();
+    const store = storeOn(fake);
+    expect(await store.touch(sha)).toBe(false);
+    expect(fake.objects.has(`variants/ab/${sha}/manifest.json`)).toBe(false);
+    await store.putManifest(image);
+    fake.seen.length = 0;
+    expect(await store.touch(sha)).toBe(true);
+    expect(fake.seen).toHaveLength(1);
+    expect(fake.seen[0]!).toMatchObject({
+      method: 'PUT',
+      path: `/bucket/variants/ab/${sha}/manifest.json`,
+      headers: {
+        'x-amz-copy-source': `bucket/variants/ab/${sha}/manifest.json`,
+        'x-amz-metadata-directive': 'REPLACE',
+        'content-type': 'application/json',
+        'cache-control': 'no-cache',
+      },
+    });
+    expect((await store.get(sha))?.sha256).toBe(sha);
+  });
+
+  test('media index entries: under media/ of the prefix, private, read back only for their own identity', async () => {
+    const fake = fakeS3();
+    const store = storeOn(fake, { acl: 'public-read' });
+    const entry = { id: 'key\nmls\nM1', version: 'ts\n2026-01-01T00:00:00.000001Z', sha256: sha, storedAt: 'now' };
+    expect(await store.getMediaEntry(entry.id)).toBeNull();
+    await store.putMediaEntry(entry);
+    const put = fake.seen.filter((r) => r.method === 'PUT').at(-1)!;
+    expect(put.path).toMatch(/^\/bucket\/variants\/media\/[0-9a-f]{2}\/[0-9a-f]{64}\.json$/);
+    expect(put.headers['x-amz-acl']).toBeUndefined();
+    expect(await store.getMediaEntry(entry.id)).toEqual(entry);
+    expect(await store.getMediaEntry('key\nmls\nM2')).toBeNull();
+  });
+
   const refusals: [string, Answer][] = [
     ['403 AccessDenied', xmlError(403, 'AccessDenied', 'Access Denied')],
     ['InvalidAccessKeyId', xmlError(403, 'InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist')],
@@ -172,10 +216,14 @@ describe('S3BlobStore', () => {
 
   test.each(outages)('%s is BLOBSTORE_UNAVAILABLE (retriable) on every operation', async (_n, a) => {
     const store = storeOn(fakeS3(() => a));
+    const entry = { id: 'key\nmls\nM1', version: 'ts\nT', sha256: sha, storedAt: '' };
     for (const op of [
       () => store.putVariant(sha, 'card.webp', Buffer.from('x')),
       () => store.putManifest(image),
       () => store.get(sha),
+      () => store.touch(sha),
+      () => store.getMediaEntry(entry.id),
+      () => store.putMediaEntry(entry),
     ]) {
       const e = await op().catch((x: unknown) => x);
       expect(e).toBeInstanceOf(RetriableError);

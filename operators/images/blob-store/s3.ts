@@ -20,6 +20,7 @@
  */
 import { createHash } from 'node:crypto';
 import {
+  CopyObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
@@ -29,6 +30,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { PermanentError, RetriableError } from '../../../runtime/errors';
 import type { ImagesConfig } from '../config';
+import { type MediaEntry, mediaEntryKey, mediaEntryText, readMediaEntry } from './media-index';
 import { type BlobStore, blobKey, contentTypeOf, MANIFEST, readManifest, type StoredImage } from './store';
 
 export const VARIANT_CACHE_CONTROL = 'public, max-age=31536000, immutable';
@@ -135,16 +137,71 @@ export class S3BlobStore implements BlobStore {
   }
 
   async get(sha256: string): Promise<StoredImage | null> {
+    const text = await this.readText(this.keyOf(sha256, MANIFEST));
+    return text === null ? null : readManifest(text, sha256, (s, f) => this.uriOf(s, f));
+  }
+
+  /**
+   * Copies the manifest onto itself (metadata replaced, as S3 requires of a copy in place), which sets its
+   * LastModified, the age the inventory reads. A put would recreate a manifest gc just deleted, over variants
+   * already gone; a copy of a missing key fails instead (NoSuchKey), and the image is stored anew.
+   */
+  async touch(sha256: string): Promise<boolean> {
     const key = this.keyOf(sha256, MANIFEST);
-    let text: string;
+    try {
+      await this.client.send(
+        new CopyObjectCommand({
+          Bucket: this.target.bucket,
+          Key: key,
+          CopySource: `${this.target.bucket}/${key.split('/').map(encodeURIComponent).join('/')}`,
+          MetadataDirective: 'REPLACE',
+          ContentType: contentTypeOf(MANIFEST),
+          CacheControl: 'no-cache',
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (isMissingKey(e)) return false;
+      throw this.failure('touching', key, e);
+    }
+  }
+
+  mediaEntryKeyOf(id: string): string {
+    return this.target.prefix + mediaEntryKey(id);
+  }
+
+  async getMediaEntry(id: string): Promise<MediaEntry | null> {
+    const text = await this.readText(this.mediaEntryKeyOf(id));
+    return text === null ? null : readMediaEntry(text, id);
+  }
+
+  /** Private like the manifest (no ACL): the entry names a source's media keys, nothing a browser needs. */
+  async putMediaEntry(entry: MediaEntry): Promise<void> {
+    const key = this.mediaEntryKeyOf(entry.id);
+    try {
+      await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.target.bucket,
+          Key: key,
+          Body: mediaEntryText(entry),
+          ContentType: contentTypeOf(key),
+          CacheControl: 'no-cache',
+        }),
+      );
+    } catch (e) {
+      throw this.failure('storing', key, e);
+    }
+  }
+
+  /** The object's text, or null when there is no such key. */
+  private async readText(key: string): Promise<string | null> {
     try {
       const out = await this.client.send(new GetObjectCommand({ Bucket: this.target.bucket, Key: key }));
-      text = (await out.Body?.transformToString('utf8')) ?? '';
+      return (await out.Body?.transformToString('utf8')) ?? '';
     } catch (e) {
       if (isMissingKey(e)) return null;
       throw this.failure('reading', key, e);
     }
-    return readManifest(text, sha256, (s, f) => this.uriOf(s, f));
   }
 
   async putVariant(sha256: string, fileName: string, bytes: Buffer): Promise<string> {
@@ -198,7 +255,12 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
-  private failure(action: 'reading' | 'storing' | 'checking', key: string, e: unknown, missingIs?: 'refused'): Error {
+  private failure(
+    action: 'reading' | 'storing' | 'checking' | 'touching',
+    key: string,
+    e: unknown,
+    missingIs?: 'refused',
+  ): Error {
     const status = statusOf(e);
     const what = `${nameOf(e)}${status ? ` (HTTP ${status})` : ''}: ${(e as SdkErrorShape | null)?.message ?? String(e)}`;
     const where = `s3://${this.target.bucket}/${key}`;

@@ -10,6 +10,7 @@
  */
 import { PermanentError } from '../../../runtime/errors';
 import type { ImageVariant } from '../../../schemas/generated/types';
+import type { MediaEntry } from './media-index';
 
 /** What the store remembers about a processed image (everything but where it was listed). */
 export interface StoredImage {
@@ -27,6 +28,16 @@ export interface BlobStore {
   putVariant(sha256: string, fileName: string, bytes: Buffer): Promise<string>;
   /** Records the image as complete. Called after every variant is stored. */
   putManifest(image: StoredImage): Promise<void>;
+  /**
+   * Makes a stored image young again for `blobs gc` (its grace period reads the age of the image's newest
+   * file): the manifest's modification time becomes now. Never recreates anything: false when the manifest is
+   * gone (gc removed the image), so the caller stores it anew instead of pointing at deleted variants.
+   */
+  touch(sha256: string): Promise<boolean>;
+  /** The media index entry of a photo identity (media-index.ts), or null (none, or damaged). */
+  getMediaEntry(id: string): Promise<MediaEntry | null>;
+  /** Writes or overwrites the identity's entry (atomic; the last writer wins, every writer is right). */
+  putMediaEntry(entry: MediaEntry): Promise<void>;
 }
 
 export const MANIFEST = 'manifest.json';
