@@ -56,6 +56,8 @@ export interface SnapshotSource extends SourceCommon {
   readonly kind: 'file' | 'http';
   readonly uri: string;
   readonly format: 'auto' | 'json' | 'ndjson' | 'csv' | 'reso_odata';
+  /** Records per transaction: a snapshot is produced in chunks of this many (default 1,000). */
+  readonly pageSize: number;
 }
 
 export type SourceSpec = ResoSource | SnapshotSource;
