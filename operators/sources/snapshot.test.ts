@@ -163,11 +163,14 @@ describe('syncSnapshot', () => {
   ])('an unreadable snapshot is %s', async (_n, error, attempts) => {
     const w = world();
     let reads = 0;
-    const failing = () =>
-      (async function* (): AsyncGenerator<FeedItem> {
-        reads++;
-        throw error;
-      })();
+    const failing = (): AsyncIterable<FeedItem> => ({
+      [Symbol.asyncIterator]: () => ({
+        next: async () => {
+          reads++;
+          throw error;
+        },
+      }),
+    });
     await expect(run(w, failing)).rejects.toBe(error);
     expect(reads).toBe(attempts);
     expect(w.commits).toEqual([]);
