@@ -10,6 +10,7 @@
  * - A permanent failure (SOURCE_AUTH_FAILED, SOURCE_REFUSED, SOURCE_BLOCKED_URL, SOURCES_INVALID) is thrown: the
  *   runtime dead-letters the source's declaration with the reason and stops the source until it is applied
  *   again.
+ * - A snapshot source (kind file|http) syncs through snapshot.ts with the same sink: one transaction per chunk.
  * - Gauges per source (`listflow_owned_<name>{step, key}`): last_poll_timestamp_seconds, caught_up_timestamp_seconds,
  *   poll_interval_seconds, poll_failures, records, deletes.
  */
