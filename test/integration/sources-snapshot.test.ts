@@ -5,7 +5,8 @@
  * 1. the first load: every listing once, in chunks of pageSize, the state done with the counts;
  * 2. a second snapshot with one changed, one new and one removed listing: exactly those two versions and one
  *    DELETE more (a purge pass's key-only DELETE), and the removed key gone from listings.source-keys;
- * 3. the same snapshot written again (new mtime, same content): nothing produced, the state untouched.
+ * 3. the same snapshot written again (new mtime, same content): nothing produced, the state untouched;
+ * 4. kill -9 of the worker 3 times mid-snapshot (3,000 listings in chunks of 20): every listing exactly once.
  */
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,16 +14,29 @@ import { readAllToEnd } from '../../runtime/topic-reader';
 import { connectedKafka, scratchDir } from '../support/kafka-suite';
 import { stopWorker } from '../support/pipeline-workers';
 import { isPurgeDelete, type RawSeen, readRaw, readStates, startSourcesStep } from '../support/sources-run';
-import { type WorkerProcess, waitFor } from '../support/streams';
+import { startReader, type TopicReader, type WorkerProcess, waitFor } from '../support/streams';
 
 jest.setTimeout(120_000);
 
 const k = connectedKafka('itest-sources-snapshot');
 const scratch = scratchDir('itest-sources-snapshot-');
 const workers: WorkerProcess[] = [];
+const readers: TopicReader<unknown>[] = [];
 afterAll(async () => {
   await Promise.all(workers.map(stopWorker));
+  await Promise.all(readers.map((r) => r.stop()));
 });
+
+const snapshotYaml = (feed: string, pageSize: number) => `sources:
+  - name: snap-file
+    kind: file
+    uri: "file://${feed}"
+    format: json
+    pageSize: ${pageSize}
+    pollInterval: 1s
+    country: US
+    currency: USD
+`;
 
 type Listing = { ListingKey: string; ListPrice: number; StandardStatus: string; ModificationTimestamp: string };
 const listing = (n: number, price: number): Listing => ({
@@ -45,22 +59,7 @@ test('a file snapshot: first load, one changed, one new, one removed, then an un
   const feed = join(scratch.path, 'snapshot.json');
   const first = [1, 2, 3, 4, 5].map((n) => listing(n, 100 + n));
   writeSnapshot(feed, first);
-  const step = await startSourcesStep(
-    k.admin,
-    k.kafka,
-    scratch.path,
-    `sources:
-  - name: snap-file
-    kind: file
-    uri: "file://${feed}"
-    format: json
-    pageSize: 2
-    pollInterval: 1s
-    country: US
-    currency: USD
-`,
-    {},
-  );
+  const step = await startSourcesStep(k.admin, k.kafka, scratch.path, snapshotYaml(feed, 2), {});
   const w = step.startWorker();
   workers.push(w);
   const raw = () => readRaw(k.kafka, step.topics.raw);
@@ -99,5 +98,39 @@ test('a file snapshot: first load, one changed, one new, one removed, then an un
   expect((await raw()).length).toBe(8);
   expect(await state()).toEqual(after);
   expect(w.output()).not.toMatch(/"level":(50|60)/);
+  expect(await stopWorker(w)).toBe(0);
+});
+
+test('kill -9 mid-snapshot, 3 times: every listing of the snapshot exactly once, the counts with them', async () => {
+  const feed = join(scratch.path, 'large.json');
+  const total = 3000;
+  writeSnapshot(
+    feed,
+    Array.from({ length: total }, (_, i) => listing(i, 1000 + i)),
+  );
+  const step = await startSourcesStep(k.admin, k.kafka, scratch.path, snapshotYaml(feed, 20), {});
+  const raw = await startReader<unknown>(k.kafka, step.topics.raw); // read_committed
+  readers.push(raw);
+  let w = step.startWorker();
+  workers.push(w);
+  const atKill: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const from = raw.records.length;
+    expect(await waitFor(() => raw.records.length >= from + 40, 60_000, 20)).toBe(true);
+    w.child.kill('SIGKILL');
+    await w.exited;
+    atKill.push(raw.records.length);
+    w = step.startWorker();
+    workers.push(w);
+  }
+  expect(atKill.at(-1)!).toBeLessThan(total); // every kill was mid-snapshot
+  const state = async () => (await readStates(k.kafka, step.topics.state)).get('snap-file');
+  expect(await waitFor(async () => (await state())?.snapshot?.done === true, 90_000, 500)).toBe(true);
+  const seen = await readRaw(k.kafka, step.topics.raw);
+  const keys = seen.map((r) => r.key);
+  expect(keys.length).toBe(total);
+  expect(new Set(keys).size).toBe(total);
+  expect((await state())?.counts).toMatchObject({ records: total, deletes: 0 });
+  console.log(`snapshot crash: killed at ${atKill.join(', ')} of ${total} raw records`);
   expect(await stopWorker(w)).toBe(0);
 });
