@@ -90,10 +90,15 @@ export async function* readSnapshot(
   }
 }
 
+const NO_FILES_ROOT = '/nonexistent/listflow-no-files';
+
 /** ingest's settings from LISTFLOW_INGEST_*, with a local feed's own folder as the file root. */
 function configFor(uri: string, env: Readonly<Record<string, string | undefined>>): IngestConfig {
   const prefix = operatorEnvPrefix('ingest');
   const raw = fromEnv(ingestConfig, env as NodeJS.ProcessEnv, prefix);
   if (uri.startsWith('file:')) raw.fileRoot = dirname(fileURLToPath(uri));
+  // An http(s) feed reads no file (a remote page may not link to file://, feed-readers.ts), so the required
+  // root may be unset there: then it is one nothing is inside of, should that rule ever be bypassed.
+  else raw.fileRoot ??= NO_FILES_ROOT;
   return parseConfig(ingestConfig, raw, { where: 'ingest config (feed reader)', envPrefix: prefix });
 }
