@@ -120,6 +120,17 @@ describe('syncSnapshot', () => {
     expect(st.snapshot?.done).toBe(true);
   });
 
+  it('with no state (a reset to the beginning) every listing is sent again, and what is gone deleted', async () => {
+    const w = world();
+    await run(w, feedOf(FIRST));
+    // A fresh world with the same keys: the state was tombstoned, listings.source-keys kept.
+    const again = world();
+    for (const [k, d] of w.keys) again.keys.set(k, d);
+    await run(again, feedOf(FIRST.slice(0, 4)));
+    expect(sent(again)).toEqual(['A', 'B', 'C', 'D', 'E DELETE']);
+    expect(again.state()?.counts).toMatchObject({ records: 4, deletes: 1 });
+  });
+
   it('a deleted listing is a key-only DELETE, as a purge pass makes it', async () => {
     const w = world();
     await run(w, feedOf(FIRST));

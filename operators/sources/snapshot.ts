@@ -8,7 +8,7 @@
  *    the state's, done, produces nothing and commits nothing (as a quiet RESO poll). A failed read is retried
  *    with the source's bounded policy; what is left fails the poll (retriable) or the source (permanent).
  * 2. Produce: a second read sends every listing whose payload digest differs from the one the source's keys
- *    hold (listings.source-keys), each chunk committed with `snapshot: { id, position, done: false }`. A
+ *    hold (listings.source-keys; every listing when the state has no snapshot yet, as after a reset), each chunk committed with `snapshot: { id, position, done: false }`. A
  *    restarted poller that finds the same snapshot resumes after `position`: no chunk lost or sent twice.
  * 3. Delete: the held keys the snapshot no longer lists become key-only DELETEs (purge.ts, as a purge pass
  *    makes them), the last chunk committed with `done: true`.
@@ -91,6 +91,9 @@ export async function syncSnapshot(o: SnapshotSyncOptions): Promise<SnapshotSync
   }
   const resumeAt = begin.snapshot?.id === id ? begin.snapshot.position : 0;
   const held = new Map(await o.held());
+  // No snapshot in the state (a first load, or `sources reset` to the beginning): every listing is sent again,
+  // whatever the keys hold; after that, only what changed.
+  const resend = begin.snapshot === undefined;
   const jobId = `${o.source.name}@snapshot-${id.slice(0, 16)}`;
   let state = begin;
   let pages = 0;
@@ -102,7 +105,8 @@ export async function syncSnapshot(o: SnapshotSyncOptions): Promise<SnapshotSync
     const live = chunk.length - deleted;
     const next: SourceState = {
       ...state,
-      initialDone: true,
+      // The first load is done once a whole snapshot is (`sources list` and the lag read it so).
+      initialDone: state.initialDone || done,
       snapshot: { id, position, done },
       lastPoll: now().toISOString(),
       counts: {
@@ -134,7 +138,7 @@ export async function syncSnapshot(o: SnapshotSyncOptions): Promise<SnapshotSync
     listed.add(item.listingKey);
     if (item.position < resumeAt) continue;
     const digest = payloadDigest(item.payload);
-    if (held.get(item.listingKey) === digest) continue;
+    if (!resend && held.get(item.listingKey) === digest) continue;
     held.set(item.listingKey, digest);
     chunk.push(snapshotRecord(o.source, item, jobId, now(), digest));
     if (chunk.length >= o.source.pageSize) {
