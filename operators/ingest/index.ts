@@ -22,27 +22,8 @@
  */
 import { defineOperator } from '../../runtime/operator';
 import { ingestConfig } from './config';
-import { createGuardedClient } from '../../runtime/http/guarded-client';
-import { type IngestServices, nodeFiles } from './feed-sources';
 import { ingestFeed } from './process';
-import { feedReader, type IngestConfig } from './tools';
-
-const services = (config: IngestConfig): IngestServices => ({
-  http: createGuardedClient({
-    allowHosts: config.allowHosts,
-    allowSetting: 'LISTFLOW_INGEST_ALLOW_HOSTS',
-    blockedCode: 'INGEST_BLOCKED_URL',
-    what: 'feed',
-    connectTimeoutMs: config.connectTimeoutMs,
-    idleTimeoutMs: config.idleTimeoutMs,
-    maxRedirects: config.maxRedirects,
-  }),
-  files: nodeFiles,
-});
-
-const closeServices = async (services: IngestServices): Promise<void> => {
-  await services.http.close?.();
-};
+import { closeIngestServices, feedReader, ingestServices } from './tools';
 
 export default defineOperator({
   name: 'ingest',
@@ -51,11 +32,11 @@ export default defineOperator({
   outputs: { raw: 'RawListing', status: 'IngestJobStatus' },
   config: ingestConfig,
   deploy: { feeds: { root: 'fileRoot' } },
-  services,
-  closeServices,
+  services: ingestServices,
+  closeServices: closeIngestServices,
   // The dry run reads the feed it was given, from its folder, with the step's attempts per fetch.
   dryRun: { config: ({ filesDir, retry }) => ({ fileRoot: filesDir, maxAttempts: retry.maxAttempts }) },
   // `profile check` reads a feed as this worker would, with the same services.
-  tools: { feedReader: feedReader(services, closeServices) },
+  tools: { feedReader: feedReader(ingestServices, closeIngestServices) },
   process: (job, ctx) => ingestFeed(job, ctx),
 });

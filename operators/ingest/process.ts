@@ -8,7 +8,7 @@ import type { IngestJob, IngestJobState, IngestJobStatus, RawListing } from '../
 import type { ingestConfig } from './config';
 import type { ConfigOf } from '../../runtime/config';
 import type { IngestServices } from './feed-sources';
-import { readFeed } from './feed-readers';
+import { type ReadOptions, readFeed } from './feed-readers';
 import { listingKeyFieldsOf } from '../normalize/profiles/registry';
 
 export type IngestConfig = ConfigOf<(typeof ingestConfig)['fields']>;
@@ -19,6 +19,23 @@ const FORMATS = new Set(['auto', 'json', 'ndjson', 'csv', 'reso_odata']);
 
 /** `<source>:<ListingKey>`: the key of the RawListing and, later, the listing id. */
 export const listingId = (source: string, listingKey: string): string => `${source}:${listingKey}`;
+
+/** How a feed is read under ingest's settings: its limits, and the profile's listing-key fields. */
+export function feedReadOptions(
+  config: IngestConfig,
+  profile: string | null | undefined,
+  signal: AbortSignal,
+): ReadOptions {
+  return {
+    fileRoot: config.fileRoot,
+    httpTimeoutMs: config.httpTimeoutMs,
+    maxFeedBytes: config.maxFeedBytes,
+    maxRecordBytes: config.maxRecordBytes,
+    maxPages: config.maxPages,
+    keyFields: listingKeyFieldsOf(profile),
+    signal,
+  };
+}
 
 /**
  * Streams the feed. Yields a RUNNING status first, a RUNNING status with the counts every `progressEvery`
@@ -44,15 +61,7 @@ export async function* ingestFeed(job: IngestJob, ctx: IngestContext): AsyncGene
   yield status('RUNNING');
   try {
     validateJob(job);
-    const items = readFeed(job.uri, job.format, ctx.services, {
-      fileRoot: ctx.config.fileRoot,
-      httpTimeoutMs: ctx.config.httpTimeoutMs,
-      maxFeedBytes: ctx.config.maxFeedBytes,
-      maxRecordBytes: ctx.config.maxRecordBytes,
-      maxPages: ctx.config.maxPages,
-      keyFields: listingKeyFieldsOf(job.profile),
-      signal: ctx.signal,
-    });
+    const items = readFeed(job.uri, job.format, ctx.services, feedReadOptions(ctx.config, job.profile, ctx.signal));
     for await (const item of items) {
       const where =
         item.page > 1

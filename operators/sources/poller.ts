@@ -10,14 +10,16 @@
  * - A permanent failure (SOURCE_AUTH_FAILED, SOURCE_REFUSED, SOURCE_BLOCKED_URL, SOURCES_INVALID) is thrown: the
  *   runtime dead-letters the source's declaration with the reason and stops the source until it is applied
  *   again.
+ * - A snapshot source (kind file|http) syncs through snapshot.ts with the same sink: one transaction per chunk.
  * - Gauges per source (`listflow_owned_<name>{step, key}`): last_poll_timestamp_seconds, caught_up_timestamp_seconds,
  *   poll_interval_seconds, poll_failures, records, deletes.
  */
-import { classifyError, PermanentError } from '../../runtime/errors';
+import { classifyError } from '../../runtime/errors';
 import { sleep } from '../../runtime/execute/retry';
 import { createGuardedClient, type GuardedClient } from '../../runtime/http/guarded-client';
 import { emit, type OwnerContext } from '../../runtime/operator';
-import type { RawListing, SourceDeclaration, SourceKey } from '../../schemas/generated/types';
+import type { SourceDeclaration, SourceKey } from '../../schemas/generated/types';
+import { readSnapshot } from '../ingest/tools';
 import type { SourceClient } from './client';
 import { purgeDue } from './deletes';
 import { purgePass } from './purge';
@@ -26,9 +28,16 @@ import { clientSettingsOf, type SourcesConfig } from './config';
 import { sourceOfDeclaration } from './declaration';
 import type { RawListingRecord } from './raw-listings';
 import { sourceClientFor } from './source-client';
-import { type ResoSource, replicationSpecs, type ValidateOptions } from './source-spec';
+import { syncSnapshot } from './snapshot';
+import {
+  type ResoSource,
+  replicationSpecs,
+  type SnapshotSource,
+  type SourceSpec,
+  type ValidateOptions,
+} from './source-spec';
 import { type SourceState, sourceStateOf, stateRecordOf } from './state';
-import { type SyncResult, syncSource } from './sync';
+import { type PageSink, type SyncResult, syncSource } from './sync';
 
 export interface SourcesServices {
   /** Where a source's secrets are read, by the variable names its declaration gives. */
@@ -60,7 +69,7 @@ export function sourceHttpClient(config: SourcesConfig): GuardedClient {
  * loop and `listflow sources sync --once` (tool.ts) both stand on this, so there is one commit path.
  */
 export interface SourceSync {
-  readonly source: ResoSource;
+  readonly source: SourceSpec;
   readState(): Promise<SourceState | undefined>;
   sync(start: SourceState | undefined): Promise<SyncResult>;
   close(): Promise<void>;
@@ -68,33 +77,29 @@ export interface SourceSync {
 
 export async function openSourceSync(decl: SourceDeclaration, ctx: PollerContext): Promise<SourceSync> {
   const spec = sourceOfDeclaration(decl, ctx.services.validate);
-  if (spec.kind !== 'reso-web-api') {
-    throw new PermanentError(
-      'SOURCES_INVALID',
-      `Source ${spec.name} is of kind ${spec.kind}, which the sources step does not poll (it replicates reso-web-api sources). Fix: submit it with \`listflow ingest\`, or declare it as reso-web-api.`,
-    );
-  }
-  const source: ResoSource = spec;
   const writer = await ctx.transactions();
+  const sink: PageSink = {
+    commit: (records, state) =>
+      writer.commit([
+        ...records.map((r) => emit.output('raw', r.key, r.value)),
+        // The source's keys move with its pages: what a purge pass (or the next snapshot) compares with.
+        ...records.map((r) => emit.output('keys', r.key, r.deleted ? null : sourceKeyOf(r))),
+        emit.output('state', spec.name, stateRecordOf(spec.name, state)),
+      ]),
+  };
+  const readState = async () => {
+    const r = await ctx.lastCommitted('state');
+    return r === undefined ? undefined : sourceStateOf(r);
+  };
+  if (spec.kind !== 'reso-web-api') return snapshotSync(spec, sink, readState, ctx);
+  const source: ResoSource = spec;
   const guarded = sourceHttpClient(ctx.config);
   try {
     const client = sourceClientFor(source, guarded, ctx.services.env, clientSettingsOf(ctx.config));
     const specs = replicationSpecs(source);
-    const sink = {
-      commit: (records: readonly RawListingRecord[], state: SourceState) =>
-        writer.commit([
-          ...records.map((r) => emit.output('raw', r.key, r.value)),
-          // The source's keys move with its pages: what a purge pass compares with the server's.
-          ...records.map((r) => emit.output('keys', r.key, r.deleted ? null : sourceKeyOf(r.value))),
-          emit.output('state', source.name, stateRecordOf(source.name, state)),
-        ]),
-    };
     return {
       source,
-      readState: async () => {
-        const r = await ctx.lastCommitted('state');
-        return r === undefined ? undefined : sourceStateOf(r);
-      },
+      readState,
       sync: async (start) => {
         const r = await syncSource({
           source,
@@ -123,11 +128,51 @@ export async function openSourceSync(decl: SourceDeclaration, ctx: PollerContext
   }
 }
 
+/**
+ * A snapshot source's sync (snapshot.ts): its feed read with ingest's reader and settings (LISTFLOW_INGEST_*
+ * from the worker's environment), through the same sink, so its chunks commit exactly as pages do.
+ */
+function snapshotSync(
+  source: SnapshotSource,
+  sink: PageSink,
+  readState: () => Promise<SourceState | undefined>,
+  ctx: PollerContext,
+): SourceSync {
+  const feed = { uri: source.uri, format: source.format, profile: source.profile ?? null };
+  const prefix = `${source.name}:`;
+  return {
+    source,
+    readState,
+    sync: (start) =>
+      syncSnapshot({
+        source,
+        read: () => readSnapshot(feed, ctx.services.env, ctx.signal),
+        held: async () => {
+          const out = new Map<string, string | null>();
+          for (const [k, v] of await ctx.committed('keys', prefix)) out.set(k.slice(prefix.length), v.digest);
+          return out;
+        },
+        start,
+        sink,
+        retry: clientSettingsOf(ctx.config).retry,
+        signal: ctx.signal,
+        now: () => ctx.clock.now(),
+        onReject: (item) =>
+          ctx.logger.warn(
+            { source: source.name, position: item.position, line: item.line, code: item.code, reason: item.reason },
+            'snapshot record unreadable: skipped',
+          ),
+      }),
+    close: async () => undefined,
+  };
+}
+
 /** A listing's entry in the source's keys (listings.source-keys). */
-const sourceKeyOf = (raw: RawListing): SourceKey => ({
-  source: raw.source,
-  listingKey: raw.listingKey,
-  modifiedAt: modificationOf(raw.payload),
+const sourceKeyOf = (r: RawListingRecord): SourceKey => ({
+  source: r.value.source,
+  listingKey: r.value.listingKey,
+  modifiedAt: modificationOf(r.value.payload),
+  digest: r.digest ?? null,
 });
 
 function modificationOf(payload: string): string {
@@ -145,7 +190,7 @@ async function purge(
   spec: ReplicationSpec,
   client: SourceClient,
   state: SourceState,
-  sink: { commit(records: readonly RawListingRecord[], state: SourceState): Promise<void> },
+  sink: PageSink,
   ctx: PollerContext,
 ): Promise<{ state: SourceState; deleted: number }> {
   const at = ctx.clock.now();

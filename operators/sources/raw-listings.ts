@@ -14,6 +14,8 @@ export interface RawListingRecord {
   readonly value: RawListing;
   /** The record says the listing is gone (a flag, a status, or a purge): its key leaves the source's keys. */
   readonly deleted?: boolean;
+  /** sha256 of the payload, kept in the source's keys by snapshot sources: an unchanged listing is not sent again. */
+  readonly digest?: string;
 }
 
 export interface PageContext {

@@ -13,6 +13,7 @@ import type { ODataPage, SourceClient } from './client';
 import { NextLinkExpired } from './client';
 import { advance, isPast, parseInstant, type Position, type SourceCursor } from './cursor';
 import { type DeleteRule, isDeletedRecord } from './deletes';
+import type { SeparateMedia } from './media-query';
 import { buildQuery, type QuerySpec, resolveNextLink } from './query';
 
 export interface ReplicationSpec extends QuerySpec {
@@ -25,6 +26,8 @@ export interface ReplicationSpec extends QuerySpec {
    * one record is skipped. Under ge ties a timestamp larger than a page is crossed by the server's links.
    */
   readonly paging: 'next-link' | 'cursor';
+  /** `media.mode: separate`: each page's Media from the Media resource (media-query.ts). */
+  readonly separateMedia?: SeparateMedia;
 }
 
 export interface ReplicationState {

@@ -5,6 +5,7 @@
  */
 import { ListflowError } from '../../runtime/errors';
 import type { DeleteRule, DeletionReader } from './deletes';
+import { mediaResourceOf } from './media-query';
 import type { TieMode } from './query';
 import type { ReplicationSpec } from './replicate';
 
@@ -56,6 +57,8 @@ export interface SnapshotSource extends SourceCommon {
   readonly kind: 'file' | 'http';
   readonly uri: string;
   readonly format: 'auto' | 'json' | 'ndjson' | 'csv' | 'reso_odata';
+  /** Records per transaction: a snapshot is produced in chunks of this many (default 1,000). */
+  readonly pageSize: number;
 }
 
 export type SourceSpec = ResoSource | SnapshotSource;
@@ -145,6 +148,9 @@ export function replicationSpecs(s: ResoSource): { main: ReplicationSpec; photos
     pageSize: s.pageSize,
     ...(s.select ? { select: s.select } : {}),
     expandMedia: s.media.mode === 'expand',
+    ...(s.media.mode === 'separate'
+      ? { separateMedia: { resource: mediaResourceOf(s.resource), nextLinkEncoding: s.nextLinkEncoding } }
+      : {}),
     deletes: s.deletes,
     nextLinkEncoding: s.nextLinkEncoding,
     paging: s.paging,

@@ -146,7 +146,11 @@ class SourceReader extends FieldReader {
       );
     else if (kind === 'http') this.url(r, at, 'uri');
     const format = this.oneOf(r, at, 'format', ['auto', 'json', 'ndjson', 'csv', 'reso_odata'] as const, 'auto');
-    return okUri && format ? { ...common, kind, uri: uri as string, format } : undefined;
+    // The records of one transaction: a large snapshot is committed in chunks of this many (snapshot.ts).
+    const pageSize = this.int(r, at, 'pageSize', 1, 10_000, 1000);
+    return okUri && format && pageSize !== undefined
+      ? { ...common, kind, uri: uri as string, format, pageSize }
+      : undefined;
   }
 
   private reso(r: Obj, common: SourceCommon): ResoSource | undefined {

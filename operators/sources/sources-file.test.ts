@@ -80,6 +80,7 @@ describe('a valid file', () => {
       kind: 'file',
       uri: 'file:///data/feed.json',
       format: 'auto',
+      pageSize: 1000,
       pollIntervalMs: 86_400_000,
       profile: 'reso-dd-2.0',
     });

@@ -5,12 +5,14 @@
  * side (`sources list`, `status` lag, `sources reset`): the record <-> state conversions live here so both agree.
  *
  * Format (docs/sources-design.md):
- * `{ cursor: { timestamp, key, keysAtTimestamp? }, initialDone, photoCursor?, lastPurgeAt?, lastPoll, counts }`.
+ * `{ cursor: { timestamp, key, keysAtTimestamp? }, initialDone, photoCursor?, lastPurgeAt?, snapshot?, lastPoll, counts }`
+ * (snapshot: `{ id, position, done }`, the file/http kinds' progress through their current snapshot).
  * A tombstone (null value) means "no state": the source starts from the beginning (what `sources reset` writes
  * for a full reload).
  */
 import type {
   SourceCursor as SourceCursorRecord,
+  SourceSnapshot,
   SourceState as SourceStateRecord,
 } from '../../schemas/generated/types';
 import { parseInstant, type SourceCursor } from './cursor';
@@ -37,6 +39,8 @@ export interface SourceState {
   readonly photoInitialDone?: boolean;
   /** ISO instant of the last purge pass. */
   readonly lastPurgeAt?: string;
+  /** A snapshot source's progress through its current snapshot (snapshot.ts). */
+  readonly snapshot?: Readonly<SourceSnapshot>;
   /** ISO instant of the last committed page (a quiet poll commits nothing and so does not move it). */
   readonly lastPoll: string;
   readonly counts: SourceStateCounts;
@@ -73,6 +77,7 @@ export function stateRecordOf(source: string, s: SourceState): SourceStateRecord
     photoCursor: cursor(s.photoCursor),
     photoInitialDone: s.photoInitialDone ?? false,
     lastPurgeAt: s.lastPurgeAt ?? null,
+    snapshot: s.snapshot ? { ...s.snapshot } : null,
     lastPoll: s.lastPoll,
     counts: { ...s.counts },
   };
@@ -94,6 +99,7 @@ export function sourceStateOf(r: SourceStateRecord): SourceState {
     ...(photo === undefined ? {} : { photoCursor: photo }),
     ...(r.photoInitialDone ? { photoInitialDone: true } : {}),
     ...(r.lastPurgeAt === null ? {} : { lastPurgeAt: r.lastPurgeAt }),
+    ...(r.snapshot === null ? {} : { snapshot: { ...r.snapshot } }),
     lastPoll: r.lastPoll,
     counts: { ...r.counts },
   };

@@ -4,10 +4,14 @@
  * transaction (kafka-sink.ts), so the state a restarted worker reads back is exactly the state after the last
  * page whose records are visible (read_committed): a crash neither loses nor repeats a page.
  *
+ * A `media: separate` source's page gets its Media (one query per batch of its keys) before it becomes
+ * RawListings, so photos travel in the page's own transaction.
+ *
  * Pages that carry nothing and do not change the state (a quiet poll) are not committed: a quiet poll is one
  * request and no Kafka write.
  */
 import type { SourceClient } from './client';
+import { withSeparateMedia } from './media-query';
 import { type RawListingRecord, rawListingsOf } from './raw-listings';
 import { type ReplicationSpec, type ReplicationState, replicatePass } from './replicate';
 import type { SourceCommon } from './source-spec';
@@ -66,7 +70,12 @@ export async function syncSource(o: SyncOptions): Promise<SyncResult> {
     const begin = stream.from(state);
     const passId = `${o.source.name}@${begin.cursor?.timestamp ?? 'start'}`;
     let position = 0;
-    for await (const page of replicatePass(stream.spec, o.client, begin, o.signal, { prefetch: true })) {
+    const media = stream.spec.separateMedia;
+    // Prefetch only when a page needs no further request: with separate Media, the page's Media query and the
+    // next page's request would be two at once against one source's rate budget.
+    const pass = replicatePass(stream.spec, o.client, begin, o.signal, { prefetch: media === undefined });
+    for await (const replicated of pass) {
+      const page = media ? await withSeparateMedia(media, o.client, replicated, o.signal) : replicated;
       const receivedAt = now();
       const raws = rawListingsOf(o.source, page, { passId, position, receivedAt });
       position += raws.length;

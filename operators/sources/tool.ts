@@ -11,6 +11,7 @@ import type { RawListing } from '../../schemas/generated/types';
 import type { DeclaredSource, SourceReplication, SourceStateView } from '../tools';
 import { clientSettingsOf, type SourcesConfig, sourcesConfig } from './config';
 import { declarationsOf, sourceOfDeclaration } from './declaration';
+import { withSeparateMedia } from './media-query';
 import { openSourceSync, type PollerContext, sourceHttpClient } from './poller';
 import { rawListingsOf } from './raw-listings';
 import { remainingRecords, replicatePass } from './replicate';
@@ -97,7 +98,10 @@ export const sourceReplication: SourceReplication = {
       const client = sourceClientFor(spec, guarded, o.env, clientSettingsOf(config));
       const context = { passId: `${name}@first-pages`, receivedAt: new Date() };
       // A first load from no cursor, as the worker starts one; only the first pages are taken.
-      for await (const page of replicatePass(replicationSpecs(spec).main, client, { initialDone: false }, o.signal)) {
+      const main = replicationSpecs(spec).main;
+      for await (const pass of replicatePass(main, client, { initialDone: false }, o.signal)) {
+        // With separate Media, the page's photos as the worker attaches them: the profile check sees them too.
+        const page = main.separateMedia ? await withSeparateMedia(main.separateMedia, client, pass, o.signal) : pass;
         out.push(...rawListingsOf(spec, page, { ...context, position: out.length }).map((r) => r.value));
         if (out.length >= o.limit || page.caughtUp) break;
       }

@@ -134,15 +134,11 @@ export interface SourcesRunOptions {
   readonly allOauth?: boolean;
 }
 
-export interface SourcesRun {
+export interface SourcesRun extends SourcesStep {
   readonly server: ResoServer;
-  readonly spec: PipelineSpec;
-  readonly topics: { readonly sources: string; readonly raw: string; readonly state: string };
   readonly dataset: (name: SourceName) => ResoDataset;
   /** Keys each purge-rule source removed (the worker has no purge pass yet). */
   readonly purged: Map<SourceName, Set<string>>;
-  /** A sources worker process (LISTFLOW_LOG_LEVEL info, so its 'source owned' lines are in its output). */
-  startWorker(): WorkerProcess;
   close(): Promise<void>;
 }
 
@@ -174,18 +170,54 @@ export async function startSourcesRun(
       };
     }),
   });
+  const step = await startSourcesStep(admin, kafka, dir, sourcesYaml(server.url, o.allOauth ?? false), {
+    ...SECRETS,
+    LISTFLOW_SOURCES_ALLOW_HOSTS: new URL(server.url).host,
+  });
+  return {
+    server,
+    ...step,
+    dataset: (name) => server.source(name).dataset,
+    purged: new Map(),
+    close: () => server.close(),
+  };
+}
+
+export interface SourcesStep {
+  readonly spec: PipelineSpec;
+  readonly topics: { readonly sources: string; readonly raw: string; readonly state: string; readonly keys: string };
+  /** A sources worker process (LISTFLOW_LOG_LEVEL info, so its 'source owned' lines are in its output). */
+  startWorker(): WorkerProcess;
+}
+
+/**
+ * A scratch sources step: the listings pipeline's topics renamed for this run, the sources file `yaml`'s
+ * declarations on its `sources` topic (one source per partition), and workers with `env` on top of the test's.
+ */
+export async function startSourcesStep(
+  admin: Admin,
+  kafka: Kafka,
+  dir: string,
+  yaml: string,
+  env: Readonly<Record<string, string>>,
+): Promise<SourcesStep> {
   const run = `itest-src-${randomUUID().slice(0, 8)}`;
   const spec = renamedListings(run);
   const step = spec.steps.find((s) => s.id === 'sources')!;
   const pipelineFile = join(dir, `${run}.pipeline.json`);
   writeFileSync(pipelineFile, JSON.stringify(spec, null, 2));
-  const topics = { sources: step.input, raw: step.outputs.raw!, state: step.outputs.state! };
+  const topics = {
+    sources: step.input,
+    raw: step.outputs.raw!,
+    state: step.outputs.state!,
+    keys: step.outputs.keys!,
+  };
   const wanted: Record<string, number> = { [dlqTopic(step.input)]: spec.topics[step.input]!.partitions };
   for (const t of [step.input, ...Object.values(step.outputs)]) wanted[t] = spec.topics[t]!.partitions;
   await createTopics(admin, wanted);
 
   const sourcesFile = join(dir, `${run}.sources.yaml`);
-  writeFileSync(sourcesFile, sourcesYaml(server.url, o.allOauth ?? false));
+  writeFileSync(sourcesFile, yaml);
   const declarations = declarationsOf(sourcesFile, {}, new Date());
   const serde = testSerde();
   const id = await serde.schemaIdFor(topics.sources, 'SourceDeclaration', true);
@@ -205,23 +237,18 @@ export async function startSourcesRun(
   } finally {
     await producer.disconnect();
   }
-  const env = {
-    ...SECRETS,
+  const workerEnv = {
+    ...env,
     LISTFLOW_PIPELINE_FILE: pipelineFile,
-    LISTFLOW_SOURCES_ALLOW_HOSTS: new URL(server.url).host,
     LISTFLOW_LOG_LEVEL: 'info',
     LISTFLOW_SESSION_TIMEOUT_MS: '6000',
     LISTFLOW_HEARTBEAT_INTERVAL_MS: '1000',
     LISTFLOW_REBALANCE_TIMEOUT_MS: '10000',
   };
   return {
-    server,
     spec,
     topics,
-    dataset: (name) => server.source(name).dataset,
-    purged: new Map(),
-    startWorker: () => spawnTestWorker('pipeline-worker-main.js', ['sources'], env),
-    close: () => server.close(),
+    startWorker: () => spawnTestWorker('pipeline-worker-main.js', ['sources'], workerEnv),
   };
 }
 

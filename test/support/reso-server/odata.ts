@@ -87,6 +87,7 @@ export function parseQuery(params: URLSearchParams, q: ResoQuirks): ParsedQuery 
     });
   const expand = params.get('$expand');
   if (expand !== null && expand !== 'Media') throw bad(`Cannot expand ${JSON.stringify(expand)}; only Media.`);
+  if (expand !== null && q.mediaResource) throw bad('Cannot expand Media here; query the Media resource.');
   const expandMedia = expand === 'Media';
   const max = expandMedia && q.maxTopWithExpand !== undefined ? q.maxTopWithExpand : q.maxTop;
   const top = intParam(params, '$top', q.defaultTop);

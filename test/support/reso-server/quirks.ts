@@ -42,6 +42,8 @@ export interface ResoQuirks {
   readonly emptyFinalPage: boolean;
   readonly deletes: DeleteStyle;
   readonly photoChangeBumpsModification: boolean;
+  /** Media is its own resource (GET /<source>/Media), and `$expand=Media` on Property is refused (400). */
+  readonly mediaResource?: boolean;
   /** Media URLs carry an expiry and a signature; an expired one answers 403 (MLS Grid). */
   readonly signedMediaTtlMs?: number;
   /** Requests per second before 429 with Retry-After. */
@@ -125,5 +127,21 @@ export const PRESETS = {
     emptyFinalPage: false,
     deletes: 'status',
     photoChangeBumpsModification: false,
+  },
+  /**
+   * A server that serves Media only as its own resource (CREA DDF's Web API, Bridge-style replication):
+   * `$expand=Media` answers 400, so the source declares `media: { mode: separate }`.
+   */
+  ddf: {
+    auth: { kind: 'bearer', token: 'local-token' },
+    keyTieBreak: true,
+    defaultTop: 100,
+    maxTop: 100,
+    paging: 'skip',
+    doubleEncodedNextLink: false,
+    emptyFinalPage: false,
+    deletes: 'status',
+    photoChangeBumpsModification: true,
+    mediaResource: true,
   },
 } as const satisfies Record<string, ResoQuirks>;

@@ -3,6 +3,7 @@
  * (dataset.ts) behind its own quirks (quirks.ts), at
  *   POST /<source>/token          OAuth2 client credentials (expiring tokens; 401 once expired)
  *   GET  /<source>/Property       the OData resource ($filter, $orderby, $top, $skip, $skiptoken, $select, $expand, $count)
+ *   GET  /<source>/Media          Media as its own resource, when the quirks say so (media-resource.ts)
  *   GET  /<source>/media/<id>.jpg photo bytes (signed, expiring URLs when the source signs)
  * Every request is logged (`log`), so a test can assert "a quiet poll makes exactly one request", and
  * faults (503, 429 with Retry-After, connection resets) can be scheduled or injected.
@@ -13,6 +14,7 @@ import type { AddressInfo } from 'node:net';
 import type { ResoDataset } from './dataset';
 import type { PropertyRecord } from './dataset';
 import { filterOrdered, ODataError, orderRecords, type ParsedQuery, parseQuery, shape } from './odata';
+import { mediaResourcePage } from './media-resource';
 import type { Fault, ResoQuirks } from './quirks';
 
 export interface LoggedRequest {
@@ -137,7 +139,7 @@ export async function startResoServer(o: ResoServerOptions): Promise<ResoServer>
       ? 'other'
       : what === 'token'
         ? 'token'
-        : what === 'Property'
+        : what === 'Property' || (what === 'Media' && s.handle.quirks.mediaResource)
           ? 'resource'
           : what.startsWith('media/')
             ? 'media'
@@ -199,7 +201,17 @@ export async function startResoServer(o: ResoServerOptions): Promise<ResoServer>
       s.recent.push(t);
     }
     try {
-      json(res, 200, page(s, url.searchParams));
+      const body =
+        what === 'Media'
+          ? mediaResourcePage(
+              s.handle.dataset,
+              url.searchParams,
+              s.handle.quirks,
+              `${base}/${s.handle.name}/Media`,
+              (p) => mediaUrl(s, p),
+            )
+          : page(s, url.searchParams);
+      json(res, 200, body);
     } catch (e) {
       if (e instanceof ODataError) return json(res, e.status, e.body());
       throw e;
