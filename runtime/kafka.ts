@@ -10,6 +10,7 @@ import {
   type SASLOptions,
 } from 'kafkajs';
 import { withRetry } from './execute/retry';
+import { kafkajsLogLevel } from './kafkajs-log-level';
 import { assertKafkajsPatched } from './kafkajs-patch';
 import type { Logger } from './operator';
 import type { WorkerSettings } from './settings';
@@ -68,7 +69,7 @@ export function createKafka(settings: KafkaSettings, clientId: string, logger?: 
       () =>
       ({ level, log }) => {
         const { message, ...extra } = log;
-        logger[LEVELS[level] ?? 'info']({ kafkajs: extra }, message);
+        logger[LEVELS[kafkajsLogLevel(level, log)] ?? 'info']({ kafkajs: extra }, message);
       };
   }
   if (settings.kafkaSsl) {
