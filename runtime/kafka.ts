@@ -18,6 +18,7 @@ import type { WorkerSettings } from './settings';
 type KafkaSettings = Pick<
   WorkerSettings,
   | 'kafkaBrokers'
+  | 'kafkaClient'
   | 'kafkaClientId'
   | 'kafkaSsl'
   | 'kafkaSslCaFile'
@@ -53,7 +54,7 @@ export function createKafka(
         }
       : {}),
   };
-  return openKafkaClient('kafkajs', config);
+  return openKafkaClient(settings.kafkaClient, config);
 }
 
 const METADATA_PROPAGATING = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE']);

@@ -12,6 +12,11 @@ export const workerSettingsSpec = defineConfig(
       default: ['127.0.0.1:19092'],
     }),
     kafkaClientId: field.string({ description: 'Kafka client id prefix.', default: 'listflow' }),
+    kafkaClient: field.enum(['kafkajs', 'platformatic'] as const, {
+      description:
+        'Kafka client library behind the runtime, the CLI and infra (runtime/kafka-client/): kafkajs, or @platformatic/kafka.',
+      default: 'kafkajs',
+    }),
     kafkaSsl: field.boolean({ description: 'Use TLS to reach Kafka.', default: false }),
     kafkaSslCaFile: field.optional(
       field.string({

@@ -3,6 +3,7 @@
  * runtime/kafka.ts createKafka. Everything above imports from here, never from a client library.
  */
 import { kafkajsClient } from './kafkajs';
+import { platformaticClient } from './platformatic';
 import type { ClientConfig, KafkaClient, KafkaClientKind } from './types';
 
 export * from './types';
@@ -11,7 +12,7 @@ export function openKafkaClient(kind: KafkaClientKind, config: ClientConfig): Ka
   switch (kind) {
     case 'kafkajs':
       return kafkajsClient(config);
-    default:
-      throw new Error(`Kafka client ${JSON.stringify(kind)} has no adapter yet`);
+    case 'platformatic':
+      return platformaticClient(config);
   }
 }

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { RawListing, SchemaName } from '../../schemas/generated/types';
 import { createTopicsAndWait } from '../../runtime/kafka';
-import { type KafkaAdmin, type KafkaClient, openKafkaClient } from '../../runtime/kafka-client';
+import { type KafkaAdmin, type KafkaClient, type KafkaClientKind, openKafkaClient } from '../../runtime/kafka-client';
 import { AvroSerde, createRegistry } from '../../runtime/serde';
 import { childOutput } from './child-output';
 
@@ -18,8 +18,12 @@ export const endpoints = {
 
 export const uniqueName = (prefix: string): string => `${prefix}-${randomUUID().slice(0, 8)}`;
 
+/** The client the tests' own reads and writes use: the one the workers under test use (LISTFLOW_KAFKA_CLIENT). */
+export const testClientKind = (): KafkaClientKind =>
+  process.env.LISTFLOW_KAFKA_CLIENT === 'platformatic' ? 'platformatic' : 'kafkajs';
+
 export function testKafka(clientId = 'itest'): KafkaClient {
-  return openKafkaClient('kafkajs', { clientId, brokers: endpoints.kafkaBrokers, retry: { retries: 8 } });
+  return openKafkaClient(testClientKind(), { clientId, brokers: endpoints.kafkaBrokers, retry: { retries: 8 } });
 }
 
 export const testSerde = (): AvroSerde => new AvroSerde(createRegistry({ url: endpoints.registryUrl }));
