@@ -93,6 +93,9 @@ interface PartitionState {
 
 const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
+const seeksKey = (seeks: ReadonlyMap<string, { offset: bigint }>): string =>
+  [...seeks].map(([k, s]) => `${k}@${s.offset}`).join(',');
+
 const rebalancing = () =>
   new KafkaClientError('the group is rebalancing', {
     type: 'REBALANCE_IN_PROGRESS',
@@ -122,6 +125,8 @@ export class PlatformaticConsumer implements KafkaConsumer {
   private reopenAfterOpen = false;
   /** The current stream delivered a record. */
   private delivered = false;
+  /** The seeks the stream being opened starts at. */
+  private openingSeeks = '';
   private topics: string[] = [];
   private fromBeginning = true;
   private handler: ((ctx: BatchContext) => Promise<void>) | null = null;
@@ -227,6 +232,8 @@ export class PlatformaticConsumer implements KafkaConsumer {
       this.reopenAfterOpen = true;
       return this.opening;
     }
+    this.delivered = false;
+    this.openingSeeks = seeksKey(this.seeks);
     this.opening = (async () => {
       const seeks = [...this.seeks.values()];
       const stream = await guard(
@@ -244,7 +251,6 @@ export class PlatformaticConsumer implements KafkaConsumer {
         return;
       }
       this.stream = stream;
-      this.delivered = false;
       this.streamPaused = false;
       this.failures = 0;
       // A stream being replaced may still deliver what it had buffered: only the current one counts.
@@ -273,7 +279,11 @@ export class PlatformaticConsumer implements KafkaConsumer {
     });
   }
 
-  /** Closes the stream and opens another in the same epoch (new start offsets, nothing of this epoch delivered). */
+  /**
+   * Opens another stream in the same epoch (new start offsets, nothing of this epoch delivered), then closes the
+   * old one: the library counts a topic's streams and rejoins the group when one is consumed anew, so opening
+   * first keeps a reopening from rebalancing the whole group.
+   */
   private reopen(): void {
     const old = this.stream;
     this.stream = null;
@@ -282,8 +292,11 @@ export class PlatformaticConsumer implements KafkaConsumer {
       p.last = -1n;
     }
     void (async () => {
-      await old?.close().catch(() => undefined);
-      if (!this.stopping) await this.open();
+      try {
+        if (!this.stopping) await this.open();
+      } finally {
+        await old?.close().catch(() => undefined);
+      }
     })().catch((e: unknown) => this.failed(e));
   }
 
@@ -322,9 +335,11 @@ export class PlatformaticConsumer implements KafkaConsumer {
   private joined(assignments: { topic: string; partitions: number[] }[]): void {
     this.seeks.clear();
     this.newEpoch(assignments);
-    if (this.seeks.size > 0 || this.delivered) {
-      if (this.opening) this.reopenAfterOpen = true;
-      else if (this.stream) this.reopen();
+    if (this.opening) {
+      // The join of the stream being opened (its first consume): it starts fresh, unless other seeks came.
+      if (seeksKey(this.seeks) !== this.openingSeeks) this.reopenAfterOpen = true;
+    } else if (this.stream && (this.seeks.size > 0 || this.delivered)) {
+      this.reopen();
     }
   }
 

@@ -292,6 +292,10 @@ function platformaticProducer(c: ClientConfig, o: ProducerOptions): KafkaProduce
     ...base,
     ...(o.transactionalId !== undefined ? { transactionalId: o.transactionalId } : {}),
     idempotent,
+    // A new producer asks for its id as one (-1, -1): the library's default (0, 0) names an existing producer,
+    // which the broker answers with PRODUCER_FENCED once the transactional id has been used before (KIP-360).
+    producerId: -1n,
+    producerEpoch: -1,
     // All replicas always: without idempotence the library's default is the leader only.
     acks: ProduceAcks.ALL,
     partitioner: keyedOrRoundRobin(),
@@ -310,11 +314,22 @@ function platformaticProducer(c: ClientConfig, o: ProducerOptions): KafkaProduce
     send: (r) => guard(p.send({ messages: r.messages.map((m) => toProduce(r.topic, m)) })),
     sendBatch: (b) => guard(p.send({ messages: flat(b.topicMessages) })),
     transaction: async (): Promise<KafkaTransaction> => {
+      // The first transaction registers the transactional id (InitProducerId), fencing an earlier owner.
       const tx = await guard(p.beginTransaction());
+      // Whether the broker knows of this transaction: an empty one has nothing to end there (EndTxn would
+      // answer INVALID_TXN_STATE and leave the producer stuck in it), so it is cancelled locally instead.
+      let started = false;
       return {
-        send: (r) => guard(tx.send({ messages: r.messages.map((m) => toProduce(r.topic, m)) })),
-        sendBatch: (b) => guard(tx.send({ messages: flat(b.topicMessages) })),
+        send: (r) => {
+          started = true;
+          return guard(tx.send({ messages: r.messages.map((m) => toProduce(r.topic, m)) }));
+        },
+        sendBatch: (b) => {
+          started = true;
+          return guard(tx.send({ messages: flat(b.topicMessages) }));
+        },
         sendOffsets: async ({ consumerGroupId, topics }) => {
+          started = true;
           const admin = new PlatformaticAdmin(base);
           try {
             const coordinatorId = await admin.coordinatorOf(consumerGroupId);
@@ -337,8 +352,17 @@ function platformaticProducer(c: ClientConfig, o: ProducerOptions): KafkaProduce
             await admin.disconnect().catch(() => undefined);
           }
         },
-        commit: () => guard(tx.commit()),
-        abort: () => guard(tx.abort()),
+        commit: () => (started ? guard(tx.commit()) : guard(tx.cancel())),
+        abort: async () => {
+          if (!started) return guard(tx.cancel());
+          try {
+            await guard(tx.abort());
+          } catch (e) {
+            // The producer would refuse every later transaction while this one stays open locally.
+            await tx.cancel().catch(() => undefined);
+            throw e;
+          }
+        },
       };
     },
   };
