@@ -181,6 +181,8 @@ export const OTHER_VARIABLES: Readonly<Record<string, string>> = {
   LISTFLOW_NODE_VERSION: 'scripts/node-env.sh: the Node 24 release fetched where the machine has an older Node.',
   LISTFLOW_TEST_SUITES: '`npm test`: the jest projects to run (default `unit integration e2e`).',
   LISTFLOW_KEEP_PLATFORM: '`npm test`: leave the local platform running afterwards.',
+  LISTFLOW_TEST_KAFKA_CLIENTS:
+    '`npm test`: the Kafka clients the integration suite runs on, one after the other (default `kafkajs platformatic`).',
 };
 /**
  * Prefixes of variables read by the local platform and the test command, never by a worker: skipped by
