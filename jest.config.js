@@ -6,8 +6,9 @@ const swc = [
 ];
 const common = {
   transform: { '^.+\\.(t|j)sx?$': swc },
-  // p-limit 7 and yocto-queue are ESM-only: let swc turn them into CommonJS for jest's module registry.
-  transformIgnorePatterns: ['/node_modules/(?!(p-limit|yocto-queue)/)'],
+  // p-limit 7, yocto-queue and @platformatic/kafka (with its own @platformatic packages) are ESM-only: let swc
+  // turn them into CommonJS for jest's module registry.
+  transformIgnorePatterns: ['/node_modules/(?!(p-limit|yocto-queue|@platformatic/(kafka|dynamic-buffer|wasm-utils))/)'],
   testEnvironment: 'node',
   modulePathIgnorePatterns: ['<rootDir>/dist/', '<rootDir>/.listflow/', '<rootDir>/.tools/'],
 };

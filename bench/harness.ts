@@ -8,15 +8,15 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import type { Admin } from 'kafkajs';
 import type { AnyOperator, Logger } from '../runtime/operator';
 import { definePipeline } from '../runtime/pipeline';
 import { loadWorkerSettings } from '../runtime/settings';
 import { Worker } from '../runtime/worker';
 import type { SchemaName } from '../schemas/generated/types';
 import { delay, uniqueName } from '../test/support/streams';
+import type { KafkaAdmin } from '../runtime/kafka-client';
 
-export async function topicSize(admin: Admin, topic: string): Promise<number> {
+export async function topicSize(admin: KafkaAdmin, topic: string): Promise<number> {
   // A retriable error (NOT_LEADER_FOR_PARTITION right after a topic was created, seen on the shared platform)
   // is retried: it ended a whole benchmark run between two polls.
   for (let attempt = 1; ; attempt++) {
@@ -46,7 +46,7 @@ export interface SteadyRate {
  * than expected), it returns the rate of what arrived, marked incomplete, instead of hanging.
  */
 export async function steadyRate(
-  admin: Admin,
+  admin: KafkaAdmin,
   topic: string | readonly string[],
   count: number,
   opts: { timeoutMs?: number; idleMs?: number } = {},
@@ -77,7 +77,7 @@ export async function steadyRate(
 }
 
 /** Deletes the benchmark's own topics (never anyone else's: they all carry a random suffix). */
-export async function deleteTopics(admin: Admin, topics: readonly string[]): Promise<void> {
+export async function deleteTopics(admin: KafkaAdmin, topics: readonly string[]): Promise<void> {
   if (topics.length === 0) return;
   await admin.deleteTopics({ topics: [...topics], timeout: 30_000 }).catch((e: unknown) => {
     console.warn(`could not delete benchmark topics (${(e as Error).message}); they are named bench-*`);

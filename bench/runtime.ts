@@ -24,14 +24,22 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Partitioners } from 'kafkajs';
+import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { defineConfig } from '../runtime/config';
 import { TRACE_HEADER } from '../runtime/dead-letters/build';
 import { defineOperator, emit } from '../runtime/operator';
 import { passThrough } from '../runtime/passthrough';
 import { sleep } from '../runtime/execute/retry';
 import type { RawListing } from '../schemas/generated/types';
-import { createTopics, produceRecords, rawListing, testKafka, testSerde, uniqueName } from '../test/support/streams';
+import {
+  createTopics,
+  endpoints,
+  produceRecords,
+  rawListing,
+  testKafka,
+  testSerde,
+  uniqueName,
+} from '../test/support/streams';
 import {
   type BenchStep,
   deleteTopics,
@@ -66,20 +74,21 @@ async function topics(spec: Record<string, number>): Promise<void> {
   }
 }
 
-/** (a) The baseline: the same work as the runtime, written directly against kafkajs. */
+/** (a) The baseline: the same work as the runtime, written directly against kafkajs (not the client seam). */
 async function bareLoop(input: string, output: string): Promise<SteadyRate> {
+  const bare = new Kafka({ clientId: 'bench-bare', brokers: endpoints.kafkaBrokers, logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
   const serde = testSerde();
   const outId = await serde.schemaIdFor(output, 'RawListing', true);
-  const producer = kafka.producer({
+  const producer = bare.producer({
     idempotent: true,
     maxInFlightRequests: 1,
     allowAutoTopicCreation: false,
     createPartitioner: Partitioners.DefaultPartitioner,
   });
   await producer.connect();
-  const consumer = kafka.consumer({
+  const consumer = bare.consumer({
     groupId: uniqueName('bench-bare'),
     maxBytesPerPartition: 1024 * 1024,
     allowAutoTopicCreation: false,

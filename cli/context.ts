@@ -3,11 +3,11 @@
  * worker parses them (so `listflow` and `listflow run` never disagree about where Kafka is), and lazily built
  * clients for Kafka, the schema registry and PostgreSQL. Commands call `cliContext()` and `close()` it when done.
  */
-import type { Kafka } from 'kafkajs';
 import { Pool } from 'pg';
 import { operators } from '../operators';
 import builtInPipeline from '../pipelines/listings';
 import { createKafka } from '../runtime/kafka';
+import type { KafkaClient } from '../runtime/kafka-client';
 import type { PipelineSpec } from '../runtime/pipeline';
 import { resolvePipeline } from '../runtime/run';
 import { createRegistry, type Registry } from '../runtime/registry-client';
@@ -22,7 +22,7 @@ export interface CliContext {
   readonly settings: WorkerSettings;
   readonly pipeline: PipelineSpec;
   readonly postgresUrl: string;
-  kafka(): Kafka;
+  kafka(): KafkaClient;
   registry(): Registry;
   serde(): AvroSerde;
   pg(): Pool;
@@ -33,7 +33,7 @@ export function cliContext(env: NodeJS.ProcessEnv = process.env, clientId = 'cli
   const settings = loadWorkerSettings(env, operators);
   // Validated against the operators (PIPELINE_INVALID lists every problem), built-in or LISTFLOW_PIPELINE_FILE.
   const pipeline = resolvePipeline(builtInPipeline, settings, operators);
-  let kafka: Kafka | undefined;
+  let kafka: KafkaClient | undefined;
   let registry: Registry | undefined;
   let serde: AvroSerde | undefined;
   let pool: Pool | undefined;

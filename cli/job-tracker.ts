@@ -24,7 +24,6 @@
  * the records the tracker sees anyway. Only the first output of a listing key counts: a redelivered record's
  * second output says when it was redone, not when the listing got through.
  */
-import type { Admin } from 'kafkajs';
 import { headersToStrings, TRACE_HEADER } from '../runtime/dead-letters/build';
 import { fetchCommittedOffsets } from '../runtime/kafka';
 import { dlqTopic, type PipelineSpec, type Stage, stages } from '../runtime/pipeline';
@@ -32,6 +31,7 @@ import type { EnrichedListing, IngestJobStatus } from '../schemas/generated/type
 import type { CliContext } from './context';
 import { CLI_OFFSETS } from './kafka-io';
 import { endOffsets, type Offsets, type ReadMessage, TopicReader } from './topic-reader';
+import type { KafkaAdmin } from '../runtime/kafka-client';
 
 /** A stage the tracker follows: one step of the chain, with its one output. */
 export interface TrackedStage extends Stage {
@@ -200,7 +200,7 @@ export class JobTracker {
 
   private constructor(
     private readonly ctx: CliContext,
-    private readonly admin: Admin,
+    private readonly admin: KafkaAdmin,
     private readonly from: Offsets,
   ) {
     this.topics = pipelineTopics(ctx.pipeline);
@@ -225,7 +225,7 @@ export class JobTracker {
    * Call BEFORE producing the jobs: remembers where every followed topic ends now, so that nothing the jobs
    * cause can be missed and nothing older is read.
    */
-  static async prepare(ctx: CliContext, admin: Admin): Promise<JobTracker> {
+  static async prepare(ctx: CliContext, admin: KafkaAdmin): Promise<JobTracker> {
     const t = pipelineTopics(ctx.pipeline);
     const existing = new Set(await admin.listTopics());
     const missing = [t.jobs, t.status, t.raw, ...t.stages.map((s) => s.output)].filter((x) => !existing.has(x));

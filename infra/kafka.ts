@@ -5,8 +5,7 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
-import { silenceKafkajsNegativeTimeoutWarning } from '../runtime/kafka';
+import { openKafkaClient } from '../runtime/kafka-client';
 import { infraSourceDir, type PlatformLayout } from './layout';
 import { ensureMavenJars, mustRun, type ProcessRecord, spawnDetached, waitForService } from './processes';
 
@@ -145,11 +144,10 @@ export async function startKafka(l: PlatformLayout, say: (msg: string) => void):
 
 /** A real metadata request: the broker answers and its controller has elected itself. */
 export async function kafkaAnswers(l: PlatformLayout): Promise<boolean> {
-  silenceKafkajsNegativeTimeoutWarning();
-  const admin = new Kafka({
+  // Always through kafkajs: the platform's check must not depend on the client a worker is set to use.
+  const admin = openKafkaClient('kafkajs', {
     clientId: 'listflow-infra',
     brokers: [`127.0.0.1:${l.kafkaPort}`],
-    logLevel: logLevel.NOTHING,
     connectionTimeout: 1000,
     requestTimeout: 3000,
     retry: { retries: 0 },

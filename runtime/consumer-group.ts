@@ -11,14 +11,15 @@
  *   commit in flight, and is dropped when the partition changed generation.
  * - Heartbeats run on a timer while a batch drains (kafkajs has no background heartbeat).
  * - Rebalance: stop starting jobs, let in-flight ones finish (abort them past half the rebalance timeout),
- *   commit what is done, rethrow so kafkajs rejoins.
+ *   commit what is done, rethrow so the client rejoins.
+ * It talks to Kafka only through the client seam's BatchContext (kafka-client/types.ts).
  * See ../shared/design/kafkajs-pitfalls.md for the kafkajs traps each line answers.
  */
-import type { Batch, EachBatchPayload, KafkaMessage } from 'kafkajs';
 import { headersToStrings } from './dead-letters/build';
 import { ListflowError } from './errors';
 import type { BatchEntry, StepExecutor } from './execute/executor';
 import { sleep } from './execute/retry';
+import type { BatchContext, ConsumedMessage, PartitionBatch } from './kafka-client';
 import type { InputMeta, Logger } from './operator';
 import type { WorkerMetrics } from './observability';
 import { CommitCoalescer, PartitionOffsets } from './offsets';
@@ -61,7 +62,7 @@ export interface GroupMemberOptions {
 }
 
 interface BatchRun {
-  readonly batch: Batch;
+  readonly batch: PartitionBatch;
   readonly tracker: PartitionOffsets;
   /** Aborted on shutdown past the grace period, or on a rebalance past its drain time. */
   readonly abort: AbortSignal;
@@ -103,8 +104,8 @@ export class GroupMember {
     return this.joined;
   }
 
-  /** GROUP_JOIN: a new generation; partitions no longer assigned forget their offsets. */
-  onJoin(memberAssignment: Record<string, number[] | undefined>): void {
+  /** Joined the group (the client's join signal): a new generation; partitions no longer assigned forget their offsets. */
+  onJoin(memberAssignment: Readonly<Record<string, number[] | undefined>>): void {
     this.generation++;
     if (this.joined) this.opts.metrics.rebalances.inc({ step: this.opts.stepId });
     this.joined = true;
@@ -123,7 +124,7 @@ export class GroupMember {
     for (const c of this.batchAborts) c.abort(reason);
   }
 
-  async handleBatch(payload: EachBatchPayload): Promise<void> {
+  async handleBatch(payload: BatchContext): Promise<void> {
     const { batch, heartbeat, isRunning, isStale } = payload;
     if (this.draining || !isRunning() || isStale()) return;
     const { settings, logger } = this.opts;
@@ -195,18 +196,18 @@ export class GroupMember {
 
   /**
    * Commits `offset` for the batch's partition, unless the partition moved to another generation (checked
-   * now and again when the shared request is built). Goes through the function handed to eachBatch.
+   * now and again when the shared request is built). Goes through the batch's own commit (pitfall 13).
    */
-  private async commit(payload: EachBatchPayload, gen: number, offset: string): Promise<void> {
+  private async commit(payload: BatchContext, gen: number, offset: string): Promise<void> {
     const { topic, partition } = payload.batch;
     const valid = () => gen === this.generation && this.assignment.has(partition);
     if (!valid()) throw new StaleGenerationError(partition);
     await this.commits.commit(topic, partition, offset, {
       valid,
       stale: () => new StaleGenerationError(partition),
-      send: (offsets) => payload.commitOffsetsIfNecessary(offsets),
+      send: (offsets) => payload.commit(offsets),
     });
-    // Keep kafkajs's fetch position in step: what is committed is also resolved.
+    // Keep the client's fetch position in step: what is committed is also resolved.
     payload.resolveOffset((BigInt(offset) - 1n).toString());
     const labels = { step: this.opts.stepId, topic, partition: String(partition) };
     this.opts.metrics.committedOffset.set(labels, Number(offset));
@@ -239,7 +240,7 @@ export class GroupMember {
   private async completeMessage(
     run: BatchRun,
     scheduler: KeyedScheduler,
-    message: KafkaMessage,
+    message: ConsumedMessage,
     failed: { error: unknown },
   ): Promise<void> {
     const live = this.opts.liveness;
@@ -263,7 +264,7 @@ export class GroupMember {
     }
   }
 
-  private runJob(run: BatchRun, meta: InputMeta, message: KafkaMessage) {
+  private runJob(run: BatchRun, meta: InputMeta, message: ConsumedMessage) {
     if (run.stopStarting()) return Promise.resolve({ skipped: true } as const);
     this.hot.recordsIn.inc();
     if (message.value === null) {
@@ -314,7 +315,7 @@ export class GroupMember {
   }
 }
 
-function inputMeta(batch: Batch, m: KafkaMessage): InputMeta {
+function inputMeta(batch: PartitionBatch, m: ConsumedMessage): InputMeta {
   return {
     topic: batch.topic,
     partition: batch.partition,

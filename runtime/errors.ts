@@ -231,6 +231,30 @@ export class ConfigError extends ListflowError {
   }
 }
 
+/**
+ * A failure the Kafka client reported, as the client seam (runtime/kafka-client/) hands it up when the client's
+ * own error does not already carry these fields (kafkajs's do). Not a catalogue code: the caller decides what a
+ * failed request means (a produce failure fails the batch, a rebalance makes the member rejoin).
+ */
+export class KafkaClientError extends Error {
+  override readonly name = 'KafkaClientError';
+  /** The broker's error name (e.g. REBALANCE_IN_PROGRESS, UNKNOWN_TOPIC_OR_PARTITION), when it named one. */
+  readonly type: string | undefined;
+  /** Asking again may succeed (a transient broker or network state). */
+  readonly retriable: boolean;
+  /** The brokers could not be reached at all. */
+  readonly connection: boolean;
+  constructor(
+    message: string,
+    opts: { type?: string | undefined; retriable: boolean; connection: boolean; cause?: unknown },
+  ) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.type = opts.type;
+    this.retriable = opts.retriable;
+    this.connection = opts.connection;
+  }
+}
+
 const BUG_TYPES = [TypeError, ReferenceError, RangeError, SyntaxError];
 
 export interface ClassifiedError {

@@ -1,23 +1,24 @@
-/** Builds the kafkajs client from worker settings: plaintext locally, TLS and SASL for real clusters. */
+/**
+ * Builds the Kafka client (the seam, kafka-client/) from worker settings: plaintext locally, TLS and SASL for
+ * real clusters. The client library behind it is chosen in kafka-client/index.ts.
+ */
 import { readFileSync } from 'node:fs';
-import {
-  type Admin,
-  type ITopicConfig,
-  Kafka,
-  type KafkaConfig,
-  logLevel,
-  type RetryOptions,
-  type SASLOptions,
-} from 'kafkajs';
 import { withRetry } from './execute/retry';
-import { kafkajsLogLevel } from './kafkajs-log-level';
-import { assertKafkajsPatched } from './kafkajs-patch';
+import {
+  type ClientConfig,
+  type KafkaAdmin,
+  type KafkaClient,
+  openKafkaClient,
+  type RetryPolicy,
+  type TopicCreation,
+} from './kafka-client';
 import type { Logger } from './operator';
 import type { WorkerSettings } from './settings';
 
 type KafkaSettings = Pick<
   WorkerSettings,
   | 'kafkaBrokers'
+  | 'kafkaClient'
   | 'kafkaClientId'
   | 'kafkaSsl'
   | 'kafkaSslCaFile'
@@ -26,70 +27,41 @@ type KafkaSettings = Pick<
   | 'kafkaSaslPassword'
 >;
 
-const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
-  [logLevel.ERROR]: 'error',
-  [logLevel.WARN]: 'warn',
-  [logLevel.INFO]: 'info',
-  [logLevel.DEBUG]: 'debug',
-};
-
-/**
- * kafkajs 2.2.4 schedules its throttle check with `setTimeout(throttledUntil - Date.now())` while
- * `throttledUntil` is still its initial -1 (network/requestQueue/index.js), so Node 24 prints a
- * TimeoutNegativeWarning on every connection. Node clamps the delay to 1 ms, which is what kafkajs wants, so
- * the warning is noise in every CLI command and worker log; drop that one warning and keep all others.
- */
-let negativeTimeoutWarningSilenced = false;
-export function silenceKafkajsNegativeTimeoutWarning(): void {
-  if (negativeTimeoutWarningSilenced) return;
-  negativeTimeoutWarningSilenced = true;
-  const emit = process.emitWarning.bind(process) as (...args: unknown[]) => void;
-  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
-    const name = warning instanceof Error ? warning.name : typeof rest[0] === 'string' ? rest[0] : undefined;
-    if (name === 'TimeoutNegativeWarning') return;
-    emit(warning, ...rest);
-  }) as typeof process.emitWarning;
-}
-
 /** `retry` overrides the workers' patient policy (the CLI answers within seconds when Kafka is down). */
-export function createKafka(settings: KafkaSettings, clientId: string, logger?: Logger, retry?: RetryOptions): Kafka {
-  silenceKafkajsNegativeTimeoutWarning();
-  assertKafkajsPatched();
-  const config: KafkaConfig = {
+export function createKafka(
+  settings: KafkaSettings,
+  clientId: string,
+  logger?: Logger,
+  retry?: RetryPolicy,
+): KafkaClient {
+  const config: ClientConfig = {
     clientId: `${settings.kafkaClientId}-${clientId}`,
-    brokers: [...settings.kafkaBrokers],
+    brokers: settings.kafkaBrokers,
     connectionTimeout: 5000,
     requestTimeout: 30000,
     retry: retry ?? { initialRetryTime: 300, retries: 8, maxRetryTime: 10_000 },
-    logLevel: logger ? logLevel.WARN : logLevel.NOTHING,
+    ...(logger ? { logger } : {}),
+    ...(settings.kafkaSsl
+      ? { ssl: settings.kafkaSslCaFile ? { ca: [readFileSync(settings.kafkaSslCaFile, 'utf8')] } : true }
+      : {}),
+    ...(settings.kafkaSaslMechanism !== 'none'
+      ? {
+          sasl: {
+            mechanism: settings.kafkaSaslMechanism,
+            username: settings.kafkaSaslUsername ?? '',
+            password: settings.kafkaSaslPassword ?? '',
+          },
+        }
+      : {}),
   };
-  if (logger) {
-    // kafkajs logs through ours, so its warnings carry operator and step.
-    config.logCreator =
-      () =>
-      ({ level, log }) => {
-        const { message, ...extra } = log;
-        logger[LEVELS[kafkajsLogLevel(level, log)] ?? 'info']({ kafkajs: extra }, message);
-      };
-  }
-  if (settings.kafkaSsl) {
-    config.ssl = settings.kafkaSslCaFile ? { ca: [readFileSync(settings.kafkaSslCaFile, 'utf8')] } : true;
-  }
-  if (settings.kafkaSaslMechanism !== 'none') {
-    config.sasl = {
-      mechanism: settings.kafkaSaslMechanism,
-      username: settings.kafkaSaslUsername ?? '',
-      password: settings.kafkaSaslPassword ?? '',
-    } as SASLOptions;
-  }
-  return new Kafka(config);
+  return openKafkaClient(settings.kafkaClient, config);
 }
 
 const METADATA_PROPAGATING = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE']);
 
 /** Waits until each topic reports at least `count` partitions, all with a leader (bounded by `timeoutMs`). */
 export async function waitForTopics(
-  admin: Admin,
+  admin: Pick<KafkaAdmin, 'fetchTopicMetadata'>,
   wanted: readonly { topic: string; count: number }[],
   timeoutMs = 30_000,
 ): Promise<void> {
@@ -118,16 +90,10 @@ export async function waitForTopics(
 }
 
 /**
- * Creates topics and waits until every partition has a leader. kafkajs's own wait (`waitForLeaders`) retries
- * only LEADER_NOT_AVAILABLE, but a KRaft broker answers UNKNOWN_TOPIC_OR_PARTITION until a new topic's
- * metadata has propagated (seen on a freshly started broker), and kafkajs then fails the call: waitForTopics
- * tolerates both. Topics that already exist are left as they are.
- */
-/**
  * Creates `topic` compacted with one partition unless it exists: the ledgers tools keep (redrive, replay), whose
  * every entry has its own key. Another run creating it at the same moment is not an error.
  */
-export async function ensureCompactedTopic(admin: Admin, topic: string): Promise<void> {
+export async function ensureCompactedTopic(admin: KafkaAdmin, topic: string): Promise<void> {
   if ((await admin.listTopics()).includes(topic)) return;
   try {
     await createTopicsAndWait(admin, [
@@ -139,7 +105,7 @@ export async function ensureCompactedTopic(admin: Admin, topic: string): Promise
 }
 
 /** Runs `fn` with a connected admin of `kafka`, disconnected afterwards. */
-export async function withAdmin<T>(kafka: Kafka, fn: (admin: Admin) => Promise<T>): Promise<T> {
+export async function withAdmin<T>(kafka: KafkaClient, fn: (admin: KafkaAdmin) => Promise<T>): Promise<T> {
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -149,8 +115,19 @@ export async function withAdmin<T>(kafka: Kafka, fn: (admin: Admin) => Promise<T
   }
 }
 
-export async function createTopicsAndWait(admin: Admin, topics: ITopicConfig[], timeoutMs = 30_000): Promise<void> {
-  await admin.createTopics({ waitForLeaders: false, topics });
+/**
+ * Creates topics and waits until every partition has a leader. A client's own wait for leaders (kafkajs's
+ * `waitForLeaders`) retries only LEADER_NOT_AVAILABLE, but a KRaft broker answers UNKNOWN_TOPIC_OR_PARTITION
+ * until a new topic's metadata has propagated (seen on a freshly started broker), and such a wait then fails:
+ * waitForTopics
+ * tolerates both. Topics that already exist are left as they are.
+ */
+export async function createTopicsAndWait(
+  admin: KafkaAdmin,
+  topics: TopicCreation[],
+  timeoutMs = 30_000,
+): Promise<void> {
+  await admin.createTopics({ topics });
   await waitForTopics(
     admin,
     topics.map((t) => ({ topic: t.topic, count: t.numPartitions ?? 1 })),
@@ -165,7 +142,7 @@ export interface AskAgainOptions {
 }
 
 /**
- * Runs a Kafka request again while it fails with an error kafkajs marks retriable, with backoff from 100 ms
+ * Runs a Kafka request again while it fails with an error the client marks retriable (kafka-client/types.ts), with backoff from 100 ms
  * capped at 1 s, for at most `timeoutMs` (default 30 s); anything else is thrown at once. Right after a
  * broker (re)start, partition leaders and group coordinators answer LEADER_NOT_AVAILABLE,
  * COORDINATOR_LOAD_IN_PROGRESS or NOT_COORDINATOR, which mean "ask again", and some admin calls
@@ -190,7 +167,7 @@ const ASK_AGAIN = { maxAttempts: Number.POSITIVE_INFINITY, initialBackoffMs: 100
  * first group lookup) and on a restarted one, so this asks again while it says so (askAgainWhileRetriable).
  */
 export async function fetchCommittedOffsets(
-  admin: Pick<Admin, 'fetchOffsets'>,
+  admin: Pick<KafkaAdmin, 'fetchOffsets'>,
   groupId: string,
   topic: string,
   opts: AskAgainOptions = {},

@@ -105,7 +105,7 @@ export class PartitionOffsets {
   }
 }
 
-/** What one partition's commit sends: kafkajs's `commitOffsetsIfNecessary(offsets)` shape. */
+/** What one partition's commit sends: the client seam's `BatchContext.commit(offsets)` shape. */
 export interface TopicOffsets {
   readonly topics: { topic: string; partitions: { partition: number; offset: string }[] }[];
 }

@@ -1,19 +1,21 @@
-import { Partitioners, type Producer, type ProducerBatch } from 'kafkajs';
-import { partitionForKey } from './partitioning';
+import type { KafkaProducer, TopicMessages } from './kafka-client';
+import { partitionForKey } from './kafka-client/murmur2';
 import { type BatcherOptions, type OutRecord, OutputBatcher } from './producer';
+
+type SentBatch = { topicMessages: TopicMessages[] };
 
 /** A producer whose requests complete when the test says so; it records what each request carried. */
 function fakeProducer() {
-  const requests: ProducerBatch[] = [];
+  const requests: SentBatch[] = [];
   const pending: (() => void)[] = [];
   const producer = {
     connect: async () => undefined,
     disconnect: async () => undefined,
-    sendBatch: (b: ProducerBatch) => {
+    sendBatch: (b: SentBatch) => {
       requests.push(b);
       return new Promise((resolve) => pending.push(() => resolve([])));
     },
-  } as unknown as Producer;
+  } as unknown as KafkaProducer;
   const completeAll = async () => {
     while (pending.length > 0) {
       for (const done of pending.splice(0)) done();
@@ -49,7 +51,7 @@ const options = (o: Partial<BatcherOptions> = {}): BatcherOptions => ({
 });
 
 /** Sends one record per call, all in one turn (as jobs finishing together do), then lets requests complete. */
-async function run(o: BatcherOptions, records: OutRecord[]): Promise<ProducerBatch[]> {
+async function run(o: BatcherOptions, records: OutRecord[]): Promise<SentBatch[]> {
   const { producer, requests, completeAll } = fakeProducer();
   const batcher = new OutputBatcher(() => producer, o);
   await batcher.start();
@@ -61,29 +63,8 @@ async function run(o: BatcherOptions, records: OutRecord[]): Promise<ProducerBat
 }
 
 /** `topic/partition` of each record, per request. */
-const placements = (requests: ProducerBatch[]) =>
-  requests.map((req) => req.topicMessages!.flatMap((t) => t.messages.map((m) => `${t.topic}/${m.partition ?? '?'}`)));
-
-describe('partitionForKey', () => {
-  test("places every key where kafkajs's default partitioner does", () => {
-    const partitioner = Partitioners.DefaultPartitioner();
-    for (const count of [1, 3, 6, 12]) {
-      const partitionMetadata = Array.from({ length: count }, (_, i) => ({
-        partitionId: i,
-        leader: 0,
-        partitionErrorCode: 0,
-        replicas: [0],
-        isr: [0],
-      }));
-      for (let i = 0; i < 2000; i++) {
-        const key = i % 2 ? `crea-ddf:L${i}` : Buffer.from(`bright-mls:${i * 7919}`);
-        expect(partitionForKey(key, count)).toBe(
-          partitioner({ topic: 't', partitionMetadata, message: { key, value: null } }),
-        );
-      }
-    }
-  });
-});
+const placements = (requests: SentBatch[]) =>
+  requests.map((req) => req.topicMessages.flatMap((t) => t.messages.map((m) => `${t.topic}/${m.partition ?? '?'}`)));
 
 describe('OutputBatcher', () => {
   test.each([
@@ -116,7 +97,7 @@ describe('OutputBatcher', () => {
       requests: [10, 2],
     },
     {
-      name: 'a topic of unknown size is left to kafkajs and counted like unkeyed records',
+      name: 'a topic of unknown size is left to the client and counted like unkeyed records',
       records: () => Array.from({ length: 15 }, (_, n) => record('elsewhere', `k${n}`, KB)),
       requests: [10, 5],
     },
@@ -145,7 +126,7 @@ describe('OutputBatcher', () => {
     for (const req of requests) {
       const perPartition = new Map<string, number>();
       let unplaced = 0;
-      for (const t of req.topicMessages!) {
+      for (const t of req.topicMessages) {
         for (const m of t.messages) {
           count++;
           if (m.partition === undefined) unplaced += size(m);

@@ -3,20 +3,20 @@
  *
  * Jobs hand their encoded outputs (and dead letters) to `send`, which resolves once Kafka has acknowledged
  * them (idempotent producer, acks=all). While requests are in flight, later sends queue up and go out
- * together in the next request, so throughput rises with load and latency stays low when idle. kafkajs
- * sends one request at a time per broker (maxInFlightRequests 1 for idempotence, pitfall 11), which keeps
+ * together in the next request, so throughput rises with load and latency stays low when idle. The client
+ * sends one request at a time per broker (the adapters' idempotent producers; kafkajs pitfall 11), which keeps
  * outputs in the order they were handed over: jobs with the same key produce in offset order.
  *
- * If a request fails after kafkajs's own retries, every queued send fails with it (the caller then fails its
+ * If a request fails after the client's own retries, every queued send fails with it (the caller then fails its
  * batch without committing, so the messages are processed again) and the producer is recreated, because an
  * idempotent producer's sequence numbers cannot be trusted after a failed request.
  */
-import type { Message, Producer, TopicMessages } from 'kafkajs';
-import { partitionForKey } from './partitioning';
+import type { KafkaProducer, OutMessage, TopicMessages } from './kafka-client';
+import { partitionForKey } from './kafka-client/murmur2';
 
 export interface OutRecord {
   readonly topic: string;
-  readonly message: Message;
+  readonly message: OutMessage;
 }
 
 /**
@@ -28,7 +28,7 @@ interface Group {
   bytes: number;
   /** Bytes per `<topic>\0<partition>`: each becomes one record batch in the request. */
   readonly partitionBytes: Map<string, number>;
-  /** Bytes of records whose partition kafkajs picks (no key, or a topic of unknown size): counted against every partition. */
+  /** Bytes of records whose partition the client picks (no key, or a topic of unknown size): counted against every partition. */
   unplacedBytes: number;
   readonly promise: Promise<void>;
   readonly resolve: () => void;
@@ -68,8 +68,8 @@ export interface BatcherOptions {
   readonly maxRequests: number;
   /**
    * Partition count of each topic written to (outputs and the dead-letter topic), read at startup. Records
-   * with a key get their partition here, the way kafkajs's default partitioner would pick it (murmur2 of
-   * the key), so a request can be filled up to the limit of every partition rather than of one.
+   * with a key get their partition here, the way the clients' partitioner would pick it (Java's murmur2
+   * of the key), so a request can be filled up to the limit of every partition rather than of one.
    */
   readonly partitionCounts?: ReadonlyMap<string, number>;
 }
@@ -80,8 +80,8 @@ const sizeOf = (r: OutRecord): number =>
   64;
 
 export class OutputBatcher {
-  private producer: Producer | null = null;
-  private connecting: Promise<Producer> | null = null;
+  private producer: KafkaProducer | null = null;
+  private connecting: Promise<KafkaProducer> | null = null;
   /** Groups not yet taken by a request, oldest first; only the newest one takes more records. */
   private queue: Group[] = [];
   private inFlight = 0;
@@ -89,7 +89,7 @@ export class OutputBatcher {
   private readonly idle: (() => void)[] = [];
 
   constructor(
-    private readonly createProducer: () => Producer,
+    private readonly createProducer: () => KafkaProducer,
     private readonly options: BatcherOptions,
     private readonly onAcked: (records: readonly OutRecord[]) => void = () => {},
   ) {}
@@ -136,7 +136,7 @@ export class OutputBatcher {
 
   /**
    * Gives a keyed record its partition (murmur2 of the key modulo the topic's partition count, exactly as
-   * kafkajs's default partitioner) and returns its `<topic>\0<partition>` slot; null when kafkajs is left to
+   * the clients' partitioner) and returns its `<topic>\0<partition>` slot; null when the client is left to
    * choose (no key, or a topic whose size is not known).
    */
   private place(r: OutRecord): string | null {
@@ -177,7 +177,7 @@ export class OutputBatcher {
     await p?.disconnect();
   }
 
-  private connected(): Promise<Producer> {
+  private connected(): Promise<KafkaProducer> {
     if (this.producer) return Promise.resolve(this.producer);
     this.connecting ??= (async () => {
       const p = this.createProducer();
@@ -209,9 +209,9 @@ export class OutputBatcher {
   /**
    * Starts a request per queued group while fewer than `maxRequests` are in flight (`includingNewest`: also
    * the group still taking records; after a request completes it holds what queued during the round trip). Two in flight let the
-   * next request be encoded while the previous one waits for the broker; kafkajs still sends them one at a
-   * time per broker connection (maxInFlightRequests 1, and its per-broker lock for idempotent producers), so
-   * per-partition order holds.
+   * next request be encoded while the previous one waits for the broker; the client still sends them one at
+   * a time per broker connection (kafkajs: maxInFlightRequests 1 and its per-broker lock for idempotent
+   * producers), so per-partition order holds.
    */
   private dispatch(includingNewest: boolean): void {
     while (this.inFlight < this.options.maxRequests && this.queue.length > (includingNewest ? 0 : 1)) {
@@ -226,7 +226,7 @@ export class OutputBatcher {
   }
 
   private async request(group: Group): Promise<void> {
-    const byTopic = new Map<string, Message[]>();
+    const byTopic = new Map<string, OutMessage[]>();
     for (const r of group.records) {
       const list = byTopic.get(r.topic);
       if (list) list.push(r.message);
@@ -235,7 +235,7 @@ export class OutputBatcher {
     const topicMessages: TopicMessages[] = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
     try {
       const producer = await this.connected();
-      await producer.sendBatch({ topicMessages, acks: -1 });
+      await producer.sendBatch({ topicMessages });
     } catch (e) {
       // Fail everything still queued too: it would be written after records that were not.
       const failed = [group, ...this.queue];

@@ -12,6 +12,11 @@ export const workerSettingsSpec = defineConfig(
       default: ['127.0.0.1:19092'],
     }),
     kafkaClientId: field.string({ description: 'Kafka client id prefix.', default: 'listflow' }),
+    kafkaClient: field.enum(['kafkajs', 'platformatic'] as const, {
+      description:
+        'Kafka client library behind the runtime, the CLI and infra (runtime/kafka-client/): kafkajs, or @platformatic/kafka.',
+      default: 'kafkajs',
+    }),
     kafkaSsl: field.boolean({ description: 'Use TLS to reach Kafka.', default: false }),
     kafkaSslCaFile: field.optional(
       field.string({
@@ -176,6 +181,8 @@ export const OTHER_VARIABLES: Readonly<Record<string, string>> = {
   LISTFLOW_NODE_VERSION: 'scripts/node-env.sh: the Node 24 release fetched where the machine has an older Node.',
   LISTFLOW_TEST_SUITES: '`npm test`: the jest projects to run (default `unit integration e2e`).',
   LISTFLOW_KEEP_PLATFORM: '`npm test`: leave the local platform running afterwards.',
+  LISTFLOW_TEST_KAFKA_CLIENTS:
+    '`npm test`: the Kafka clients the integration suite runs on, one after the other (default `kafkajs platformatic`).',
 };
 /**
  * Prefixes of variables read by the local platform and the test command, never by a worker: skipped by

@@ -3,27 +3,28 @@
  * module), never for a worker: `TopicReader` follows from a start, `readToEnd` reads to the ends at the time of
  * the call and stops, `readAt` fetches one record.
  *
- * kafkajs has no assign(): a reader is a consumer in a throw-away group (`listflow.cli.<purpose>.<uuid>`) that
- * never commits and is deleted on close. `admin.setOffsets` would join the group once per topic (seconds each),
- * so instead the reader seeks every partition it is assigned to the requested start offset on each GROUP_JOIN,
+ * The client seam has no assign() (kafkajs has none): a reader is a consumer in a throw-away group
+ * (`listflow.cli.<purpose>.<uuid>`) that never commits and is deleted on close. Setting the group's offsets
+ * first would join the group once per topic (seconds each, kafkajs's `admin.setOffsets`), so instead the reader
+ * seeks every partition it is assigned to the requested start offset on each join,
  * and pauses the partitions it was not asked for. A fetch that happened before the seek can deliver some
  * records twice; records are therefore deduplicated by (topic, partition, offset), which keeps every count exact.
- * Progress also advances on kafkajs's END_BATCH_PROCESS, so batches made only of transaction markers (topics
+ * Progress also advances on the consumer's batchEnd signal, so batches made only of transaction markers (topics
  * written transactionally, such as the redrive ledger) count as read.
  */
 import { randomUUID } from 'node:crypto';
-import type { Admin, Consumer, Kafka, KafkaMessage, RetryOptions } from 'kafkajs';
 import { askAgainWhileRetriable, withAdmin } from './kafka';
+import type { ConsumedMessage, KafkaAdmin, KafkaClient, KafkaConsumer, RetryPolicy } from './kafka-client';
 
 export type Offsets = Map<string, Map<number, bigint>>;
 
 export interface ReadMessage {
   readonly topic: string;
   readonly partition: number;
-  readonly message: KafkaMessage;
+  readonly message: ConsumedMessage;
 }
 
-async function watermarks(admin: Admin, topics: readonly string[], which: 'low' | 'high'): Promise<Offsets> {
+async function watermarks(admin: KafkaAdmin, topics: readonly string[], which: 'low' | 'high'): Promise<Offsets> {
   const out: Offsets = new Map();
   for (const t of topics) {
     // A topic created a moment ago can still answer NOT_LEADER_FOR_PARTITION (its leader is being elected),
@@ -35,26 +36,25 @@ async function watermarks(admin: Admin, topics: readonly string[], which: 'low' 
 }
 
 /** Current end (high watermark) of every partition of `topics`. */
-export const endOffsets = (admin: Admin, topics: readonly string[]): Promise<Offsets> =>
+export const endOffsets = (admin: KafkaAdmin, topics: readonly string[]): Promise<Offsets> =>
   watermarks(admin, topics, 'high');
 
 /** Start (low watermark) of every partition of `topics`. */
-export const startOffsets = (admin: Admin, topics: readonly string[]): Promise<Offsets> =>
+export const startOffsets = (admin: KafkaAdmin, topics: readonly string[]): Promise<Offsets> =>
   watermarks(admin, topics, 'low');
 
 export interface ReaderOptions {
-  /** Retry policy of the reader's consumer (the CLI's is short); kafkajs's default otherwise. */
-  readonly retry?: RetryOptions;
+  /** Retry policy of the reader's consumer (the CLI's is short); the client's default otherwise. */
+  readonly retry?: RetryPolicy;
   /** Wraps the reader's connect and run, e.g. to explain connection failures (cli/kafka-io.ts withKafka). */
   readonly wrap?: <T>(fn: () => Promise<T>) => Promise<T>;
 }
 
 /** The consumer of a reader: it joins alone, so a short session and a fast rejoin. */
-export function readerConsumer(kafka: Kafka, groupId: string, retry?: RetryOptions): Consumer {
+export function readerConsumer(kafka: KafkaClient, groupId: string, retry?: RetryPolicy): KafkaConsumer {
   return kafka.consumer({
     groupId,
     ...(retry ? { retry } : {}),
-    allowAutoTopicCreation: false,
     sessionTimeout: 10_000,
     heartbeatInterval: 1000,
     maxWaitTimeInMs: 250,
@@ -63,7 +63,7 @@ export function readerConsumer(kafka: Kafka, groupId: string, retry?: RetryOptio
 
 export class TopicReader {
   readonly groupId: string;
-  private consumer: Consumer | null = null;
+  private consumer: KafkaConsumer | null = null;
   /** Next offset to read per topic and partition: the start, then past the highest record (or marker) seen. */
   private readonly position: Offsets = new Map();
   private readonly seen = new Map<string, Set<string>>();
@@ -71,7 +71,7 @@ export class TopicReader {
   private lastProgressAt = Date.now();
 
   constructor(
-    private readonly kafka: Kafka,
+    private readonly kafka: KafkaClient,
     purpose: string,
     private readonly from: Offsets,
     private readonly onMessage: (m: ReadMessage) => void | Promise<void>,
@@ -104,10 +104,10 @@ export class TopicReader {
   async start(): Promise<void> {
     const consumer = readerConsumer(this.kafka, this.groupId, this.options.retry);
     this.consumer = consumer;
-    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-      for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
+    consumer.on('join', ({ assignment }) => {
+      for (const [topic, partitions] of Object.entries(assignment)) {
         const notAsked: number[] = [];
-        for (const partition of partitions) {
+        for (const partition of partitions ?? []) {
           const offset = this.from.get(topic)?.get(partition);
           if (offset === undefined) notAsked.push(partition);
           else consumer.seek({ topic, partition, offset: offset.toString() });
@@ -115,18 +115,17 @@ export class TopicReader {
         if (notAsked.length > 0) consumer.pause([{ topic, partitions: notAsked }]);
       }
     });
-    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-      if (payload.lastOffset != null) this.advance(payload.topic, payload.partition, BigInt(payload.lastOffset) + 1n);
+    consumer.on('batchEnd', ({ topic, partition, lastOffset }) => {
+      if (lastOffset !== null) this.advance(topic, partition, BigInt(lastOffset) + 1n);
     });
-    consumer.on(consumer.events.CRASH, ({ payload }) => {
-      if (!payload.restart) this.failure = payload.error;
+    consumer.on('crash', ({ error, restart }) => {
+      if (!restart) this.failure = error;
     });
     const wrap = this.options.wrap ?? (<T>(fn: () => Promise<T>) => fn());
     await wrap(async () => {
       await consumer.connect();
       await consumer.subscribe({ topics: this.topics, fromBeginning: true });
       await consumer.run({
-        autoCommit: false,
         partitionsConsumedConcurrently: 4,
         eachBatch: async ({ batch }) => {
           const start = this.from.get(batch.topic)?.get(batch.partition);
@@ -158,7 +157,7 @@ export class TopicReader {
     return true;
   }
 
-  async close(admin?: Admin): Promise<void> {
+  async close(admin?: KafkaAdmin): Promise<void> {
     await this.consumer?.disconnect().catch(() => undefined);
     // The group never committed anything; deleting it keeps `kafka-consumer-groups --list` clean.
     if (admin) await admin.deleteGroups([this.groupId]).catch(() => undefined);
@@ -183,7 +182,7 @@ export interface ReadToEndOptions extends ReaderOptions {
  * `onMessage` for each record, then stops. Throws ReadStalledError when reading makes no progress for `stallMs`.
  */
 export async function readToEnd(
-  kafka: Kafka,
+  kafka: KafkaClient,
   topics: readonly string[],
   onMessage: (m: ReadMessage) => void | Promise<void>,
   opts: ReadToEndOptions = {},
@@ -226,7 +225,7 @@ export async function readToEnd(
 
 /** Everything `readToEnd` reads, ordered by topic, partition and offset. */
 export async function readAllToEnd(
-  kafka: Kafka,
+  kafka: KafkaClient,
   topics: readonly string[],
   opts: ReadToEndOptions = {},
 ): Promise<ReadMessage[]> {
@@ -249,11 +248,11 @@ export async function readAllToEnd(
  * or compaction) or `timeoutMs` elapsed.
  */
 export async function readAt(
-  kafka: Kafka,
+  kafka: KafkaClient,
   at: { topic: string; partition: number; offset: string },
   opts: ReaderOptions & { timeoutMs?: number } = {},
-): Promise<KafkaMessage | undefined> {
-  let found: KafkaMessage | undefined;
+): Promise<ConsumedMessage | undefined> {
+  let found: ConsumedMessage | undefined;
   const from: Offsets = new Map([[at.topic, new Map([[at.partition, BigInt(at.offset)]])]]);
   const reader = new TopicReader(
     kafka,

@@ -14,19 +14,19 @@
  * - Heartbeats run on a timer while a batch drains. Each job attempt has a deadline (AbortSignal).
  * - Retriable errors: capped, jittered backoff, bounded attempts, then a dead letter. Permanent errors and bugs:
  *   a dead letter at once. Undecodable input is permanent. If a dead letter cannot be written, nothing is
- *   committed and the batch fails loudly (kafkajs restarts the consumer, which refetches from the commit).
+ *   committed and the batch fails loudly (the client restarts the consumer, which refetches from the commit).
  * - Rebalance: stop starting jobs, let in-flight ones finish (abort them past half the rebalance timeout),
- *   commit what is done, rethrow so kafkajs rejoins.
+ *   commit what is done, rethrow so the client rejoins.
  * - SIGTERM: stop starting jobs, finish in-flight ones within the grace period, commit, leave the group.
  */
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
-import { type Admin, type Consumer, type Kafka, Partitioners } from 'kafkajs';
 import type { SchemaName } from '../schemas/generated/types';
 import { GroupMember, type Liveness } from './consumer-group';
 import { ListflowError, PermanentError } from './errors';
 import { type Codec, StepExecutor, type ThreadRunner } from './execute/executor';
 import { createKafka } from './kafka';
+import type { KafkaAdmin, KafkaClient, KafkaConsumer } from './kafka-client';
 import { createLogger, type HealthState, itemMetrics, startHealthServer, WorkerMetrics } from './observability';
 import { type AnyContext, type AnyOperator, type Clock, type Logger, registryModuleOf } from './operator';
 import { OperatorThreads } from './operator-threads';
@@ -58,11 +58,11 @@ export interface WorkerOptions {
 export class Worker {
   readonly metrics: WorkerMetrics;
   readonly logger: Logger;
-  private readonly kafka: Kafka;
+  private readonly kafka: KafkaClient;
   private readonly serde: AvroSerde;
   private readonly batcher: OutputBatcher;
   private readonly member: GroupMember;
-  private consumer: Consumer | null = null;
+  private consumer: KafkaConsumer | null = null;
   private server: Server | null = null;
   private services: unknown;
   /** The operator's threads when the step has `threads` > 0; otherwise `process` runs on the event loop. */
@@ -99,13 +99,7 @@ export class Worker {
       }),
     );
     this.batcher = new OutputBatcher(
-      () =>
-        this.kafka.producer({
-          idempotent: true,
-          maxInFlightRequests: 1,
-          allowAutoTopicCreation: false,
-          createPartitioner: Partitioners.DefaultPartitioner,
-        }),
+      () => this.kafka.producer({ idempotent: true }),
       {
         maxRecords: settings.produceMaxRecords,
         maxBytesPerPartition: settings.produceMaxBytesPerPartition,
@@ -199,15 +193,14 @@ export class Worker {
       heartbeatInterval: settings.heartbeatIntervalMs,
       maxBytesPerPartition: settings.maxBytesPerPartition,
       maxBytes: settings.fetchMaxBytes ?? settings.maxBytesPerPartition * 8,
-      allowAutoTopicCreation: false,
       retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 10_000 },
     });
     this.consumer = consumer;
-    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => this.member.onJoin(payload.memberAssignment));
-    consumer.on(consumer.events.CRASH, ({ payload }) => {
-      this.logger.error({ err: payload.error, restart: payload.restart }, 'consumer crashed');
-      if (!payload.restart) {
-        this.crashed = `consumer crashed: ${payload.error.message}`;
+    consumer.on('join', ({ assignment }) => this.member.onJoin(assignment));
+    consumer.on('crash', ({ error, restart }) => {
+      this.logger.error({ err: error, restart }, 'consumer crashed');
+      if (!restart) {
+        this.crashed = `consumer crashed: ${error.message}`;
         void this.stop('crash').then(() => undefined);
       }
     });
@@ -215,8 +208,7 @@ export class Worker {
     await consumer.subscribe({ topics: [step.input], fromBeginning: true });
     const partitions = pipeline.topics[step.input]?.partitions ?? 1;
     await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
+      autoResolve: false,
       partitionsConsumedConcurrently: partitions,
       eachBatch: (payload) => this.member.handleBatch(payload),
     });
@@ -340,8 +332,8 @@ export class Worker {
     };
   }
 
-  /** Fails when a topic is missing; records the partition count of every topic written to (see partitioning.ts). */
-  private async checkTopics(admin: Admin): Promise<void> {
+  /** Fails when a topic is missing; records the partition count of every topic written to (see kafka-client/murmur2.ts). */
+  private async checkTopics(admin: KafkaAdmin): Promise<void> {
     const { step } = this.opts;
     const existing = new Set(await admin.listTopics());
     const needed = [step.input, this.dlq, ...Object.values(step.outputs)];

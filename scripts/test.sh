@@ -6,6 +6,7 @@
 #
 #   LISTFLOW_TEST_SUITES="unit integration e2e"   which jest projects to run (default: all three)
 #   LISTFLOW_KEEP_PLATFORM=1                      leave the platform running afterwards
+#   LISTFLOW_TEST_KAFKA_CLIENTS="kafkajs platformatic"   the Kafka clients the integration suite runs on
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/node-env.sh
@@ -52,8 +53,12 @@ if [[ " $suites " == *" integration "* || " $suites " == *" e2e "* ]]; then
     for (const [k, v] of Object.entries(s.env)) console.log(`export ${k}=${JSON.stringify(v)}`);')"
 
   if [[ " $suites " == *" integration "* ]]; then
-    step "integration tests (real Kafka, Apicurio, PostgreSQL)"
-    npx jest --selectProjects integration --runInBand
+    # Once per Kafka client adapter (runtime/kafka-client/): the workers and the tests' own clients use the
+    # one LISTFLOW_KAFKA_CLIENT names, and both must keep the same guarantees.
+    for client in ${LISTFLOW_TEST_KAFKA_CLIENTS:-kafkajs platformatic}; do
+      step "integration tests on $client (real Kafka, Apicurio, PostgreSQL)"
+      LISTFLOW_KAFKA_CLIENT=$client npx jest --selectProjects integration --runInBand
+    done
   fi
   if [[ " $suites " == *" e2e "* ]]; then
     step "end-to-end tests (the real CLI)"

@@ -8,7 +8,6 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { Admin } from 'kafkajs';
 import { FEED_ROOT_ENVS } from '../../k8s/deploy-needs';
 import { expectedOutcome, writeSampleSet } from '../../samples/local-set';
 import { toolOf } from '../../operators/tools';
@@ -24,6 +23,7 @@ import { type JobProgress, JobTracker, type PipelineTopics, pipelineTopics } fro
 import { connectAdmin, connectProducer, sleep, withKafka } from '../kafka-io';
 import { type LatencySummary, latencySummary, progressView, summaryLines, type Totals, totals } from '../progress';
 import { jobOptions } from './ingest-options';
+import type { KafkaAdmin } from '../../runtime/kafka-client';
 
 /**
  * A local path or a file://, http:// or https:// URI, checked before anything is sent: a path becomes an
@@ -96,7 +96,6 @@ export async function submitJobs(ctx: CliContext, requests: readonly JobRequest[
     await withKafka(ctx, () =>
       producer.send({
         topic,
-        acks: -1,
         messages: jobs.map((j) => ({
           key: j.jobId,
           value: serde.encode(schemaId, 'IngestJob', j),
@@ -290,7 +289,7 @@ const ingestOne: Command = {
     }
     const ctx = cliContext();
     const wait = args.values.wait === true;
-    let admin: Admin | null = null;
+    let admin: KafkaAdmin | null = null;
     let tracker: JobTracker | null = null;
     try {
       if (wait) {
@@ -346,7 +345,7 @@ const ingestSamples: Command = {
     const set = await writeSampleSet({ dir, seed, count, sourcePrefix: prefix });
     const expected = await expectedOutcome(set);
     const ctx = cliContext();
-    let admin: Admin | null = null;
+    let admin: KafkaAdmin | null = null;
     let tracker: JobTracker | null = null;
     try {
       admin = await connectAdmin(ctx);

@@ -12,9 +12,9 @@
  */
 import { hostname, userInfo } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import type { Admin, Kafka } from 'kafkajs';
 import { deploymentName } from '../../k8s/render';
 import { ensureCompactedTopic, fetchCommittedOffsets } from '../../runtime/kafka';
+import type { KafkaAdmin, KafkaClient } from '../../runtime/kafka-client';
 import { groupId, type PipelineSpec, replayLedgerTopic, type StepSpec } from '../../runtime/pipeline';
 import {
   describeFrom,
@@ -64,7 +64,7 @@ export function findStep(pipeline: PipelineSpec, id: string): StepSpec {
 
 /** The plan of a reset of `step` to `from`, read from the broker; changes nothing. */
 export async function replayPlan(
-  admin: Admin,
+  admin: KafkaAdmin,
   pipeline: PipelineSpec,
   step: StepSpec,
   from: ReplayFrom,
@@ -111,7 +111,7 @@ export async function replayPlan(
  * offset commit, not admin.setOffsets: that one joins the group as a member for seconds, which is exactly what a
  * worker starting meanwhile would then have to wait for.
  */
-export async function applyReplay(kafka: Kafka, admin: Admin, plan: ReplayPlan): Promise<ReplayLedgerEntry> {
+export async function applyReplay(kafka: KafkaClient, admin: KafkaAdmin, plan: ReplayPlan): Promise<ReplayLedgerEntry> {
   if (plan.refused) throw new ReplayError(plan.refused);
   const ledger = replayLedgerTopic({ name: plan.pipeline });
   // `topics apply` creates it; a replay before that creates it itself.
@@ -132,15 +132,13 @@ export async function applyReplay(kafka: Kafka, admin: Admin, plan: ReplayPlan):
   const producer = kafka.producer({
     transactionalId: `listflow.replay.${plan.pipeline}.${plan.step}`,
     idempotent: true,
-    maxInFlightRequests: 1,
-    allowAutoTopicCreation: false,
     retry: CLI_RETRY,
   });
   await producer.connect();
   try {
     const tx = await producer.transaction();
     try {
-      await tx.send({ topic: ledger, acks: -1, messages: [{ key: entry.replayId, value: JSON.stringify(entry) }] });
+      await tx.send({ topic: ledger, messages: [{ key: entry.replayId, value: JSON.stringify(entry) }] });
       await tx.sendOffsets({
         consumerGroupId: plan.group,
         topics: [
@@ -163,7 +161,7 @@ export async function applyReplay(kafka: Kafka, admin: Admin, plan: ReplayPlan):
 
 /** Every reset recorded for the pipeline, oldest first. */
 export async function readReplayLedger(
-  kafka: Kafka,
+  kafka: KafkaClient,
   pipeline: Pick<PipelineSpec, 'name'>,
 ): Promise<ReplayLedgerEntry[]> {
   const out: ReplayLedgerEntry[] = [];
@@ -176,7 +174,7 @@ export async function readReplayLedger(
 
 const count = (n: bigint) => `${n} record${n === 1n ? '' : 's'}`;
 
-async function withAdmin<T>(ctx: CliContext, fn: (admin: Admin) => Promise<T>): Promise<T> {
+async function withAdmin<T>(ctx: CliContext, fn: (admin: KafkaAdmin) => Promise<T>): Promise<T> {
   const admin = await connectAdmin(ctx);
   try {
     return await withKafka(ctx, () => fn(admin));

@@ -13,7 +13,6 @@
  * - reset NAME --to TIME|beginning: plan first, refused while the group has members, writes with --yes a new
  *   state record (or a tombstone) through the source's transactional writer, fencing any poller.
  */
-import type { Admin } from 'kafkajs';
 import { deploymentName } from '../../k8s/render';
 import {
   type DeclaredSource,
@@ -47,6 +46,7 @@ import {
   sourceLag,
   sourceName,
 } from './sources-plan';
+import type { KafkaAdmin } from '../../runtime/kafka-client';
 
 class SourcesError extends Error {
   override readonly name = 'SourcesError';
@@ -72,7 +72,7 @@ export const profileCheck = (env: NodeJS.ProcessEnv): ProfileCheck => {
   return { profiles: p.deletionReaders(env), defaultProfile: p.defaultProfile };
 };
 
-async function needTopics(admin: Admin, topics: readonly string[]): Promise<void> {
+async function needTopics(admin: KafkaAdmin, topics: readonly string[]): Promise<void> {
   const existing = new Set(await admin.listTopics());
   const missing = topics.filter((t) => !existing.has(t));
   if (missing.length > 0)
@@ -108,13 +108,21 @@ export async function readStates(ctx: CliContext, step: StepSpec): Promise<Map<s
   return out;
 }
 
-async function refusalNow(admin: Admin, ctx: CliContext, step: StepSpec, what: string): Promise<string | undefined> {
+async function refusalNow(
+  admin: KafkaAdmin,
+  ctx: CliContext,
+  step: StepSpec,
+  what: string,
+): Promise<string | undefined> {
   const group = groupId(ctx.pipeline, step);
   const [g] = (await admin.describeGroups([group])).groups;
   return g ? membersRefusal(group, step.id, deploymentName(step), g, what) : undefined;
 }
 
-async function session<T>(name: string, fn: (ctx: CliContext, admin: Admin, step: StepSpec) => Promise<T>): Promise<T> {
+async function session<T>(
+  name: string,
+  fn: (ctx: CliContext, admin: KafkaAdmin, step: StepSpec) => Promise<T>,
+): Promise<T> {
   const ctx = cliContext(process.env, name);
   const step = replicationStep(ctx);
   const admin = await connectAdmin(ctx);
@@ -159,7 +167,6 @@ const apply: Command = {
         try {
           await producer.send({
             topic: step.input,
-            acks: -1,
             messages: writes.map((w) => ({
               key: w.name,
               value: w.value === null ? null : serde.encode(id, 'SourceDeclaration', w.value),
@@ -362,7 +369,7 @@ export async function sourcesOverview(ctx: CliContext): Promise<SourceOverview[]
  */
 export async function sourcesLag(
   ctx: CliContext,
-  admin: Admin,
+  admin: KafkaAdmin,
   remote: boolean,
 ): Promise<SourceLag[] | string | undefined> {
   let step: StepSpec;

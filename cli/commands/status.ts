@@ -6,7 +6,6 @@
  *   commit rate over a short sample, and how many dead letters `<input>.dlq` holds; then the latest offset
  *   resets `listflow replay` recorded in the pipeline's replay ledger.
  */
-import type { Admin } from 'kafkajs';
 import type { IngestJobStatus } from '../../schemas/generated/types';
 import { countDeadLetters } from '../../runtime/dead-letters/read';
 import { fetchCommittedOffsets } from '../../runtime/kafka';
@@ -21,6 +20,7 @@ import { entryReread } from '../../runtime/replay';
 import { readReplayLedger } from './replay';
 import { sourcesLag } from './sources';
 import { type SourceLag, sourceLagText } from './sources-plan';
+import type { KafkaAdmin } from '../../runtime/kafka-client';
 
 /** Resets shown by the text view (JSON has them all). */
 const REPLAYS_SHOWN = 5;
@@ -53,7 +53,7 @@ const sum = (m: Map<number, bigint>, low: Map<number, { low: bigint }>) =>
     return n + (c < l ? l : c);
   }, 0n);
 
-export async function pipelineStatus(ctx: CliContext, admin: Admin, sampleMs: number): Promise<StepStatus[]> {
+export async function pipelineStatus(ctx: CliContext, admin: KafkaAdmin, sampleMs: number): Promise<StepStatus[]> {
   const existing = new Set(await admin.listTopics());
   const all = stages(ctx.pipeline);
   const steps = all.filter((s) => existing.has(s.input));
@@ -112,7 +112,7 @@ export interface JobStatusView {
   readonly status: IngestJobStatus | null;
 }
 
-export async function jobStatus(ctx: CliContext, admin: Admin, jobId: string): Promise<JobStatusView> {
+export async function jobStatus(ctx: CliContext, admin: KafkaAdmin, jobId: string): Promise<JobStatusView> {
   const t = pipelineTopics(ctx.pipeline);
   const existing = new Set(await admin.listTopics());
   let latest: IngestJobStatus | null = null;

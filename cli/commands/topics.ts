@@ -11,7 +11,7 @@
  * two keys the pipeline owns are set or removed.
  */
 import { waitForTopics } from '../../runtime/kafka';
-import { type Admin, ConfigResourceTypes, ConfigSource, type ITopicMetadata } from 'kafkajs';
+import type { KafkaAdmin } from '../../runtime/kafka-client';
 import { type PipelineSpec, type TopicRole, topicsOf } from '../../runtime/pipeline';
 import { type Command, intOption, type Io, type ParsedArgs, printJson, UsageError } from '../command';
 import { cliContext } from '../context';
@@ -76,33 +76,29 @@ interface CurrentTopic {
   readonly overrides: ReadonlyMap<string, string>;
 }
 
-async function describeTopics(admin: Admin, topics: readonly string[]): Promise<Map<string, CurrentTopic>> {
+async function describeTopics(admin: KafkaAdmin, topics: readonly string[]): Promise<Map<string, CurrentTopic>> {
   const existing = new Set(await admin.listTopics());
   const present = topics.filter((t) => existing.has(t));
   const out = new Map<string, CurrentTopic>();
   if (present.length === 0) return out;
   const { topics: meta } = await admin.fetchTopicMetadata({ topics: present });
-  const partitions = new Map(meta.map((m: ITopicMetadata) => [m.name, m.partitions.length]));
-  const configs = await admin.describeConfigs({
-    includeSynonyms: false,
-    resources: present.map((name) => ({ type: ConfigResourceTypes.TOPIC, name })),
-  });
-  for (const r of configs.resources) {
+  const partitions = new Map(meta.map((m) => [m.name, m.partitions.length]));
+  for (const [topic, entries] of await admin.describeTopicConfigs(present)) {
     const values = new Map<string, string>();
     const overrides = new Map<string, string>();
-    for (const e of r.configEntries) {
-      if (e.configValue === null || e.configValue === undefined) continue;
-      values.set(e.configName, e.configValue);
-      if (e.configSource === ConfigSource.TOPIC_CONFIG) overrides.set(e.configName, e.configValue);
+    for (const e of entries) {
+      if (e.value === null) continue;
+      values.set(e.name, e.value);
+      if (e.isTopicOverride) overrides.set(e.name, e.value);
     }
-    out.set(r.resourceName, { partitions: partitions.get(r.resourceName) ?? 0, values, overrides });
+    out.set(topic, { partitions: partitions.get(topic) ?? 0, values, overrides });
   }
   return out;
 }
 
 /** Creates or updates the pipeline's topics. Refuses (changing nothing) if any topic would have to shrink. */
 export async function applyTopics(
-  admin: Admin,
+  admin: KafkaAdmin,
   pipeline: PipelineSpec,
   opts: { replicationFactor: number },
 ): Promise<ApplyResult> {
@@ -143,9 +139,8 @@ export async function applyTopics(
   const toCreate = desired.filter((d) => !current.has(d.topic));
   if (toCreate.length > 0) {
     await admin.createTopics({
-      // kafkajs' own wait retries only LEADER_NOT_AVAILABLE, but KRaft brokers answer UNKNOWN_TOPIC_OR_PARTITION
-      // until the new topic's metadata has propagated: waitForTopics below tolerates both.
-      waitForLeaders: false,
+      // Without waiting for leaders: KRaft brokers answer UNKNOWN_TOPIC_OR_PARTITION until the new topic's
+      // metadata has propagated, which waitForTopics below tolerates.
       topics: toCreate.map((d) => ({
         topic: d.topic,
         numPartitions: d.partitions,
@@ -156,7 +151,7 @@ export async function applyTopics(
   }
 
   const grow: { topic: string; count: number }[] = [];
-  const alter: { name: string; entries: { name: string; value: string }[] }[] = [];
+  const alter: { topic: string; entries: { name: string; value: string }[] }[] = [];
   for (const d of desired) {
     const policy = d.configs[CLEANUP_POLICY] ?? 'delete';
     const cur = current.get(d.topic);
@@ -184,7 +179,7 @@ export async function applyTopics(
       }
     }
     const overridesChanged = next.size !== cur.overrides.size || [...next].some(([k, v]) => cur.overrides.get(k) !== v);
-    if (overridesChanged) alter.push({ name: d.topic, entries: [...next].map(([name, value]) => ({ name, value })) });
+    if (overridesChanged) alter.push({ topic: d.topic, entries: [...next].map(([name, value]) => ({ name, value })) });
     outcomes.push({
       topic: d.topic,
       role: d.role,
@@ -197,10 +192,7 @@ export async function applyTopics(
   if (grow.length > 0) await admin.createPartitions({ topicPartitions: grow });
   await waitForTopics(admin, [...toCreate.map((d) => ({ topic: d.topic, count: d.partitions })), ...grow]);
   if (alter.length > 0) {
-    await admin.alterConfigs({
-      validateOnly: false,
-      resources: alter.map((a) => ({ type: ConfigResourceTypes.TOPIC, name: a.name, configEntries: a.entries })),
-    });
+    await admin.alterTopicConfigs(alter);
   }
   return { topics: outcomes, refused: [] };
 }
@@ -215,7 +207,7 @@ export interface ListedTopic {
   readonly retentionMs: string | null;
 }
 
-export async function listTopics(admin: Admin, pipeline: PipelineSpec): Promise<ListedTopic[]> {
+export async function listTopics(admin: KafkaAdmin, pipeline: PipelineSpec): Promise<ListedTopic[]> {
   const desired = desiredTopics(pipeline);
   const current = await describeTopics(
     admin,
@@ -259,7 +251,7 @@ export function table(rows: readonly (readonly string[])[]): string[] {
   );
 }
 
-async function withAdmin<T>(fn: (admin: Admin, pipeline: PipelineSpec) => Promise<T>): Promise<T> {
+async function withAdmin<T>(fn: (admin: KafkaAdmin, pipeline: PipelineSpec) => Promise<T>): Promise<T> {
   const ctx = cliContext(process.env, 'topics');
   const admin = ctx.kafka().admin();
   await admin.connect();

@@ -11,7 +11,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Admin } from 'kafkajs';
 import { toolOf } from '../../operators/tools';
 import { type DeadLetter, ledgerKey, parseLetterRef, readDeadLetter } from '../../runtime/dead-letters/letters';
 import { describeValue, listDeadLetters, readOne } from '../../runtime/dead-letters/read';
@@ -25,12 +24,13 @@ import type { WebData } from './panels';
 import type { AdminActions, LetterSource } from './server';
 import { createWebServer, listen } from './server';
 import { sourcesOverview } from '../commands/sources';
+import type { KafkaAdmin } from '../../runtime/kafka-client';
 
 export const DEFAULT_WEB_PORT = 8480;
 const LETTERS_TTL_MS = 5000;
 const SAMPLE_MS = 1000;
 
-export function liveData(ctx: CliContext, admin: Admin): WebData & LetterSource {
+export function liveData(ctx: CliContext, admin: KafkaAdmin): WebData & LetterSource {
   let cached: { at: number; letters: Promise<DeadLetter[]> } | undefined;
   const letters = (): Promise<DeadLetter[]> => {
     if (!cached || Date.now() - cached.at > LETTERS_TTL_MS) {

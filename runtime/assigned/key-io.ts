@@ -5,9 +5,9 @@
  * values are Avro in the Confluent framing with the schema ids of the step's output topics, and what the key
  * committed is read back read_committed (latest.ts). One builder, so both write exactly alike.
  */
-import type { Kafka } from 'kafkajs';
 import type { SchemaName } from '../../schemas/generated/types';
 import { PermanentError } from '../errors';
+import type { KafkaClient } from '../kafka-client';
 import type { Clock, Logger, OutputPorts, OwnedGauges, OwnerContext } from '../operator';
 import type { AvroSerde } from '../serde';
 import { latestByKey } from './latest';
@@ -23,7 +23,7 @@ export interface PortOutput {
 export type KeyIo<P extends OutputPorts> = Omit<OwnerContext<unknown, unknown, P>, 'config' | 'services'>;
 
 export interface KeyIoOptions {
-  readonly kafka: Kafka;
+  readonly kafka: KafkaClient;
   readonly serde: AvroSerde;
   readonly outputs: ReadonlyMap<string, PortOutput>;
   readonly transactionalId: string;

@@ -1,10 +1,10 @@
 /**
- * The last committed value per key of a compacted topic, read from its start to its end (read_committed, the
- * kafkajs consumer default, so an aborted or still-open transaction's records are never seen). An owning
+ * The last committed value per key of a compacted topic, read from its start to its end (read_committed, as
+ * every consumer of the client seam reads, so an aborted or still-open transaction's records are never seen). An owning
  * operator reads its state back here after opening its transactional writer, which has already fenced and
  * aborted an earlier owner's open transaction, so the read cannot stop short at a pending one.
  */
-import type { Kafka } from 'kafkajs';
+import type { KafkaClient } from '../kafka-client';
 import { readToEnd } from '../topic-reader';
 
 /**
@@ -12,7 +12,7 @@ import { readToEnd } from '../topic-reader';
  * `keyPrefix` only the keys that start with it.
  */
 export async function latestByKey(
-  kafka: Kafka,
+  kafka: KafkaClient,
   topic: string,
   opts: { readonly key?: string; readonly keyPrefix?: string; readonly purpose?: string } = {},
 ): Promise<Map<string, Buffer>> {

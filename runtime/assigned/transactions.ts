@@ -1,13 +1,13 @@
 /**
- * One key's transactional writer: a kafkajs transactional producer (one transactional id per key, so the
+ * One key's transactional writer: a transactional producer (one transactional id per key, so the
  * replica that takes a key over fences the one that had it) that produces a set of outputs and commits them
  * in ONE transaction. An owning operator (a source's poller) commits a page of records together with the state
- * after it, so a reader (read_committed, the kafkajs consumer default) sees both or neither.
+ * after it, so a reader (read_committed, as the client seam's consumers read) sees both or neither.
  *
  * One open transaction per producer and no overlapping sends inside it (kafkajs #430, #1315): `commit` is
  * serialized here, whatever the caller does.
  */
-import type { Kafka, Producer } from 'kafkajs';
+import type { KafkaClient, KafkaProducer } from '../kafka-client';
 
 export interface KeyedRecord {
   readonly topic: string;
@@ -23,13 +23,8 @@ export interface RecordWriter {
   close(): Promise<void>;
 }
 
-export async function openTransactionalWriter(kafka: Kafka, transactionalId: string): Promise<RecordWriter> {
-  const producer: Producer = kafka.producer({
-    transactionalId,
-    idempotent: true,
-    maxInFlightRequests: 1,
-    allowAutoTopicCreation: false,
-  });
+export async function openTransactionalWriter(kafka: KafkaClient, transactionalId: string): Promise<RecordWriter> {
+  const producer: KafkaProducer = kafka.producer({ transactionalId, idempotent: true });
   await producer.connect();
   // kafkajs registers the transactional id (InitProducerId: it bumps the epoch, which fences an earlier owner
   // and aborts that owner's open transaction) only at the first transaction(), not at connect. Open and abort

@@ -13,13 +13,13 @@
  * changes. A retriable failure restarts it after the step's capped, jittered backoff.
  */
 import type { Server } from 'node:http';
-import type { Consumer, Kafka, Producer } from 'kafkajs';
 import { Gauge } from 'prom-client';
 import type { SchemaName } from '../../schemas/generated/types';
 import { classifyError, ListflowError, PermanentError } from '../errors';
 import { failureLetter, type Where } from '../execute/dead-letters';
 import { backoffMs, sleep } from '../execute/retry';
 import { createKafka } from '../kafka';
+import type { KafkaClient, KafkaConsumer, KafkaProducer } from '../kafka-client';
 import { createLogger, startHealthServer, WorkerMetrics } from '../observability';
 import type { AnyContext, AnyOperator, Clock, InputMeta, Logger, OwnerContext, OutputPorts } from '../operator';
 import { dlqTopic, groupId, type PipelineSpec, type StepSpec } from '../pipeline';
@@ -56,15 +56,15 @@ export const ownerTransactionalId = (pipeline: PipelineSpec, step: StepSpec, key
 export class AssignedWorker {
   readonly metrics: WorkerMetrics;
   readonly logger: Logger;
-  private readonly kafka: Kafka;
+  private readonly kafka: KafkaClient;
   private readonly serde: AvroSerde;
   private readonly ownership = new KeyOwnership();
   private readonly owners = new Map<string, Owner>();
   private readonly outputIds = new Map<string, PortOutput>();
   private readonly gauges = new Map<string, Gauge<'step' | 'key'>>();
   private readonly dlq: string;
-  private consumer: Consumer | null = null;
-  private dlqProducer: Producer | null = null;
+  private consumer: KafkaConsumer | null = null;
+  private dlqProducer: KafkaProducer | null = null;
   private server: Server | null = null;
   private services: unknown;
   private joined = false;
@@ -121,28 +121,27 @@ export class AssignedWorker {
             undefined,
             this.opts.env ?? {},
           );
-    this.dlqProducer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    this.dlqProducer = this.kafka.producer({ idempotent: true });
     await this.dlqProducer.connect();
     const consumer = this.kafka.consumer({
       groupId: groupId(pipeline, step),
       sessionTimeout: settings.sessionTimeoutMs,
       rebalanceTimeout: settings.rebalanceTimeoutMs,
       heartbeatInterval: settings.heartbeatIntervalMs,
-      allowAutoTopicCreation: false,
       retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 10_000 },
     });
     this.consumer = consumer;
-    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+    consumer.on('join', ({ assignment }) => {
       this.joined = true;
       this.metrics.rebalances.inc({ step: step.id });
-      const partitions = payload.memberAssignment[step.input] ?? [];
+      const partitions = assignment[step.input] ?? [];
       this.logger.info({ partitions }, 'assigned');
       this.act(this.ownership.assign(partitions));
     });
-    consumer.on(consumer.events.CRASH, ({ payload }) => {
-      this.logger.error({ err: payload.error, restart: payload.restart }, 'consumer crashed');
-      if (!payload.restart) {
-        this.crashed = `consumer crashed: ${payload.error.message}`;
+    consumer.on('crash', ({ error, restart }) => {
+      this.logger.error({ err: error, restart }, 'consumer crashed');
+      if (!restart) {
+        this.crashed = `consumer crashed: ${error.message}`;
         void this.stop('crash');
       }
     });
@@ -151,7 +150,6 @@ export class AssignedWorker {
     // No commits, ever: the assignment topic is compacted and small, and re-reading it after a rebalance is
     // how a member learns the keys of the partitions it was given.
     await consumer.run({
-      autoCommit: false,
       eachMessage: async ({ partition, message }) => {
         const key = message.key?.toString();
         if (key === undefined) return;

@@ -3,8 +3,8 @@
  * where and how often. Written to `<input-topic>.dlq` through the same producer as outputs, and the input
  * offset is committed only after Kafka acknowledged the dead letter.
  */
-import type { IHeaders } from 'kafkajs';
 import type { ClassifiedError } from '../errors';
+import type { MessageHeaders } from '../kafka-client';
 import type { OutRecord } from '../producer';
 
 export const DLQ_HEADER = {
@@ -31,7 +31,7 @@ export interface FailedInput {
   readonly offset: string;
   readonly key: Buffer | string | null;
   readonly value: Buffer | string | null;
-  readonly headers: IHeaders | undefined;
+  readonly headers: MessageHeaders | undefined;
 }
 
 export interface FailureInfo {
@@ -48,7 +48,7 @@ const MAX_HEADER = 8 * 1024;
 const clip = (s: string): string => (s.length > MAX_HEADER ? `${s.slice(0, MAX_HEADER - 3)}...` : s);
 
 export function deadLetter(dlqTopic: string, input: FailedInput, failure: FailureInfo): OutRecord {
-  const headers: IHeaders = { ...(input.headers ?? {}) };
+  const headers: MessageHeaders = { ...(input.headers ?? {}) };
   headers[DLQ_HEADER.code] = failure.error.code;
   headers[DLQ_HEADER.kind] = failure.error.kind;
   headers[DLQ_HEADER.message] = clip(failure.error.message);
@@ -66,7 +66,7 @@ export function deadLetter(dlqTopic: string, input: FailedInput, failure: Failur
 }
 
 /** Kafka header values arrive as Buffers (or arrays of them); this flattens them to strings. */
-export function headersToStrings(headers: IHeaders | undefined): Record<string, string> {
+export function headersToStrings(headers: MessageHeaders | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(headers ?? {})) {
     if (v === undefined) continue;

@@ -3,7 +3,7 @@
  * selection for `dlq redrive`, the ledger key that makes a redrive happen once, and the headers a redriven
  * message carries. Reading and redriving are read.ts and redrive.ts beside it.
  */
-import type { IHeaders } from 'kafkajs';
+import type { MessageHeaders } from '../kafka-client';
 import { DLQ_HEADER, headersToStrings } from './build';
 
 /** Header set on every redriven message: the id of the redrive run. */
@@ -20,7 +20,7 @@ export interface DeadLetterMessage {
   readonly offset: string;
   readonly key: Buffer | null;
   readonly value: Buffer | null;
-  readonly headers: IHeaders | undefined;
+  readonly headers: MessageHeaders | undefined;
   /** Kafka timestamp (ms since epoch, as a string). */
   readonly timestamp: string;
 }
@@ -158,9 +158,9 @@ export function notRedrivable(l: DeadLetter): string | undefined {
  * (listflow.error.*, listflow.source.*, step, operator, attempts, failure times, listflow.detail.*), plus
  * the redrive id and the letter it came from. The trace id is kept, so the redriven record stays traceable.
  */
-export function redriveHeaders(l: DeadLetter, redriveId: string): IHeaders {
+export function redriveHeaders(l: DeadLetter, redriveId: string): MessageHeaders {
   const added = new Set<string>(Object.values(DLQ_HEADER).filter((h) => h !== DLQ_HEADER.detailPrefix));
-  const out: IHeaders = {};
+  const out: MessageHeaders = {};
   for (const [k, v] of Object.entries(l.raw.headers ?? {})) {
     if (v === undefined) continue;
     if (added.has(k) || k.startsWith('listflow.error.') || k.startsWith(DLQ_HEADER.detailPrefix)) continue;

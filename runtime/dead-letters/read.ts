@@ -3,8 +3,8 @@
  * its position, their counts, the redrive ledger, and a letter's value for people. Through the one topic reader
  * (runtime/topic-reader.ts); `listflow dlq`, `listflow status` and the status page present what these return.
  */
-import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
 import { withAdmin } from '../kafka';
+import type { ConsumedMessage, KafkaAdmin, KafkaClient } from '../kafka-client';
 import { dlqTopicsOf, type PipelineSpec } from '../pipeline';
 import type { AvroSerde } from '../serde';
 import { type ReadMessage, readAllToEnd, readAt, type ReaderOptions } from '../topic-reader';
@@ -14,7 +14,7 @@ export class DeadLetterReadError extends Error {
   override readonly name = 'DeadLetterReadError';
 }
 
-const toLetterMessage = (topic: string, partition: number, m: KafkaMessage): DeadLetterMessage => ({
+const toLetterMessage = (topic: string, partition: number, m: ConsumedMessage): DeadLetterMessage => ({
   topic,
   partition,
   offset: m.offset,
@@ -29,7 +29,7 @@ const toLetterMessage = (topic: string, partition: number, m: KafkaMessage): Dea
  * topic, partition and offset.
  */
 export async function readMessages(
-  kafka: Kafka,
+  kafka: KafkaClient,
   topics: readonly string[],
   opts: ReaderOptions & { stallMs?: number } = {},
 ): Promise<DeadLetterMessage[]> {
@@ -38,12 +38,12 @@ export async function readMessages(
 }
 
 /** Every dead letter of the pipeline's steps, read from the start of each dead-letter topic to its end now. */
-export async function listDeadLetters(kafka: Kafka, pipeline: PipelineSpec): Promise<DeadLetter[]> {
+export async function listDeadLetters(kafka: KafkaClient, pipeline: PipelineSpec): Promise<DeadLetter[]> {
   return (await readMessages(kafka, dlqTopicsOf(pipeline))).map(readDeadLetter);
 }
 
 /** Dead letters each dead-letter topic holds now (high - low; null when the topic does not exist). */
-export async function countDeadLetters(admin: Admin, pipeline: PipelineSpec): Promise<Map<string, number | null>> {
+export async function countDeadLetters(admin: KafkaAdmin, pipeline: PipelineSpec): Promise<Map<string, number | null>> {
   const existing = new Set(await admin.listTopics());
   const out = new Map<string, number | null>();
   for (const topic of dlqTopicsOf(pipeline)) {
@@ -61,7 +61,7 @@ export async function countDeadLetters(admin: Admin, pipeline: PipelineSpec): Pr
 }
 
 /** The one message at `ref`; a DeadLetterReadError names what the partition holds when there is none. */
-export async function readOne(kafka: Kafka, ref: LetterRef, timeoutMs = 30_000): Promise<DeadLetterMessage> {
+export async function readOne(kafka: KafkaClient, ref: LetterRef, timeoutMs = 30_000): Promise<DeadLetterMessage> {
   await withAdmin(kafka, async (admin) => {
     if (!(await admin.listTopics()).includes(ref.topic)) {
       throw new DeadLetterReadError(`Topic ${ref.topic} does not exist.`);
@@ -81,7 +81,7 @@ export async function readOne(kafka: Kafka, ref: LetterRef, timeoutMs = 30_000):
 }
 
 /** Letters already redriven, by ledger key (a null value, a tombstone, forgets one). */
-export async function readLedger(kafka: Kafka, topic: string): Promise<Set<string>> {
+export async function readLedger(kafka: KafkaClient, topic: string): Promise<Set<string>> {
   const done = new Set<string>();
   for (const m of await readMessages(kafka, [topic])) {
     const k = m.key?.toString('utf8');

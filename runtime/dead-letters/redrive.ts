@@ -8,8 +8,8 @@
  * redrive a letter.
  */
 import { randomUUID } from 'node:crypto';
-import { type Kafka, Partitioners } from 'kafkajs';
 import { ensureCompactedTopic, withAdmin } from '../kafka';
+import type { KafkaClient } from '../kafka-client';
 import type { PipelineSpec } from '../pipeline';
 import {
   type DeadLetter,
@@ -54,7 +54,11 @@ export interface RedriveResult {
   readonly dry: boolean;
 }
 
-export async function redrive(kafka: Kafka, pipeline: PipelineSpec, opts: RedriveOptions): Promise<RedriveResult> {
+export async function redrive(
+  kafka: KafkaClient,
+  pipeline: PipelineSpec,
+  opts: RedriveOptions,
+): Promise<RedriveResult> {
   const ledgerTopic = opts.ledgerTopic ?? REDRIVE_LEDGER_TOPIC;
   const redriveId = randomUUID();
   const letters = await listDeadLetters(kafka, pipeline);
@@ -64,13 +68,7 @@ export async function redrive(kafka: Kafka, pipeline: PipelineSpec, opts: Redriv
   // Fence earlier runs (InitProducerId with our transactional id) before reading the ledger.
   const producer = opts.dry
     ? undefined
-    : kafka.producer({
-        transactionalId: `listflow.dlq-redrive.${pipeline.name}`,
-        idempotent: true,
-        maxInFlightRequests: 1,
-        allowAutoTopicCreation: false,
-        createPartitioner: Partitioners.DefaultPartitioner,
-      });
+    : kafka.producer({ transactionalId: `listflow.dlq-redrive.${pipeline.name}`, idempotent: true });
   try {
     if (producer) {
       await withAdmin(kafka, (admin) => ensureCompactedTopic(admin, ledgerTopic));
@@ -107,7 +105,6 @@ export async function redrive(kafka: Kafka, pipeline: PipelineSpec, opts: Redriv
         const now = new Date().toISOString();
         try {
           await tx.sendBatch({
-            acks: -1,
             topicMessages: [
               ...[...byTarget].map(([topic, ls]) => ({
                 topic,

@@ -3,17 +3,17 @@
  * failed, where and how often), or a part of it the operator rejected (`emit.reject`). The header layout is
  * runtime/dead-letter.ts's; this says what goes in it.
  */
-import type { IHeaders } from 'kafkajs';
 import { deadLetter, type FailedInput } from '../dead-letters/build';
 import { type ClassifiedError, type ErrorKind, errorCatalogue, ListflowError } from '../errors';
+import type { MessageHeaders } from '../kafka-client';
 import type { InputMeta, RejectEmit } from '../operator';
 import type { OutRecord } from '../producer';
 
-/** The raw message a job was made from: what a dead letter carries back. kafkajs's KafkaMessage fits. */
+/** The raw message a job was made from: what a dead letter carries back. The seam's ConsumedMessage fits. */
 export interface RawInput {
   readonly key: Buffer | null;
   readonly value: Buffer | null;
-  readonly headers?: IHeaders;
+  readonly headers?: MessageHeaders;
 }
 
 /** What a dead letter says, for whoever watches them (the dry run reports these as its rejects). */

@@ -4,7 +4,7 @@
  * (./filterAbortedMessages.js says what is wrong with the original). kafkajs has had no release since 2023, so
  * the version is pinned and checked: on any other version this stops the install, and whoever upgrades decides
  * whether the fix is still needed. Idempotent; the runtime refuses to start on an unpatched copy
- * (runtime/kafkajs-patch.ts), so an install with --ignore-scripts fails loudly instead of reading aborted records.
+ * (runtime/kafka-client/kafkajs-patch.ts), so an install with --ignore-scripts fails loudly instead of reading aborted records.
  */
 const { copyFileSync, readFileSync } = require('node:fs');
 const { dirname, join } = require('node:path');

@@ -8,7 +8,7 @@
  * worker runs one per source) and a fetch response was cut by its byte limit, the second producer's aborted
  * records are handed to a read_committed consumer as if committed. Kafka's Java consumer (Fetcher /
  * CompletedFetch.consumeAbortedTransactionsUpTo) consumes every aborted transaction whose first offset is at or
- * before the record being read; this does the same. Tested in runtime/kafkajs-aborted-filter.test.ts.
+ * before the record being read; this does the same. Tested in runtime/kafka-client/kafkajs-aborted-filter.test.ts.
  */
 const Long = require('../utils/long');
 

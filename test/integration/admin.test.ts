@@ -6,11 +6,11 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Admin, ConfigResourceTypes, type Kafka } from 'kafkajs';
 import { loadSchemasDir } from '../../cli/commands/schema-set';
 import { checkSchemas, registerSchemas, schemasCommands } from '../../cli/commands/schemas';
 import { applyTopics, topicsCommands } from '../../cli/commands/topics';
 import { type Command, type Io, parseCommandArgs } from '../../cli/command';
+import type { KafkaAdmin, KafkaClient } from '../../runtime/kafka-client';
 import type { PipelineSpec, TopicSpec } from '../../runtime/pipeline';
 import { renamedListings } from '../support/pipeline-workers';
 import { endpoints, testKafka, uniqueName } from '../support/streams';
@@ -18,8 +18,8 @@ import { endpoints, testKafka, uniqueName } from '../support/streams';
 const ROOT = join(__dirname, '..', '..');
 const registry = { url: endpoints.registryUrl };
 
-let kafka: Kafka;
-let admin: Admin;
+let kafka: KafkaClient;
+let admin: KafkaAdmin;
 let dir: string;
 const savedEnv = { ...process.env };
 
@@ -78,12 +78,9 @@ async function partitionsOf(topic: string): Promise<number> {
 }
 
 async function configOf(topic: string, name: string): Promise<{ value: string; override: boolean }> {
-  const res = await admin.describeConfigs({
-    includeSynonyms: false,
-    resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: [name] }],
-  });
-  const e = res.resources[0]!.configEntries.find((c) => c.configName === name)!;
-  return { value: e.configValue, override: !e.isDefault };
+  const entries = (await admin.describeTopicConfigs([topic], [name])).get(topic) ?? [];
+  const e = entries.find((c) => c.name === name)!;
+  return { value: e.value ?? '', override: e.isTopicOverride };
 }
 
 /** A copy of schemas/<Name>.avsc changed by `edit`, in a fresh directory. */

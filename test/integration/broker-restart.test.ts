@@ -7,7 +7,6 @@
  * The platform is shared: the downtime is kept to the restart itself, and Kafka is brought up again in
  * `finally` whatever happens.
  */
-import type { Kafka } from 'kafkajs';
 import { kafkaAnswers } from '../../infra/kafka';
 import { platformLayout } from '../../infra/layout';
 import { restartKafka, up } from '../../infra/platform';
@@ -24,12 +23,13 @@ import {
   waitFor,
 } from '../support/streams';
 import { fetchCommittedOffsets } from '../../runtime/kafka';
+import type { KafkaClient } from '../../runtime/kafka-client';
 
 const RECORDS = 4000;
 const PARTITIONS = 6;
 
 /** Offsets committed by the group equal the end of every partition; false while the broker cannot say. */
-async function allCommitted(kafka: Kafka, group: string, topic: string): Promise<boolean> {
+async function allCommitted(kafka: KafkaClient, group: string, topic: string): Promise<boolean> {
   const admin = kafka.admin();
   try {
     await admin.connect();

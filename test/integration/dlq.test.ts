@@ -6,12 +6,12 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Kafka, Partitioners } from 'kafkajs';
 import { dlqCommands } from '../../cli/commands/dlq';
 import { readMessages as readToEnd } from '../../runtime/dead-letters/read';
 import { redrive } from '../../runtime/dead-letters/redrive';
 import builtIn from '../../pipelines/listings';
 import { deadLetter } from '../../runtime/dead-letters/build';
+import type { KafkaClient } from '../../runtime/kafka-client';
 import type { PipelineSpec } from '../../runtime/pipeline';
 import { invoke } from '../support/cli-invoke';
 import { createTopics, rawListing, testKafka, testSerde, uniqueName } from '../support/streams';
@@ -37,7 +37,7 @@ const pipeline: PipelineSpec = {
   ],
 };
 
-let kafka: Kafka;
+let kafka: KafkaClient;
 let dir: string;
 const originals: { key: string; value: Buffer }[] = [];
 const savedEnv = process.env.LISTFLOW_PIPELINE_FILE;
@@ -113,13 +113,10 @@ beforeAll(async () => {
       },
     ),
   );
-  const producer = kafka.producer({
-    createPartitioner: Partitioners.DefaultPartitioner,
-    allowAutoTopicCreation: false,
-  });
+  const producer = kafka.producer();
   await producer.connect();
   // One letter per send, so they land in this order (partition 0 for the single-key topic by key hash: any).
-  for (const l of letters) await producer.send({ topic: l.topic, acks: -1, messages: [l.message] });
+  for (const l of letters) await producer.send({ topic: l.topic, messages: [l.message] });
   await producer.disconnect();
 });
 

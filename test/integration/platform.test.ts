@@ -3,13 +3,13 @@
  * the registry enforces BACKWARD compatibility on the Confluent wire format, PostgreSQL stores rows.
  */
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
-import type { Admin, Kafka } from 'kafkajs';
 import { Client } from 'pg';
 import { createTopics, endpoints, testKafka, uniqueName, waitFor } from '../support/streams';
 import { fetchCommittedOffsets } from '../../runtime/kafka';
+import type { KafkaAdmin, KafkaClient } from '../../runtime/kafka-client';
 
-let kafka: Kafka;
-let admin: Admin;
+let kafka: KafkaClient;
+let admin: KafkaAdmin;
 
 beforeAll(async () => {
   kafka = testKafka('platform-smoke');
@@ -25,21 +25,23 @@ describe('Kafka (KRaft, one node)', () => {
     const topic = uniqueName('smoke');
     const groupId = uniqueName('smoke-group');
     await createTopics(admin, { [topic]: 3 });
-    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    const producer = kafka.producer({ idempotent: true });
     await producer.connect();
     const first = Array.from({ length: 1000 }, (_, i) => ({ key: `listing-${i % 37}`, value: `v${i}` }));
-    await producer.send({ topic, acks: -1, messages: first });
+    await producer.send({ topic, messages: first });
 
-    // Consumer 1 reads everything and commits by hand (autoCommit off).
+    // Consumer 1 reads everything and commits each batch by hand (the seam never auto-commits).
     const seen1: string[] = [];
     const c1 = kafka.consumer({ groupId, maxWaitTimeInMs: 100 });
     await c1.connect();
-    await c1.subscribe({ topic, fromBeginning: true });
+    await c1.subscribe({ topics: [topic], fromBeginning: true });
     await c1.run({
-      autoCommit: false,
-      eachMessage: async ({ partition, message }) => {
-        seen1.push(message.value!.toString());
-        await c1.commitOffsets([{ topic, partition, offset: (BigInt(message.offset) + 1n).toString() }]);
+      eachBatch: async ({ batch, commit }) => {
+        for (const message of batch.messages) seen1.push(message.value!.toString());
+        const last = batch.messages.at(-1);
+        if (!last) return;
+        const offset = (BigInt(last.offset) + 1n).toString();
+        await commit({ topics: [{ topic, partitions: [{ partition: batch.partition, offset }] }] });
       },
     });
     expect(await waitFor(() => seen1.length >= 1000, 60_000)).toBe(true);
@@ -53,14 +55,13 @@ describe('Kafka (KRaft, one node)', () => {
 
     // 200 more; consumer 2 in the same group must get exactly those, none of the first 1,000.
     const second = Array.from({ length: 200 }, (_, i) => ({ key: `listing-${i % 37}`, value: `w${i}` }));
-    await producer.send({ topic, acks: -1, messages: second });
+    await producer.send({ topic, messages: second });
     await producer.disconnect();
     const seen2: string[] = [];
     const c2 = kafka.consumer({ groupId, maxWaitTimeInMs: 100 });
     await c2.connect();
-    await c2.subscribe({ topic, fromBeginning: true });
+    await c2.subscribe({ topics: [topic], fromBeginning: true });
     await c2.run({
-      autoCommit: false,
       eachMessage: async ({ message }) => {
         seen2.push(message.value!.toString());
       },

@@ -162,12 +162,12 @@ test('sync and reset refuse while the sources group has a member; reset --to beg
   await member.connect();
   await member.subscribe({ topics: [step.input], fromBeginning: true });
   let joined = false;
-  member.on(member.events.GROUP_JOIN, () => {
+  member.on('join', () => {
     joined = true;
   });
-  // autoCommit off, as the worker itself: the owning worker never commits and reads its partitions from the
+  // No commits, as the worker itself: the owning worker never commits and reads its partitions from the
   // start, so a committed offset in its group would hide the declarations from it.
-  await member.run({ autoCommit: false, eachMessage: async () => undefined });
+  await member.run({ eachMessage: async () => undefined });
   for (let i = 0; i < 100 && !joined; i++) await new Promise((r) => setTimeout(r, 200));
   try {
     const sync = await run('sync', NAME, '--once');

@@ -96,7 +96,7 @@ async function expectReplicated(run: SourcesRun): Promise<RawSeen[]> {
   }
   // No page twice, kill -9 or not. (A page once read twice after kill -9 in CI was kafkajs's read_committed filter
   // delivering an aborted transaction's records when several producers' aborted transactions interleave;
-  // scripts/kafkajs-patch/ fixes it, runtime/kafkajs-aborted-filter.test.ts shows the case.)
+  // scripts/kafkajs-patch/ fixes it, runtime/kafka-client/kafkajs-aborted-filter.test.ts shows the case.)
   expect(versionsTwice(seen)).toEqual([]);
   const states = await readStates(k.kafka, run.topics.state);
   for (const s of SOURCE_NAMES) {

@@ -7,17 +7,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll } from '@jest/globals';
-import type { Admin, Kafka } from 'kafkajs';
 import { testKafka } from './streams';
+import type { KafkaAdmin, KafkaClient } from '../../runtime/kafka-client';
 
 export interface ConnectedKafka {
-  readonly kafka: Kafka;
-  readonly admin: Admin;
+  readonly kafka: KafkaClient;
+  readonly admin: KafkaAdmin;
 }
 
 export function connectedKafka(clientId?: string): ConnectedKafka {
-  let kafka: Kafka | undefined;
-  let admin: Admin | undefined;
+  let kafka: KafkaClient | undefined;
+  let admin: KafkaAdmin | undefined;
   beforeAll(async () => {
     kafka = testKafka(clientId);
     admin = kafka.admin();

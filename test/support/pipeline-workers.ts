@@ -8,12 +8,12 @@ import { afterAll, beforeAll } from '@jest/globals';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Admin } from 'kafkajs';
 import pg from 'pg';
 import listings from '../../pipelines/listings';
 import { dlqTopic, groupId, type PipelineSpec, type StepSpec, type TopicSpec } from '../../runtime/pipeline';
 import { askAgainWhileRetriable, fetchCommittedOffsets } from '../../runtime/kafka';
 import { createTopics, spawnTestWorker, type WorkerProcess } from './streams';
+import type { KafkaAdmin } from '../../runtime/kafka-client';
 
 export type ListingsTopic = 'ingestJobs' | 'ingestStatus' | 'raw' | 'normalized' | 'enriched' | 'published';
 
@@ -91,7 +91,7 @@ export function testListingsPipeline(dir: string, overrides: Record<string, Part
 }
 
 /** Creates every topic of the pipeline and the dead-letter topic of every step (same partitions as its input). */
-export async function createPipelineTopics(admin: Admin, p: TestPipeline): Promise<void> {
+export async function createPipelineTopics(admin: KafkaAdmin, p: TestPipeline): Promise<void> {
   const wanted: Record<string, number> = {};
   for (const [t, s] of Object.entries(p.spec.topics)) wanted[t] = s.partitions;
   for (const s of p.spec.steps) wanted[dlqTopic(s.input)] = p.spec.topics[s.input]?.partitions ?? 1;
@@ -142,7 +142,7 @@ export async function whileWorkersRun<T>(
 }
 
 /** Offsets committed by a step's group equal the end of every partition of its input (empty ones need none). */
-export async function allCommitted(admin: Admin, p: TestPipeline, step: string, topic: string): Promise<boolean> {
+export async function allCommitted(admin: KafkaAdmin, p: TestPipeline, step: string, topic: string): Promise<boolean> {
   const committed = await fetchCommittedOffsets(admin, p.group(step), topic);
   const ends = await askAgainWhileRetriable(() => admin.fetchTopicOffsets(topic));
   return ends.every(

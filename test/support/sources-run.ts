@@ -9,7 +9,6 @@
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Admin, Kafka } from 'kafkajs';
 import { declarationsOf } from '../../operators/sources/declaration';
 import { dlqTopic, type PipelineSpec } from '../../runtime/pipeline';
 import { readAllToEnd } from '../../runtime/topic-reader';
@@ -25,6 +24,7 @@ import {
   startResoServer,
 } from './reso-server';
 import { createTopics, spawnTestWorker, testSerde, type WorkerProcess } from './streams';
+import type { KafkaAdmin, KafkaClient } from '../../runtime/kafka-client';
 
 export const SOURCE_NAMES = ['local-mlsgrid', 'local-trestle', 'local-spark', 'local-proptx'] as const;
 export type SourceName = (typeof SOURCE_NAMES)[number];
@@ -143,8 +143,8 @@ export interface SourcesRun extends SourcesStep {
 }
 
 export async function startSourcesRun(
-  admin: Admin,
-  kafka: Kafka,
+  admin: KafkaAdmin,
+  kafka: KafkaClient,
   dir: string,
   o: SourcesRunOptions,
 ): Promise<SourcesRun> {
@@ -195,8 +195,8 @@ export interface SourcesStep {
  * declarations on its `sources` topic (one source per partition), and workers with `env` on top of the test's.
  */
 export async function startSourcesStep(
-  admin: Admin,
-  kafka: Kafka,
+  admin: KafkaAdmin,
+  kafka: KafkaClient,
   dir: string,
   yaml: string,
   env: Readonly<Record<string, string>>,
@@ -221,13 +221,12 @@ export async function startSourcesStep(
   const declarations = declarationsOf(sourcesFile, {}, new Date());
   const serde = testSerde();
   const id = await serde.schemaIdFor(topics.sources, 'SourceDeclaration', true);
-  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  const producer = kafka.producer();
   await producer.connect();
   try {
     // One source per partition: two replicas get two sources each.
     await producer.send({
       topic: topics.sources,
-      acks: -1,
       messages: declarations.map((d, i) => ({
         key: d.name,
         value: serde.encode(id, 'SourceDeclaration', d),
@@ -282,12 +281,12 @@ export async function decodeRaw(values: ReadonlyArray<Buffer | null>): Promise<R
 }
 
 /** The raw topic, read committed, from its start to its end now. */
-export async function readRaw(kafka: Kafka, topic: string): Promise<RawSeen[]> {
+export async function readRaw(kafka: KafkaClient, topic: string): Promise<RawSeen[]> {
   return decodeRaw((await readAllToEnd(kafka, [topic], { purpose: 'itest-raw' })).map((m) => m.message.value));
 }
 
 /** The last committed state of every source (read committed). */
-export async function readStates(kafka: Kafka, topic: string): Promise<Map<string, SourceState>> {
+export async function readStates(kafka: KafkaClient, topic: string): Promise<Map<string, SourceState>> {
   const serde = testSerde();
   const out = new Map<string, SourceState>();
   for (const m of await readAllToEnd(kafka, [topic], { purpose: 'itest-state' })) {

@@ -5,9 +5,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { type Admin, type Kafka, logLevel, Kafka as KafkaClient, Partitioners, type Producer } from 'kafkajs';
 import type { RawListing, SchemaName } from '../../schemas/generated/types';
-import { createTopicsAndWait, silenceKafkajsNegativeTimeoutWarning } from '../../runtime/kafka';
+import { createTopicsAndWait } from '../../runtime/kafka';
+import { type KafkaAdmin, type KafkaClient, type KafkaClientKind, openKafkaClient } from '../../runtime/kafka-client';
 import { AvroSerde, createRegistry } from '../../runtime/serde';
 import { childOutput } from './child-output';
 
@@ -18,19 +18,17 @@ export const endpoints = {
 
 export const uniqueName = (prefix: string): string => `${prefix}-${randomUUID().slice(0, 8)}`;
 
-export function testKafka(clientId = 'itest'): Kafka {
-  silenceKafkajsNegativeTimeoutWarning();
-  return new KafkaClient({
-    clientId,
-    brokers: endpoints.kafkaBrokers,
-    logLevel: logLevel.NOTHING,
-    retry: { retries: 8 },
-  });
+/** The client the tests' own reads and writes use: the one the workers under test use (LISTFLOW_KAFKA_CLIENT). */
+export const testClientKind = (): KafkaClientKind =>
+  process.env.LISTFLOW_KAFKA_CLIENT === 'platformatic' ? 'platformatic' : 'kafkajs';
+
+export function testKafka(clientId = 'itest'): KafkaClient {
+  return openKafkaClient(testClientKind(), { clientId, brokers: endpoints.kafkaBrokers, retry: { retries: 8 } });
 }
 
 export const testSerde = (): AvroSerde => new AvroSerde(createRegistry({ url: endpoints.registryUrl }));
 
-export async function createTopics(admin: Admin, topics: Record<string, number>): Promise<void> {
+export async function createTopics(admin: KafkaAdmin, topics: Record<string, number>): Promise<void> {
   await createTopicsAndWait(
     admin,
     Object.entries(topics).map(([topic, numPartitions]) => ({ topic, numPartitions, replicationFactor: 1 })),
@@ -52,24 +50,20 @@ export function rawListing(key: string, seq: number, payload = `{"seq":${seq}}`)
 
 /** Produces records (already keyed) in chunks; returns when Kafka acknowledged all. */
 export async function produceRecords<T>(
-  kafka: Kafka,
+  kafka: KafkaClient,
   topic: string,
   schema: SchemaName,
   records: { key: string; value: T; headers?: Record<string, string> }[],
 ): Promise<void> {
   const serde = testSerde();
   const id = await serde.schemaIdFor(topic, schema, true);
-  const producer: Producer = kafka.producer({
-    createPartitioner: Partitioners.DefaultPartitioner,
-    allowAutoTopicCreation: false,
-  });
+  const producer = kafka.producer();
   await producer.connect();
   try {
     for (let i = 0; i < records.length; i += 2000) {
       const chunk = records.slice(i, i + 2000);
       await producer.send({
         topic,
-        acks: -1,
         messages: chunk.map((r) => ({ key: r.key, value: serde.encode(id, schema, r.value), headers: r.headers })),
       });
     }
@@ -93,13 +87,9 @@ export interface TopicReader<T> {
 }
 
 /** Reads a topic from the beginning in the background (throwaway group); `records` grows as data arrives. */
-export async function startReader<T>(kafka: Kafka, topic: string, schema?: SchemaName): Promise<TopicReader<T>> {
+export async function startReader<T>(kafka: KafkaClient, topic: string, schema?: SchemaName): Promise<TopicReader<T>> {
   const serde = testSerde();
-  const consumer = kafka.consumer({
-    groupId: uniqueName('reader'),
-    allowAutoTopicCreation: false,
-    maxWaitTimeInMs: 200,
-  });
+  const consumer = kafka.consumer({ groupId: uniqueName('reader'), maxWaitTimeInMs: 200 });
   const records: ReadRecord<T>[] = [];
   await consumer.connect();
   await consumer.subscribe({ topics: [topic], fromBeginning: true });
@@ -133,7 +123,7 @@ export async function startReader<T>(kafka: Kafka, topic: string, schema?: Schem
  * what it has; the test's assertions decide).
  */
 export async function readTopic<T>(
-  kafka: Kafka,
+  kafka: KafkaClient,
   topic: string,
   opts: { schema?: SchemaName; until: (records: ReadRecord<T>[]) => boolean; timeoutMs: number },
 ): Promise<ReadRecord<T>[]> {

@@ -148,3 +148,56 @@ describe('no arrow from runtime/, cli/ or k8s/ into operators/ but through the r
     for (const target of to) expect(arrows).toContain(target);
   });
 });
+
+/**
+ * The Kafka client seam (runtime/kafka-client/): only its adapters import a client library, each only its own,
+ * so the runtime, the CLI, infra and the manifests talk to Kafka through the seam whichever client is chosen
+ * (LISTFLOW_KAFKA_CLIENT). Unit tests may use a library to build fixtures; integration tests and benchmarks
+ * live outside the scanned folders.
+ */
+const CLIENT_SCANNED = ['runtime', 'cli', 'infra', 'k8s'];
+const CLIENT_LIBRARIES: Readonly<Record<string, RegExp>> = {
+  kafkajs: /^runtime\/kafka-client\/kafkajs[^/]*\.ts$/,
+  '@platformatic/kafka': /^runtime\/kafka-client\/platformatic[^/]*\.ts$/,
+};
+
+/** The client libraries `text` imports (any form: import, import type, export from, require, import()). */
+function clientImports(text: string): string[] {
+  const specs = ts.preProcessFile(text, true, true).importedFiles.map((f) => f.fileName);
+  return Object.keys(CLIENT_LIBRARIES).filter((lib) => specs.some((s) => s === lib || s.startsWith(`${lib}/`)));
+}
+
+describe('the scan sees every import of a Kafka client library', () => {
+  test.each<[string, string[]]>([
+    ["import { Kafka } from 'kafkajs';", ['kafkajs']],
+    ["import type { Admin } from 'kafkajs';", ['kafkajs']],
+    ["const m = require('kafkajs/src/producer/partitioners/default/murmur2');", ['kafkajs']],
+    ["export type { Consumer } from '@platformatic/kafka';", ['@platformatic/kafka']],
+    ["const p = await import('@platformatic/kafka');", ['@platformatic/kafka']],
+    ["import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';", []],
+    ["import type { KafkaClient } from './kafka-client';", []],
+    ['// kafkajs has no background heartbeat', []],
+  ])('%s', (text, libs) => {
+    expect(clientImports(text)).toEqual(libs);
+  });
+});
+
+describe('only the client adapters import a Kafka client library', () => {
+  const files = CLIENT_SCANNED.flatMap((top) => filesUnder(join(ROOT, top)))
+    .map((abs) => relative(ROOT, abs).split(sep).join('/'))
+    .filter((file) => !file.endsWith('.test.ts'));
+
+  test('every import of a client library is in its adapter', () => {
+    const outside = files.flatMap((file) =>
+      clientImports(readFileSync(join(ROOT, file), 'utf8'))
+        .filter((lib) => !CLIENT_LIBRARIES[lib]!.test(file))
+        .map((lib) => `${file} -> ${lib}`),
+    );
+    expect(outside).toEqual([]);
+  });
+
+  test('the kafkajs adapter is where kafkajs is imported (the scan is not vacuous)', () => {
+    const importing = files.filter((file) => clientImports(readFileSync(join(ROOT, file), 'utf8')).includes('kafkajs'));
+    expect(importing).toEqual(['runtime/kafka-client/kafkajs-log-level.ts', 'runtime/kafka-client/kafkajs.ts']);
+  });
+});

@@ -5,7 +5,7 @@
  * install run with --ignore-scripts leaves kafkajs's original, so every Kafka client the runtime builds checks
  * first and refuses to start, naming the fix.
  */
-import { ConfigError } from './errors';
+import { ConfigError } from '../errors';
 
 const PATCH = 'aborted-transactions-v1';
 const MODULE = 'kafkajs/src/consumer/filterAbortedMessages';
