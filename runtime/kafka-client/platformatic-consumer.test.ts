@@ -6,13 +6,8 @@
 import { EventEmitter } from 'node:events';
 import type { Message } from '@platformatic/kafka';
 import type { BatchContext } from './types';
-import {
-  HIGH_MARK,
-  type LibraryConsumer,
-  type LibraryStream,
-  MAX_BATCH,
-  PlatformaticConsumer,
-} from './platformatic-consumer';
+import { HIGH_MARK, MAX_BATCH, PlatformaticConsumer } from './platformatic-consumer';
+import type { LibraryConsumer, LibraryStream } from './platformatic-library';
 
 class FakeStream extends EventEmitter implements LibraryStream {
   readonly offsetsToFetch = new Map<string, bigint>();

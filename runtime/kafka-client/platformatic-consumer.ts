@@ -29,6 +29,7 @@ import {
 } from '@platformatic/kafka';
 import { KafkaClientError } from '../errors';
 import type { BaseOptions } from './platformatic';
+import type { LibraryConsumer, LibraryStream } from './platformatic-library';
 import { guard, toClientError, toConsumed } from './platformatic-codec';
 import type {
   BatchContext,
@@ -44,38 +45,6 @@ import type {
 export const MAX_BATCH = 1000;
 /** Records queued for one partition before the whole stream pauses. */
 export const HIGH_MARK = 2 * MAX_BATCH;
-
-/** The library's stream, as the adapter uses it (tests hand in a fake). */
-export interface LibraryStream {
-  /** Next offset the stream fetches per `<topic>:<partition>`: past transaction markers too. */
-  readonly offsetsToFetch: Map<string, bigint>;
-  /** Records buffered in the stream, not yet delivered. */
-  readonly readableLength: number;
-  on(event: 'data', listener: (m: Message) => void): unknown;
-  /** After each fetch response. */
-  on(event: 'fetch', listener: () => void): unknown;
-  on(event: 'error', listener: (e: Error) => void): unknown;
-  on(event: 'close', listener: () => void): unknown;
-  pause(): unknown;
-  resume(): unknown;
-  close(): Promise<void>;
-}
-
-/** The library's consumer, as the adapter uses it. */
-export interface LibraryConsumer {
-  readonly generationId: number;
-  readonly assignments: { topic: string; partitions: number[] }[] | null;
-  consume(options: Record<string, unknown>): Promise<LibraryStream>;
-  commit(options: {
-    offsets: { topic: string; partition: number; offset: bigint; leaderEpoch: number }[];
-  }): Promise<void>;
-  on(
-    event: 'consumer:group:join',
-    listener: (p: { assignments: { topic: string; partitions: number[] }[] }) => void,
-  ): unknown;
-  on(event: 'consumer:group:rebalance', listener: () => void): unknown;
-  close(force?: boolean): Promise<void>;
-}
 
 interface PartitionState {
   readonly topic: string;
