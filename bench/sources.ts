@@ -10,7 +10,7 @@
  *   (b) contender: replicatePass (operators/sources/replicate.ts) over the source client (client.ts: rate
  *       budget, token, decisions, the guarded HTTP client), from no cursor to caught up, and rawListingsOf for
  *       every page (the RawListings the sources step would produce; nothing is sent to Kafka).
- * Both follow the same nextLinks, so they fetch exactly the same pages. BENCH_ROUNDS (default 3) rounds,
+ * Both follow the same nextLinks, so they fetch exactly the same pages. BENCH_ROUNDS (default 5) rounds,
  * alternating which contender goes first; the ratio is the median of the per-round ratios b/a (target >= 0.8).
  * Also: requests per idle poll (a pass from the caught-up state: target exactly 1) and each one's peak RSS.
  * `-- --write` (or BENCH_WRITE=1) records the result in docs/benchmarks.md.
@@ -28,7 +28,7 @@ import { fmtRate, mib, PeakRss, report, table } from './harness';
 
 const RECORDS = Number(process.env.BENCH_RECORDS ?? 20_000);
 const PAGE_SIZE = Number(process.env.BENCH_PAGE_SIZE ?? 1_000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const SOURCE = 'bench';
 const TOKEN = PRESETS.plain.auth.token;
 

@@ -25,6 +25,17 @@ describe('instants are compared exactly, never through Date', () => {
     expect(() => compareInstants(s, '2026-01-05T10:00:00Z')).toThrow(RangeError);
   });
 
+  test('parsing many instants in turn gives each its own value (the memo never answers for another string)', () => {
+    const xs = ['2026-01-05T10:00:00Z', '2026-01-05T10:00:01Z', 'not an instant', '2026-01-05T10:00:00.5Z'];
+    const expected = [
+      { seconds: 1767607200, fraction: '000000000' },
+      { seconds: 1767607201, fraction: '000000000' },
+      undefined,
+      { seconds: 1767607200, fraction: '500000000' },
+    ];
+    for (const i of [0, 1, 2, 3, 0, 2, 1, 3, 3, 0, 1, 2]) expect(parseInstant(xs[i]!)).toEqual(expected[i]);
+  });
+
   test('microseconds that a Date would round away still order', () => {
     const a = '2026-01-05T10:00:00.123001Z';
     const b = '2026-01-05T10:00:00.123999Z';

@@ -27,8 +27,27 @@ export interface Instant {
 
 const INSTANT_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/;
 
+// The last two instants parsed. Replication parses each record's timestamp to check it, then compares it with the
+// cursor's and with the page's newest (isPast, advance): with this memo each string is parsed once, not three
+// times (3% of a pass's CPU in bench:sources). Instants are immutable, so sharing them is safe.
+let memoKey1: string | undefined;
+let memoValue1: Instant | undefined;
+let memoKey2: string | undefined;
+let memoValue2: Instant | undefined;
+
 /** Parses an OData Edm.DateTimeOffset; undefined when `s` is not one (an offset is required). */
 export function parseInstant(s: string): Instant | undefined {
+  if (s === memoKey1) return memoValue1;
+  if (s === memoKey2) return memoValue2;
+  const value = parseInstantOnce(s);
+  memoKey2 = memoKey1;
+  memoValue2 = memoValue1;
+  memoKey1 = s;
+  memoValue1 = value;
+  return value;
+}
+
+function parseInstantOnce(s: string): Instant | undefined {
   const m = INSTANT_RE.exec(s);
   if (!m) return undefined;
   const [, y, mo, d, h, mi, se, frac, zone] = m as unknown as string[];

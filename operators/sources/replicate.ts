@@ -107,7 +107,12 @@ export async function* replicatePass(
         if (isPast(at, state.cursor)) taken.push({ record, at });
       }
       const more = page.nextLink !== undefined && page.records.length > 0;
-      const deleted = taken.filter((t) => isDeletedRecord(t.record, spec.deletes));
+      const live: Record<string, unknown>[] = [];
+      const deleted: typeof taken = [];
+      for (const t of taken) {
+        if (isDeletedRecord(t.record, spec.deletes)) deleted.push(t);
+        else live.push(t.record);
+      }
       const next: ReplicationState = {
         cursor: advance(
           state.cursor,
@@ -118,7 +123,7 @@ export async function* replicatePass(
       };
       const replicated: ReplicatedPage = {
         url: page.url.href,
-        records: taken.filter((t) => !deleted.includes(t)).map((t) => t.record),
+        records: live,
         deletedKeys: deleted.map((t) => t.at.key),
         deletedRecords: deleted.map((t) => t.record),
         state: next,
