@@ -20,7 +20,7 @@ export const MEDIA_INDEX_DIR = 'media';
 export interface MediaEntry {
   /** The photo's identity (see identityOf in ../reuse.ts): source and MediaKey, or source and URL. */
   readonly id: string;
-  /** The version stored: its MediaModificationTimestamp, or its URL (see versionOf in ../reuse.ts). */
+  /** The version stored: its MediaModificationTimestamp, or its URL (see identityOf in ../reuse.ts). */
   readonly version: string;
   /** The stored image that version of the photo is. */
   readonly sha256: string;
