@@ -13,7 +13,7 @@ import { definePipeline } from '../runtime/pipeline';
 import { loadWorkerSettings } from '../runtime/settings';
 import { Worker } from '../runtime/worker';
 import type { SchemaName } from '../schemas/generated/types';
-import { delay, uniqueName } from '../test/support/streams';
+import { delay, testClientKind, uniqueName } from '../test/support/streams';
 import type { KafkaAdmin } from '../runtime/kafka-client';
 
 export async function topicSize(admin: KafkaAdmin, topic: string): Promise<number> {
@@ -140,9 +140,21 @@ export const shouldWrite = (): boolean => process.argv.includes('--write') || pr
  * `<!-- /results:<id> -->` in docs/benchmarks.md, so a rerun at full size on a quiet machine replaces the
  * numbers in place instead of appending another copy.
  */
-export function report(id: string, lines: readonly string[]): void {
+export interface ReportOptions {
+  /**
+   * The benchmark runs on the Kafka client LISTFLOW_KAFKA_CLIENT names (its workers and its own reads): the
+   * client is named in the results, and one other than the default kafkajs gets its own section
+   * (`<id>-<client>`), so the figures of both clients stand side by side in docs/benchmarks.md.
+   */
+  readonly perClient?: boolean;
+}
+
+export function report(id: string, lines: readonly string[], options: ReportOptions = {}): void {
   const when = new Date().toISOString().slice(0, 16).replace('T', ' ');
-  const block = [`Measured ${when} UTC on ${machine()}.`, '', ...lines];
+  const client = options.perClient ? testClientKind() : undefined;
+  if (client !== undefined && client !== 'kafkajs') id = `${id}-${client}`;
+  const on = client === undefined ? '' : `, Kafka client ${client}`;
+  const block = [`Measured ${when} UTC on ${machine()}${on}.`, '', ...lines];
   console.log(`\n${block.join('\n')}`);
   if (!shouldWrite()) {
     console.log(

@@ -271,17 +271,21 @@ async function main(): Promise<void> {
     rss.stop();
     const results = [bare, operator, ...(naive ? [naive] : [])];
     const worst = Math.max(...results.map((r) => r.rss));
-    report('images', [
-      `Sizes: ${COUNT} generated 12 MP photo-like JPEGs (4000x3000, ${mib(bytes)} in all), three WebP variants each (thumb 320, card 800, full 1600; quality ${QUALITY}, effort ${EFFORT}), both contenders writing to ${STORE === 's3' ? 'the S3 blob store on the local S3Proxy (each under its own prefix)' : 'the filesystem'}; image concurrency ${CONCURRENCY}, libvips threads per image 1, sharp cache off, UV_THREADPOOL_SIZE ${process.env.UV_THREADPOOL_SIZE}; operator step concurrency ${STEP_CONCURRENCY}, 3 photos per listing; one run each.`,
-      '',
-      ...table(
-        ['contender', 'images/s', 'seconds', 'peak RSS (process)'],
-        results.map((r) => [r.name, fmtRate(r.rate), r.seconds.toFixed(1), mib(r.rss)]),
-      ),
-      '',
-      `**Ratio operator / bare loop: ${(operator.rate / bare.rate).toFixed(2)}** (target >= 0.9).`,
-      `Peak RSS: ${mib(worst)} (target < 1024 MiB at the default concurrency)${naive ? `; decode once / decode per variant: ${(bare.rate / naive.rate).toFixed(2)}` : ''}.`,
-    ]);
+    report(
+      'images',
+      [
+        `Sizes: ${COUNT} generated 12 MP photo-like JPEGs (4000x3000, ${mib(bytes)} in all), three WebP variants each (thumb 320, card 800, full 1600; quality ${QUALITY}, effort ${EFFORT}), both contenders writing to ${STORE === 's3' ? 'the S3 blob store on the local S3Proxy (each under its own prefix)' : 'the filesystem'}; image concurrency ${CONCURRENCY}, libvips threads per image 1, sharp cache off, UV_THREADPOOL_SIZE ${process.env.UV_THREADPOOL_SIZE}; operator step concurrency ${STEP_CONCURRENCY}, 3 photos per listing; one run each.`,
+        '',
+        ...table(
+          ['contender', 'images/s', 'seconds', 'peak RSS (process)'],
+          results.map((r) => [r.name, fmtRate(r.rate), r.seconds.toFixed(1), mib(r.rss)]),
+        ),
+        '',
+        `**Ratio operator / bare loop: ${(operator.rate / bare.rate).toFixed(2)}** (target >= 0.9).`,
+        `Peak RSS: ${mib(worst)} (target < 1024 MiB at the default concurrency)${naive ? `; decode once / decode per variant: ${(bare.rate / naive.rate).toFixed(2)}` : ''}.`,
+      ],
+      { perClient: true },
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
     if (STORE === 's3') {

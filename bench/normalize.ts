@@ -134,31 +134,35 @@ async function main(): Promise<void> {
     const threaded = best('threaded');
     const perRound = (k: 'loop' | 'threaded') => rounds.map((r) => (r[k].rate / r.pass.rate).toFixed(2)).join(', ');
     const mib = (r: Rate) => `${Math.round(r.rss / 2 ** 20)} MiB`;
-    report('normalize', [
-      `Sizes: ${TOTAL.toLocaleString('en-US')} pre-loaded RawListing records from the sample feed (${PROFILE ? `source profile ${PROFILE}` : 'no source profile: reso-dd-2.0'}; seed 5; ${thrown.toLocaleString('en-US')} that normalize rejects and the runtime dead-letters), ${PARTITIONS} partitions, concurrency ${CONCURRENCY} (the normalize step's) for every contender, best of ${ROUNDS} alternating rounds. Every contender runs on the runtime over the same input topic, each with its own consumer group; a rate counts input records processed per second: records on the output topic, plus for normalize the dead letters of the records it rejects (${thrown.toLocaleString('en-US')}), since every input ends as one or the other.`,
-      '',
-      ...table(
-        ['contender', 'records/s', 'ratio to (a)', 'peak RSS (process)'],
-        [
-          ['(a) baseline: runtime pass-through operator', fmtRate(pass.rate), '1.00', mib(pass)],
+    report(
+      'normalize',
+      [
+        `Sizes: ${TOTAL.toLocaleString('en-US')} pre-loaded RawListing records from the sample feed (${PROFILE ? `source profile ${PROFILE}` : 'no source profile: reso-dd-2.0'}; seed 5; ${thrown.toLocaleString('en-US')} that normalize rejects and the runtime dead-letters), ${PARTITIONS} partitions, concurrency ${CONCURRENCY} (the normalize step's) for every contender, best of ${ROUNDS} alternating rounds. Every contender runs on the runtime over the same input topic, each with its own consumer group; a rate counts input records processed per second: records on the output topic, plus for normalize the dead letters of the records it rejects (${thrown.toLocaleString('en-US')}), since every input ends as one or the other.`,
+        '',
+        ...table(
+          ['contender', 'records/s', 'ratio to (a)', 'peak RSS (process)'],
           [
-            `(b) normalize as the listings pipeline runs it (threads: ${THREADS})`,
-            fmtRate(threaded.rate),
-            (threaded.rate / pass.rate).toFixed(2),
-            mib(threaded),
+            ['(a) baseline: runtime pass-through operator', fmtRate(pass.rate), '1.00', mib(pass)],
+            [
+              `(b) normalize as the listings pipeline runs it (threads: ${THREADS})`,
+              fmtRate(threaded.rate),
+              (threaded.rate / pass.rate).toFixed(2),
+              mib(threaded),
+            ],
+            [
+              '(c) normalize on the event loop (threads: 0)',
+              fmtRate(loop.rate),
+              (loop.rate / pass.rate).toFixed(2),
+              mib(loop),
+            ],
           ],
-          [
-            '(c) normalize on the event loop (threads: 0)',
-            fmtRate(loop.rate),
-            (loop.rate / pass.rate).toFixed(2),
-            mib(loop),
-          ],
-        ],
-      ),
-      '',
-      `**Ratio normalize / pass-through: ${(threaded.rate / pass.rate).toFixed(2)}** with threads: ${THREADS} (target >= 0.8; per round: ${perRound('threaded')}); on the event loop ${(loop.rate / pass.rate).toFixed(2)} (per round: ${perRound('loop')}).`,
-      `Context: normalize's pure function alone, on one thread with no Kafka and no runtime, over the same records: ${fmtRate(alone)} records/s (${thrown} thrown).`,
-    ]);
+        ),
+        '',
+        `**Ratio normalize / pass-through: ${(threaded.rate / pass.rate).toFixed(2)}** with threads: ${THREADS} (target >= 0.8; per round: ${perRound('threaded')}); on the event loop ${(loop.rate / pass.rate).toFixed(2)} (per round: ${perRound('loop')}).`,
+        `Context: normalize's pure function alone, on one thread with no Kafka and no runtime, over the same records: ${fmtRate(alone)} records/s (${thrown} thrown).`,
+      ],
+      { perClient: true },
+    );
   } finally {
     rss.stop();
     await deleteTopics(admin, created);

@@ -159,16 +159,25 @@ async function main(): Promise<void> {
     const totalC = (2 * ROWS * 1000) / passes.reduce((n, p) => n + p.ceilingMs, 0);
     const totalP = (2 * ROWS * 1000) / passes.reduce((n, p) => n + p.publishMs, 0);
     rows.push(['both passes', fmtRate(totalC), fmtRate(totalP), `**${(totalP / totalC).toFixed(2)}**`]);
-    report('publish', [
-      `Sizes: ${ROWS.toLocaleString('en-US')} EnrichedListings (3 photos x 3 variants each in the jsonb document) per pass, chunks of ${CHUNK} rows, one connection each, chunks alternating between the two; isolated schema, dropped afterwards.`,
-      '',
-      ...table(
-        ['pass', '(a) ceiling: one multi-row INSERT ... ON CONFLICT, rows/s', '(b) publishBatch, rows/s', 'ratio b/a'],
-        rows,
-      ),
-      '',
-      `Ratio publish / ceiling over both passes: **${(totalP / totalC).toFixed(2)}**. The ceiling does strictly less: no transaction around it, no SELECT ... FOR UPDATE of current versions and tombstones, no plan, no tombstone clean-up; publish needs those for its version guard and previousPrice.`,
-    ]);
+    report(
+      'publish',
+      [
+        `Sizes: ${ROWS.toLocaleString('en-US')} EnrichedListings (3 photos x 3 variants each in the jsonb document) per pass, chunks of ${CHUNK} rows, one connection each, chunks alternating between the two; isolated schema, dropped afterwards.`,
+        '',
+        ...table(
+          [
+            'pass',
+            '(a) ceiling: one multi-row INSERT ... ON CONFLICT, rows/s',
+            '(b) publishBatch, rows/s',
+            'ratio b/a',
+          ],
+          rows,
+        ),
+        '',
+        `Ratio publish / ceiling over both passes: **${(totalP / totalC).toFixed(2)}**. The ceiling does strictly less: no transaction around it, no SELECT ... FOR UPDATE of current versions and tombstones, no plan, no tombstone clean-up; publish needs those for its version guard and previousPrice.`,
+      ],
+      { perClient: true },
+    );
   } finally {
     await ceiling.end().catch(() => undefined);
     await db.close().catch(() => undefined);
