@@ -59,6 +59,12 @@ export interface SnapshotSource extends SourceCommon {
   readonly format: 'auto' | 'json' | 'ndjson' | 'csv' | 'reso_odata';
   /** Records per transaction: a snapshot is produced in chunks of this many (default 1,000). */
   readonly pageSize: number;
+  /**
+   * The largest part of the source's known listings one snapshot may delete (0..1, default 0.5). A snapshot
+   * past it, or one with no listings while some are known, is refused whole (snapshot-guard.ts): an empty or
+   * truncated feed must not empty the site.
+   */
+  readonly maxDeleteFraction: number;
 }
 
 export type SourceSpec = ResoSource | SnapshotSource;

@@ -18,6 +18,8 @@ import type {
 
 const NAME_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const NAME_MAX = 40;
+/** A snapshot may delete at most half of the listings its source holds unless the source says otherwise. */
+export const DEFAULT_MAX_DELETE_FRACTION = 0.5;
 
 /** Validates a parsed sources document; returns the sources and every problem (never throws). */
 export function validateSources(
@@ -148,8 +150,10 @@ class SourceReader extends FieldReader {
     const format = this.oneOf(r, at, 'format', ['auto', 'json', 'ndjson', 'csv', 'reso_odata'] as const, 'auto');
     // The records of one transaction: a large snapshot is committed in chunks of this many (snapshot.ts).
     const pageSize = this.int(r, at, 'pageSize', 1, 10_000, 1000);
-    return okUri && format && pageSize !== undefined
-      ? { ...common, kind, uri: uri as string, format, pageSize }
+    // How much of what the source holds one snapshot may delete: past it the snapshot is refused (snapshot-guard.ts).
+    const maxDeleteFraction = this.fraction(r, at, 'maxDeleteFraction', DEFAULT_MAX_DELETE_FRACTION);
+    return okUri && format && pageSize !== undefined && maxDeleteFraction !== undefined
+      ? { ...common, kind, uri: uri as string, format, pageSize, maxDeleteFraction }
       : undefined;
   }
 
