@@ -34,6 +34,7 @@ import { renderMonitoringComponent } from './alerts';
 import { renderBlobStoreComponents } from './blob-store';
 import { renderKedaComponent } from './keda';
 import {
+  assignmentPodNeeds,
   assignmentSecretEnv,
   assignmentSteps,
   assignmentsBaseFile,
@@ -269,6 +270,11 @@ function renderDeployment(pipeline: PipelineSpec, step: StepSpec, o: RenderOptio
   ];
   const volumes = sharedVolumes();
   const mounts = sharedMounts();
+  // What the step's declarations read (a file snapshot source's feed folder, ingest's settings for its reader).
+  const declaredNeeds = assignmentPodNeeds(shippedOf(step));
+  env.push(...declaredNeeds.env);
+  volumes.push(...declaredNeeds.volumes);
+  mounts.push(...declaredNeeds.mounts);
   if (needs.feeds) {
     env.push({ name: settingEnv(step.operator, needs.feeds.root), value: FEEDS_MOUNT });
     volumes.push({ name: 'feeds', emptyDir: { sizeLimit: '1Gi' } });

@@ -65,7 +65,15 @@ export interface SnapshotSource extends SourceCommon {
    * truncated feed must not empty the site.
    */
   readonly maxDeleteFraction: number;
+  /**
+   * kind file: the Kubernetes volume that holds the feed, mounted read-only at the uri's folder in the sources
+   * Deployment (k8s/render.ts). Without it a deploy mounts an empty directory there for an overlay to patch.
+   */
+  readonly volume?: FeedVolume;
 }
+
+/** Where a file snapshot source's feed comes from in a Kubernetes deploy: a ConfigMap or a PersistentVolumeClaim. */
+export type FeedVolume = { readonly configMap: string } | { readonly persistentVolumeClaim: string };
 
 export type SourceSpec = ResoSource | SnapshotSource;
 

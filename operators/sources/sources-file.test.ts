@@ -99,6 +99,17 @@ describe('a valid file', () => {
     expect(sources[1]).toMatchObject({ maxDeleteFraction: kept });
   });
 
+  test.each<[unknown]>([[{ configMap: 'nightly-feed' }], [{ persistentVolumeClaim: 'feeds.v1' }]])(
+    'a file source keeps its feed volume %p',
+    (volume) => {
+      const d = valid();
+      (d.sources[1] as Record<string, unknown>).volume = volume;
+      const { sources, problems } = validateSources(d, { profiles });
+      expect(problems).toEqual([]);
+      expect(sources[1]).toMatchObject({ volume });
+    },
+  );
+
   test('replicationSpecs: ge ties for a timestamp-only server; photos on their own cursor when they do not bump', () => {
     const d = valid();
     const { sources } = validateSources(d, { profiles });
@@ -293,6 +304,22 @@ describe('problems name the path, the value and a fix', () => {
       },
       'sources[0].maxDeleteFraction',
       'one of the keys',
+    ],
+    [
+      'feed volume of two kinds',
+      (d) => {
+        (d.sources[1] as Record<string, unknown>).volume = { configMap: 'a', persistentVolumeClaim: 'b' };
+      },
+      'sources[1].volume',
+      'exactly one of configMap, persistentVolumeClaim',
+    ],
+    [
+      'feed volume name',
+      (d) => {
+        (d.sources[1] as Record<string, unknown>).volume = { persistentVolumeClaim: 'Nightly_Feeds' };
+      },
+      'sources[1].volume.persistentVolumeClaim',
+      'a Kubernetes object name',
     ],
     [
       'auth kind',
