@@ -7,9 +7,10 @@
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
 import type { IVolume } from 'kubernetes-models/v1/Volume';
+import type { IVolumeMount } from 'kubernetes-models/v1/VolumeMount';
 import type { PipelineSpec, StepSpec } from '../runtime/pipeline';
 import { isOwning, type ShippedAssignments, shippedAssignments } from './deploy-needs';
-import { APP, cliContainer, type RenderOptions, secretEnv } from './render';
+import { APP, cliContainer, ENV_CONFIGMAP, type RenderOptions, secretEnv } from './render';
 
 /** An owning step's shipped assignments; undefined for a step that consumes jobs or whose operator ships none. */
 export const shippedOf = (step: StepSpec): ShippedAssignments | undefined =>
@@ -74,4 +75,48 @@ export function applyContainers(pipeline: PipelineSpec, o: RenderOptions, volume
       volumeMounts: [...(c.volumeMounts ?? []), { name: volume, mountPath: mountOf(step), readOnly: true }],
     };
   });
+}
+
+/**
+ * What an owning step's pods need for the files and settings its declarations read (a file snapshot source's
+ * feed, read with ingest's reader): each declared folder mounted read-only (from the declared ConfigMap or PVC,
+ * else an empty directory an overlay patches), and each borrowed setting (LISTFLOW_INGEST_*) from the
+ * listflow-env ConfigMap by its own key, optional (the reader's defaults apply), so the manifest names exactly
+ * the settings the step reads beyond its own. One mount per folder: two sources in one folder share it, and
+ * must then name the same volume.
+ */
+export function assignmentPodNeeds(shipped: ShippedAssignments | undefined): {
+  env: IEnvVar[];
+  volumes: IVolume[];
+  mounts: IVolumeMount[];
+} {
+  const env: IEnvVar[] = (shipped?.settingEnv ?? []).map((name) => ({
+    name,
+    valueFrom: { configMapKeyRef: { name: ENV_CONFIGMAP, key: name, optional: true } },
+  }));
+  const volumes: IVolume[] = [];
+  const mounts: IVolumeMount[] = [];
+  const byPath = new Map<string, { key: string; from: string }>();
+  for (const m of shipped?.mounts ?? []) {
+    const from = JSON.stringify(m.from ?? null);
+    const prior = byPath.get(m.path);
+    if (prior) {
+      if (prior.from !== from)
+        throw new Error(
+          `${shipped!.path}: sources ${prior.key} and ${m.key} read the folder ${m.path} from different volumes; give them one volume, or put their feeds in different folders`,
+        );
+      continue;
+    }
+    byPath.set(m.path, { key: m.key, from });
+    const name = `feed-${m.key}`;
+    const source: Omit<IVolume, 'name'> =
+      m.from === undefined
+        ? { emptyDir: { sizeLimit: '1Gi' } }
+        : 'configMap' in m.from
+          ? { configMap: { name: m.from.configMap } }
+          : { persistentVolumeClaim: { claimName: m.from.persistentVolumeClaim, readOnly: true } };
+    volumes.push({ name, ...source });
+    mounts.push({ name, mountPath: m.path, readOnly: true });
+  }
+  return { env, volumes, mounts };
 }

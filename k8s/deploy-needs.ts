@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { operators } from '../operators';
 import { fieldEnvName } from '../runtime/config';
-import type { DeployNeeds } from '../runtime/operator';
+import type { DeclaredMount, DeployNeeds } from '../runtime/operator';
 import type { StepSpec } from '../runtime/pipeline';
 import { operatorEnvPrefix } from '../runtime/settings';
 
@@ -43,6 +43,10 @@ export interface ShippedAssignments {
   readonly keys: readonly string[];
   /** The variables the declarations read secrets from: the keys of the step's Secret. */
   readonly secretEnv: readonly string[];
+  /** The folders the declarations read (a file feed's), mounted read-only in the step's pods. */
+  readonly mounts: readonly DeclaredMount[];
+  /** Settings of other operators the declarations' readers use (LISTFLOW_INGEST_*), passed to the step's pods. */
+  readonly settingEnv: readonly string[];
   /** CLI arguments that apply the file to the step's input. */
   readonly apply: readonly string[];
 }
@@ -53,22 +57,41 @@ const shippedCache = new Map<string, ShippedAssignments | undefined>();
 export function shippedAssignments(step: Pick<StepSpec, 'operator'>): ShippedAssignments | undefined {
   if (shippedCache.has(step.operator)) return shippedCache.get(step.operator);
   const a = needsOf(step).assignments;
-  let out: ShippedAssignments | undefined;
-  if (a) {
-    const path = a.shipped();
-    const { keys, secretEnv } = a.declared(path);
-    out = {
-      path,
-      text: readFileSync(path, 'utf8'),
-      name: basename(path),
-      fileEnv: settingEnv(step.operator, a.file),
-      keys,
-      secretEnv,
-      apply: a.apply,
-    };
-  }
+  const out = a ? assignmentsOfFile(step, a.shipped()) : undefined;
   shippedCache.set(step.operator, out);
   return out;
+}
+
+/** An owning step's assignments as a render would ship them from `path` (the shipped file, or a test's). */
+export function assignmentsOfFile(step: Pick<StepSpec, 'operator'>, path: string): ShippedAssignments {
+  const a = needsOf(step).assignments;
+  if (!a) throw new Error(`operator ${step.operator} declares no deploy.assignments`);
+  const { keys, secretEnv, mounts = [], settingsOf = [] } = a.declared(path);
+  return {
+    mounts,
+    settingEnv: settingsOf.flatMap(borrowedSettingEnv),
+    path,
+    text: readFileSync(path, 'utf8'),
+    name: basename(path),
+    fileEnv: settingEnv(step.operator, a.file),
+    keys,
+    secretEnv,
+    apply: a.apply,
+  };
+}
+
+/**
+ * The variables of `operator`'s settings that another operator's reader uses with them (the sources step reads
+ * snapshot feeds with ingest's reader): every setting but its feeds root, which that reader sets to each feed's
+ * own folder.
+ */
+function borrowedSettingEnv(operator: string): string[] {
+  const fields = operators[operator]?.config.fields;
+  if (!fields) throw new Error(`deploy.assignments names the settings of ${operator}, which is not an operator`);
+  const root = needsOfOperator(operator).feeds?.root;
+  return Object.keys(fields)
+    .filter((f) => f !== root)
+    .map((f) => settingEnv(operator, f));
 }
 
 /** The variable an operator's setting is read from (its own `env`, else LISTFLOW_<OPERATOR>_<SETTING>). */

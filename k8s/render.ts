@@ -34,6 +34,7 @@ import { renderMonitoringComponent } from './alerts';
 import { renderBlobStoreComponents } from './blob-store';
 import { renderKedaComponent } from './keda';
 import {
+  assignmentPodNeeds,
   assignmentSecretEnv,
   assignmentSteps,
   assignmentsBaseFile,
@@ -259,6 +260,8 @@ function renderDeployment(pipeline: PipelineSpec, step: StepSpec, o: RenderOptio
   const resources = stepResources(step);
   const heapMb = Math.floor(mebibytes(resources.limits.memory) * 0.75);
   const needs = needsOf(step);
+  // What the step's declarations read (a file snapshot source's feed folder, ingest's settings for its reader).
+  const declared = assignmentPodNeeds(shippedOf(step));
   const env: IEnvVar[] = [
     { name: workerEnv('httpPort'), value: String(HTTP_PORT) },
     { name: workerEnv('shutdownGraceMs'), value: String(shutdownGraceMs(step)) },
@@ -266,9 +269,10 @@ function renderDeployment(pipeline: PipelineSpec, step: StepSpec, o: RenderOptio
     ...credentialEnv(),
     ...(needs.database ? databaseEnv(settingEnv(step.operator, needs.database.url)) : []),
     ...assignmentSecretEnv(step),
+    ...declared.env,
   ];
-  const volumes = sharedVolumes();
-  const mounts = sharedMounts();
+  const volumes = [...sharedVolumes(), ...declared.volumes];
+  const mounts = [...sharedMounts(), ...declared.mounts];
   if (needs.feeds) {
     env.push({ name: settingEnv(step.operator, needs.feeds.root), value: FEEDS_MOUNT });
     volumes.push({ name: 'feeds', emptyDir: { sizeLimit: '1Gi' } });

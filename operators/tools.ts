@@ -98,6 +98,28 @@ export interface SourceStateView {
   readonly cursor?: { readonly timestamp: string; readonly key: string };
   readonly photoCursor?: { readonly timestamp: string; readonly key: string };
   readonly initialDone: boolean;
+  /** A snapshot source's progress through its current snapshot (kind file|http). */
+  readonly snapshot?: {
+    /** sha256 of the snapshot's records. */
+    readonly id: string;
+    /** Records read through the last committed chunk. */
+    readonly position: number;
+    /** Records in the snapshot; null in states written before it was kept. */
+    readonly total: number | null;
+    readonly done: boolean;
+    /** ISO instant of the poll that first read it; null in states written before it was kept. */
+    readonly takenAt: string | null;
+  };
+  /** The last snapshot refused for deleting too much, until one commits (SOURCE_SNAPSHOT_REFUSED). */
+  readonly refused?: {
+    readonly snapshot: string;
+    readonly at: string;
+    readonly code: string;
+    readonly message: string;
+    readonly known: number;
+    readonly listed: number;
+    readonly deletes: number;
+  };
   /** ISO instant of the last committed page; '' before the first. */
   readonly lastPoll: string;
   readonly counts: {
@@ -169,7 +191,12 @@ export interface SourceReplication {
   syncOnce(
     d: SourceDeclaration,
     io: OwnerIo<ReplicationPorts>,
-    o: { readonly env: NodeJS.ProcessEnv; readonly from?: string },
+    o: {
+      readonly env: NodeJS.ProcessEnv;
+      readonly from?: string;
+      /** Apply a snapshot that the mass-delete guard refuses (snapshot sources only). */
+      readonly allowMassDelete?: boolean;
+    },
   ): Promise<SyncSummary>;
 }
 

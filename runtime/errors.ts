@@ -146,6 +146,10 @@ export const errorCatalogue = {
     'permanent',
     'The source answered 4xx to a query (for example 400 for a $filter it does not support); the message carries its OData error.',
   ),
+  SOURCE_SNAPSHOT_REFUSED: entry(
+    'retriable',
+    "A snapshot source's (kind file or http) new snapshot would delete more of the source's known listings than its maxDeleteFraction allows, or lists none while listings are known (an empty or truncated feed): nothing of it is written, the refusal is kept in the source's state, and the next poll reads the feed again. Fix the feed, raise maxDeleteFraction, or run `listflow sources sync NAME --once --allow-mass-delete`.",
+  ),
   SOURCE_RESPONSE_INVALID: entry(
     'permanent',
     'A page is not an OData collection (no value array, a record without its key or timestamp, a timestamp that is not an instant).',

@@ -139,13 +139,32 @@ export interface DeployNeeds<S extends ConfigFields> {
  * partition), the Secret keys its pods need (the variables the declarations name), and the setup Job's step that
  * publishes the file.
  */
+/** A directory an assignment reads in its pods: mounted read-only at `path`, from the named object if given. */
+export interface DeclaredMount {
+  /** The assignment (key) it is for: names the volume. */
+  readonly key: string;
+  /** Absolute directory in the pod. */
+  readonly path: string;
+  /** Where the files come from; without one the deploy mounts an empty directory for an overlay to patch. */
+  readonly from?: { readonly configMap: string } | { readonly persistentVolumeClaim: string };
+}
+
 export interface DeployAssignments<S extends ConfigFields> {
   /** The setting naming the file that `apply` reads (the deploy mounts the shipped file and points it there). */
   readonly file: keyof S & string;
   /** The file a render uses: the one the project ships. */
   readonly shipped: () => string;
-  /** What `file` declares: one key per assignment, and the environment variables their secrets are read from. */
-  readonly declared: (file: string) => { readonly keys: readonly string[]; readonly secretEnv: readonly string[] };
+  /**
+   * What `file` declares: one key per assignment, the environment variables their secrets are read from, the
+   * volumes their pods read (a file feed's folder, read-only), and the operators whose settings their readers
+   * use (a snapshot source is read with ingest's reader and LISTFLOW_INGEST_* settings).
+   */
+  readonly declared: (file: string) => {
+    readonly keys: readonly string[];
+    readonly secretEnv: readonly string[];
+    readonly mounts?: readonly DeclaredMount[];
+    readonly settingsOf?: readonly string[];
+  };
   /** CLI arguments that apply the file to the step's input (writes its records), unattended: the setup Job runs them. */
   readonly apply: readonly string[];
 }

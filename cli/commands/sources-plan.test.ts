@@ -1,3 +1,4 @@
+import type { SourceStateView } from '../../operators/tools';
 import { toolOf } from '../../operators/tools';
 import { invoke } from '../../test/support/cli-invoke';
 import { replayCommands } from './replay';
@@ -211,6 +212,99 @@ describe('sourceLine', () => {
     ],
   ])('%s', (_, d, s, remaining, remote, parts) => {
     expect(sourceLineText(sourceLine('s', d, s, remaining), remote)).toBe(parts.join('  '));
+  });
+});
+
+describe('sourceLine of a snapshot source', () => {
+  const declared = { name: 'nightly', kind: 'file', pollIntervalMs: 86_400_000 };
+  const id = 'ab12cd34ef56'.padEnd(64, '0');
+  const base = {
+    initialDone: true,
+    lastPoll: '2026-01-03T00:00:00.000Z',
+    counts: { records: 40, deletes: 0, pages: 2, requests: 4 },
+  };
+  const snapshot = (position: number, total: number | null, done: boolean) => ({
+    id,
+    position,
+    total,
+    done,
+    takenAt: '2026-01-02T23:59:00.000Z',
+  });
+  const refused = {
+    snapshot: '99ff'.padEnd(64, '1'),
+    at: '2026-01-04T00:00:00.000Z',
+    code: 'SOURCE_SNAPSHOT_REFUSED',
+    message: 'Source nightly: snapshot 99ff11111111 lists no listing while the source holds 40. Fix: ...',
+    known: 40,
+    listed: 0,
+    deletes: 40,
+  };
+  const common = [
+    'last poll 2026-01-03T00:00:00.000Z',
+    'records 40 deletes 0 pages 2 requests 4',
+    'next poll 2026-01-04T00:00:00.000Z',
+  ];
+  it.each<[string, SourceStateView | undefined, boolean, string, { remaining: number | null }]>([
+    [
+      'mid-snapshot: position of total and what is left, without a request',
+      { ...base, snapshot: snapshot(40, 120, false) },
+      false,
+      [
+        'nightly',
+        '(file)',
+        'snapshot ab12cd34ef56 40/120 in progress, taken 2026-01-02T23:59:00.000Z',
+        ...common,
+        'remaining 80',
+      ].join('  '),
+      { remaining: 80 },
+    ],
+    [
+      'done',
+      { ...base, snapshot: snapshot(120, 120, true) },
+      true,
+      [
+        'nightly',
+        '(file)',
+        'snapshot ab12cd34ef56 120/120 done, taken 2026-01-02T23:59:00.000Z',
+        ...common,
+        'remaining 0',
+      ].join('  '),
+      { remaining: 0 },
+    ],
+    [
+      'a state from before the total was kept',
+      { ...base, snapshot: { ...snapshot(10, null, false), takenAt: null } },
+      false,
+      ['nightly', '(file)', 'snapshot ab12cd34ef56 10/? in progress, taken unknown', ...common].join('  '),
+      { remaining: null },
+    ],
+    [
+      'a refused snapshot: the refusal under the line, with its counts and message',
+      { ...base, snapshot: snapshot(120, 120, true), refused },
+      false,
+      `${['nightly', '(file)', 'snapshot ab12cd34ef56 120/120 done, taken 2026-01-02T23:59:00.000Z', ...common, 'remaining 0'].join('  ')}\n    refused 99ff11111111 at 2026-01-04T00:00:00.000Z (SOURCE_SNAPSHOT_REFUSED: would delete 40 of 40 known, lists 0): ${refused.message}`,
+      { remaining: 0 },
+    ],
+    [
+      'never read',
+      undefined,
+      false,
+      [
+        'nightly',
+        '(file)',
+        'snapshot none yet',
+        'last poll never',
+        'no state',
+        'next poll at the next owner start',
+      ].join('  '),
+      { remaining: null },
+    ],
+  ])('%s', (_, s, remote, text, json) => {
+    const line = sourceLine('nightly', declared, s, undefined);
+    expect(sourceLineText(line, remote)).toBe(text);
+    expect(line).toMatchObject(json);
+    expect(line.snapshot?.shortId ?? null).toBe(s?.snapshot ? 'ab12cd34ef56' : null);
+    expect(line.refused).toEqual(s?.refused ?? null);
   });
 });
 

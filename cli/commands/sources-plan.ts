@@ -132,10 +132,22 @@ export interface SourceLine {
   readonly pollIntervalSeconds: number | null;
   /** lastPoll + pollInterval (ISO); null before the first poll or without a declaration. */
   readonly nextPollDue: string | null;
-  /** Records past the cursor ($count), null when not asked or unknown. */
+  /**
+   * Records past the cursor ($count), null when not asked or unknown; for a snapshot source, the records of its
+   * current snapshot not yet committed (total - position), with no request.
+   */
   readonly remaining: number | null;
   readonly remainingError?: string;
+  /** A snapshot source's progress (kind file|http): its snapshot, short id, position of total, done. */
+  readonly snapshot: (NonNullable<SourceStateView['snapshot']> & { readonly shortId: string }) | null;
+  /** The last snapshot refused for deleting too much (SOURCE_SNAPSHOT_REFUSED), until one commits. */
+  readonly refused: SourceStateView['refused'] | null;
 }
+
+/** The snapshot kinds (file, http): their progress is a snapshot, not a cursor. */
+const isSnapshotKind = (kind: string | null | undefined): boolean => kind === 'file' || kind === 'http';
+/** A snapshot's id as `sources list` shows it: the first 12 hex digits of its sha256. */
+export const shortSnapshotId = (id: string): string => id.slice(0, 12);
 
 /** One source as `sources list` shows it (the declaration, the committed state, the remaining count). */
 export function sourceLine(
@@ -146,6 +158,9 @@ export function sourceLine(
 ): SourceLine {
   const last = state?.lastPoll ? state.lastPoll : null;
   const due = last !== null && declared ? new Date(Date.parse(last) + declared.pollIntervalMs).toISOString() : null;
+  const snap = state?.snapshot;
+  const snapshotLeft =
+    snap === undefined ? null : snap.done ? 0 : snap.total === null ? null : Math.max(0, snap.total - snap.position);
   return {
     name,
     kind: declared?.kind ?? null,
@@ -156,9 +171,22 @@ export function sourceLine(
     counts: state?.counts ?? null,
     pollIntervalSeconds: declared ? declared.pollIntervalMs / 1000 : null,
     nextPollDue: due,
-    remaining: remaining?.count ?? null,
+    remaining: remaining?.count ?? snapshotLeft,
     ...(remaining?.error ? { remainingError: remaining.error } : {}),
+    snapshot: snap ? { ...snap, shortId: shortSnapshotId(snap.id) } : null,
+    refused: state?.refused ?? null,
   };
+}
+
+/** `snapshot 1a2b3c4d5e6f 40/120 in progress, taken <time>` (position of total; `?` when the total is unknown). */
+export function snapshotText(s: NonNullable<SourceLine['snapshot']>): string {
+  const of = `${s.position}/${s.total ?? '?'}`;
+  return `snapshot ${s.shortId} ${of} ${s.done ? 'done' : 'in progress'}, taken ${s.takenAt ?? 'unknown'}`;
+}
+
+/** The refusal as `sources list` shows it under the source: when, the counts, then the message with its fix. */
+export function refusedText(r: NonNullable<SourceLine['refused']>): string {
+  return `refused ${shortSnapshotId(r.snapshot)} at ${r.at} (${r.code}: would delete ${r.deletes} of ${r.known} known, lists ${r.listed}): ${r.message}`;
 }
 
 export function sourceLineText(l: SourceLine, remote: boolean): string {
@@ -166,13 +194,20 @@ export function sourceLineText(l: SourceLine, remote: boolean): string {
   const parts = [
     l.name,
     l.declared ? `(${l.kind})` : '(retired: not in listings.sources)',
-    `cursor ${l.cursor ? `${l.cursor.timestamp} ${l.cursor.key || "''"}` : 'beginning'}`,
+    isSnapshotKind(l.kind) || l.snapshot
+      ? l.snapshot
+        ? snapshotText(l.snapshot)
+        : 'snapshot none yet'
+      : `cursor ${l.cursor ? `${l.cursor.timestamp} ${l.cursor.key || "''"}` : 'beginning'}`,
     `last poll ${l.lastPoll ?? 'never'}`,
     c ? `records ${c.records} deletes ${c.deletes} pages ${c.pages} requests ${c.requests}` : 'no state',
     `next poll ${l.nextPollDue ?? (l.declared ? 'at the next owner start' : '-')}`,
   ];
-  if (remote) parts.push(`remaining ${l.remaining ?? (l.remainingError ? `? (${l.remainingError})` : '?')}`);
-  return parts.join('  ');
+  // A snapshot's remaining records come from its state (no request), so they show without --remote too.
+  if (remote || (l.snapshot && l.remaining !== null))
+    parts.push(`remaining ${l.remaining ?? (l.remainingError ? `? (${l.remainingError})` : '?')}`);
+  const line = parts.join('  ');
+  return l.refused ? `${line}\n    ${refusedText(l.refused)}` : line;
 }
 
 /**

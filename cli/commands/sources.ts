@@ -197,12 +197,17 @@ const apply: Command = {
 
 const list: Command = {
   path: ['sources', 'list'],
-  summary: "Each source's cursor, last poll, counts, next poll due and records remaining past the cursor.",
+  summary:
+    "Each source's cursor (or snapshot progress), last poll, counts, next poll due, records remaining and a refused snapshot.",
   maxPositionals: 0,
   options: { 'no-remote': { type: 'boolean' } },
   optionHelp: { 'no-remote': 'Skip the one $count request per source (remaining records).' },
-  details:
-    'Read from listings.sources and listings.source-state (read_committed). Poll failures are not state: see the listflow_owned_poll_failures gauge of the sources workers.',
+  details: [
+    'Read from listings.sources and listings.source-state (read_committed). A snapshot source (file, http) shows its',
+    'snapshot instead of a cursor: short id, position/total, done, when it was taken, and under the line a snapshot',
+    'refused for deleting too much (SOURCE_SNAPSHOT_REFUSED) until one commits. Other poll failures are not state:',
+    'see the listflow_owned_poll_failures gauge of the sources workers.',
+  ].join('\n'),
   async run(args, io) {
     const remote = !args.values['no-remote'];
     return session('sources-list', async (ctx, _admin, step) => {
@@ -244,10 +249,12 @@ const sync: Command = {
   args: '<NAME>',
   minPositionals: 1,
   maxPositionals: 1,
-  options: { once: { type: 'boolean' }, from: { type: 'string' } },
+  options: { once: { type: 'boolean' }, from: { type: 'string' }, 'allow-mass-delete': { type: 'boolean' } },
   optionHelp: {
     once: 'Required: one pass until caught up, then exit (the workers poll continuously).',
     from: 'An ISO 8601 instant with an offset: re-read the source from there (a backfill) instead of the cursor.',
+    'allow-mass-delete':
+      'A snapshot source: apply a snapshot even if it deletes more than maxDeleteFraction of the known listings, or all of them.',
   },
   details: [
     "Pages and the state after each go in one transaction with the source's transactional id",
@@ -269,7 +276,11 @@ const sync: Command = {
       process.once('SIGINT', onSignal);
       const k = await openKeyIo<ReplicationPorts>(ctx, step, name, abort.signal);
       try {
-        const r = await tool().syncOnce(decls.get(name)!, k.io, { env: process.env, ...(from ? { from } : {}) });
+        const r = await tool().syncOnce(decls.get(name)!, k.io, {
+          env: process.env,
+          ...(from ? { from } : {}),
+          ...(args.values['allow-mass-delete'] ? { allowMassDelete: true } : {}),
+        });
         if (io.json) printJson(io, { source: name, transactionalId: k.transactionalId, ...r });
         else {
           io.out(`sources sync ${name}: from ${cursorText(r.started)}${from ? ` (--from ${from})` : ''}`);

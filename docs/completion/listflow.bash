@@ -42,7 +42,7 @@ _listflow_options() {
     "replay") echo "--step --from --yes --help --json" ;;
     "sources apply") echo "--file --yes --help --json" ;;
     "sources list") echo "--no-remote --help --json" ;;
-    "sources sync") echo "--once --from --help --json" ;;
+    "sources sync") echo "--once --from --allow-mass-delete --help --json" ;;
     "sources reset") echo "--to --yes --help --json" ;;
     "web") echo "--host --port --admin --token-file --refresh --help --json" ;;
     "listings get") echo "--help --json" ;;

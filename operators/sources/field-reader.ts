@@ -95,6 +95,14 @@ export class FieldReader {
     return undefined;
   }
 
+  protected fraction(obj: Obj, base: string, key: string, dflt: number): number | undefined {
+    const v = this.field(obj, base, key);
+    if (v === undefined) return dflt;
+    if (typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= 1) return v;
+    this.expect(`${base}.${key}`, 'a number between 0 and 1', v, `give ${key} as a fraction such as 0.5 (half).`);
+    return undefined;
+  }
+
   protected duration(
     obj: Obj,
     base: string,

@@ -15,6 +15,8 @@
  *   within the source's rate limits, honouring Retry-After; secrets come from the variables the declaration
  *   names.
  */
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ListflowError } from '../../runtime/errors';
 import { defineOperator } from '../../runtime/operator';
 import { sourcesConfig } from './config';
@@ -60,7 +62,19 @@ export default defineOperator({
       },
       declared: (file) => {
         const { sources } = loadSourcesFile(file);
-        return { keys: sources.map((s) => s.name), secretEnv: [...new Set(sources.flatMap(secretEnvOf))] };
+        const snapshots = sources.filter((s) => s.kind !== 'reso-web-api');
+        return {
+          keys: sources.map((s) => s.name),
+          secretEnv: [...new Set(sources.flatMap(secretEnvOf))],
+          // A file source's feed is read from its own folder (ingest/tools.ts readSnapshot): that folder is mounted.
+          mounts: snapshots.flatMap((s) =>
+            s.kind === 'file'
+              ? [{ key: s.name, path: dirname(fileURLToPath(s.uri)), ...(s.volume ? { from: s.volume } : {}) }]
+              : [],
+          ),
+          // Snapshots are read with ingest's reader and its LISTFLOW_INGEST_* settings.
+          settingsOf: snapshots.length > 0 ? ['ingest'] : [],
+        };
       },
       apply: ['sources', 'apply', '--yes'],
     },

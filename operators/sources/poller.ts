@@ -11,10 +11,12 @@
  *   runtime dead-letters the source's declaration with the reason and stops the source until it is applied
  *   again.
  * - A snapshot source (kind file|http) syncs through snapshot.ts with the same sink: one transaction per chunk.
+ *   A snapshot its mass-delete guard refuses (SOURCE_SNAPSHOT_REFUSED, snapshot-guard.ts) fails the poll like a
+ *   transient failure, logged as an error; the refusal is in the committed state, and polling goes on.
  * - Gauges per source (`listflow_owned_<name>{step, key}`): last_poll_timestamp_seconds, caught_up_timestamp_seconds,
  *   poll_interval_seconds, poll_failures, records, deletes.
  */
-import { classifyError } from '../../runtime/errors';
+import { classifyError, type ListflowError } from '../../runtime/errors';
 import { sleep } from '../../runtime/execute/retry';
 import { createGuardedClient, type GuardedClient } from '../../runtime/http/guarded-client';
 import { emit, type OwnerContext } from '../../runtime/operator';
@@ -75,7 +77,16 @@ export interface SourceSync {
   close(): Promise<void>;
 }
 
-export async function openSourceSync(decl: SourceDeclaration, ctx: PollerContext): Promise<SourceSync> {
+export interface SourceSyncOptions {
+  /** A snapshot the mass-delete guard would refuse is applied (`sources sync --once --allow-mass-delete`). */
+  readonly allowMassDelete?: boolean;
+}
+
+export async function openSourceSync(
+  decl: SourceDeclaration,
+  ctx: PollerContext,
+  options: SourceSyncOptions = {},
+): Promise<SourceSync> {
   const spec = sourceOfDeclaration(decl, ctx.services.validate);
   const writer = await ctx.transactions();
   const sink: PageSink = {
@@ -91,7 +102,7 @@ export async function openSourceSync(decl: SourceDeclaration, ctx: PollerContext
     const r = await ctx.lastCommitted('state');
     return r === undefined ? undefined : sourceStateOf(r);
   };
-  if (spec.kind !== 'reso-web-api') return snapshotSync(spec, sink, readState, ctx);
+  if (spec.kind !== 'reso-web-api') return snapshotSync(spec, sink, readState, ctx, options);
   const source: ResoSource = spec;
   const guarded = sourceHttpClient(ctx.config);
   try {
@@ -137,6 +148,7 @@ function snapshotSync(
   sink: PageSink,
   readState: () => Promise<SourceState | undefined>,
   ctx: PollerContext,
+  options: SourceSyncOptions,
 ): SourceSync {
   const feed = { uri: source.uri, format: source.format, profile: source.profile ?? null };
   const prefix = `${source.name}:`;
@@ -157,6 +169,7 @@ function snapshotSync(
         retry: clientSettingsOf(ctx.config).retry,
         signal: ctx.signal,
         now: () => ctx.clock.now(),
+        ...(options.allowMassDelete ? { allowMassDelete: true } : {}),
         onReject: (item) =>
           ctx.logger.warn(
             { source: source.name, position: item.position, line: item.line, code: item.code, reason: item.reason },
@@ -234,7 +247,11 @@ export async function pollSource(decl: SourceDeclaration, ctx: PollerContext): P
         failures++;
         ctx.gauges.set('last_poll_timestamp_seconds', ctx.clock.now().getTime() / 1000);
         ctx.gauges.set('poll_failures', failures);
-        log.warn({ err: e, code: c.code, failures }, 'poll failed; the next poll resumes from the committed state');
+        // A refused snapshot needs a person (fix the feed or allow the deletes): an error, not a transient warning.
+        if (c.code === 'SOURCE_SNAPSHOT_REFUSED')
+          log.error({ code: c.code, detail: (e as ListflowError).detail, failures }, c.message);
+        else
+          log.warn({ err: e, code: c.code, failures }, 'poll failed; the next poll resumes from the committed state');
         // The commit that failed may still have happened (its acknowledgement lost): resume from what Kafka says.
         state = await s.readState();
       }

@@ -17,7 +17,7 @@ import {
 } from '../../test/support/reso-server';
 import { createSourceClient, type SourceClient } from './client';
 import { purgedKeys } from './deletes';
-import { type MediaItem, planMedia, type StoredPhoto, storedPhoto } from './media';
+import { identityOf } from '../images/reuse';
 import { RateBudget } from './rate-budget';
 import {
   listAllKeys,
@@ -117,7 +117,8 @@ const CASES: Case[] = [
 /** The replica: listings by key with their stored photos, and what it took to build it. */
 class MemorySink {
   readonly listings = new Map<string, Record<string, unknown>>();
-  readonly photos = new Map<string, StoredPhoto[]>();
+  /** Per listing: each photo's identity -> version, as the images step's media index keeps them. */
+  readonly photos = new Map<string, Map<string, string>>();
   downloads = 0;
   readonly taken = new Map<string, number>();
   apply(page: ReplicatedPage, stream = 'main'): void {
@@ -125,13 +126,29 @@ class MemorySink {
       const key = r.ListingKey as string;
       const seen = `${stream}:${key}@${r.ModificationTimestamp as string}@${r.PhotosChangeTimestamp as string}`;
       this.taken.set(seen, (this.taken.get(seen) ?? 0) + 1);
-      const media = (r.Media ?? []) as MediaItem[];
-      const plan = planMedia(this.photos.get(key) ?? [], media);
-      this.downloads += plan.download.length;
-      this.photos.set(
-        key,
-        media.map(storedPhoto).filter((p) => p !== undefined),
-      );
+      const media = (r.Media ?? []) as Array<{
+        MediaKey?: string | null;
+        MediaURL?: string | null;
+        MediaModificationTimestamp?: string | null;
+      }>;
+      // The images step's own reuse rule (operators/images/reuse.ts): a photo is downloaded when its identity
+      // is new or its version changed; signed URLs of a keyed, stamped photo are no change.
+      const before = this.photos.get(key) ?? new Map<string, string>();
+      const now = new Map<string, string>();
+      media.forEach((m, order) => {
+        if (!m.MediaURL) return;
+        const { id, version } = identityOf('test', {
+          url: m.MediaURL,
+          order,
+          caption: null,
+          mediaKey: m.MediaKey ?? null,
+          mediaModificationTimestamp: m.MediaModificationTimestamp ?? null,
+        });
+        if (now.has(id)) return;
+        now.set(id, version);
+        if (before.get(id) !== version) this.downloads++;
+      });
+      this.photos.set(key, now);
       this.listings.set(key, r);
     }
     for (const k of page.deletedKeys) this.remove(k);

@@ -2,6 +2,7 @@ import { PermanentError, RetriableError } from '../../runtime/errors';
 import type { FeedItem } from '../ingest/feed-readers';
 import type { RawListingRecord } from './raw-listings';
 import { payloadDigest, syncSnapshot } from './snapshot';
+import { guardSnapshot, SnapshotRefusedError } from './snapshot-guard';
 import type { SnapshotSource } from './source-spec';
 import type { SourceState } from './state';
 
@@ -11,6 +12,7 @@ const source: SnapshotSource = {
   uri: 'file:///x/feed.json',
   format: 'json',
   pageSize: 2,
+  maxDeleteFraction: 0.5,
   pollIntervalMs: 1000,
   country: 'US',
 };
@@ -53,9 +55,14 @@ function world() {
   };
 }
 
-const run = (w: ReturnType<typeof world>, feed: () => AsyncIterable<FeedItem>) =>
+const run = (
+  w: ReturnType<typeof world>,
+  feed: () => AsyncIterable<FeedItem>,
+  o: { maxDeleteFraction?: number; allowMassDelete?: boolean } = {},
+) =>
   syncSnapshot({
-    source,
+    source: { ...source, maxDeleteFraction: o.maxDeleteFraction ?? source.maxDeleteFraction },
+    ...(o.allowMassDelete ? { allowMassDelete: true } : {}),
     read: feed,
     held: async () => new Map(w.keys),
     start: w.state(),
@@ -97,7 +104,7 @@ describe('syncSnapshot', () => {
       ['B', 'F', 'D DELETE'],
     ],
     ['reordered only: nothing sent, the new identity committed', [...FIRST].reverse(), []],
-    ['everything removed', [], ['A DELETE', 'B DELETE', 'C DELETE', 'D DELETE', 'E DELETE']],
+    ['two of five removed (40%, within 0.5)', FIRST.slice(0, 3), ['D DELETE', 'E DELETE']],
   ])('after a first load, a second snapshot %s', async (_n, second, expected) => {
     const w = world();
     const first = await run(w, feedOf(FIRST));
@@ -148,7 +155,13 @@ describe('syncSnapshot', () => {
     const w = world();
     w.failCommitAfter(1);
     await expect(run(w, feedOf(FIRST))).rejects.toThrow(RetriableError);
-    expect(w.state()?.snapshot).toEqual({ id: expect.any(String), position: 2, done: false });
+    expect(w.state()?.snapshot).toEqual({
+      id: expect.any(String),
+      position: 2,
+      done: false,
+      total: 5,
+      takenAt: '2026-12-02T00:00:00.000Z',
+    });
     w.failCommitAfter(Number.POSITIVE_INFINITY);
     await run(w, feedOf(FIRST));
     expect(sent(w)).toEqual(['A', 'B', 'C', 'D', 'E']);
@@ -201,5 +214,132 @@ describe('syncSnapshot', () => {
     expect(sent(w)).toEqual(['A']);
     expect(w.keys.get('A')).toBe(payloadDigest(JSON.stringify({ ListingKey: 'A', ListPrice: 1 })));
     expect(w.state()?.snapshot).toMatchObject({ position: 2, done: true });
+  });
+});
+
+describe('the mass-delete guard', () => {
+  const B_CHANGED: Listing[] = [
+    ['A', 1],
+    ['B', 20],
+  ];
+  it.each<[string, Listing[], { maxDeleteFraction?: number; allowMassDelete?: boolean }, string[] | RegExp]>([
+    ['an empty snapshot is refused', [], {}, /lists no listing while the source holds 5/],
+    ['an empty snapshot is refused even at maxDeleteFraction 1', [], { maxDeleteFraction: 1 }, /lists no listing/],
+    [
+      'an empty snapshot is applied when allowed',
+      [],
+      { allowMassDelete: true },
+      ['A DELETE', 'B DELETE', 'C DELETE', 'D DELETE', 'E DELETE'],
+    ],
+    [
+      'three of five deleted (60%) is refused at 0.5, nothing of it written',
+      B_CHANGED,
+      {},
+      /would delete 3 of the 5 listings the source holds \(60%\), more than its maxDeleteFraction 0\.5 \(50%\); it lists 2/,
+    ],
+    [
+      'three of five deleted is applied at 0.6 (the bound itself is allowed)',
+      B_CHANGED,
+      { maxDeleteFraction: 0.6 },
+      ['B', 'C DELETE', 'D DELETE', 'E DELETE'],
+    ],
+    [
+      'three of five deleted is applied when allowed',
+      B_CHANGED,
+      { allowMassDelete: true },
+      ['B', 'C DELETE', 'D DELETE', 'E DELETE'],
+    ],
+    ['one of five deleted is refused at 0', FIRST.slice(1), { maxDeleteFraction: 0 }, /would delete 1 of the 5/],
+  ])('%s', async (_n, second, o, expected) => {
+    const w = world();
+    await run(w, feedOf(FIRST));
+    const first = w.state()!;
+    const keys = new Map(w.keys);
+    const before = w.commits.length;
+    const attempt = run(w, feedOf(second), o);
+    if (expected instanceof RegExp) {
+      const e = await attempt.catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(SnapshotRefusedError);
+      const err = e as SnapshotRefusedError;
+      expect(err.code).toBe('SOURCE_SNAPSHOT_REFUSED');
+      expect(err.retriable).toBe(true); // the poller keeps polling
+      expect(err.message).toMatch(expected);
+      expect(err.message).toContain('Source snap: snapshot ');
+      expect(err.message).toContain('listflow sources sync snap --once --allow-mass-delete');
+      expect(err.message).toContain('raise maxDeleteFraction of snap');
+      // Nothing of the snapshot: one commit, of the state alone, recording the refusal.
+      expect(w.commits.slice(before).map((c) => c.records.length)).toEqual([0]);
+      expect(w.keys).toEqual(keys);
+      const st = w.state()!;
+      expect(st.snapshot).toEqual(first.snapshot);
+      expect(st.counts).toEqual(first.counts);
+      expect(st.refused).toMatchObject({
+        code: 'SOURCE_SNAPSHOT_REFUSED',
+        known: 5,
+        listed: new Set(second.map(([k]) => k)).size,
+        deletes: 5 - second.length,
+        message: err.message,
+      });
+      expect(st.refused?.snapshot).not.toBe(first.snapshot?.id);
+    } else {
+      await attempt;
+      expect(sent(w).slice(5)).toEqual(expected);
+      expect(w.state()?.refused).toBeUndefined();
+      expect(w.state()?.snapshot?.done).toBe(true);
+    }
+  });
+
+  it('records a refusal once, keeps refusing the same snapshot, and a later good snapshot proceeds and clears it', async () => {
+    const w = world();
+    await run(w, feedOf(FIRST));
+    await expect(run(w, feedOf([]))).rejects.toThrow(SnapshotRefusedError);
+    const afterFirstRefusal = w.commits.length;
+    // The same bad snapshot at the next poll: refused again, the state already says so (no commit).
+    await expect(run(w, feedOf([]))).rejects.toThrow(SnapshotRefusedError);
+    expect(w.commits.length).toBe(afterFirstRefusal);
+    // A good snapshot (one changed, one deleted: 20%) proceeds, and the refusal is gone from the state.
+    const good: Listing[] = [
+      ['A', 10],
+      ['B', 2],
+      ['C', 3],
+      ['D', 4],
+    ];
+    const r = await run(w, feedOf(good));
+    expect(r).toMatchObject({ records: 1, deletes: 1 });
+    expect(w.state()?.refused).toBeUndefined();
+    expect(w.state()?.snapshot).toMatchObject({ done: true, position: 4, total: 4 });
+  });
+
+  it('a feed restored to the snapshot already applied clears the refusal and sends nothing', async () => {
+    const w = world();
+    await run(w, feedOf(FIRST));
+    await expect(run(w, feedOf(FIRST.slice(0, 1)))).rejects.toThrow(SnapshotRefusedError);
+    const before = w.commits.length;
+    const r = await run(w, feedOf(FIRST));
+    expect(r.unchanged).toBe(true);
+    expect(w.commits.slice(before).map((c) => c.records.length)).toEqual([0]);
+    expect(w.state()?.refused).toBeUndefined();
+  });
+
+  it('a first load (nothing held) is never refused, and the snapshot keeps its total and when it was taken', async () => {
+    const w = world();
+    await run(w, feedOf([]));
+    expect(w.state()?.refused).toBeUndefined();
+    await run(w, feedOf(FIRST));
+    expect(w.state()?.snapshot).toMatchObject({ total: 5, takenAt: '2026-12-02T00:00:00.000Z', done: true });
+  });
+});
+
+describe('guardSnapshot', () => {
+  it.each<[string, { known: number; listed: number; deletes: number }, number, string]>([
+    ['nothing held', { known: 0, listed: 0, deletes: 0 }, 0.5, 'ok'],
+    ['nothing deleted', { known: 10, listed: 12, deletes: 0 }, 0, 'ok'],
+    ['empty while held', { known: 10, listed: 0, deletes: 10 }, 1, 'empty'],
+    ['at the bound', { known: 10, listed: 5, deletes: 5 }, 0.5, 'ok'],
+    ['past the bound', { known: 10, listed: 4, deletes: 6 }, 0.5, 'fraction'],
+    ['one of many at 0', { known: 1000, listed: 999, deletes: 1 }, 0, 'fraction'],
+  ])('%s', (_n, counts, max, verdict) => {
+    const v = guardSnapshot(counts, max);
+    expect(v.ok ? 'ok' : v.reason).toBe(verdict);
   });
 });

@@ -13,6 +13,11 @@
  * 3. Delete: the held keys the snapshot no longer lists become key-only DELETEs (purge.ts, as a purge pass
  *    makes them), the last chunk committed with `done: true`.
  *
+ * Before step 2 the guard (snapshot-guard.ts) counts what the snapshot would delete, from the identifying read:
+ * an empty snapshot while listings are held, or one deleting more than the source's maxDeleteFraction of them,
+ * is refused whole (nothing written, the refusal kept in the state, SOURCE_SNAPSHOT_REFUSED thrown) unless the
+ * caller allows it (`sources sync --once --allow-mass-delete`).
+ *
  * When the second read's hash is not the first's (the feed changed between them), nothing is deleted and the
  * snapshot is left undone: the next poll sees a new snapshot and reads it afresh (the digests skip what was sent).
  */
@@ -25,6 +30,7 @@ import type { FeedItem } from '../ingest/feed-readers';
 import { listingId } from '../ingest/process';
 import { purgedKeys } from './deletes';
 import { purgeDelete } from './purge';
+import { guardSnapshot, SnapshotRefusedError } from './snapshot-guard';
 import type { RawListingRecord } from './raw-listings';
 import type { SnapshotSource } from './source-spec';
 import { initialSourceState, type SourceState } from './state';
@@ -45,6 +51,8 @@ export interface SnapshotSyncOptions {
   /** A record of the feed that could not be read (skipped: the rest of the snapshot goes on). */
   readonly onReject?: (item: Extract<FeedItem, { ok: false }>) => void;
   readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Apply a snapshot the mass-delete guard would refuse (`sources sync --once --allow-mass-delete`). */
+  readonly allowMassDelete?: boolean;
 }
 
 export interface SnapshotSyncResult extends SyncResult {
@@ -65,13 +73,26 @@ class SnapshotHash {
   }
 }
 
-async function identify(o: SnapshotSyncOptions): Promise<string> {
+/** What the identifying read learns of a snapshot: its identity, the keys it lists and its records. */
+interface Identified {
+  readonly id: string;
+  readonly listed: ReadonlySet<string>;
+  readonly total: number;
+}
+
+async function identify(o: SnapshotSyncOptions): Promise<Identified> {
   return withRetry(
     o.retry,
     async () => {
       const hash = new SnapshotHash();
-      for await (const item of o.read()) hash.add(item);
-      return hash.digest();
+      const listed = new Set<string>();
+      let total = 0;
+      for await (const item of o.read()) {
+        hash.add(item);
+        total = item.position + 1;
+        if (item.ok) listed.add(item.listingKey);
+      }
+      return { id: hash.digest(), listed, total };
     },
     {
       retriable: (e) => !o.signal.aborted && classifyError(e).kind === 'retriable',
@@ -85,12 +106,21 @@ export async function syncSnapshot(o: SnapshotSyncOptions): Promise<SnapshotSync
   const now = o.now ?? (() => new Date());
   const begin = o.start ?? initialSourceState();
   let reads = 1;
-  const id = await identify(o);
+  const { id, listed: identified, total } = await identify(o);
   if (begin.snapshot?.id === id && begin.snapshot.done) {
+    // The feed is back to the snapshot already applied (a refused one was fixed): the refusal no longer holds.
+    if (begin.refused) {
+      const { refused: _cleared, ...rest } = begin;
+      await o.sink.commit([], rest);
+      return { state: rest, pages: 0, records: 0, deletes: 0, requests: reads, unchanged: true };
+    }
     return { state: begin, pages: 0, records: 0, deletes: 0, requests: reads, unchanged: true };
   }
-  const resumeAt = begin.snapshot?.id === id ? begin.snapshot.position : 0;
+  const same = begin.snapshot?.id === id ? begin.snapshot : undefined;
+  const resumeAt = same?.position ?? 0;
+  const takenAt = same?.takenAt ?? now().toISOString();
   const held = new Map(await o.held());
+  await guard(o, begin, id, held, identified, now());
   // No snapshot in the state (a first load, or `sources reset` to the beginning): every listing is sent again,
   // whatever the keys hold; after that, only what changed.
   const resend = begin.snapshot === undefined;
@@ -103,11 +133,13 @@ export async function syncSnapshot(o: SnapshotSyncOptions): Promise<SnapshotSync
   const commit = async (chunk: RawListingRecord[], position: number, done: boolean) => {
     const deleted = chunk.filter((r) => r.deleted).length;
     const live = chunk.length - deleted;
+    // A snapshot that commits is within the guard's bounds (or allowed): an earlier refusal is over.
+    const { refused: _over, ...kept } = state;
     const next: SourceState = {
-      ...state,
+      ...kept,
       // The first load is done once a whole snapshot is (`sources list` and the lag read it so).
       initialDone: state.initialDone || done,
-      snapshot: { id, position, done },
+      snapshot: { id, position, done, total, takenAt },
       lastPoll: now().toISOString(),
       counts: {
         records: state.counts.records + live,
@@ -162,6 +194,28 @@ export async function syncSnapshot(o: SnapshotSyncOptions): Promise<SnapshotSync
     await commit(part, end, pending.length === 0);
   } while (pending.length > 0);
   return { state, pages, records, deletes, requests: reads, unchanged: false };
+}
+
+/**
+ * Refuses the snapshot (throws SnapshotRefusedError) when the guard does and the caller does not allow it; the
+ * refusal is committed in the state first, once per snapshot, so `sources list` shows it while the poller polls.
+ */
+async function guard(
+  o: SnapshotSyncOptions,
+  begin: SourceState,
+  id: string,
+  held: ReadonlyMap<string, string | null>,
+  listed: ReadonlySet<string>,
+  at: Date,
+): Promise<void> {
+  let deletes = 0;
+  for (const k of held.keys()) if (!listed.has(k)) deletes++;
+  const counts = { known: held.size, listed: listed.size, deletes };
+  const verdict = guardSnapshot(counts, o.source.maxDeleteFraction);
+  if (verdict.ok || o.allowMassDelete) return;
+  const error = new SnapshotRefusedError(o.source.name, id, counts, verdict, o.source.maxDeleteFraction, at);
+  if (begin.refused?.snapshot !== id) await o.sink.commit([], { ...begin, refused: error.refusal });
+  throw error;
 }
 
 /** A snapshot listing as the RawListing ingest would make of it, keyed `<source>:<ListingKey>`. */

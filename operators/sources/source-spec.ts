@@ -59,7 +59,21 @@ export interface SnapshotSource extends SourceCommon {
   readonly format: 'auto' | 'json' | 'ndjson' | 'csv' | 'reso_odata';
   /** Records per transaction: a snapshot is produced in chunks of this many (default 1,000). */
   readonly pageSize: number;
+  /**
+   * The largest part of the source's known listings one snapshot may delete (0..1, default 0.5). A snapshot
+   * past it, or one with no listings while some are known, is refused whole (snapshot-guard.ts): an empty or
+   * truncated feed must not empty the site.
+   */
+  readonly maxDeleteFraction: number;
+  /**
+   * kind file: the Kubernetes volume that holds the feed, mounted read-only at the uri's folder in the sources
+   * Deployment (k8s/render.ts). Without it a deploy mounts an empty directory there for an overlay to patch.
+   */
+  readonly volume?: FeedVolume;
 }
+
+/** Where a file snapshot source's feed comes from in a Kubernetes deploy: a ConfigMap or a PersistentVolumeClaim. */
+export type FeedVolume = { readonly configMap: string } | { readonly persistentVolumeClaim: string };
 
 export type SourceSpec = ResoSource | SnapshotSource;
 

@@ -6,6 +6,7 @@ import { invalidParameterMessage } from '../../runtime/errors';
 import { type DeleteRule, deleteRuleDisagreements } from './deletes';
 import { type Expect, FieldReader, isObj, type Obj } from './field-reader';
 import type {
+  FeedVolume,
   MediaRule,
   ResoSource,
   SnapshotSource,
@@ -18,6 +19,9 @@ import type {
 
 const NAME_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const NAME_MAX = 40;
+const K8S_NAME_RE = /^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/;
+/** A snapshot may delete at most half of the listings its source holds unless the source says otherwise. */
+export const DEFAULT_MAX_DELETE_FRACTION = 0.5;
 
 /** Validates a parsed sources document; returns the sources and every problem (never throws). */
 export function validateSources(
@@ -148,9 +152,36 @@ class SourceReader extends FieldReader {
     const format = this.oneOf(r, at, 'format', ['auto', 'json', 'ndjson', 'csv', 'reso_odata'] as const, 'auto');
     // The records of one transaction: a large snapshot is committed in chunks of this many (snapshot.ts).
     const pageSize = this.int(r, at, 'pageSize', 1, 10_000, 1000);
-    return okUri && format && pageSize !== undefined
-      ? { ...common, kind, uri: uri as string, format, pageSize }
+    // How much of what the source holds one snapshot may delete: past it the snapshot is refused (snapshot-guard.ts).
+    const maxDeleteFraction = this.fraction(r, at, 'maxDeleteFraction', DEFAULT_MAX_DELETE_FRACTION);
+    const volume = kind === 'file' ? this.feedVolume(r) : undefined;
+    return okUri && format && pageSize !== undefined && maxDeleteFraction !== undefined
+      ? { ...common, kind, uri: uri as string, format, pageSize, maxDeleteFraction, ...(volume ? { volume } : {}) }
       : undefined;
+  }
+
+  /** `volume: { configMap: NAME }` or `{ persistentVolumeClaim: NAME }`: what a deploy mounts at the feed's folder. */
+  private feedVolume(r: Obj): FeedVolume | undefined {
+    if (r.volume === undefined) {
+      this.field(r, this.at, 'volume');
+      return undefined;
+    }
+    const fix = 'write volume: { configMap: NAME } or { persistentVolumeClaim: NAME }, the object that holds the feed.';
+    const v = this.sub(r, 'volume', fix);
+    if (!v) return undefined;
+    const p = `${this.at}.volume`;
+    const keys = Object.keys(v);
+    const key = keys[0];
+    if (keys.length !== 1 || (key !== 'configMap' && key !== 'persistentVolumeClaim')) {
+      this.expect(p, 'exactly one of configMap, persistentVolumeClaim', v, fix);
+      return undefined;
+    }
+    const name = this.field(v, p, key);
+    if (typeof name !== 'string' || !K8S_NAME_RE.test(name) || name.length > 253) {
+      this.expect(`${p}.${key}`, 'a Kubernetes object name (lowercase letters, digits, "-" and ".")', name, fix);
+      return undefined;
+    }
+    return key === 'configMap' ? { configMap: name } : { persistentVolumeClaim: name };
   }
 
   private reso(r: Obj, common: SourceCommon): ResoSource | undefined {

@@ -81,10 +81,34 @@ describe('a valid file', () => {
       uri: 'file:///data/feed.json',
       format: 'auto',
       pageSize: 1000,
+      maxDeleteFraction: 0.5,
       pollIntervalMs: 86_400_000,
       profile: 'reso-dd-2.0',
     });
   });
+
+  test.each<[unknown, number]>([
+    [0, 0],
+    [0.1, 0.1],
+    [1, 1],
+  ])('a snapshot source keeps maxDeleteFraction %p', (given, kept) => {
+    const d = valid();
+    (d.sources[1] as Record<string, unknown>).maxDeleteFraction = given;
+    const { sources, problems } = validateSources(d, { profiles });
+    expect(problems).toEqual([]);
+    expect(sources[1]).toMatchObject({ maxDeleteFraction: kept });
+  });
+
+  test.each<[unknown]>([[{ configMap: 'nightly-feed' }], [{ persistentVolumeClaim: 'feeds.v1' }]])(
+    'a file source keeps its feed volume %p',
+    (volume) => {
+      const d = valid();
+      (d.sources[1] as Record<string, unknown>).volume = volume;
+      const { sources, problems } = validateSources(d, { profiles });
+      expect(problems).toEqual([]);
+      expect(sources[1]).toMatchObject({ volume });
+    },
+  );
 
   test('replicationSpecs: ge ties for a timestamp-only server; photos on their own cursor when they do not bump', () => {
     const d = valid();
@@ -256,6 +280,46 @@ describe('problems name the path, the value and a fix', () => {
       },
       'sources[1].uri',
       'file://',
+    ],
+    [
+      'snapshot delete fraction above 1',
+      (d) => {
+        (d.sources[1] as Record<string, unknown>).maxDeleteFraction = 1.5;
+      },
+      'sources[1].maxDeleteFraction',
+      'a number between 0 and 1',
+    ],
+    [
+      'snapshot delete fraction as a percentage string',
+      (d) => {
+        (d.sources[1] as Record<string, unknown>).maxDeleteFraction = '50%';
+      },
+      'sources[1].maxDeleteFraction',
+      'fraction such as 0.5',
+    ],
+    [
+      'delete fraction on a RESO source (its deletes are signalled, not inferred)',
+      (d) => {
+        reso(d).maxDeleteFraction = 0.2;
+      },
+      'sources[0].maxDeleteFraction',
+      'one of the keys',
+    ],
+    [
+      'feed volume of two kinds',
+      (d) => {
+        (d.sources[1] as Record<string, unknown>).volume = { configMap: 'a', persistentVolumeClaim: 'b' };
+      },
+      'sources[1].volume',
+      'exactly one of configMap, persistentVolumeClaim',
+    ],
+    [
+      'feed volume name',
+      (d) => {
+        (d.sources[1] as Record<string, unknown>).volume = { persistentVolumeClaim: 'Nightly_Feeds' };
+      },
+      'sources[1].volume.persistentVolumeClaim',
+      'a Kubernetes object name',
     ],
     [
       'auth kind',

@@ -7,7 +7,7 @@ const full: SourceState = {
   photoCursor: { timestamp: '2026-01-05T09:00:00Z', key: 'P1' },
   photoInitialDone: true,
   lastPurgeAt: '2026-01-05T00:00:00.000Z',
-  snapshot: { id: 'ab12', position: 500, done: false },
+  snapshot: { id: 'ab12', position: 500, done: false, total: 1200, takenAt: '2026-01-02T00:00:00.000Z' },
   lastPoll: '2026-01-05T10:00:01.000Z',
   counts: { records: 10, deletes: 2, pages: 3, requests: 4 },
 };

@@ -5,14 +5,16 @@
  * side (`sources list`, `status` lag, `sources reset`): the record <-> state conversions live here so both agree.
  *
  * Format (docs/sources-design.md):
- * `{ cursor: { timestamp, key, keysAtTimestamp? }, initialDone, photoCursor?, lastPurgeAt?, snapshot?, lastPoll, counts }`
- * (snapshot: `{ id, position, done }`, the file/http kinds' progress through their current snapshot).
+ * `{ cursor: { timestamp, key, keysAtTimestamp? }, initialDone, photoCursor?, lastPurgeAt?, snapshot?, refused?, lastPoll, counts }`
+ * (snapshot: `{ id, position, done, total, takenAt }`, the file/http kinds' progress through their current snapshot;
+ * refused: the last snapshot refused for deleting too much, until one commits).
  * A tombstone (null value) means "no state": the source starts from the beginning (what `sources reset` writes
  * for a full reload).
  */
 import type {
   SourceCursor as SourceCursorRecord,
   SourceSnapshot,
+  SourceSnapshotRefusal,
   SourceState as SourceStateRecord,
 } from '../../schemas/generated/types';
 import { parseInstant, type SourceCursor } from './cursor';
@@ -41,6 +43,11 @@ export interface SourceState {
   readonly lastPurgeAt?: string;
   /** A snapshot source's progress through its current snapshot (snapshot.ts). */
   readonly snapshot?: Readonly<SourceSnapshot>;
+  /**
+   * The last snapshot refused for deleting too much (snapshot-guard.ts), until a snapshot commits again: what
+   * `sources list` shows, since the poller goes on polling.
+   */
+  readonly refused?: Readonly<SourceSnapshotRefusal>;
   /** ISO instant of the last committed page (a quiet poll commits nothing and so does not move it). */
   readonly lastPoll: string;
   readonly counts: SourceStateCounts;
@@ -78,6 +85,7 @@ export function stateRecordOf(source: string, s: SourceState): SourceStateRecord
     photoInitialDone: s.photoInitialDone ?? false,
     lastPurgeAt: s.lastPurgeAt ?? null,
     snapshot: s.snapshot ? { ...s.snapshot } : null,
+    refused: s.refused ? { ...s.refused } : null,
     lastPoll: s.lastPoll,
     counts: { ...s.counts },
   };
@@ -100,6 +108,7 @@ export function sourceStateOf(r: SourceStateRecord): SourceState {
     ...(r.photoInitialDone ? { photoInitialDone: true } : {}),
     ...(r.lastPurgeAt === null ? {} : { lastPurgeAt: r.lastPurgeAt }),
     ...(r.snapshot === null ? {} : { snapshot: { ...r.snapshot } }),
+    ...(r.refused === null ? {} : { refused: { ...r.refused } }),
     lastPoll: r.lastPoll,
     counts: { ...r.counts },
   };

@@ -48,6 +48,18 @@ function view(s: SourceState): SourceStateView {
     ...(cursor ? { cursor } : {}),
     ...(photoCursor ? { photoCursor } : {}),
     initialDone: s.initialDone,
+    ...(s.snapshot
+      ? {
+          snapshot: {
+            id: s.snapshot.id,
+            position: s.snapshot.position,
+            total: s.snapshot.total ?? null,
+            done: s.snapshot.done,
+            takenAt: s.snapshot.takenAt ?? null,
+          },
+        }
+      : {}),
+    ...(s.refused ? { refused: { ...s.refused } } : {}),
     lastPoll: s.lastPoll,
     counts: { ...s.counts },
   };
@@ -117,7 +129,7 @@ export const sourceReplication: SourceReplication = {
       config,
       services: { env: o.env, validate: {} },
     };
-    const s = await openSourceSync(d, ctx);
+    const s = await openSourceSync(d, ctx, o.allowMassDelete ? { allowMassDelete: true } : {});
     try {
       const previous = await s.readState();
       const started = o.from === undefined ? previous : backfillState(o.from, previous);

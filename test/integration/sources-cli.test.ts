@@ -222,3 +222,65 @@ test("the sources worker continues from the CLI's state with the same layout; th
   expect(quiet.started.cursor).toEqual(caughtUp);
   expect(quiet).toMatchObject({ pages: 0, requests: 1 });
 }, 120_000);
+
+test('a snapshot source: list shows its snapshot progress and a refused snapshot; --allow-mass-delete applies it', async () => {
+  const feed = join(dir.path, 'snap-cli.json');
+  const listing = (n: number) => ({
+    ListingKey: `SC-${n}`,
+    ListPrice: 1000 + n,
+    StandardStatus: 'Active',
+    ModificationTimestamp: '2026-12-01T10:00:00Z',
+  });
+  writeFileSync(feed, JSON.stringify([1, 2, 3].map(listing)));
+  const file = process.env.LISTFLOW_SOURCES_FILE!;
+  const doc = YAML.parse(readFileSync(file, 'utf8')) as { sources: unknown[] };
+  const snap = {
+    name: 'snap-cli',
+    kind: 'file',
+    uri: `file://${feed}`,
+    format: 'json',
+    pageSize: 2,
+    pollInterval: '1h',
+    country: 'US',
+  };
+  writeFileSync(file, YAML.stringify({ sources: [...doc.sources, snap] }));
+  const applied = await run('apply', '--yes');
+  expect(applied.error?.message).toBeUndefined();
+  expect(applied.stdout).toMatch(/\+ snap-cli {2}added/);
+
+  expect(JSON.parse((await run('sync', 'snap-cli', '--once', '--json')).stdout)).toMatchObject({ records: 3 });
+  const line = async () =>
+    (JSON.parse((await run('list', '--no-remote', '--json')).stdout).sources as Array<Record<string, unknown>>).find(
+      (l) => l.name === 'snap-cli',
+    )!;
+  const loaded = await line();
+  expect(loaded).toMatchObject({
+    kind: 'file',
+    snapshot: { position: 3, total: 3, done: true, shortId: expect.stringMatching(/^[0-9a-f]{12}$/) },
+    remaining: 0,
+    refused: null,
+  });
+  const shortId = (loaded.snapshot as { shortId: string }).shortId;
+  expect((await run('list', '--no-remote')).stdout).toMatch(
+    new RegExp(`snap-cli {2}\\(file\\) {2}snapshot ${shortId} 3/3 done, taken \\S+Z .*remaining 0`),
+  );
+
+  // An emptied feed: the sync is refused with the typed error, nothing written, and list shows the refusal.
+  writeFileSync(feed, '[]');
+  const refused = await run('sync', 'snap-cli', '--once');
+  expect(refused.error).toMatchObject({ code: 'SOURCE_SNAPSHOT_REFUSED' });
+  expect(refused.error?.message).toMatch(/Source snap-cli: snapshot \S+ lists no listing while the source holds 3/);
+  expect(refused.error?.message).toContain('listflow sources sync snap-cli --once --allow-mass-delete');
+  expect(await line()).toMatchObject({
+    snapshot: { shortId, done: true },
+    refused: { code: 'SOURCE_SNAPSHOT_REFUSED', known: 3, listed: 0, deletes: 3 },
+  });
+  expect((await run('list', '--no-remote')).stdout).toMatch(
+    /\n {4}refused [0-9a-f]{12} at \S+ \(SOURCE_SNAPSHOT_REFUSED: would delete 3 of 3 known, lists 0\): Source snap-cli/,
+  );
+
+  // Meant: applied with --allow-mass-delete, the refusal cleared.
+  const allowed = JSON.parse((await run('sync', 'snap-cli', '--once', '--allow-mass-delete', '--json')).stdout);
+  expect(allowed).toMatchObject({ records: 0, deletes: 3 });
+  expect(await line()).toMatchObject({ snapshot: { position: 0, total: 0, done: true }, refused: null });
+}, 120_000);

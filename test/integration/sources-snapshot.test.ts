@@ -6,7 +6,10 @@
  * 2. a second snapshot with one changed, one new and one removed listing: exactly those two versions and one
  *    DELETE more (a purge pass's key-only DELETE), and the removed key gone from listings.source-keys;
  * 3. the same snapshot written again (new mtime, same content): nothing produced, the state untouched;
- * 4. kill -9 of the worker 3 times mid-snapshot (3,000 listings in chunks of 20): every listing exactly once.
+ * 4. kill -9 of the worker 3 times mid-snapshot (3,000 listings in chunks of 20): every listing exactly once;
+ * 5. the mass-delete guard: an emptied feed, then one that drops 3 of 5 listings, are refused by the running
+ *    worker (nothing written, the refusal in the committed state, an error logged, the worker still polling),
+ *    and a later snapshot within maxDeleteFraction proceeds and clears the refusal.
  */
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -132,5 +135,68 @@ test('kill -9 mid-snapshot, 3 times: every listing of the snapshot exactly once,
   expect(new Set(keys).size).toBe(total);
   expect((await state())?.counts).toMatchObject({ records: total, deletes: 0 });
   console.log(`snapshot crash: killed at ${atKill.join(', ')} of ${total} raw records`);
+  expect(await stopWorker(w)).toBe(0);
+});
+
+test('an emptied or mostly emptied snapshot is refused while the worker keeps polling; a good one proceeds', async () => {
+  const feed = join(scratch.path, 'guarded.json');
+  const first = [1, 2, 3, 4, 5].map((n) => listing(n, 300 + n));
+  writeSnapshot(feed, first);
+  const step = await startSourcesStep(k.admin, k.kafka, scratch.path, snapshotYaml(feed, 10), {});
+  const w = step.startWorker();
+  workers.push(w);
+  const raw = () => readRaw(k.kafka, step.topics.raw);
+  const state = async () => (await readStates(k.kafka, step.topics.state)).get('snap-file');
+  const liveKeys = async () => {
+    const latest = new Map<string, boolean>();
+    for (const m of await readAllToEnd(k.kafka, [step.topics.keys], { purpose: 'itest-keys' }))
+      latest.set(m.message.key!.toString(), m.message.value !== null);
+    return [...latest]
+      .filter(([, live]) => live)
+      .map(([key]) => key)
+      .sort();
+  };
+  expect(await waitFor(async () => (await state())?.snapshot?.done === true, 60_000, 500)).toBe(true);
+  const loaded = await state();
+  expect(loaded?.snapshot).toMatchObject({ position: 5, total: 5, done: true, takenAt: expect.any(String) });
+  const keysLoaded = await liveKeys();
+  expect(keysLoaded).toHaveLength(5);
+
+  // An emptied feed (a failed export): refused, nothing written, the refusal committed in the state.
+  writeSnapshot(feed, []);
+  expect(await waitFor(async () => (await state())?.refused != null, 30_000, 500)).toBe(true);
+  const refusedEmpty = (await state())!;
+  expect(refusedEmpty.refused).toMatchObject({ code: 'SOURCE_SNAPSHOT_REFUSED', known: 5, listed: 0, deletes: 5 });
+  expect(refusedEmpty.refused?.message).toContain('listflow sources sync snap-file --once --allow-mass-delete');
+  expect(refusedEmpty.snapshot).toEqual(loaded?.snapshot); // still the applied snapshot
+  expect(refusedEmpty.counts).toEqual(loaded?.counts);
+
+  // Three of five gone (60% > 0.5): refused too, the refusal replaced by this one's counts.
+  writeSnapshot(feed, [listing(1, 301), listing(2, 302)]);
+  expect(await waitFor(async () => (await state())?.refused?.listed === 2, 30_000, 500)).toBe(true);
+  expect((await state())?.refused).toMatchObject({ known: 5, listed: 2, deletes: 3 });
+  // Polls go on, and refuse again without writing anything more.
+  await new Promise((r) => setTimeout(r, 2500));
+  expect((await raw()).length).toBe(5);
+  expect(await liveKeys()).toEqual(keysLoaded);
+  const refusals = w
+    .output()
+    .split('\n')
+    .filter((l) => l.startsWith('{') && l.includes('SOURCE_SNAPSHOT_REFUSED'))
+    .map((l) => JSON.parse(l) as { level: number; code: string; msg: string })
+    .filter((l) => l.code === 'SOURCE_SNAPSHOT_REFUSED');
+  expect(refusals.length).toBeGreaterThanOrEqual(3);
+  expect(refusals.every((l) => l.level === 50 && l.msg.startsWith('Source snap-file: snapshot '))).toBe(true);
+  expect(w.child.exitCode).toBeNull();
+
+  // A good snapshot (SNAP-5 removed: 20%) proceeds: one DELETE, the refusal cleared.
+  writeSnapshot(feed, first.slice(0, 4));
+  expect(await waitFor(async () => (await state())?.refused == null, 30_000, 500)).toBe(true);
+  expect(await waitFor(async () => (await state())?.snapshot?.done === true, 30_000, 500)).toBe(true);
+  expect(versions(await raw())).toEqual(
+    [...first.map((l) => `${l.ListingKey}@${l.ListPrice}`), 'SNAP-5 DELETE'].sort(),
+  );
+  expect(await liveKeys()).toEqual(keysLoaded.filter((key) => key !== 'snap-file:SNAP-5'));
+  expect((await state())?.counts).toMatchObject({ records: 5, deletes: 1 });
   expect(await stopWorker(w)).toBe(0);
 });
