@@ -18,6 +18,20 @@ test.each([
     want: logLevel.WARN,
   },
   {
+    what: 'a coordinator that moved (NOT_COORDINATOR), retried',
+    level: logLevel.ERROR,
+    entry: { message: 'Response FindCoordinator', error: 'This is not the correct coordinator for this group' },
+    want: logLevel.WARN,
+  },
+  {
+    what: 'a coordinator still loading, retried',
+    level: logLevel.ERROR,
+    entry: {
+      message: "Response JoinGroup: The coordinator is loading and hence can't process requests for this group",
+    },
+    want: logLevel.WARN,
+  },
+  {
     what: 'any other error',
     level: logLevel.ERROR,
     entry: { message: 'Crash: KafkaJSNumberOfRetriesExceeded', error: 'Connection error' },
