@@ -6,8 +6,15 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { parseConfig } from '../../runtime/config';
 import { RetriableError } from '../../runtime/errors';
 import { memoryOwner } from '../../runtime/assigned/memory';
+import type { Logger } from '../../runtime/operator';
 import type { RawListing, SourceDeclaration, SourceKey, SourceState } from '../../schemas/generated/types';
-import { PRESETS, ResoDataset, type ResoServer, startResoServer } from '../../test/support/reso-server';
+import {
+  PRESETS,
+  ResoDataset,
+  type ResoQuirks,
+  type ResoServer,
+  startResoServer,
+} from '../../test/support/reso-server';
 import { sourcesConfig } from './config';
 import { pollSource, type SourcePorts, type SourcesServices } from './poller';
 
@@ -30,9 +37,16 @@ async function until(what: string, ok: () => boolean, timeoutMs = 15_000): Promi
   }
 }
 
-async function setUp(deletes: 'status' | 'purge', entryOver: Record<string, unknown> = {}, token = 'local-token') {
-  const dataset = new ResoDataset({ seed: 3, count: 12, tieSize: 3, deletes, keyPrefix: 'K' });
-  server = await startResoServer({ sources: [{ name: 's', quirks: { ...PRESETS.plain, deletes }, dataset }] });
+async function setUp(
+  deletes: 'status' | 'purge',
+  entryOver: Record<string, unknown> = {},
+  token = 'local-token',
+  o: { quirks?: Partial<ResoQuirks>; tieSize?: number } = {},
+) {
+  const dataset = new ResoDataset({ seed: 3, count: 12, tieSize: o.tieSize ?? 3, deletes, keyPrefix: 'K' });
+  server = await startResoServer({
+    sources: [{ name: 's', quirks: { ...PRESETS.plain, deletes, ...o.quirks }, dataset }],
+  });
   const entry = {
     name: 's',
     kind: 'reso-web-api',
@@ -55,19 +69,45 @@ async function setUp(deletes: 'status' | 'purge', entryOver: Record<string, unkn
     { where: 'test' },
   );
   let offsetMs = 0;
+  const warnings: string[] = [];
+  const logger: Logger = {
+    debug() {},
+    info() {},
+    warn: (_o: unknown, msg?: string) => {
+      warnings.push(String(msg));
+    },
+    error() {},
+    child: () => logger,
+  };
   const owner = memoryOwner<typeof config, SourcesServices, SourcePorts>({
     key: 's',
     config,
+    logger,
     services: { env: { S_TOKEN: token }, validate: {} },
     clock: { now: () => new Date(Date.now() + offsetMs) },
   });
   const raws = () => (owner.log.get('raw') ?? []).map((e) => e.value as RawListing);
   const state = () => owner.latest.get('state')?.get('s') as SourceState | undefined;
   const keys = () => owner.latest.get('keys') as Map<string, SourceKey> | undefined;
+  const requests = () => server!.log.filter((e) => e.kind === 'resource').length;
+  /** Requests per poll from the `from`-th on: a poll's come back to back, polls are a second apart. */
+  const perPoll = (from: number) => {
+    const polls: number[] = [];
+    let last = Number.NEGATIVE_INFINITY;
+    for (const e of server!.log.filter((x) => x.kind === 'resource').slice(from)) {
+      if (e.at - last > 400) polls.push(1);
+      else polls[polls.length - 1]!++;
+      last = e.at;
+    }
+    return polls;
+  };
   return {
     dataset,
     entry,
     owner,
+    warnings,
+    requests,
+    perPoll,
     raws,
     state,
     keys,
@@ -140,6 +180,57 @@ describe('pollSource', () => {
     t.owner.stop();
     await running;
   });
+
+  // MLS Grid-like: the server cannot break ties by key (ge ties), and the whole load is one instant: a tie of
+  // 12 over pages of 5, which a quiet pass would re-read in 3 requests.
+  const geTies = { tieBreak: 'timestamp', paging: 'next-link' };
+  const mlsLike = { keyTieBreak: false };
+
+  it('ge ties larger than a page: every quiet poll is one request; a change after them is taken once', async () => {
+    const t = await setUp('status', geTies, undefined, { quirks: mlsLike, tieSize: 12 });
+    const running = pollSource(declaration(t.entry), t.owner.ctx);
+    try {
+      await until('the initial load', () => t.raws().length === 12);
+      expect(t.state()?.cursor?.keysAtTimestamp).toHaveLength(12);
+      const commits = t.owner.commits();
+      const from = t.requests();
+      await until('three quiet polls', () => t.requests() >= from + 3, 10_000);
+      expect(t.perPoll(from)).toEqual([1, 1, 1]);
+      expect(t.owner.commits()).toBe(commits);
+      const [a] = t.dataset.liveKeys();
+      t.dataset.changePrice(a!, 4242);
+      await until('the change', () => t.raws().length === 13);
+      expect(JSON.parse(t.raws()[12]!.payload)).toMatchObject({ ListingKey: a, ListPrice: 4242 });
+      const settled = t.requests();
+      await until('quiet again', () => t.requests() >= settled + 2, 10_000);
+      // (the poll that took the change: the probe, then the pass over the tie, 3 pages; then quiet polls)
+      expect(t.perPoll(settled).slice(0, 2)).toEqual([1, 1]);
+      expect(t.raws().filter((r) => r.listingKey === a)).toHaveLength(2); // the load's version and the change's
+      expect(t.warnings).toEqual([]);
+    } finally {
+      // a failed wait must not leave the poller running (jest would wait for it)
+      t.owner.stop();
+      await running;
+    }
+  }, 30_000);
+
+  it('a server that refuses the probe still replicates, and the poller warns what to declare', async () => {
+    const t = await setUp('status', geTies, undefined, { quirks: { ...mlsLike, refuseDescending: true }, tieSize: 12 });
+    const running = pollSource(declaration(t.entry), t.owner.ctx);
+    try {
+      await until('the initial load', () => t.raws().length === 12);
+      const [a] = t.dataset.liveKeys();
+      t.dataset.changePrice(a!, 4343);
+      await until('the change', () => t.raws().length === 13);
+      await until('a warning', () => t.warnings.length > 0);
+      expect(t.warnings[0]).toContain('orderDescending: false');
+      expect(t.raws().filter((r) => r.listingKey === a)).toHaveLength(2);
+    } finally {
+      // a failed wait must not leave the poller running (jest would wait for it)
+      t.owner.stop();
+      await running;
+    }
+  }, 30_000);
 
   it.each([
     {

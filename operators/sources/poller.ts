@@ -240,6 +240,12 @@ export async function pollSource(decl: SourceDeclaration, ctx: PollerContext): P
         ctx.gauges.set('deletes', r.state.counts.deletes);
         if (r.pages > 0)
           log.info({ pages: r.pages, records: r.records, deletes: r.deletes, requests: r.requests }, 'source synced');
+        // Replication is unharmed (the passes ran), but every quiet poll now costs the refused probe too.
+        if (r.probeRefused !== undefined)
+          log.warn(
+            { reason: r.probeRefused },
+            'the server refused the quiet-poll probe; declare capabilities: { count: false } or { orderDescending: false } for this source',
+          );
       } catch (e) {
         if (ctx.signal.aborted) break;
         const c = classifyError(e);

@@ -70,6 +70,26 @@ describe('buildQuery', () => {
       { initial: false, allKeys: true, select: ['ListingKey'] },
       { $filter: "OriginatingSystemName eq 'x'", $orderby: 'ListingKey asc', $top: '1000', $select: 'ListingKey' },
     ],
+    [
+      'newest first (the ge probe): the cursor term, ordered by the timestamp descending',
+      { ...spec, tieMode: 'ge' },
+      cursor,
+      { initial: false, newestFirst: true, count: true, top: 1, select: ['ListingKey', 'ModificationTimestamp'] },
+      {
+        $filter: 'ModificationTimestamp ge 2026-01-05T10:00:00.123456Z',
+        $orderby: 'ModificationTimestamp desc',
+        $top: '1',
+        $select: 'ListingKey,ModificationTimestamp',
+        $count: 'true',
+      },
+    ],
+    [
+      'a cursor term given (several streams probed at once): ANDed with the source filter, unordered',
+      { ...spec, filter: "OriginatingSystemName eq 'x'" },
+      undefined,
+      { initial: false, cursorTerm: '(A gt 1) or (B gt 2)', top: 1, select: ['ListingKey'] },
+      { $filter: "(OriginatingSystemName eq 'x') and ((A gt 1) or (B gt 2))", $top: '1', $select: 'ListingKey' },
+    ],
   ])('%s', (_what, s, c, o, expected) => {
     const url = buildQuery(s, c, o);
     expect(params(url)).toEqual(expected);

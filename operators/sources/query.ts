@@ -11,6 +11,20 @@ import { stringLiteral } from './odata-filter';
 
 export type TieMode = 'key' | 'ge';
 
+/**
+ * What the server answers beyond the replication query itself, as the source declares it
+ * (`capabilities`, source-validation.ts). The quiet-poll probe of a `ge` source (quiet-probe.ts) needs both.
+ */
+export interface ServerCapabilities {
+  /** `$count=true` answers `@odata.count`. */
+  readonly count: boolean;
+  /** `$orderby=<timestamp> desc` is honoured. */
+  readonly orderDescending: boolean;
+}
+
+/** What a source is assumed to answer when it declares nothing: both are OData 4 query options. */
+export const DEFAULT_CAPABILITIES: ServerCapabilities = { count: true, orderDescending: true };
+
 export interface QuerySpec {
   /** The resource, e.g. https://api.mlsgrid.com/v2/Property. */
   readonly resource: string;
@@ -25,6 +39,8 @@ export interface QuerySpec {
   readonly pageSize: number;
   readonly select?: readonly string[];
   readonly expandMedia: boolean;
+  /** Undefined: DEFAULT_CAPABILITIES (what a declaration that names none gets). */
+  readonly capabilities?: ServerCapabilities;
 }
 
 export interface QueryOptions {
@@ -38,6 +54,10 @@ export interface QueryOptions {
   readonly select?: readonly string[];
   /** No cursor term, no ordering by timestamp: a purge pass over every key. */
   readonly allKeys?: boolean;
+  /** Newest first (`$orderby=<timestamp> desc`): the quiet-poll probe of a `ge` stream. */
+  readonly newestFirst?: boolean;
+  /** This term instead of the cursor's, no ordering: the one probe of several key-tie streams. */
+  readonly cursorTerm?: string;
 }
 
 /** The filter past `cursor` (undefined: from the beginning). */
@@ -53,7 +73,7 @@ export function buildQuery(spec: QuerySpec, cursor: SourceCursor | undefined, o:
   const terms = [
     spec.filter,
     o.initial ? spec.initialFilter : undefined,
-    o.allKeys ? undefined : cursorFilter(spec, cursor),
+    o.allKeys ? undefined : (o.cursorTerm ?? cursorFilter(spec, cursor)),
   ]
     .filter((t): t is string => t !== undefined && t !== '')
     .map((t) => `(${t})`);
@@ -64,7 +84,8 @@ export function buildQuery(spec: QuerySpec, cursor: SourceCursor | undefined, o:
     : spec.tieMode === 'key'
       ? `${spec.timestampField} asc,${spec.keyField} asc`
       : `${spec.timestampField} asc`;
-  params.push(['$orderby', order]);
+  if (o.newestFirst) params.push(['$orderby', `${spec.timestampField} desc`]);
+  else if (o.cursorTerm === undefined) params.push(['$orderby', order]);
   params.push(['$top', String(o.top ?? spec.pageSize)]);
   const select = o.select ?? spec.select;
   if (select && select.length > 0) params.push(['$select', select.join(',')]);

@@ -6,7 +6,9 @@
  * A pass starts from the cursor query, follows nextLinks (or, with `paging: cursor`, asks again from the cursor)
  * until a page comes back without one (or empty: Trestle), and restarts from the cursor when a nextLink expires. Records at or before the cursor are
  * dropped (the `ge` boundary); the cursor advances over every record taken, deleted ones included (MLS
- * Grid: save the highest timestamp seen, even for records you don't keep). A quiet poll is one request.
+ * Grid: save the highest timestamp seen, even for records you don't keep). A pass from a caught-up key-tie
+ * cursor is one request; a quiet `ge` pass re-reads the tie at the cursor, which the quiet-poll probe
+ * (quiet-probe.ts) spares a sync.
  */
 import { PermanentError } from '../../runtime/errors';
 import type { ODataPage, SourceClient } from './client';
@@ -180,7 +182,7 @@ export async function listAllKeys(
  * Records left past the state's cursor, from `@odata.count` (one request, `$top=0`), for `sources list` and the
  * sources' lag. Exact with key ties; with `ge` ties the boundary keys already taken are subtracted, which is
  * exact unless one of them changed since (then it is counted once more, as it will be taken again).
- * Undefined when the server sends no count.
+ * Undefined when the server sends no count, or is declared without `$count` (then no request is made).
  */
 export async function remainingRecords(
   spec: ReplicationSpec,
@@ -188,6 +190,7 @@ export async function remainingRecords(
   state: ReplicationState,
   signal: AbortSignal,
 ): Promise<number | undefined> {
+  if (spec.capabilities?.count === false) return undefined;
   const url = buildQuery(spec, state.cursor, {
     initial: !state.initialDone,
     count: true,

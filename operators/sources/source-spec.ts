@@ -6,7 +6,7 @@
 import { ListflowError } from '../../runtime/errors';
 import type { DeleteRule, DeletionReader } from './deletes';
 import { mediaResourceOf } from './media-query';
-import type { TieMode } from './query';
+import type { ServerCapabilities, TieMode } from './query';
 import type { ReplicationSpec } from './replicate';
 
 export type SourceAuth =
@@ -51,6 +51,8 @@ export interface ResoSource extends SourceCommon {
   readonly rateLimits: { readonly perSecond?: number; readonly perHour?: number; readonly perDay?: number };
   readonly deletes: DeleteRule;
   readonly media: MediaRule;
+  /** What the server answers beyond replication queries (`$count`, descending order): the quiet-poll probe. */
+  readonly capabilities: ServerCapabilities;
 }
 
 export interface SnapshotSource extends SourceCommon {
@@ -168,6 +170,7 @@ export function replicationSpecs(s: ResoSource): { main: ReplicationSpec; photos
     deletes: s.deletes,
     nextLinkEncoding: s.nextLinkEncoding,
     paging: s.paging,
+    capabilities: s.capabilities,
   };
   const photos =
     !s.media.bumpsModification && s.media.changeTimestamp

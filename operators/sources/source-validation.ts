@@ -5,6 +5,7 @@
 import { invalidParameterMessage } from '../../runtime/errors';
 import { type DeleteRule, deleteRuleDisagreements } from './deletes';
 import { type Expect, FieldReader, isObj, type Obj } from './field-reader';
+import { DEFAULT_CAPABILITIES, type ServerCapabilities } from './query';
 import type {
   FeedVolume,
   MediaRule,
@@ -210,6 +211,7 @@ class SourceReader extends FieldReader {
     const deletes = this.deletes(r);
     if (deletes) this.deletesAgreeWithProfile(deletes, common.profile ?? this.o.defaultProfile);
     const media = this.media(r);
+    const capabilities = this.capabilities(r);
     if (select && deletes && media) {
       // Replication reads these fields of every record: a $select without them breaks the cursor or the rules.
       const needed = [
@@ -237,7 +239,8 @@ class SourceReader extends FieldReader {
       pageSize === undefined ||
       !rateLimits ||
       !deletes ||
-      !media
+      !media ||
+      !capabilities
     )
       return undefined;
     return {
@@ -255,7 +258,43 @@ class SourceReader extends FieldReader {
       rateLimits,
       deletes,
       media,
+      capabilities,
     };
+  }
+
+  /**
+   * `capabilities: { count, orderDescending }`, each true unless the server lacks it (both OData 4 query
+   * options). A `ge`-tie source's quiet-poll probe needs both (quiet-probe.ts); without them its quiet polls
+   * re-read the tie at the cursor, ceil(tie / pageSize) requests.
+   */
+  private capabilities(r: Obj): ServerCapabilities | undefined {
+    if (r.capabilities === undefined) {
+      this.field(r, this.at, 'capabilities');
+      return DEFAULT_CAPABILITIES;
+    }
+    const c = this.sub(
+      r,
+      'capabilities',
+      'write capabilities: { count: true, orderDescending: true }, false for what the server refuses.',
+    );
+    if (!c) return undefined;
+    const p = `${this.at}.capabilities`;
+    this.unknownKeys(c, p, ['count', 'orderDescending']);
+    const fixes = {
+      count: 'false when the server refuses $count=true (no @odata.count).',
+      orderDescending: 'false when the server refuses $orderby=ModificationTimestamp desc.',
+    } as const;
+    const out = { ...DEFAULT_CAPABILITIES };
+    let ok = true;
+    for (const k of ['count', 'orderDescending'] as const) {
+      const v = c[k] ?? DEFAULT_CAPABILITIES[k];
+      if (typeof v === 'boolean') out[k] = v;
+      else {
+        this.expect(`${p}.${k}`, 'true or false', v, fixes[k]);
+        ok = false;
+      }
+    }
+    return ok ? out : undefined;
   }
 
   private auth(r: Obj): SourceAuth | undefined {

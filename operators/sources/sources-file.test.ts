@@ -121,6 +121,13 @@ describe('a valid file', () => {
       nextLinkEncoding: 'double',
     });
     expect(photos).toBeUndefined();
+    // A declaration that names no capabilities gets both (the quiet-poll probe of ge ties uses them).
+    expect(main.capabilities).toEqual({ count: true, orderDescending: true });
+    reso(d).capabilities = { orderDescending: false };
+    expect(replicationSpecs(validateSources(d, { profiles }).sources[0] as ResoSource).main.capabilities).toEqual({
+      count: true,
+      orderDescending: false,
+    });
     (reso(d).media as Record<string, unknown>).bumpsModification = false;
     const again = replicationSpecs(validateSources(d, { profiles }).sources[0] as ResoSource);
     expect(again.photos?.timestampField).toBe('PhotosChangeTimestamp');
@@ -336,6 +343,30 @@ describe('problems name the path, the value and a fix', () => {
       },
       'sources[0].auth.clientIdEnv',
       'name of an environment variable',
+    ],
+    [
+      'capabilities not an object',
+      (d) => {
+        reso(d).capabilities = 'all';
+      },
+      'sources[0].capabilities',
+      'an object',
+    ],
+    [
+      'a capability not a boolean',
+      (d) => {
+        reso(d).capabilities = { count: 'yes' };
+      },
+      'sources[0].capabilities.count',
+      'true or false',
+    ],
+    [
+      'an unknown capability',
+      (d) => {
+        reso(d).capabilities = { count: true, skipToken: true };
+      },
+      'sources[0].capabilities.skipToken',
+      'one of the keys count, orderDescending',
     ],
   ])('%s', (_what, mutate, path, text) => {
     const d = valid();

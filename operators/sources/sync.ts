@@ -7,11 +7,14 @@
  * A `media: separate` source's page gets its Media (one query per batch of its keys) before it becomes
  * RawListings, so photos travel in the page's own transaction.
  *
- * Pages that carry nothing and do not change the state (a quiet poll) are not committed: a quiet poll is one
- * request and no Kafka write.
+ * First the quiet-poll probe (quiet-probe.ts): streams it proves have nothing to take are not passed, so a
+ * quiet poll is exactly one request per source (a `ge` tie larger than a page, a PropTx photo stream
+ * included). Pages that carry nothing and do not change the state are not committed: a quiet poll makes no
+ * Kafka write.
  */
 import type { SourceClient } from './client';
 import { withSeparateMedia } from './media-query';
+import { runProbes } from './quiet-probe';
 import { type RawListingRecord, rawListingsOf } from './raw-listings';
 import { type ReplicationSpec, type ReplicationState, replicatePass } from './replicate';
 import type { SourceCommon } from './source-spec';
@@ -39,6 +42,8 @@ export interface SyncResult {
   readonly records: number;
   readonly deletes: number;
   readonly requests: number;
+  /** The server refused the quiet-poll probe (its message): the passes ran; declare what it lacks. */
+  readonly probeRefused?: string;
 }
 
 export async function syncSource(o: SyncOptions): Promise<SyncResult> {
@@ -66,7 +71,13 @@ export async function syncSource(o: SyncOptions): Promise<SyncResult> {
       into: (s, r) => withCursor({ ...s, photoInitialDone: r.initialDone }, 'photoCursor', r),
     });
   }
-  for (const stream of streams) {
+  const probe = await runProbes(
+    streams.map((s) => ({ spec: s.spec, state: s.from(state) })),
+    o.client,
+    o.signal,
+  );
+  for (const [i, stream] of streams.entries()) {
+    if (probe.quiet.has(i)) continue;
     const begin = stream.from(state);
     const passId = `${o.source.name}@${begin.cursor?.timestamp ?? 'start'}`;
     let position = 0;
@@ -104,7 +115,10 @@ export async function syncSource(o: SyncOptions): Promise<SyncResult> {
       deletes += page.deletedRecords.length;
     }
   }
-  return { state, pages, records, deletes, requests: o.client.requests() - requestsBefore };
+  const requests = o.client.requests() - requestsBefore;
+  return probe.refused === undefined
+    ? { state, pages, records, deletes, requests }
+    : { state, pages, records, deletes, requests, probeRefused: probe.refused };
 }
 
 function withCursor(s: SourceState, field: 'cursor' | 'photoCursor', r: ReplicationState): SourceState {

@@ -59,5 +59,6 @@ export function plainStatusSource(resource: string): ResoSource {
     rateLimits: {},
     deletes: { kind: 'status', field: 'StandardStatus', values: ['Delete'] },
     media: { mode: 'expand', bumpsModification: true },
+    capabilities: { count: true, orderDescending: true },
   };
 }

@@ -16,6 +16,7 @@ const sources: Record<string, ResoQuirks> = {
   spark: PRESETS.spark,
   proptx: PRESETS.proptx,
   limited: { ...plain, rateLimitPerSecond: 2, rateLimitRetryAfterSeconds: 3 },
+  lacking: { ...plain, refuseCount: true, refuseDescending: true },
 };
 
 beforeAll(async () => {
@@ -147,6 +148,13 @@ describe('strict queries: 400 with an OData error body', () => {
       'At most 5 or operators',
     ],
     ['expanding something else', 'plain', q({ $expand: 'Rooms' }), 'only Media'],
+    ['$count where the server has none', 'lacking', q({ $count: 'true' }), '$count is not supported.'],
+    [
+      'descending order where the server has none',
+      'lacking',
+      q({ $orderby: 'ModificationTimestamp desc' }),
+      'Descending order is not supported.',
+    ],
   ])('%s', async (_what, source, query, message) => {
     const token = sources[source]!.auth.kind === 'oauth2' ? (await oauthToken(source)).token! : 'local-token';
     const a = await get(source, query, token);

@@ -110,6 +110,20 @@ export class ResoDataset {
     return at;
   }
 
+  /**
+   * Runs `fn` with its changes stamped `at`, an instant already used: a late arrival (a record the server
+   * commits at an instant a replica may already have read, as servers that stamp before they commit do).
+   */
+  atPastInstant(at: string, fn: () => void): void {
+    this.version++;
+    this.shared = at;
+    try {
+      fn();
+    } finally {
+      this.shared = undefined;
+    }
+  }
+
   private build(sample: Record<string, unknown>, at: string, photos: number): PropertyRecord {
     const { Media: _ignored, ...fields } = sample;
     const key = String(fields.ListingKey);
@@ -176,6 +190,12 @@ export class ResoDataset {
       else r.StandardStatus = 'Delete';
       this.touch(r);
     }
+  }
+
+  /** The record leaves the feed with no change stamped (a hard delete; MLS Grid drops flagged records after 7 days). */
+  vanish(key: string): void {
+    if (!this.records.delete(key)) throw new Error(`no listing ${key}`);
+    this.version++;
   }
 
   /** Replaces the first photo's content, removes the last (if more than one) and adds one. */

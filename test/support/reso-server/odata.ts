@@ -83,6 +83,7 @@ export function parseQuery(params: URLSearchParams, q: ResoQuirks): ParsedQuery 
       const field = m[1]!;
       if (!TIMESTAMPS.has(field) && field !== 'ListingKey') throw bad(`Cannot order by ${field}.`);
       if (field === 'ListingKey' && !q.keyTieBreak) throw bad('Cannot order by ListingKey on this server.');
+      if (m[2] === 'desc' && q.refuseDescending) throw bad('Descending order is not supported.');
       return { field, desc: m[2] === 'desc' };
     });
   const expand = params.get('$expand');
@@ -98,6 +99,7 @@ export function parseQuery(params: URLSearchParams, q: ResoQuirks): ParsedQuery 
   if (select?.some((s) => !/^[A-Za-z]+$/.test(s))) throw bad(`Invalid $select ${JSON.stringify(selectRaw)}.`);
   const countRaw = params.get('$count');
   if (countRaw !== null && countRaw !== 'true' && countRaw !== 'false') throw bad('$count must be true or false.');
+  if (countRaw === 'true' && q.refuseCount) throw bad('$count is not supported.');
   return { filter, orderBy, top, skip, select, expandMedia, count: countRaw === 'true' };
 }
 

@@ -49,6 +49,10 @@ export interface ResoQuirks {
   /** Requests per second before 429 with Retry-After. */
   readonly rateLimitPerSecond?: number;
   readonly rateLimitRetryAfterSeconds?: number;
+  /** `$count=true` answers 400 (a server without $count: sources declare `capabilities.count: false`). */
+  readonly refuseCount?: boolean;
+  /** `$orderby=... desc` answers 400 (sources declare `capabilities.orderDescending: false`). */
+  readonly refuseDescending?: boolean;
   /** Faults by the 1-based number of the resource request (token and media requests are not counted). */
   readonly faults?: (requestNumber: number) => Fault | undefined;
 }
