@@ -121,7 +121,7 @@ describe('histogramRows', () => {
 
 describe('fmtMs', () => {
   test.each([
-    [3.14159, '3.1'],
+    [3.24, '3.2'],
     [12.6, '13'],
     [12_345.4, '12,345'],
     [Number.NaN, '-'],
