@@ -46,6 +46,8 @@ export interface Chain {
   readonly rows: Map<string, number>;
   /** Rows with this id prefix in the run's listings table. */
   countRows(prefix: string): Promise<number>;
+  /** Each worker's output so far (stdout and stderr, the last MB). */
+  outputs(): { step: string; output: string }[];
   /** Throws with the workers' output when one of them exited. */
   checkWorkers(): void;
   stop(): Promise<void>;
@@ -223,6 +225,7 @@ export async function startChain(opts: ChainOptions): Promise<Chain> {
       ]);
       return Number(r.rows[0]!.n);
     },
+    outputs: () => workers.map((w, i) => ({ step: STEPS[i]!, output: w.output() })),
     checkWorkers() {
       workers.forEach((w, i) => {
         if (w.child.exitCode !== null || w.child.signalCode !== null) {

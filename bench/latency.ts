@@ -56,7 +56,8 @@ interface LevelResult {
   readonly count: number;
   readonly rows: number;
   readonly late: number;
-  readonly duplicates: number;
+  /** Records beyond the first per key on listings.normalized and listings.enriched. */
+  readonly duplicates: readonly [number, number];
   readonly summaries: Record<(typeof HOPS)[number], Summary>;
   readonly histogram: string[][];
   readonly loadavg: string;
@@ -161,7 +162,7 @@ async function scenario(kafka: KafkaClient, name: string, photos: boolean): Prom
         count,
         rows,
         late: paced.late,
-        duplicates: normalized!.duplicates + enriched!.duplicates,
+        duplicates: [normalized!.duplicates, enriched!.duplicates],
         summaries: Object.fromEntries(HOPS.map((h) => [h, summarize(byHop[h])])) as LevelResult['summaries'],
         histogram: histogramRows(byHop),
         loadavg: loadNow,
@@ -177,6 +178,12 @@ async function scenario(kafka: KafkaClient, name: string, photos: boolean): Prom
     return { name, max: max.rate, maxCount, levels };
   } finally {
     await producer.disconnect().catch(() => undefined);
+    // What the workers warned about (a rebalance, a retried batch) explains duplicates and outliers.
+    for (const w of chain.outputs()) {
+      const tail = w.output.trim().split('\n').slice(-8);
+      if (tail[0])
+        console.log(`${w.step} worker, last lines of its output:\n  ${tail.map((l) => l.slice(0, 400)).join('\n  ')}`);
+    }
     await chain.stop();
     await admin.deleteGroups(readerGroups).catch(() => undefined);
     await admin.disconnect();
@@ -197,7 +204,7 @@ function lines(s: ScenarioResult): string[] {
         'records',
         'rows',
         'late sends',
-        'duplicates',
+        'duplicates (normalized, enriched)',
         'load average',
       ],
       s.levels.map((l) => [
@@ -208,7 +215,7 @@ function lines(s: ScenarioResult): string[] {
         l.count.toLocaleString('en-US'),
         `${l.rows.toLocaleString('en-US')}${l.rows === l.count ? ' (all)' : ' (MISSING)'}`,
         String(l.late),
-        String(l.duplicates),
+        l.duplicates.join(', '),
         l.loadavg,
       ]),
     ),
