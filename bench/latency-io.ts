@@ -125,6 +125,8 @@ export interface TopicTimes {
   readonly first: Map<string, number>;
   /** Records beyond the first per key (a step that processed a record twice, at-least-once). */
   readonly duplicates: number;
+  /** Records the reader was handed again (same partition and offset): the reading client's, not on the topic. */
+  readonly redelivered: number;
   /** The reader's throwaway consumer group (for the clean-up). */
   readonly groupId: string;
 }
@@ -144,6 +146,8 @@ export async function readTimes(
   const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100 });
   const first = new Map<string, number>();
   let duplicates = 0;
+  let redelivered = 0;
+  const offsets = new Set<string>();
   let lastNew = Date.now();
   await consumer.connect();
   try {
@@ -154,6 +158,12 @@ export async function readTimes(
         for (const m of batch.messages) {
           const key = m.key?.toString();
           if (!key?.startsWith(prefix)) continue;
+          const at = `${batch.partition}:${m.offset}`;
+          if (offsets.has(at)) {
+            redelivered++;
+            continue;
+          }
+          offsets.add(at);
           const t = Number(m.timestamp);
           const seen = first.get(key);
           if (seen === undefined) {
@@ -170,5 +180,5 @@ export async function readTimes(
   } finally {
     await consumer.disconnect();
   }
-  return { first, duplicates, groupId };
+  return { first, duplicates, redelivered, groupId };
 }

@@ -167,6 +167,8 @@ async function scenario(kafka: KafkaClient, name: string, photos: boolean): Prom
         histogram: histogramRows(byHop),
         loadavg: loadNow,
       };
+      const again = raw!.redelivered + normalized!.redelivered + enriched!.redelivered;
+      if (again > 0) console.log(`load ${l}: the reader was handed ${again} records twice (not counted as duplicates)`);
       if (rows !== count || raw!.first.size !== count)
         console.warn(`load ${l}: offered ${count}, raw ${raw!.first.size}, rows ${rows}: records missing`);
       const s = result.summaries.total;
