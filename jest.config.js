@@ -18,7 +18,7 @@ module.exports = {
       ...common,
       displayName: 'unit',
       testMatch: [
-        '<rootDir>/{operators,samples,runtime,pipelines,schemas,cli,infra,k8s}/**/*.test.ts',
+        '<rootDir>/{operators,samples,runtime,pipelines,schemas,cli,infra,k8s,bench}/**/*.test.ts',
         '<rootDir>/test/unit/**/*.test.ts',
         '<rootDir>/test/k8s/**/*.test.ts',
       ],
