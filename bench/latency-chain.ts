@@ -10,7 +10,6 @@
  * itself is unchanged. Everything the chain creates (topics, groups, subjects, the schema, stored variants)
  * is removed by `stop`.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,8 +23,7 @@ import listings from '../pipelines/listings';
 import type { KafkaAdmin } from '../runtime/kafka-client';
 import { dlqTopic, groupId, type PipelineSpec } from '../runtime/pipeline';
 import { subjectFor } from '../runtime/serde';
-import { childOutput } from '../test/support/child-output';
-import { createTopics, endpoints, type WorkerProcess } from '../test/support/streams';
+import { createTopics, endpoints, spawnTestWorker, type WorkerProcess } from '../test/support/streams';
 import { deleteTopics } from './harness';
 
 /** The steps of the text path, in order. */
@@ -94,25 +92,6 @@ function blobSettings(run: string, dir: string): { env: Record<string, string>; 
     return { env: { LISTFLOW_IMAGES_BLOB_STORE: store }, ...(where.kind === 's3' ? { s3Prefix: where.prefix } : {}) };
   }
   return { env: { LISTFLOW_IMAGES_BLOB_STORE: 'file', LISTFLOW_IMAGES_BLOB_ROOT: join(dir, 'blobs') } };
-}
-
-/**
- * One step's worker as a child process (its output kept for failure messages). Not streams.ts's
- * spawnTestWorker: that one finds the compiled script from the sources' folder, and the bench runs from dist/.
- */
-function spawnStepWorker(stepId: string, env: Record<string, string>): WorkerProcess {
-  const script = join(__dirname, '..', 'test', 'support', 'pipeline-worker-main.js');
-  const child = spawn(process.execPath, [script, stepId], {
-    env: {
-      ...process.env,
-      LISTFLOW_REGISTER_SCHEMAS: 'true',
-      LISTFLOW_HTTP_PORT: '0',
-      LISTFLOW_LOG_LEVEL: 'warn',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  return { child, ...childOutput(child) };
 }
 
 /** SIGTERM (the graceful drain), SIGKILL after 30 s. */
@@ -207,7 +186,7 @@ export async function startChain(opts: ChainOptions): Promise<Chain> {
       publish: { LISTFLOW_POSTGRES_URL: url },
     };
     for (const s of steps) {
-      workers.push(spawnStepWorker(s.id, { LISTFLOW_PIPELINE_FILE: file, ...env[s.id] }));
+      workers.push(spawnTestWorker('pipeline-worker-main.js', [s.id], { LISTFLOW_PIPELINE_FILE: file, ...env[s.id] }));
     }
   } catch (e) {
     await stop();

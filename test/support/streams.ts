@@ -139,14 +139,16 @@ export interface WorkerProcess {
   readonly exited: Promise<number | null>;
 }
 
-const repoRoot = join(__dirname, '..', '..');
+// The compiled worker scripts: beside this file when it runs compiled (benchmarks run from dist/), else in
+// dist/test/support of the checkout (jest runs this file from its TypeScript source).
+const compiledSupport = __filename.endsWith('.js') ? __dirname : join(__dirname, '..', '..', 'dist', 'test', 'support');
 
 /**
  * Starts a worker script of test/support (compiled into dist/ by `npm run build`) as a child process with
  * the settings every test worker shares; its output (stdout and stderr, the last MB) is kept for failure messages.
  */
 export function spawnTestWorker(scriptName: string, args: string[], env: Record<string, string>): WorkerProcess {
-  const script = join(repoRoot, 'dist', 'test', 'support', scriptName);
+  const script = join(compiledSupport, scriptName);
   const child = spawn(process.execPath, [script, ...args], {
     env: {
       ...process.env,
