@@ -8,13 +8,14 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { operators } from '../operators';
 import type { AnyOperator, Logger } from '../runtime/operator';
 import { definePipeline } from '../runtime/pipeline';
 import { loadWorkerSettings } from '../runtime/settings';
 import { Worker } from '../runtime/worker';
 import type { SchemaName } from '../schemas/generated/types';
 import { delay, testClientKind, uniqueName } from '../test/support/streams';
-import type { KafkaAdmin } from '../runtime/kafka-client';
+import type { KafkaAdmin, KafkaClientKind } from '../runtime/kafka-client';
 
 export async function topicSize(admin: KafkaAdmin, topic: string): Promise<number> {
   // A retriable error (NOT_LEADER_FOR_PARTITION right after a topic was created, seen on the shared platform)
@@ -187,6 +188,8 @@ export interface BenchStep {
   readonly timeoutMs?: number;
   /** The step's `threads` (operator threads); omitted runs `process` on the event loop. */
   readonly threads?: number;
+  /** The worker's Kafka client (LISTFLOW_KAFKA_CLIENT); omitted, the environment's. */
+  readonly kafkaClient?: KafkaClientKind;
 }
 
 /**
@@ -221,8 +224,16 @@ export async function startWorker(s: BenchStep): Promise<Worker> {
     if (k.startsWith('LISTFLOW_') && !k.startsWith('LISTFLOW_POSTGRES') && !k.startsWith('LISTFLOW_NODE')) env[k] = v;
   }
   const settings = loadWorkerSettings(
-    { ...env, LISTFLOW_REGISTER_SCHEMAS: 'true', LISTFLOW_HTTP_PORT: '0', LISTFLOW_LOG_LEVEL: 'silent' },
-    [s.operator.name],
+    {
+      ...env,
+      ...(s.kafkaClient !== undefined ? { LISTFLOW_KAFKA_CLIENT: s.kafkaClient } : {}),
+      LISTFLOW_REGISTER_SCHEMAS: 'true',
+      LISTFLOW_HTTP_PORT: '0',
+      LISTFLOW_LOG_LEVEL: 'silent',
+    },
+    // Every operator's settings are left to its own config (the benchmark passes it): the platform's
+    // environment carries the images step's (LISTFLOW_IMAGES_*), which another step's worker would refuse.
+    [...new Set([s.operator.name, ...Object.keys(operators)])],
   );
   const worker = new Worker({
     pipeline,

@@ -24,22 +24,13 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { defineConfig } from '../runtime/config';
-import { TRACE_HEADER } from '../runtime/dead-letters/build';
+import type { KafkaClientKind } from '../runtime/kafka-client';
 import { defineOperator, emit } from '../runtime/operator';
 import { passThrough } from '../runtime/passthrough';
 import { sleep } from '../runtime/execute/retry';
-import type { RawListing } from '../schemas/generated/types';
-import {
-  createTopics,
-  endpoints,
-  produceRecords,
-  rawListing,
-  testKafka,
-  testSerde,
-  uniqueName,
-} from '../test/support/streams';
+import { createTopics, produceRecords, rawListing, testKafka, uniqueName } from '../test/support/streams';
+import { type BareLoop, bareKafkajsLoop, barePlatformaticLoop } from './bare-loops';
 import {
   type BenchStep,
   deleteTopics,
@@ -58,8 +49,16 @@ const IO_PER_UNIT = Number(process.env.BENCH_IO_RECORDS ?? 50);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const TRACING = process.env.BENCH_TRACING !== '0';
 const PARTITIONS = 6;
+const BARE: Record<KafkaClientKind, BareLoop> = { kafkajs: bareKafkajsLoop, platformatic: barePlatformaticLoop };
+/** The clients compared (BENCH_CLIENTS, default both); the traced contender runs on the first. */
+const CLIENTS = (process.env.BENCH_CLIENTS ?? 'kafkajs platformatic')
+  .split(/[\s,]+/)
+  .filter(Boolean) as KafkaClientKind[];
+for (const c of CLIENTS)
+  if (!(c in BARE)) throw new Error(`BENCH_CLIENTS: unknown client "${c}" (kafkajs, platformatic)`);
 const KAFKA_VERSION = '4.1.1';
 const kafka = testKafka('bench-runtime');
+type Round = { bare: SteadyRate; rt: SteadyRate; bareRss: number; rtRss: number };
 const created: string[] = [];
 const rss = new PeakRss();
 
@@ -74,72 +73,17 @@ async function topics(spec: Record<string, number>): Promise<void> {
   }
 }
 
-/** (a) The baseline: the same work as the runtime, written directly against kafkajs (not the client seam). */
-async function bareLoop(input: string, output: string): Promise<SteadyRate> {
-  const bare = new Kafka({ clientId: 'bench-bare', brokers: endpoints.kafkaBrokers, logLevel: logLevel.NOTHING });
-  const admin = kafka.admin();
-  await admin.connect();
-  const serde = testSerde();
-  const outId = await serde.schemaIdFor(output, 'RawListing', true);
-  const producer = bare.producer({
-    idempotent: true,
-    maxInFlightRequests: 1,
-    allowAutoTopicCreation: false,
-    createPartitioner: Partitioners.DefaultPartitioner,
-  });
-  await producer.connect();
-  const consumer = bare.consumer({
-    groupId: uniqueName('bench-bare'),
-    maxBytesPerPartition: 1024 * 1024,
-    allowAutoTopicCreation: false,
-  });
-  await consumer.connect();
-  await consumer.subscribe({ topics: [input], fromBeginning: true });
-  await consumer.run({
-    autoCommit: false,
-    eachBatchAutoResolve: false,
-    partitionsConsumedConcurrently: PARTITIONS,
-    eachBatch: async ({ batch, resolveOffset, commitOffsetsIfNecessary, heartbeat }) => {
-      if (batch.messages.length === 0) return;
-      const messages = [];
-      for (const m of batch.messages) {
-        const d = await serde.decode<RawListing>(m.value!, 'RawListing');
-        if (!d.ok) throw d.error;
-        // The same output record as the runtime's: its contract carries the trace id on every output (the
-        // input's, else one derived from topic, partition and offset), and kafkajs encodes each header.
-        const trace = m.headers?.[TRACE_HEADER]?.toString() ?? `${batch.topic}-${batch.partition}-${m.offset}`;
-        messages.push({
-          key: m.key,
-          value: serde.encode(outId, 'RawListing', d.value),
-          headers: { [TRACE_HEADER]: trace },
-        });
-      }
-      // At most 800 KB per request, like the runtime, so no record batch exceeds the broker's message.max.bytes.
-      for (let i = 0; i < messages.length; i += 700) {
-        await producer.send({ topic: output, acks: -1, messages: messages.slice(i, i + 700) });
-      }
-      const last = batch.messages[batch.messages.length - 1]!.offset;
-      resolveOffset(last);
-      await commitOffsetsIfNecessary({
-        topics: [
-          { topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(last) + 1n).toString() }] },
-        ],
-      });
-      await heartbeat();
-    },
-  });
-  const rate = await steadyRate(admin, output, TOTAL);
-  await consumer.disconnect();
-  await producer.disconnect();
-  await admin.disconnect();
-  return rate;
-}
-
 /** (b) The contender: the runtime with `operator` on one step. */
 async function runtimeLoop(
   input: string,
   output: string,
-  opts: { operator?: BenchStep['operator']; concurrency: number; count: number; partitions: number },
+  opts: {
+    operator?: BenchStep['operator'];
+    concurrency: number;
+    count: number;
+    partitions: number;
+    kafkaClient?: KafkaClientKind;
+  },
 ): Promise<SteadyRate> {
   const admin = kafka.admin();
   await admin.connect();
@@ -150,6 +94,7 @@ async function runtimeLoop(
     operator: opts.operator ?? passThrough('RawListing'),
     concurrency: opts.concurrency,
     partitions: opts.partitions,
+    ...(opts.kafkaClient !== undefined ? { kafkaClient: opts.kafkaClient } : {}),
   });
   const rate = await steadyRate(admin, output, opts.count);
   await worker.stop('bench done');
@@ -192,11 +137,21 @@ async function startSpanSink(): Promise<{ endpoint: string; spans: () => Promise
  * (runtime/trace/spans.ts), so the variable is set for this contender only. Returns the rate and the spans the
  * sink received (the SDK's batch processor drops spans when its queue is full, so fewer than 4 per record).
  */
-async function tracedLoop(input: string, output: string, endpoint: string): Promise<SteadyRate> {
+async function tracedLoop(
+  input: string,
+  output: string,
+  endpoint: string,
+  kafkaClient: KafkaClientKind,
+): Promise<SteadyRate> {
   const before = process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
   process.env.OTEL_EXPORTER_OTLP_ENDPOINT = endpoint;
   try {
-    return await runtimeLoop(input, output, { concurrency: CONCURRENCY, count: TOTAL, partitions: PARTITIONS });
+    return await runtimeLoop(input, output, {
+      concurrency: CONCURRENCY,
+      count: TOTAL,
+      partitions: PARTITIONS,
+      kafkaClient,
+    });
   } finally {
     if (before === undefined) delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
     else process.env.OTEL_EXPORTER_OTLP_ENDPOINT = before;
@@ -296,44 +251,64 @@ async function main(): Promise<void> {
     records.length = 0;
 
     const sink = TRACING ? await startSpanSink() : undefined;
-    const rounds: { bare: SteadyRate; rt: SteadyRate; bareRss: number; rtRss: number }[] = [];
-    const traced: { rate: SteadyRate; rss: number; spans: number }[] = [];
+    // Per client, per round: its bare loop and the runtime on it; the traced runtime on the first client.
+    const rounds = Object.fromEntries(CLIENTS.map((c) => [c, [] as Round[]])) as Record<KafkaClientKind, Round[]>;
+    const traced: { rate: SteadyRate; rss: number; spans: number; untraced: number }[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
-      const outBare = uniqueName('bench-bare-out');
-      const outRt = uniqueName('bench-rt-out');
-      const outTraced = uniqueName('bench-traced-out');
-      await topics({ [outBare]: PARTITIONS, [outRt]: PARTITIONS, ...(sink ? { [outTraced]: PARTITIONS } : {}) });
-      rss.reset();
-      const bare = await bareLoop(input, outBare);
-      const bareRss = rss.value;
-      rss.reset();
-      const rt = await runtimeLoop(input, outRt, { concurrency: CONCURRENCY, count: TOTAL, partitions: PARTITIONS });
-      const rtRss = rss.value;
-      console.log(
-        `round ${round}: bare kafkajs loop ${fmtRate(bare.rate)} records/s, runtime pass-through ${fmtRate(rt.rate)} records/s, ratio ${(rt.rate / bare.rate).toFixed(2)}`,
-      );
-      if (!bare.complete || !rt.complete)
-        console.warn(`round ${round}: incomplete (bare ${bare.count}, runtime ${rt.count})`);
-      rounds.push({ bare, rt, bareRss, rtRss });
+      for (const client of CLIENTS) {
+        const outBare = uniqueName(`bench-bare-${client}-out`);
+        const outRt = uniqueName(`bench-rt-${client}-out`);
+        await topics({ [outBare]: PARTITIONS, [outRt]: PARTITIONS });
+        rss.reset();
+        const bare = await BARE[client](input, outBare, TOTAL, PARTITIONS);
+        const bareRss = rss.value;
+        rss.reset();
+        const rt = await runtimeLoop(input, outRt, {
+          concurrency: CONCURRENCY,
+          count: TOTAL,
+          partitions: PARTITIONS,
+          kafkaClient: client,
+        });
+        const rtRss = rss.value;
+        console.log(
+          `round ${round}, ${client}: bare loop ${fmtRate(bare.rate)} records/s, runtime pass-through ${fmtRate(rt.rate)} records/s, ratio ${(rt.rate / bare.rate).toFixed(2)}`,
+        );
+        if (!bare.complete || !rt.complete)
+          console.warn(`round ${round}, ${client}: incomplete (bare ${bare.count}, runtime ${rt.count})`);
+        rounds[client].push({ bare, rt, bareRss, rtRss });
+      }
       if (sink) {
+        const client = CLIENTS[0]!;
+        const outTraced = uniqueName('bench-traced-out');
+        await topics({ [outTraced]: PARTITIONS });
         const spansBefore = await sink.spans();
         rss.reset();
-        const rate = await tracedLoop(input, outTraced, sink.endpoint);
+        const rate = await tracedLoop(input, outTraced, sink.endpoint, client);
         const tracedRss = rss.value;
         const spans = (await sink.spans()) - spansBefore;
+        const untraced = rounds[client]!.at(-1)!.rt.rate;
         console.log(
-          `round ${round}: runtime with spans exported ${fmtRate(rate.rate)} records/s, traced / untraced ${(rate.rate / rt.rate).toFixed(2)} (${spans.toLocaleString('en-US')} spans received)`,
+          `round ${round}, ${client}: runtime with spans exported ${fmtRate(rate.rate)} records/s, traced / untraced ${(rate.rate / untraced).toFixed(2)} (${spans.toLocaleString('en-US')} spans received)`,
         );
-        traced.push({ rate, rss: tracedRss, spans });
+        traced.push({ rate, rss: tracedRss, spans, untraced });
       }
     }
     sink?.stop();
-    const bestBare = rounds.reduce((a, b) => (b.bare.rate > a.bare.rate ? b : a));
-    const bestRt = rounds.reduce((a, b) => (b.rt.rate > a.rt.rate ? b : a));
-    const ratio = bestRt.rt.rate / bestBare.bare.rate;
-    const perRound = rounds.map((r) => (r.rt.rate / r.bare.rate).toFixed(2)).join(', ');
+    const best = Object.fromEntries(
+      CLIENTS.map((c) => {
+        const rs = rounds[c]!;
+        return [
+          c,
+          {
+            bare: rs.reduce((a, b) => (b.bare.rate > a.bare.rate ? b : a)),
+            rt: rs.reduce((a, b) => (b.rt.rate > a.rt.rate ? b : a)),
+            perRound: rs.map((r) => (r.rt.rate / r.bare.rate).toFixed(2)).join(', '),
+          },
+        ];
+      }),
+    ) as Record<KafkaClientKind, { bare: Round; rt: Round; perRound: string }>;
     const bestTraced = traced.length ? traced.reduce((a, b) => (b.rate.rate > a.rate.rate ? b : a)) : undefined;
-    const tracedPerRound = traced.map((t, i) => (t.rate.rate / rounds[i]!.rt.rate).toFixed(2)).join(', ');
+    const tracedPerRound = traced.map((t) => (t.rate.rate / t.untraced).toFixed(2)).join(', ');
 
     console.log('\nI/O-bound operator (20 ms per record), one partition:');
     const scaling: string[][] = [];
@@ -360,24 +335,28 @@ async function main(): Promise<void> {
     const perf = await producerPerformance();
     console.log(perf.line ?? perf.note);
 
+    const mibOf = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MiB`;
+    const both = best.kafkajs && best.platformatic;
     report('runtime', [
-      `Sizes: ${TOTAL.toLocaleString('en-US')} pre-loaded RawListing records of ~1 KB (Avro), ${PARTITIONS} partitions, runtime concurrency ${CONCURRENCY}, best of ${ROUNDS} alternating rounds; I/O sweep ${IO_PER_UNIT} records per unit of concurrency.`,
+      `Sizes: ${TOTAL.toLocaleString('en-US')} pre-loaded RawListing records of ~1 KB (Avro), ${PARTITIONS} partitions, runtime concurrency ${CONCURRENCY}, best of ${ROUNDS} alternating rounds (clients: ${CLIENTS.join(', ')}); I/O sweep ${IO_PER_UNIT} records per unit of concurrency.`,
       '',
       ...table(
         ['contender', 'records/s', 'peak RSS (process)'],
         [
-          [
-            '(a) baseline: bare kafkajs eachBatch loop (decode, re-encode, produce acks=all, commit)',
-            fmtRate(bestBare.bare.rate),
-            `${Math.round(bestBare.bareRss / 2 ** 20)} MiB`,
-          ],
-          ['(b) runtime, pass-through operator', fmtRate(bestRt.rt.rate), `${Math.round(bestRt.rtRss / 2 ** 20)} MiB`],
+          ...CLIENTS.flatMap((c) => [
+            [
+              `(a) baseline: bare ${c} loop (decode, re-encode, produce acks=all, commit)`,
+              fmtRate(best[c].bare.bare.rate),
+              mibOf(best[c].bare.bareRss),
+            ],
+            [`(b) runtime on ${c}, pass-through operator`, fmtRate(best[c].rt.rt.rate), mibOf(best[c].rt.rtRss)],
+          ]),
           ...(bestTraced
             ? [
                 [
-                  '(c) runtime, pass-through, spans exported (OTLP/HTTP to a sink in a child process)',
+                  `(c) runtime on ${CLIENTS[0]}, pass-through, spans exported (OTLP/HTTP to a sink in a child process)`,
                   fmtRate(bestTraced.rate.rate),
-                  `${Math.round(bestTraced.rss / 2 ** 20)} MiB`,
+                  mibOf(bestTraced.rss),
                 ],
               ]
             : []),
@@ -387,15 +366,23 @@ async function main(): Promise<void> {
         ],
       ),
       '',
-      `**Ratio runtime / bare loop: ${ratio.toFixed(2)}** (target >= 0.8; per round: ${perRound}).`,
+      ...CLIENTS.map(
+        (c) =>
+          `**Ratio runtime / bare loop on ${c}: ${(best[c].rt.rt.rate / best[c].bare.bare.rate).toFixed(2)}** (target >= 0.85; per round: ${best[c].perRound}).`,
+      ),
+      ...(both
+        ? [
+            `**Runtime on platformatic / runtime on kafkajs: ${(best.platformatic.rt.rt.rate / best.kafkajs.rt.rt.rate).toFixed(2)}** (target >= 2.0; bare loops: ${(best.platformatic.bare.bare.rate / best.kafkajs.bare.bare.rate).toFixed(2)}).`,
+          ]
+        : []),
       ...(bestTraced
         ? [
-            `**Tracing: spans exported / none: ${(bestTraced.rate.rate / bestRt.rt.rate).toFixed(2)}** (per round: ${tracedPerRound}; spans received per round: ${traced.map((t) => t.spans.toLocaleString('en-US')).join(', ')} of 4 per record, the rest dropped by the SDK's batch queue). Without an endpoint (b) the SDK is not loaded.`,
+            `**Tracing: spans exported / none: ${(bestTraced.rate.rate / bestTraced.untraced).toFixed(2)}** (per round: ${tracedPerRound}; spans received per round: ${traced.map((t) => t.spans.toLocaleString('en-US')).join(', ')} of 4 per record, the rest dropped by the SDK's batch queue). Without an endpoint (b) the SDK is not loaded.`,
           ]
         : []),
       ...(perf.rate
         ? [
-            `Runtime / ProducerPerformance: ${(bestRt.rt.rate / perf.rate).toFixed(2)} (context only: that one produces and never consumes).`,
+            `Runtime / ProducerPerformance: ${CLIENTS.map((c) => `${c} ${(best[c].rt.rt.rate / perf.rate!).toFixed(2)}`).join(', ')} (context only: that one produces and never consumes).`,
           ]
         : [`Kafka ProducerPerformance: ${perf.note}.`]),
       '',
