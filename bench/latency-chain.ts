@@ -57,6 +57,8 @@ export interface ChainOptions {
   readonly run: string;
   /** The photo server's host:port, which the images worker must be allowed to fetch from. */
   readonly photoHost?: string;
+  /** The workers' LISTFLOW_LOG_LEVEL (default warn, as in the tests). */
+  readonly logLevel?: string;
 }
 
 const PG_URL = process.env.LISTFLOW_POSTGRES_URL ?? 'postgres://listflow@127.0.0.1:15432/listflow';
@@ -186,7 +188,13 @@ export async function startChain(opts: ChainOptions): Promise<Chain> {
       publish: { LISTFLOW_POSTGRES_URL: url },
     };
     for (const s of steps) {
-      workers.push(spawnTestWorker('pipeline-worker-main.js', [s.id], { LISTFLOW_PIPELINE_FILE: file, ...env[s.id] }));
+      workers.push(
+        spawnTestWorker('pipeline-worker-main.js', [s.id], {
+          LISTFLOW_PIPELINE_FILE: file,
+          ...(opts.logLevel ? { LISTFLOW_LOG_LEVEL: opts.logLevel } : {}),
+          ...env[s.id],
+        }),
+      );
     }
   } catch (e) {
     await stop();

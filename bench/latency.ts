@@ -22,7 +22,9 @@
  * must be exactly the offered count. Target: p99 total <= 500 ms at 80% load (text path).
  * `-- --write` puts the results in docs/benchmarks.md. Everything it creates is removed at the end.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import type { KafkaClient, KafkaProducer } from '../runtime/kafka-client';
 import { sleep } from '../runtime/execute/retry';
 import { testClientKind, testKafka, uniqueName } from '../test/support/streams';
@@ -39,6 +41,8 @@ const LOADS = (process.env.BENCH_LOADS ?? '0.5,0.8').split(',').map(Number);
 const PHOTOS = process.env.BENCH_PHOTOS !== '0';
 const [PHOTO_W, PHOTO_H] = (process.env.BENCH_PHOTO_SIZE ?? '2048x1536').split('x').map(Number) as [number, number];
 const TICK_MS = Number(process.env.BENCH_TICK_MS ?? 5);
+/** A directory for each worker's whole output (the last MB), to trace duplicates and outliers to their cause. */
+const WORKER_LOGS = process.env.BENCH_WORKER_LOGS;
 const TARGET_P99_MS = 500;
 const WARM_UP = 20;
 if (LOADS.some((l) => !(l > 0 && l <= 1.5))) throw new Error(`BENCH_LOADS: loads in (0, 1.5], got ${LOADS}`);
@@ -100,7 +104,13 @@ async function scenario(kafka: KafkaClient, name: string, photos: boolean): Prom
   const server = photos ? await startPhotoServer(PHOTO_W, PHOTO_H) : null;
   const photoBase = server ? `http://127.0.0.1:${server.port}` : undefined;
   const run = uniqueName('bench-latency');
-  const chain = await startChain({ admin, run, ...(server ? { photoHost: `127.0.0.1:${server.port}` } : {}) });
+  const chain = await startChain({
+    admin,
+    run,
+    ...(server ? { photoHost: `127.0.0.1:${server.port}` } : {}),
+    // Info level with BENCH_WORKER_LOGS: joins and restarts are what explain duplicates.
+    ...(WORKER_LOGS ? { logLevel: 'info' } : {}),
+  });
   const producer: KafkaProducer = kafka.producer();
   const readerGroups: string[] = [];
   try {
@@ -181,7 +191,9 @@ async function scenario(kafka: KafkaClient, name: string, photos: boolean): Prom
   } finally {
     await producer.disconnect().catch(() => undefined);
     // What the workers warned about (a rebalance, a retried batch) explains duplicates and outliers.
+    if (WORKER_LOGS) mkdirSync(WORKER_LOGS, { recursive: true });
     for (const w of chain.outputs()) {
+      if (WORKER_LOGS) writeFileSync(join(WORKER_LOGS, `${name.replace(/\W+/g, '-')}-${w.step}.log`), w.output);
       const tail = w.output.trim().split('\n').slice(-8);
       if (tail[0])
         console.log(`${w.step} worker, last lines of its output:\n  ${tail.map((l) => l.slice(0, 400)).join('\n  ')}`);

@@ -274,6 +274,51 @@ describe('reopening the stream', () => {
     expect(batches[1]!.batch.messages.map((m) => m.offset)).toEqual(['1', '2']);
   });
 
+  test("resolving is the partition's: an earlier batch's context resolves the running batch (no reopening)", async () => {
+    // The runtime commits, and resolves, through the context of the batch that began its offset tracker.
+    const seen: BatchContext[] = [];
+    const { lib, batches, joins } = await started(
+      async (ctx) => {
+        seen.push(ctx);
+        const last = ctx.batch.messages[ctx.batch.messages.length - 1]!.offset;
+        seen[0]!.resolveOffset(last);
+      },
+      { autoResolve: false },
+    );
+    lib.push(0, 0, 3);
+    await turn();
+    lib.push(0, 3, 2);
+    for (let i = 0; i < 4; i++) await turn();
+    expect(batches.map((b) => b.batch.messages.map((m) => m.offset))).toEqual([
+      ['0', '1', '2'],
+      ['3', '4'],
+    ]);
+    expect(lib.streams).toHaveLength(1);
+    expect(joins).toHaveLength(1);
+  });
+
+  test("an earlier epoch's batch context resolves nothing of the next epoch", async () => {
+    const { lib, batches } = await started(
+      async (ctx) => {
+        const last = ctx.batch.messages[ctx.batch.messages.length - 1]!.offset;
+        // The first batch resolves itself; the next epoch's batch only through the first one's context.
+        (batches.length === 1 ? ctx : batches[0]!).resolveOffset(last);
+      },
+      { autoResolve: false },
+    );
+    lib.push(0, 0, 3);
+    for (let i = 0; i < 4; i++) await turn();
+    expect(lib.streams).toHaveLength(1);
+    lib.join([0, 1]);
+    for (let i = 0; i < 4; i++) await turn();
+    const streams = lib.streams.length;
+    lib.push(0, 3, 2);
+    for (let i = 0; i < 4; i++) await turn();
+    expect(batches).toHaveLength(2);
+    // Left unresolved in its own epoch: the stream reopens from the commits.
+    expect(lib.streams.length).toBe(streams + 1);
+  });
+
   test('a failed batch is a crash the consumer recovers from (restart), and the stream reopens', async () => {
     const { lib, crashes } = await started(async () => {
       throw new Error('dead letter topic unwritable');

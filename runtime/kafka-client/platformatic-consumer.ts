@@ -58,6 +58,12 @@ interface PartitionState {
   scheduled: boolean;
   /** Takes nothing more until the next epoch (a batch of it was left unresolved). */
   blocked: boolean;
+  /**
+   * The highest offset resolved for the running batch, through any batch context of this partition in this
+   * epoch: resolving is the partition's, as on kafkajs, and the runtime commits (and resolves) through the
+   * context of the batch that began its offset tracker, an earlier one.
+   */
+  resolved: bigint | null;
 }
 
 const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
@@ -336,7 +342,17 @@ export class PlatformaticConsumer implements KafkaConsumer {
     const k = key(topic, partition);
     let s = this.parts.get(k);
     if (!s) {
-      s = { topic, partition, queue: [], last: -1n, leaderEpoch: -1, running: false, scheduled: false, blocked: false };
+      s = {
+        topic,
+        partition,
+        queue: [],
+        last: -1n,
+        leaderEpoch: -1,
+        running: false,
+        scheduled: false,
+        blocked: false,
+        resolved: null,
+      };
       this.parts.set(k, s);
     }
     return s;
@@ -417,7 +433,7 @@ export class PlatformaticConsumer implements KafkaConsumer {
     const epoch = this.epoch;
     const rebalances = this.rebalances;
     const last = BigInt(messages[messages.length - 1]!.offset);
-    let resolved: bigint | null = null;
+    s.resolved = null;
     let error: unknown = null;
     const ctx: BatchContext = {
       batch: { topic: s.topic, partition: s.partition, highWatermark: String(s.last + 1n), messages },
@@ -428,20 +444,21 @@ export class PlatformaticConsumer implements KafkaConsumer {
       isStale: () => this.epoch !== epoch || !this.assigned(s.topic, s.partition),
       commit: (offsets) => this.commit(offsets.topics),
       resolveOffset: (offset) => {
+        if (this.epoch !== epoch) return;
         const o = BigInt(offset);
-        if (resolved === null || o > resolved) resolved = o;
+        if (s.resolved === null || o > s.resolved) s.resolved = o;
       },
     };
     try {
       await this.handler!(ctx);
-      if (this.autoResolve) resolved = last;
+      if (this.autoResolve) s.resolved = last;
     } catch (e) {
       error = e;
     } finally {
       this.active--;
       s.running = false;
     }
-    const through = resolved as bigint | null;
+    const through = s.resolved;
     this.emit('batchEnd', {
       topic: s.topic,
       partition: s.partition,
