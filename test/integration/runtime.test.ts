@@ -117,6 +117,36 @@ test('crash safety: kill -9 at random moments loses nothing, keeps per-key order
   for (const e of ends) expect(committed.get(e.partition)).toBe(BigInt(e.high));
 });
 
+test('without faults, a steady stream is processed exactly once, in one generation', async () => {
+  // Many batches per partition (small sends over time): a client that took a later batch for unresolved
+  // would restart its epoch and process records again (the platformatic adapter did, 2026-12-04).
+  const partitions = 3;
+  const { input, output, step } = await topics('steady', partitions);
+  const records = keyedRecords(3000, 300);
+  const w = startWorkerProcess([input, output, String(partitions), step], {
+    LISTFLOW_ECHO_MIN_DELAY_MS: '0',
+    LISTFLOW_ECHO_MAX_DELAY_MS: '3',
+    LISTFLOW_LOG_LEVEL: 'info',
+  });
+  const reader = await startReader<RawListing>(broker.kafka, output, 'RawListing');
+  expect(await waitFor(() => /joined consumer group/.test(w.output()), 60_000)).toBe(true);
+  for (let i = 0; i < records.length; i += 100) {
+    await produceRecords(broker.kafka, input, 'RawListing', records.slice(i, i + 100));
+    await delay(100);
+  }
+  expect(await waitFor(() => reader.records.length >= records.length, 90_000, 200)).toBe(true);
+  await delay(2000); // records processed twice would arrive within this time
+  expect(await stopWorker(w)).toBe(0);
+  await reader.stop();
+  const seen = reader.records.map((r) => `${r.key}/${seqOf(r)}`);
+  expect(new Set(seen).size).toBe(records.length);
+  expect(seen.length - records.length).toBe(0);
+  expect(w.output().match(/joined consumer group/g)).toHaveLength(1);
+  const committed = await fetchCommittedOffsets(broker.admin, GROUP(step), input);
+  const ends = await broker.admin.fetchTopicOffsets(input);
+  for (const e of ends) expect(committed.get(e.partition)).toBe(BigInt(e.high));
+});
+
 test('a job slower than the session timeout is processed once, without a rebalance loop', async () => {
   const { input, output, step } = await topics('slow', 1);
   await produceRecords(broker.kafka, input, 'RawListing', [
