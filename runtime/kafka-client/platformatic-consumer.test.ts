@@ -37,8 +37,16 @@ class FakeLibrary extends EventEmitter implements LibraryConsumer {
     this.streams.push({ options, stream });
     return stream;
   }
+  /** When set, each commit is rejected by a rejoin: it waits for this, then is sent again, as the library does. */
+  rejoinBeforeRetry: Promise<void> | null = null;
   async commit(o: { offsets: { topic: string; partition: number; offset: bigint; leaderEpoch: number }[] }) {
-    this.commits.push(o.offsets);
+    this.commits.push([...o.offsets]);
+    if (this.rejoinBeforeRetry) {
+      await this.rejoinBeforeRetry;
+      // The library reads the same options again for its retry under the new generation.
+      this.commits.push([...o.offsets]);
+      return;
+    }
     if (this.commitError) throw this.commitError;
   }
   async close() {}
@@ -261,6 +269,28 @@ describe('reopening the stream', () => {
     // A rebalance is no crash; the record after the rejected batch was not handed over in the old epoch.
     expect(crashes).toEqual([]);
     expect(batches.map((b) => b.batch.messages.map((m) => m.offset))).toEqual([['0', '1']]);
+  });
+
+  test('a commit the library sends again after a rejoin carries no offsets, and is reported failed', async () => {
+    let rejoin!: () => void;
+    const outcomes: string[] = [];
+    const { lib } = await started(async (ctx) => {
+      await ctx.commit({ topics: [{ topic: 't', partitions: [{ partition: 0, offset: '2' }] }] }).then(
+        () => outcomes.push('committed'),
+        (e: { type?: string }) => outcomes.push(`rejected ${e.type}`),
+      );
+    });
+    lib.rejoinBeforeRetry = new Promise<void>((r) => {
+      rejoin = r;
+    });
+    lib.push(0, 0, 2);
+    await turn();
+    // Partition 0 went to another member in the new generation: resending 2 could move its commit back.
+    lib.join([1]);
+    rejoin();
+    for (let i = 0; i < 4; i++) await turn();
+    expect(lib.commits).toEqual([[{ topic: 't', partition: 0, offset: 2n, leaderEpoch: 3 }], []]);
+    expect(outcomes).toEqual(['rejected REBALANCE_IN_PROGRESS']);
   });
 
   test('a batch left partly unresolved is fetched again from the commits, as kafkajs does', async () => {

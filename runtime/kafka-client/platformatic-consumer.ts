@@ -126,9 +126,14 @@ export class PlatformaticConsumer implements KafkaConsumer {
   /** Cancels the restart that is due, if any. */
   private restartDue: (() => void) | null = null;
   private failures = 0;
+  /** The offsets of each commit not yet answered: a join empties them (see `commit`). */
+  private readonly pendingCommits = new Set<CommitOffsets>();
 
   constructor(private readonly c: LibraryConsumer) {
-    c.on('consumer:group:join', ({ assignments }) => this.joined(assignments));
+    c.on('consumer:group:join', ({ assignments }) => {
+      this.withdrawPendingCommits();
+      this.joined(assignments);
+    });
     c.on('consumer:group:rebalance', () => {
       this.rebalances++;
     });
@@ -478,8 +483,22 @@ export class PlatformaticConsumer implements KafkaConsumer {
     while (this.active < this.concurrency && this.waiting.length > 0) this.schedule(this.waiting.shift()!);
   }
 
-  private commit(topics: readonly TopicPartitionOffsets[]): Promise<void> {
-    const offsets = topics.flatMap((t) =>
+  /**
+   * The library answers a commit its generation lost by rejoining and sending the same offsets again under
+   * the new generation, whether or not the partition is still this member's: that can move a partition's
+   * committed offset back under the member that owns it now. The library reads the offsets again for that
+   * retry, after the join event, so emptying them here turns the retry into a commit of nothing. Dropping a
+   * commit only lets records be processed again; the commit is reported failed, as on kafkajs.
+   */
+  private withdrawPendingCommits(): void {
+    for (const offsets of this.pendingCommits) {
+      offsets.length = 0;
+      offsets.withdrawn = true;
+    }
+  }
+
+  private async commit(topics: readonly TopicPartitionOffsets[]): Promise<void> {
+    const offsets: CommitOffsets = topics.flatMap((t) =>
       t.partitions.map((p) => ({
         topic: t.topic,
         partition: p.partition,
@@ -487,6 +506,18 @@ export class PlatformaticConsumer implements KafkaConsumer {
         leaderEpoch: this.parts.get(key(t.topic, p.partition))?.leaderEpoch ?? -1,
       })),
     );
-    return guard(this.c.commit({ offsets }));
+    if (offsets.length === 0) return;
+    this.pendingCommits.add(offsets);
+    try {
+      await guard(this.c.commit({ offsets }));
+    } finally {
+      this.pendingCommits.delete(offsets);
+    }
+    if (offsets.withdrawn) throw rebalancing();
   }
 }
+
+/** A commit's offsets, as handed to the library; `withdrawn` once a join emptied them. */
+type CommitOffsets = { topic: string; partition: number; offset: bigint; leaderEpoch: number }[] & {
+  withdrawn?: boolean;
+};
