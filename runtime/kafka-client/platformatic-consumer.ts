@@ -19,6 +19,8 @@
  *   mode (it ignores commits); `seek` reopens the stream in manual mode at the offsets asked.
  * - heartbeat() rejects with a rebalance error once the group started rebalancing during the batch, so the
  *   runtime drains and commits as it does on kafkajs (pitfall 6); the library keeps heartbeating by itself.
+ * - Commits: a join empties every commit not yet answered, because the library resends a commit its
+ *   generation lost under the new one, whether the partition is still this member's or not.
  */
 import {
   Consumer,
@@ -31,6 +33,7 @@ import { KafkaClientError } from '../errors';
 import type { BaseOptions } from './platformatic';
 import type { LibraryConsumer, LibraryStream } from './platformatic-library';
 import { guard, toClientError, toConsumed } from './platformatic-codec';
+import { PendingCommits } from './platformatic-commits';
 import type {
   BatchContext,
   ConsumedMessage,
@@ -126,12 +129,13 @@ export class PlatformaticConsumer implements KafkaConsumer {
   /** Cancels the restart that is due, if any. */
   private restartDue: (() => void) | null = null;
   private failures = 0;
-  /** The offsets of each commit not yet answered: a join empties them (see `commit`). */
-  private readonly pendingCommits = new Set<CommitOffsets>();
+  /** Commits not yet answered: a join empties them (platformatic-commits.ts). */
+  private readonly commits: PendingCommits;
 
   constructor(private readonly c: LibraryConsumer) {
+    this.commits = new PendingCommits((offsets) => guard(c.commit({ offsets })), rebalancing);
     c.on('consumer:group:join', ({ assignments }) => {
-      this.withdrawPendingCommits();
+      this.commits.withdrawAll();
       this.joined(assignments);
     });
     c.on('consumer:group:rebalance', () => {
@@ -483,22 +487,8 @@ export class PlatformaticConsumer implements KafkaConsumer {
     while (this.active < this.concurrency && this.waiting.length > 0) this.schedule(this.waiting.shift()!);
   }
 
-  /**
-   * The library answers a commit its generation lost by rejoining and sending the same offsets again under
-   * the new generation, whether or not the partition is still this member's: that can move a partition's
-   * committed offset back under the member that owns it now. The library reads the offsets again for that
-   * retry, after the join event, so emptying them here turns the retry into a commit of nothing. Dropping a
-   * commit only lets records be processed again; the commit is reported failed, as on kafkajs.
-   */
-  private withdrawPendingCommits(): void {
-    for (const offsets of this.pendingCommits) {
-      offsets.length = 0;
-      offsets.withdrawn = true;
-    }
-  }
-
-  private async commit(topics: readonly TopicPartitionOffsets[]): Promise<void> {
-    const offsets: CommitOffsets = topics.flatMap((t) =>
+  private commit(topics: readonly TopicPartitionOffsets[]): Promise<void> {
+    const offsets = topics.flatMap((t) =>
       t.partitions.map((p) => ({
         topic: t.topic,
         partition: p.partition,
@@ -506,18 +496,6 @@ export class PlatformaticConsumer implements KafkaConsumer {
         leaderEpoch: this.parts.get(key(t.topic, p.partition))?.leaderEpoch ?? -1,
       })),
     );
-    if (offsets.length === 0) return;
-    this.pendingCommits.add(offsets);
-    try {
-      await guard(this.c.commit({ offsets }));
-    } finally {
-      this.pendingCommits.delete(offsets);
-    }
-    if (offsets.withdrawn) throw rebalancing();
+    return this.commits.commit(offsets);
   }
 }
-
-/** A commit's offsets, as handed to the library; `withdrawn` once a join emptied them. */
-type CommitOffsets = { topic: string; partition: number; offset: bigint; leaderEpoch: number }[] & {
-  withdrawn?: boolean;
-};
