@@ -9,6 +9,7 @@
  * a commit during a rebalance is on kafkajs.
  */
 import type { LibraryConsumer } from './platformatic-library';
+import type { TopicPartitionOffsets } from './types';
 
 type Offsets = Parameters<LibraryConsumer['commit']>[0]['offsets'];
 
@@ -28,7 +29,19 @@ export class PendingCommits {
     }
   }
 
-  async commit(offsets: Offsets): Promise<void> {
+  /** Commits the seam's offsets, each with its partition's leader epoch (-1 when unknown). */
+  async commit(
+    topics: readonly TopicPartitionOffsets[],
+    leaderEpochOf: (topic: string, partition: number) => number,
+  ): Promise<void> {
+    const offsets: Offsets = topics.flatMap((t) =>
+      t.partitions.map((p) => ({
+        topic: t.topic,
+        partition: p.partition,
+        offset: BigInt(p.offset),
+        leaderEpoch: leaderEpochOf(t.topic, p.partition),
+      })),
+    );
     if (offsets.length === 0) return;
     const state = { withdrawn: false };
     this.pending.set(offsets, state);

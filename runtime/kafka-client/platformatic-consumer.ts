@@ -488,14 +488,6 @@ export class PlatformaticConsumer implements KafkaConsumer {
   }
 
   private commit(topics: readonly TopicPartitionOffsets[]): Promise<void> {
-    const offsets = topics.flatMap((t) =>
-      t.partitions.map((p) => ({
-        topic: t.topic,
-        partition: p.partition,
-        offset: BigInt(p.offset),
-        leaderEpoch: this.parts.get(key(t.topic, p.partition))?.leaderEpoch ?? -1,
-      })),
-    );
-    return this.commits.commit(offsets);
+    return this.commits.commit(topics, (t, p) => this.parts.get(key(t, p))?.leaderEpoch ?? -1);
   }
 }
