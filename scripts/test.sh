@@ -13,6 +13,18 @@ source scripts/node-env.sh
 suites="${LISTFLOW_TEST_SUITES:-unit integration e2e}"
 started=$(date +%s)
 step() { echo; echo "== test: $* ($(($(date +%s) - started))s)"; }
+# Each jest phase gets a time limit, several times its usual length (unit ~1 min, integration ~11 min per
+# client, e2e ~5 min on these 2-core machines), so a hung run (a test that leaks a timer or a socket keeps
+# jest from exiting) fails in minutes with its name, instead of using up CI's whole 90-minute budget.
+bounded() {
+  local limit=$1 name=$2 rc=0
+  shift 2
+  timeout --kill-after=30s "$limit" "$@" || rc=$?
+  if [[ $rc == 124 || $rc == 137 ]]; then
+    echo "== test: $name did not finish within ${limit}s (a hung test, or jest kept alive by an open handle)" >&2
+  fi
+  return $rc
+}
 
 step "dependencies"
 # Not `npm ci`: the package mirror these machines use answers 404 for other platforms' optional
@@ -30,7 +42,7 @@ node dist/scripts/gen-docs.js --check
 
 if [[ " $suites " == *" unit "* ]]; then
   step "unit tests (no broker)"
-  npx jest --selectProjects unit
+  bounded 600 "unit tests" node_modules/.bin/jest --selectProjects unit
 fi
 
 if [[ " $suites " == *" integration "* || " $suites " == *" e2e "* ]]; then
@@ -57,12 +69,13 @@ if [[ " $suites " == *" integration "* || " $suites " == *" e2e "* ]]; then
     # one LISTFLOW_KAFKA_CLIENT names, and both must keep the same guarantees.
     for client in ${LISTFLOW_TEST_KAFKA_CLIENTS:-kafkajs platformatic}; do
       step "integration tests on $client (real Kafka, Apicurio, PostgreSQL)"
-      LISTFLOW_KAFKA_CLIENT=$client npx jest --selectProjects integration --runInBand
+      LISTFLOW_KAFKA_CLIENT=$client bounded 1500 "integration tests on $client" \
+        node_modules/.bin/jest --selectProjects integration --runInBand
     done
   fi
   if [[ " $suites " == *" e2e "* ]]; then
     step "end-to-end tests (the real CLI)"
-    npx jest --selectProjects e2e --runInBand --passWithNoTests
+    bounded 900 "end-to-end tests" node_modules/.bin/jest --selectProjects e2e --runInBand --passWithNoTests
   fi
 fi
 step "all passed"

@@ -4,12 +4,19 @@
  * source holds (listings.source-keys, written with every page), and a key-only DELETE RawListing for each key
  * that disappeared. normalize turns it into a DELETE listing (operators/normalize/key-only-delete.ts), stamped
  * with the purge's time, so publish removes the row (an older version than the published one would be ignored).
+ *
+ * A key missing from the pass is only a candidate. The pass pages by `$skip` on most servers, and a listing
+ * that leaves the feed behind the offset shifts the rest, so one live key is never listed: deleting it would
+ * take a live listing off the sites until it next changes. So the candidates are asked for again by key
+ * (`ListingKey in (...)`, in batches), and only the keys that query does not return are deleted.
  */
 import type { RawListing } from '../../schemas/generated/types';
 import type { SourceClient } from './client';
 import { purgedKeys } from './deletes';
 import type { RawListingRecord } from './raw-listings';
-import { listAllKeys, type ReplicationSpec } from './replicate';
+import { stringLiteral } from './odata-filter';
+import { buildQuery } from './query';
+import { keysListed, listAllKeys, type ReplicationSpec } from './replicate';
 import type { SourceCommon } from './source-spec';
 import { listingId } from '../ingest/process';
 
@@ -41,5 +48,35 @@ export async function purgePass(o: {
   readonly signal: AbortSignal;
 }): Promise<RawListingRecord[]> {
   const listed = await listAllKeys(o.spec, o.client, o.signal);
-  return purgedKeys(o.held, listed).map((k, i) => purgeDelete(o.source, k, o.at, i));
+  const candidates = purgedKeys(o.held, listed);
+  const still = await listedAmong(o.spec, o.client, candidates, o.signal);
+  return candidates.filter((k) => !still.has(k)).map((k, i) => purgeDelete(o.source, k, o.at, i));
+}
+
+/** Keys per confirming query: `in` lists stay inside the URL lengths servers accept (8 KB is common). */
+export const CONFIRM_KEYS_PER_QUERY = 100;
+
+/**
+ * Which of `keys` the server lists now: `<key> in (...)` with the source's own filter. A batch is one page
+ * (no larger than the source's page size), so no offset can shift inside it; links are still followed.
+ */
+async function listedAmong(
+  spec: ReplicationSpec,
+  client: SourceClient,
+  keys: readonly string[],
+  signal: AbortSignal,
+): Promise<Set<string>> {
+  const found = new Set<string>();
+  const perQuery = Math.min(CONFIRM_KEYS_PER_QUERY, spec.pageSize);
+  for (let i = 0; i < keys.length; i += perQuery) {
+    const batch = keys.slice(i, i + perQuery);
+    const url = buildQuery(spec, undefined, {
+      initial: false,
+      cursorTerm: `${spec.keyField} in (${batch.map(stringLiteral).join(',')})`,
+      select: [spec.keyField],
+      top: batch.length,
+    });
+    await keysListed(spec, client, url, signal, found);
+  }
+  return found;
 }

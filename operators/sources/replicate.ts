@@ -157,22 +157,28 @@ export async function* replicatePass(
 }
 
 /** Every key the server lists now (a purge pass: `$select=<key>`, ordered by key, following nextLinks). */
-export async function listAllKeys(
+export function listAllKeys(spec: ReplicationSpec, client: SourceClient, signal: AbortSignal): Promise<Set<string>> {
+  const url = buildQuery(spec, undefined, { initial: false, allKeys: true, select: [spec.keyField] });
+  return keysListed(spec, client, url, signal);
+}
+
+/** The keys a `$select=<key>` query lists from `url` on, following its nextLinks, added to `into`. */
+export async function keysListed(
   spec: ReplicationSpec,
   client: SourceClient,
+  url: URL,
   signal: AbortSignal,
+  into = new Set<string>(),
 ): Promise<Set<string>> {
   const origin = new URL(spec.resource);
-  const keys = new Set<string>();
-  let url = buildQuery(spec, undefined, { initial: false, allKeys: true, select: [spec.keyField] });
   let viaNextLink = false;
   for (;;) {
     const page = await client.getPage(url, { nextLink: viaNextLink, sameOriginAs: origin, signal });
     for (const r of page.records) {
       const k = r[spec.keyField];
-      if (typeof k === 'string') keys.add(k);
+      if (typeof k === 'string') into.add(k);
     }
-    if (page.nextLink === undefined || page.records.length === 0) return keys;
+    if (page.nextLink === undefined || page.records.length === 0) return into;
     url = resolveNextLink(page.nextLink, page.url, spec.nextLinkEncoding);
     viaNextLink = true;
   }
