@@ -6,12 +6,9 @@
  * so the photos are committed in the page's own transaction, exactly as an expanded page's are.
  */
 import type { SourceClient } from './client';
-import { stringLiteral } from './odata-filter';
-import { resolveNextLink } from './query';
+import { inList, KEYS_PER_IN_LIST } from './odata-filter';
+import { pagesFrom } from './query';
 import type { ReplicatedPage } from './replicate';
-
-/** Keys per Media query: `in` lists stay inside the URL lengths servers accept (8 KB is common). */
-export const MEDIA_KEYS_PER_QUERY = 100;
 
 export interface SeparateMedia {
   /** The Media resource, e.g. https://api.example.com/Media (beside the Property resource by default). */
@@ -25,7 +22,7 @@ export const mediaResourceOf = (resource: string): string => new URL('Media', re
 /** The first page of the Media query for `keys`. */
 export function mediaQuery(resource: string, keys: readonly string[]): URL {
   const url = new URL(resource);
-  const filter = `ResourceRecordKey in (${keys.map(stringLiteral).join(',')})`;
+  const filter = inList('ResourceRecordKey', keys);
   // OData wants %20 for spaces; URLSearchParams would send '+' (as query.ts says).
   url.search = [
     ['$filter', filter],
@@ -45,13 +42,11 @@ export async function withSeparateMedia(
 ): Promise<ReplicatedPage> {
   const keys = [...new Set(page.records.map((r) => r.ListingKey).filter((k): k is string => typeof k === 'string'))];
   if (keys.length === 0) return page;
-  const origin = new URL(media.resource);
+  const walk = { origin: new URL(media.resource), nextLinkEncoding: media.nextLinkEncoding, signal };
   const byKey = new Map<string, Record<string, unknown>[]>();
-  for (let i = 0; i < keys.length; i += MEDIA_KEYS_PER_QUERY) {
-    let url = mediaQuery(media.resource, keys.slice(i, i + MEDIA_KEYS_PER_QUERY));
-    let viaNextLink = false;
-    for (;;) {
-      const p = await client.getPage(url, { nextLink: viaNextLink, sameOriginAs: origin, signal });
+  for (let i = 0; i < keys.length; i += KEYS_PER_IN_LIST) {
+    const url = mediaQuery(media.resource, keys.slice(i, i + KEYS_PER_IN_LIST));
+    for await (const p of pagesFrom(client, url, walk)) {
       for (const m of p.records) {
         const k = m.ResourceRecordKey;
         if (typeof k !== 'string') continue;
@@ -59,9 +54,6 @@ export async function withSeparateMedia(
         rows.push(m);
         byKey.set(k, rows);
       }
-      if (p.nextLink === undefined || p.records.length === 0) break;
-      url = resolveNextLink(p.nextLink, p.url, media.nextLinkEncoding);
-      viaNextLink = true;
     }
   }
   const order = (m: Record<string, unknown>) => (typeof m.Order === 'number' ? m.Order : Number.MAX_SAFE_INTEGER);

@@ -251,6 +251,14 @@ function compareValue(actual: unknown, lit: Literal): number | undefined {
   }
 }
 
+/** Keys per `in` list: a query stays inside the URL lengths servers accept (8 KB is common). */
+export const KEYS_PER_IN_LIST = 100;
+
+/** `<field> in ('a','b')`: the records of these keys (Media by ResourceRecordKey, a purge's confirmation). */
+export function inList(field: string, keys: readonly string[]): string {
+  return `${field} in (${keys.map(stringLiteral).join(',')})`;
+}
+
 /** An OData string literal: quoted, with quotes doubled. */
 export function stringLiteral(s: string): string {
   return `'${s.replaceAll("'", "''")}'`;

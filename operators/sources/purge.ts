@@ -14,7 +14,7 @@ import type { RawListing } from '../../schemas/generated/types';
 import type { SourceClient } from './client';
 import { purgedKeys } from './deletes';
 import type { RawListingRecord } from './raw-listings';
-import { stringLiteral } from './odata-filter';
+import { inList, KEYS_PER_IN_LIST } from './odata-filter';
 import { buildQuery } from './query';
 import { keysListed, listAllKeys, type ReplicationSpec } from './replicate';
 import type { SourceCommon } from './source-spec';
@@ -53,9 +53,6 @@ export async function purgePass(o: {
   return candidates.filter((k) => !still.has(k)).map((k, i) => purgeDelete(o.source, k, o.at, i));
 }
 
-/** Keys per confirming query: `in` lists stay inside the URL lengths servers accept (8 KB is common). */
-export const CONFIRM_KEYS_PER_QUERY = 100;
-
 /**
  * Which of `keys` the server lists now: `<key> in (...)` with the source's own filter. A batch is one page
  * (no larger than the source's page size), so no offset can shift inside it; links are still followed.
@@ -67,12 +64,12 @@ async function listedAmong(
   signal: AbortSignal,
 ): Promise<Set<string>> {
   const found = new Set<string>();
-  const perQuery = Math.min(CONFIRM_KEYS_PER_QUERY, spec.pageSize);
+  const perQuery = Math.min(KEYS_PER_IN_LIST, spec.pageSize);
   for (let i = 0; i < keys.length; i += perQuery) {
     const batch = keys.slice(i, i + perQuery);
     const url = buildQuery(spec, undefined, {
       initial: false,
-      cursorTerm: `${spec.keyField} in (${batch.map(stringLiteral).join(',')})`,
+      cursorTerm: inList(spec.keyField, batch),
       select: [spec.keyField],
       top: batch.length,
     });

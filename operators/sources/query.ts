@@ -6,6 +6,7 @@
  *   and the boundary records already taken come back; `isPast` drops them by the cursor's keysAtTimestamp.
  * `gt` alone is never used: records sharing the cursor's timestamp but not yet taken would be lost.
  */
+import type { ODataPage, SourceClient } from './client';
 import type { SourceCursor } from './cursor';
 import { stringLiteral } from './odata-filter';
 
@@ -56,7 +57,7 @@ export interface QueryOptions {
   readonly allKeys?: boolean;
   /** Newest first (`$orderby=<timestamp> desc`): the quiet-poll probe of a `ge` stream. */
   readonly newestFirst?: boolean;
-  /** This term instead of the cursor's, no ordering: the one probe of several key-tie streams. */
+  /** This term instead of the cursor's, no ordering: the one probe of several key-tie streams, a purge's confirmation. */
   readonly cursorTerm?: string;
 }
 
@@ -104,4 +105,20 @@ export function buildQuery(spec: QuerySpec, cursor: SourceCursor | undefined, o:
 export function resolveNextLink(raw: string, pageUrl: URL, encoding: 'standard' | 'double'): URL {
   const text = encoding === 'double' ? raw.replace(/%25([0-9A-Fa-f]{2})/g, '%$1') : raw;
   return new URL(text, pageUrl);
+}
+
+/** The pages of a query from `url` on, following its nextLinks (same origin as `origin`) until one is empty or last. */
+export async function* pagesFrom(
+  client: SourceClient,
+  url: URL,
+  o: { readonly origin: URL; readonly nextLinkEncoding: 'standard' | 'double'; readonly signal: AbortSignal },
+): AsyncGenerator<ODataPage> {
+  let viaNextLink = false;
+  for (;;) {
+    const page = await client.getPage(url, { nextLink: viaNextLink, sameOriginAs: o.origin, signal: o.signal });
+    yield page;
+    if (page.nextLink === undefined || page.records.length === 0) return;
+    url = resolveNextLink(page.nextLink, page.url, o.nextLinkEncoding);
+    viaNextLink = true;
+  }
 }

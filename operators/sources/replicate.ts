@@ -16,7 +16,7 @@ import { NextLinkExpired } from './client';
 import { advance, isPast, parseInstant, type Position, type SourceCursor } from './cursor';
 import { type DeleteRule, isDeletedRecord } from './deletes';
 import type { SeparateMedia } from './media-query';
-import { buildQuery, type QuerySpec, resolveNextLink } from './query';
+import { buildQuery, pagesFrom, type QuerySpec, resolveNextLink } from './query';
 
 export interface ReplicationSpec extends QuerySpec {
   readonly source: string;
@@ -170,18 +170,14 @@ export async function keysListed(
   signal: AbortSignal,
   into = new Set<string>(),
 ): Promise<Set<string>> {
-  const origin = new URL(spec.resource);
-  let viaNextLink = false;
-  for (;;) {
-    const page = await client.getPage(url, { nextLink: viaNextLink, sameOriginAs: origin, signal });
+  const walk = { origin: new URL(spec.resource), nextLinkEncoding: spec.nextLinkEncoding, signal };
+  for await (const page of pagesFrom(client, url, walk)) {
     for (const r of page.records) {
       const k = r[spec.keyField];
       if (typeof k === 'string') into.add(k);
     }
-    if (page.nextLink === undefined || page.records.length === 0) return into;
-    url = resolveNextLink(page.nextLink, page.url, spec.nextLinkEncoding);
-    viaNextLink = true;
   }
+  return into;
 }
 
 /**
